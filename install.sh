@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the library with everything the tests, benchmarks and experiments
+# need, into the active Python environment. CPU build of jax; for NVIDIA GPUs
+# run afterwards:  pip install -U "jax[cuda12]>=0.7,<0.8"
+set -euo pipefail
+cd "$(dirname "$0")"
+python -m pip install --upgrade pip
+python -m pip install -e ".[dev]"
+# Real recordings used by tests and demos. Only their data files are read, so
+# their (heavy, GUI) dependencies are deliberately not installed.
+python -m pip install --no-deps "emgflow==1.1.2" "openhdemg==0.1.2"
