@@ -18,3 +18,10 @@ from evaluation.metrics import recall
 from evaluation.metrics import recall_from_confusion
 from evaluation.metrics import uar
 from evaluation.metrics import uar_from_confusion
+from evaluation.spotting import interval_iou
+from evaluation.spotting import match_intervals
+from evaluation.spotting import spotting_scores
+from evaluation.statistics import mean_std
+from evaluation.statistics import median_iqr
+from evaluation.statistics import quartiles
+from evaluation.statistics import wilcoxon_ranksum
