@@ -1,0 +1,561 @@
+"""Smartwatch activity data (harAGE layout): loader, synthetic generator, adapters.
+
+Data model
+----------
+A participant is a sequence of blocks; a block is one activity (at one
+intensity) with one stream per modality. A stream is timestamps (float
+seconds, strictly increasing, at the modality's own rate) and values
+([n] for 'steps' and 'hr', [n, 3] for 'acc'). The 'resting' block is never
+classified (paper Section 5) but gives the heart-rate baseline (4.1.2).
+
+JSON layout (`load_participants`), close to the watch app's messages (paper
+Section 3: the app packs each modality's recent samples into a JSON message):
+one file per participant, `<dir>/<anything>.json`::
+
+  {"participant": "P01",
+   "messages": [
+     {"activity": "resting", "intensity": null,
+      "steps": {"timestamps": [t0, t1, ...], "values": [3021, 3021, ...]},
+      "hr":    {"timestamps": [...], "values": [64, 65, ...]},
+      "acc":   {"timestamps": [...], "x": [...], "y": [...], "z": [...]}},
+     {"activity": "walking", "intensity": "low", ...},
+     ...]}
+
+Timestamps are seconds (any origin, e.g. Unix time). A message may omit a
+modality (nothing was received). Consecutive messages with the same activity
+and intensity are joined into one block, in file order; gaps between them
+(lost messages) are found later from the timestamps. Activities are those of
+`ACTIVITIES` plus 'resting'; intensity is null or one of `INTENSITIES`.
+
+Windowing (`windows_from_participants`): per block and modality, the stream is
+cut into continuous runs of at least 20 s (Section 3), each run is
+preprocessed alone (`signals.har`), and aligned 20 s windows are taken where
+all modalities are continuous: 50% overlap (hop 10 s) for windows used in
+training and no overlap (hop 20 s) for windows used in testing (4.1). A
+window where a modality is missing or not consecutive is excluded and counted
+in `WindowStats`. A participant without resting heart-rate samples raises
+ValueError, or, with `missing_rest='exclude'`, is excluded and listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from signals import har
+
+# harAGE activities (paper Table 1, Section 5.3 order); 'resting' is extra.
+ACTIVITIES = ('lying', 'sitting', 'standing', 'washing_hands', 'walking', 'running',
+              'stairs', 'strength_workout', 'flexibility_workout', 'cycling')
+RESTING = 'resting'
+INTENSITIES = ('low', 'moderate', 'high')
+STATIC = ('lying', 'sitting', 'standing')
+DYNAMIC = ('walking', 'running', 'stairs', 'cycling')
+MODALITIES = ('steps', 'hr', 'acc')
+
+# Section 5: the three tasks as class lists; each class is a tuple of activities.
+TASKS = {
+    2: (STATIC, DYNAMIC),  # 5.1: washing hands and workouts excluded
+    7: tuple((a,) for a in STATIC + DYNAMIC),  # 5.2: standard HAR
+    10: tuple((a,) for a in ACTIVITIES),  # 5.3: all harAGE activities
+}
+TASK_CLASS_NAMES = {
+    2: ('static', 'dynamic'),
+    7: STATIC + DYNAMIC,
+    10: ACTIVITIES,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+  """One modality of one block: t [n] seconds, values [n] or [n, axes]."""
+  t: np.ndarray
+  values: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+  activity: str
+  intensity: str | None
+  streams: dict  # modality -> Stream
+
+
+@dataclasses.dataclass(frozen=True)
+class Participant:
+  pid: str
+  blocks: tuple
+
+
+class HARWindows(NamedTuple):
+  """Windowed, preprocessed data of several participants.
+
+  inputs: modality -> [n, time, channels] float32 features.
+  labels: [n] int32 class index into class_names.
+  subjects: [n] int32 participant index into subject_names.
+  train_window: [n] bool, a window of the 50%-overlap (training) grid.
+  test_window: [n] bool, a window of the no-overlap (testing) grid.
+  """
+  inputs: dict
+  labels: np.ndarray
+  subjects: np.ndarray
+  train_window: np.ndarray
+  test_window: np.ndarray
+  class_names: tuple
+  subject_names: tuple
+
+
+@dataclasses.dataclass
+class WindowStats:
+  n_train_windows: int = 0
+  n_test_windows: int = 0
+  n_excluded_windows: int = 0  # a modality missing / not consecutive
+  excluded_participants: list = dataclasses.field(default_factory=list)
+
+
+# ------------------------------------------------------------------- loader
+
+
+def _stream_from_json(msg, modality, where):
+  if modality == 'acc':
+    cols = [np.asarray(msg['acc'][k], dtype=np.float64) for k in ('x', 'y', 'z')]
+    values = np.stack(cols, axis=-1)
+  else:
+    values = np.asarray(msg[modality]['values'], dtype=np.float64)
+  t = np.asarray(msg[modality]['timestamps'], dtype=np.float64)
+  if t.shape[0] != values.shape[0]:
+    raise ValueError(f'{where}: {modality} has {t.shape[0]} timestamps but {values.shape[0]} values.')
+  return t, values
+
+
+def _check_activity(activity, intensity, where):
+  if activity not in ACTIVITIES and activity != RESTING:
+    raise ValueError(f'{where}: unknown activity {activity!r}; expected one of '
+                     f'{ACTIVITIES + (RESTING,)}.')
+  if intensity is not None and intensity not in INTENSITIES:
+    raise ValueError(f'{where}: unknown intensity {intensity!r}; expected null or {INTENSITIES}.')
+
+
+def participant_from_json(doc: dict, where: str = '<json>') -> Participant:
+  """Build a Participant from the JSON document described in the module doc."""
+  if 'participant' not in doc or 'messages' not in doc:
+    raise ValueError(f'{where}: expected keys "participant" and "messages".')
+  blocks = []
+  for i, msg in enumerate(doc['messages']):
+    w = f'{where} message {i}'
+    activity, intensity = msg.get('activity'), msg.get('intensity')
+    _check_activity(activity, intensity, w)
+    parts = {m: _stream_from_json(msg, m, w) for m in MODALITIES if m in msg}
+    if blocks and (blocks[-1][0], blocks[-1][1]) == (activity, intensity):
+      prev = blocks[-1][2]
+      for m, (t, v) in parts.items():
+        if m in prev:
+          prev[m] = (np.concatenate([prev[m][0], t]), np.concatenate([prev[m][1], v]))
+        else:
+          prev[m] = (t, v)
+    else:
+      blocks.append((activity, intensity, parts))
+  out = []
+  for activity, intensity, parts in blocks:
+    streams = {}
+    for m, (t, v) in parts.items():
+      har.check_timestamps(t, f'{where} {activity}/{intensity} {m} timestamps')
+      streams[m] = Stream(t, v)
+    out.append(Block(activity, intensity, streams))
+  return Participant(str(doc['participant']), tuple(out))
+
+
+def load_participants(path) -> list[Participant]:
+  """Load every `*.json` participant file of a directory (or one file).
+
+  Raises:
+    ValueError: on a missing path, no JSON files, or malformed content.
+  """
+  path = pathlib.Path(path)
+  if not path.exists():
+    raise ValueError(f'data path {path} does not exist.')
+  files = [path] if path.is_file() else sorted(path.glob('*.json'))
+  if not files:
+    raise ValueError(f'no *.json participant files in {path}.')
+  out = []
+  for f in files:
+    with open(f) as fh:
+      out.append(participant_from_json(json.load(fh), str(f)))
+  pids = [p.pid for p in out]
+  if len(set(pids)) != len(pids):
+    raise ValueError(f'duplicated participant ids in {path}: {pids}.')
+  return out
+
+
+def participant_to_json(p: Participant) -> dict:
+  """Inverse of `participant_from_json` (one message per block)."""
+  msgs = []
+  for b in p.blocks:
+    msg = {'activity': b.activity, 'intensity': b.intensity}
+    for m, s in b.streams.items():
+      if m == 'acc':
+        msg[m] = {'timestamps': s.t.tolist(), 'x': s.values[:, 0].tolist(),
+                  'y': s.values[:, 1].tolist(), 'z': s.values[:, 2].tolist()}
+      else:
+        msg[m] = {'timestamps': s.t.tolist(), 'values': s.values.tolist()}
+    msgs.append(msg)
+  return {'participant': p.pid, 'messages': msgs}
+
+
+# ------------------------------------------------------ synthetic harAGE
+
+# Per activity: step rate (steps/s), heart-rate rise over baseline (bpm),
+# accelerometer oscillation amplitude (m/s^2) and frequency (Hz), and the
+# gravity direction of the wrist. Plausible values, not fitted to harAGE.
+_PROFILE = {
+    'resting': (0.0, 0.0, 0.03, 0.0, (0.0, 0.2, 1.0)),
+    'lying': (0.0, -2.0, 0.05, 0.0, (0.0, 0.1, 1.0)),
+    'sitting': (0.0, 3.0, 0.15, 0.0, (0.5, 0.0, 0.85)),
+    'standing': (0.02, 8.0, 0.2, 0.0, (0.9, 0.3, 0.3)),
+    'washing_hands': (0.05, 10.0, 1.5, 3.0, (0.3, 0.7, 0.6)),
+    'walking': (1.7, 25.0, 2.0, 1.8, (0.9, 0.1, 0.4)),
+    'running': (2.6, 60.0, 6.0, 2.7, (0.7, 0.5, 0.5)),
+    'stairs': (1.4, 40.0, 2.5, 1.6, (0.9, 0.2, 0.3)),
+    'strength_workout': (0.3, 30.0, 3.0, 0.5, (0.4, 0.8, 0.4)),
+    'flexibility_workout': (0.05, 12.0, 1.5, 0.3, (0.2, 0.9, 0.3)),
+    'cycling': (0.1, 35.0, 0.8, 1.2, (0.6, 0.1, 0.8)),
+}
+_INTENSITY_GAIN = {None: 1.0, 'low': 0.7, 'moderate': 1.0, 'high': 1.3}
+
+
+def _protocol():
+  # Section 3 order: resting, static, washing hands, dynamic at three
+  # intensities, workouts before cycling.
+  blocks = [(RESTING, None)] + [(a, None) for a in STATIC + ('washing_hands',)]
+  blocks += [(a, i) for a in ('walking', 'running', 'stairs') for i in INTENSITIES]
+  blocks += [('strength_workout', None), ('flexibility_workout', None)]
+  blocks += [('cycling', i) for i in INTENSITIES]
+  return blocks
+
+
+def _drop_gaps(rng, t, values, seconds, gaps_per_minute, max_gap_seconds):
+  keep = np.ones(t.shape[0], bool)
+  n_gaps = rng.poisson(gaps_per_minute * seconds / 60.0)
+  for _ in range(n_gaps):
+    start = rng.uniform(t[0], t[-1])
+    keep &= ~((t >= start) & (t < start + rng.uniform(1.0, max_gap_seconds)))
+  return t[keep], values[keep]
+
+
+def synthetic_participant(rng: np.random.Generator, pid: str, block_seconds: float,
+                          rest_seconds: float, gaps_per_minute: float,
+                          max_gap_seconds: float = 6.0) -> Participant:
+  """One synthetic harAGE-like participant (see `synthetic_harage`)."""
+  base_hr = rng.uniform(55.0, 80.0)  # personal resting heart rate
+  fitness = rng.lognormal(0.0, 0.15)  # scales heart-rate rises
+  cadence = rng.lognormal(0.0, 0.1)  # personal step rate / motion frequency
+  vigour = rng.lognormal(0.0, 0.2)  # personal motion amplitude
+  acc_bias = rng.normal(0.0, 0.5, 3)  # personal sensor offset
+  steps_total = float(rng.integers(1000, 8000))
+  hr_now = base_hr
+  clock = float(rng.integers(0, 10**6))
+  blocks = []
+  for activity, intensity in _protocol():
+    seconds = rest_seconds if activity == RESTING else block_seconds
+    rate_s, hr_rise, amp, freq, grav = _PROFILE[activity]
+    gain = _INTENSITY_GAIN[intensity]
+    # 1 Hz streams.
+    t1 = clock + np.arange(int(seconds), dtype=np.float64)
+    steps = steps_total + np.cumsum(rng.poisson(rate_s * gain * cadence, t1.size))
+    steps_total = float(steps[-1])
+    target = base_hr + hr_rise * gain / fitness
+    hr = np.empty(t1.size)
+    for k in range(t1.size):  # first-order lag (time constant 15 s)
+      hr_now += (target - hr_now) / 15.0
+      hr[k] = hr_now
+    hr = np.round(hr + rng.normal(0.0, 1.5, t1.size))
+    # 25 Hz accelerometer.
+    ta = clock + np.arange(int(seconds * har.RATES['acc'])) / har.RATES['acc']
+    g = 9.81 * np.asarray(grav) / np.linalg.norm(grav)
+    mix = rng.normal(0.0, 1.0, 3)
+    mix /= np.linalg.norm(mix)
+    phase = rng.uniform(0.0, 2 * np.pi)
+    wave = np.sin(2 * np.pi * freq * gain * cadence * (ta - clock) + phase)
+    harmonic = 0.3 * np.sin(4 * np.pi * freq * gain * cadence * (ta - clock))
+    acc = (g + acc_bias + amp * gain * vigour * (wave + harmonic)[:, None] * mix[None]
+           + rng.normal(0.0, 0.2 + 0.05 * amp, (ta.size, 3)))
+    streams = {}
+    for m, t, v in (('steps', t1, steps), ('hr', t1, hr), ('acc', ta, acc)):
+      t, v = _drop_gaps(rng, t, v, seconds, gaps_per_minute, max_gap_seconds)
+      streams[m] = Stream(t, v)
+    blocks.append(Block(activity, intensity, streams))
+    clock = float(np.ceil(t1[-1])) + 30.0  # a pause between activities
+  return Participant(pid, tuple(blocks))
+
+
+def synthetic_harage(key, n_participants: int = 8, block_seconds: float = 120.0,
+                     rest_seconds: float = 120.0, gaps_per_minute: float = 0.5
+                     ) -> list[Participant]:
+  """Synthetic harAGE-like participants, deterministic from `key`.
+
+  Each participant follows the harAGE protocol (Section 3): resting, lying,
+  sitting, standing, washing hands, walking / running / stairs at low,
+  moderate and high intensity, strength and flexibility workouts, cycling at
+  three intensities. Steps and heart rate at 1 Hz, accelerometer at 25 Hz,
+  with personal baselines (resting heart rate, fitness, cadence, motion
+  amplitude, accelerometer offset) and random gaps (lost messages) dropped
+  independently per modality.
+
+  Args:
+    key: jax.random key.
+    n_participants: number of participants (>= 1).
+    block_seconds: duration of each activity block (paper: 180 s; 90 s for
+      the workouts).
+    rest_seconds: duration of the resting block (paper: 300 s).
+    gaps_per_minute: mean number of gaps per minute and modality.
+
+  Returns:
+    list of Participant, ids 'S00', 'S01', ...
+  """
+  if n_participants < 1:
+    raise ValueError(f'n_participants must be >= 1, got {n_participants}.')
+  if block_seconds < har.WINDOW_SECONDS or rest_seconds <= 0:
+    raise ValueError(f'block_seconds must be >= {har.WINDOW_SECONDS} and rest_seconds > 0.')
+  seed = np.asarray(jax.random.key_data(key)).astype(np.uint32).ravel().tolist()
+  rng = np.random.default_rng(seed)
+  return [synthetic_participant(rng, f'S{i:02d}', block_seconds, rest_seconds, gaps_per_minute)
+          for i in range(n_participants)]
+
+
+# ------------------------------------------------------------ windowing
+
+
+def _preprocess_run(modality, values, rest_hr, acc_median):
+  if modality == 'steps':
+    return har.preprocess_steps(values)
+  if modality == 'hr':
+    return har.preprocess_heart_rate(values, rest_hr)
+  return har.preprocess_accelerometer(values, acc_median)
+
+
+def participant_windows(p: Participant, modalities=MODALITIES,
+                        window_seconds: float = har.WINDOW_SECONDS):
+  """Preprocessed train (50% overlap) and test (no overlap) windows of one participant.
+
+  Returns:
+    (windows, n_excluded): windows is a list of (inputs dict modality ->
+    [time, channels] float32, activity, is_train_grid, is_test_grid) for the
+    non-resting blocks; n_excluded counts candidate windows dropped because a
+    modality was missing or not consecutive in them.
+
+  Raises:
+    ValueError: if the participant has no resting heart-rate samples while
+      'hr' is used, or no accelerometer samples while 'acc' is used.
+  """
+  rest_hr = acc_median = None
+  if 'hr' in modalities:
+    rest = [b.streams['hr'].values for b in p.blocks
+            if b.activity == RESTING and 'hr' in b.streams]
+    try:
+      rest_hr = har.resting_baseline(np.concatenate(rest) if rest else [])
+    except ValueError as e:
+      raise ValueError(f'participant {p.pid}: {e}') from None
+  if 'acc' in modalities:
+    try:
+      acc_median = har.accelerometer_median(
+          [b.streams['acc'].values for b in p.blocks if 'acc' in b.streams])
+    except ValueError as e:
+      raise ValueError(f'participant {p.pid}: {e}') from None
+  out, excluded = [], 0
+  for b in p.blocks:
+    if b.activity == RESTING:
+      continue
+    if any(m not in b.streams for m in modalities):
+      excluded += 1  # a whole block lacks a modality: no window possible
+      continue
+    ts = {m: b.streams[m].t for m in modalities}
+    rates = {m: har.RATES[m] for m in modalities}
+    feats = {}
+    for m in modalities:
+      runs = har.trim_segments(ts[m], rates[m], window_seconds)
+      feats[m] = [np.asarray(_preprocess_run(m, b.streams[m].values[a:e], rest_hr, acc_median))
+                  for a, e in runs]
+    grids = {}
+    for is_train, hop in ((True, window_seconds / 2), (False, window_seconds)):
+      wins, n_ex = har.window_starts(ts, rates, hop, window_seconds)
+      excluded += n_ex
+      for w in wins:
+        grids.setdefault(w.start, [w, False, False])
+        grids[w.start][1 if is_train else 2] = True
+    for start in sorted(grids):
+      w, tr, te = grids[start]
+      inputs = {}
+      for m in modalities:
+        run, i = w.slices[m]
+        n = int(round(window_seconds * rates[m]))
+        inputs[m] = feats[m][run][i:i + n]
+        assert inputs[m].shape[0] == n, 'window slicing went past its run'
+      out.append((inputs, b.activity, tr, te))
+  return out, excluded
+
+
+def windows_from_participants(participants, modalities=MODALITIES,
+                              missing_rest: str = 'error',
+                              window_seconds: float = har.WINDOW_SECONDS
+                              ) -> tuple[HARWindows, WindowStats]:
+  """Windowed features of all participants, labelled with the 10 activities.
+
+  Args:
+    participants: list of Participant.
+    modalities: modalities to window; windows need all of them.
+    missing_rest: 'error' raises on a participant without resting heart rate;
+      'exclude' drops that participant and lists it in the stats.
+    window_seconds: window length (paper: 20 s).
+
+  Returns:
+    (HARWindows with class_names = ACTIVITIES, WindowStats).
+  """
+  if missing_rest not in ('error', 'exclude'):
+    raise ValueError(f"missing_rest must be 'error' or 'exclude', got {missing_rest!r}.")
+  unknown = set(modalities) - set(MODALITIES)
+  if unknown or not modalities:
+    raise ValueError(f'unknown or empty modalities {modalities}; expected a subset of {MODALITIES}.')
+  if not participants:
+    raise ValueError('no participants given.')
+  stats = WindowStats()
+  rows, names = [], []
+  for p in participants:
+    try:
+      wins, ex = participant_windows(p, modalities, window_seconds)
+    except ValueError as e:
+      if missing_rest == 'exclude' and 'resting' in str(e):
+        stats.excluded_participants.append(p.pid)
+        continue
+      raise
+    stats.n_excluded_windows += ex
+    if not wins:
+      stats.excluded_participants.append(p.pid)
+      continue
+    s = len(names)
+    names.append(p.pid)
+    rows += [(w, ACTIVITIES.index(a), s, tr, te) for w, a, tr, te in wins]
+  if not rows:
+    raise ValueError('no complete window in any participant.')
+  inputs = {m: np.stack([r[0][m] for r in rows]).astype(np.float32) for m in modalities}
+  data = HARWindows(
+      inputs=inputs,
+      labels=np.asarray([r[1] for r in rows], np.int32),
+      subjects=np.asarray([r[2] for r in rows], np.int32),
+      train_window=np.asarray([r[3] for r in rows], bool),
+      test_window=np.asarray([r[4] for r in rows], bool),
+      class_names=ACTIVITIES, subject_names=tuple(names))
+  stats.n_train_windows = int(data.train_window.sum())
+  stats.n_test_windows = int(data.test_window.sum())
+  return data, stats
+
+
+def select_task(data: HARWindows, task: int) -> HARWindows:
+  """Relabel 10-activity windows for the 2-, 7- or 10-class task (Section 5)."""
+  if task not in TASKS:
+    raise ValueError(f'task must be one of {tuple(TASKS)}, got {task}.')
+  if data.class_names != ACTIVITIES:
+    raise ValueError('select_task needs windows labelled with the 10 harAGE activities.')
+  lut = np.full(len(ACTIVITIES), -1, np.int32)
+  for c, group in enumerate(TASKS[task]):
+    for a in group:
+      lut[ACTIVITIES.index(a)] = c
+  new = lut[data.labels]
+  keep = new >= 0
+  return HARWindows({m: x[keep] for m, x in data.inputs.items()}, new[keep],
+                    data.subjects[keep], data.train_window[keep], data.test_window[keep],
+                    TASK_CLASS_NAMES[task], data.subject_names)
+
+
+def select_modalities(data: HARWindows, modalities) -> HARWindows:
+  missing = [m for m in modalities if m not in data.inputs]
+  if missing:
+    raise ValueError(f'modalities {missing} not in the data ({tuple(data.inputs)}).')
+  return data._replace(inputs={m: data.inputs[m] for m in modalities})
+
+
+# ------------------------------------------------------ real recordings
+
+
+def load_basicmotions(n_groups: int = 10) -> HARWindows:
+  """aeon's BasicMotions smartwatch recordings as two-modality windows.
+
+  BasicMotions (UCR/UEA archive, shipped inside the aeon package, no
+  download): 80 recordings of 10 s at 10 Hz, 3-axis accelerometer and 3-axis
+  gyroscope, 4 activities (standing, running, walking, badminton), recorded
+  by four students. The archive does not ship which student made each
+  recording, so recordings are split into `n_groups` pseudo-participants
+  holding the same number of recordings of every activity (the k-th
+  recording of each class, in file order, goes to group k mod n_groups).
+  LOSO over pseudo-participants is therefore a grouped, stratified CV, not a
+  true subject-independent one.
+
+  Each modality gets the accelerometer pipeline of 4.1.3 (per pseudo-
+  participant per-axis median debiasing, Gaussian filter sigma 1, first and
+  second derivatives); each recording is one window (every window is both a
+  training and a testing window).
+
+  Returns:
+    HARWindows with inputs {'acc': [80, 100, 9], 'gyro': [80, 100, 9]}.
+  """
+  from aeon.datasets import load_classification  # dev dependency
+  x, y, meta = load_classification('BasicMotions', return_metadata=True)
+  classes = tuple(meta['class_values'])
+  labels = np.asarray([classes.index(v) for v in y], np.int32)
+  counts = [int((labels == c).sum()) for c in range(len(classes))]
+  if n_groups < 2 or n_groups > min(counts):
+    raise ValueError(f'n_groups must be in [2, {min(counts)}], got {n_groups}.')
+  rank = np.zeros_like(labels)
+  for c in range(len(classes)):
+    rank[labels == c] = np.arange(counts[c])
+  subjects = (rank % n_groups).astype(np.int32)
+  x = np.transpose(x, (0, 2, 1))  # (N, T, 6)
+  inputs = {}
+  for m, sl in (('acc', slice(0, 3)), ('gyro', slice(3, 6))):
+    feats = np.empty(x.shape[:2] + (9,), np.float32)
+    for s in range(n_groups):
+      idx = np.flatnonzero(subjects == s)
+      med = har.accelerometer_median([x[i, :, sl] for i in idx])
+      for i in idx:
+        feats[i] = np.asarray(har.preprocess_accelerometer(x[i, :, sl], med))
+    inputs[m] = feats
+  n = labels.shape[0]
+  return HARWindows(inputs, labels, subjects, np.ones(n, bool), np.ones(n, bool), classes,
+                    tuple(f'G{g}' for g in range(n_groups)))
+
+
+def heartpy_heart_rate(example: int = 1):
+  """A 1 Hz heart-rate series derived from one of heartpy's PPG examples.
+
+  heartpy finds the beats (`heartpy.process`); the instantaneous rate
+  60 / RR of each accepted beat interval is placed at the interval's end and
+  linearly interpolated onto a 1 Hz grid, as a watch reports heart rate.
+
+  Args:
+    example: 1 (about 128 s of PPG with a millisecond timer) or 0 (about 25 s
+      at 100 Hz).
+
+  Returns:
+    (t [n] seconds, hr [n] bpm), float64.
+  """
+  import heartpy as hp  # dev dependency
+  if example == 0:
+    data, fs = hp.load_exampledata(0)[0], 100.0
+  elif example == 1:
+    data, timer = hp.load_exampledata(1)
+    fs = hp.get_samplerate_mstimer(timer)
+  else:
+    raise ValueError(f'example must be 0 or 1, got {example}.')
+  wd, _ = hp.process(np.asarray(data, np.float64), fs)
+  peaks = np.asarray(wd['peaklist'])
+  ok = np.asarray(wd['binary_peaklist'], bool)
+  times = peaks / fs
+  # An interval counts only when both of its beats were accepted.
+  good = ok[1:] & ok[:-1]
+  t_beat = times[1:][good]
+  rate = 60.0 / np.diff(times)[good]
+  grid = np.arange(np.ceil(t_beat[0]), np.floor(t_beat[-1]) + 1.0)
+  return grid, np.interp(grid, t_beat, rate)
