@@ -44,6 +44,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evaluation import f1_score
+
 __all__ = ["Episodes", "EpisodeEvaluation", "sample_episodes", "evaluate_episodes"]
 
 
@@ -390,23 +392,6 @@ def sample_episodes(
 # Evaluation: embed once, score every episode in one compiled program.
 
 
-def _episode_f1(y_true: jax.Array, y_pred: jax.Array, n_way: int, average: str) -> jax.Array:
-    """F1 of one episode. y_true, y_pred: [n_queries] int in 0..n_way-1 -> [] float32.
-
-    Per class f1 = 2 tp / (2 tp + fp + fn), 0 where the class is neither true
-    nor predicted (scikit-learn's zero_division=0).
-    """
-    true = jax.nn.one_hot(y_true, n_way)
-    pred = jax.nn.one_hot(y_pred, n_way)
-    tp = jnp.sum(true * pred, axis=0)
-    support = jnp.sum(true, axis=0)
-    denom = support + jnp.sum(pred, axis=0)  # = 2 tp + fp + fn
-    per_class = jnp.where(denom > 0, 2.0 * tp / jnp.where(denom > 0, denom, 1.0), 0.0)
-    if average == "macro":
-        return jnp.mean(per_class)
-    return jnp.sum(per_class * support) / jnp.sum(support)  # weighted
-
-
 _AVERAGES = ("macro", "weighted")
 
 
@@ -429,7 +414,7 @@ def _evaluate(key, support_embeddings, support_labels, query_embeddings, query_l
         predictions = classifier(
             support_embeddings[episode.support], episode.support_labels,
             query_embeddings[episode.query], n_way).astype(jnp.int32)
-        f1 = _episode_f1(episode.query_labels, predictions, n_way, average)
+        f1 = f1_score(episode.query_labels, predictions, n_way, average=average)
         return f1, predictions, episode
 
     # lax.map with batch_size: vmapped over chunk_size episodes at a time and
