@@ -45,3 +45,12 @@ from evaluation.megc import map_emotions
 from evaluation.megc import MEGC_CLASSES
 from evaluation.megc import pooled_confusion
 from evaluation.megc import scores_by_database
+from evaluation.reports import markdown_table
+from evaluation.reports import plot_confusion_matrix
+from evaluation.reports import plot_score_vs_shots
+from evaluation.reports import summarize
+from evaluation.reports import to_jsonable
+from evaluation.reports import write_csv
+from evaluation.reports import write_json
+from evaluation.reports import write_markdown
+from evaluation.reports import write_report
