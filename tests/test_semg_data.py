@@ -339,3 +339,47 @@ def test_nearest_neighbour_bad_input():
                                    jax.random.key(0))
     with pytest.raises(ValueError, match="disagree"):
         nearest_neighbour_few_shot(np.zeros((6, 2)), np.zeros(5, int), 1, jax.random.key(0))
+
+
+# ------------------------------------------------------------------ demo script
+
+
+def test_features_in_chunks_equals_one_call():
+    from experiments import semg_preprocess
+    import signals
+
+    ds = synthetic_semg(jax.random.key(2), num_subjects=1, recordings_per_class=1)
+    chunked = semg_preprocess.features_in_chunks(ds.x, chunk=3)  # 7 = 3 + 3 + 1
+    assert chunked.shape == (7, 2, 61)
+    np.testing.assert_allclose(chunked, np.asarray(signals.semg_features(ds.x)),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_demo_script_writes_png(tmp_path, capsys):
+    from experiments import semg_preprocess
+
+    out = tmp_path / "run"
+    path = semg_preprocess.main(["--out", str(out), "--subjects", "1", "--per-class", "2",
+                                 "--baseline", "--episodes", "5"])
+    assert path == str(out / "semg_preprocess.png")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(path) > 20_000  # a real multi-panel figure, not blank
+    printed = capsys.readouterr().out
+    assert f"wrote {path}" in printed and "1-shot" in printed
+    with open(out / "baseline.json") as f:
+        result = json.load(f)
+    assert result["classes"] == list(CLASS_NAMES[4:])
+    assert 0.0 <= result["accuracy"]["1"][0] <= 1.0
+
+
+@pytest.mark.slow
+def test_demo_script_reads_a_dataset_path(tmp_path, capsys):
+    from experiments import semg_preprocess
+
+    ds = synthetic_semg(jax.random.key(4), num_subjects=1, recordings_per_class=1)
+    data = save_semg_dataset(ds.select_classes([0, 6]), tmp_path / "two.npz")
+    path = semg_preprocess.main(["--out", str(tmp_path / "run"), "--data", data])
+    assert os.path.isfile(path)
+    assert "2 recordings [2, 8000] -> features [2, 61]" in capsys.readouterr().out
