@@ -2,6 +2,7 @@
 
 import warnings
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -190,3 +191,17 @@ def test_out_of_range_labels_under_trace_count_nowhere():
   cm = jax.jit(lambda t, p: metrics._confusion(t, p, 3))(
       jnp.array([0, -1, 5]), jnp.array([0, 2, 2]))
   np.testing.assert_array_equal(cm, [[1, 0, 0], [0, 0, 0], [0, 0, 0]])
+
+
+def test_jitted_metric_traces_once_across_calls():
+  def macro(t, p):
+    return jax.vmap(
+        lambda a, b: evaluation.f1_score(a, b, 4, average='macro'))(t, p)
+  macro = jax.jit(chex.assert_max_traces(macro, n=1))
+  rng = np.random.default_rng(3)
+  for _ in range(3):
+    t = rng.integers(0, 4, (8, 10)).astype(np.int32)
+    p = rng.integers(0, 4, (8, 10)).astype(np.int32)
+    np.testing.assert_allclose(
+        macro(t, p)[0], _sk(skm.f1_score, t[0], p[0], labels=range(4),
+                            average='macro', zero_division=0), atol=1e-6)
