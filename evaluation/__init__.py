@@ -1,7 +1,15 @@
 """Metrics, subject-wise protocols, statistics and reports for the papers.
 
-Metric functions are pure jnp (jit- and vmap-compatible); protocols return
-host index arrays; reports write JSON, CSV, markdown and PNG files.
+* `metrics`: confusion matrix, precision/recall/F1 (None, 'macro' = MEGC UF1,
+  'weighted' = sEMG weighted F1, 'micro'), UAR (= balanced accuracy),
+  accuracy. Pure jnp, jit-compatible and vmappable over episodes/seeds; the
+  zero-division policy for absent classes is spelled out in
+  `evaluation.metrics` (sklearn `labels=range(C), zero_division=0`).
+* `spotting`: MEGC spotting TP/FP/FN with optimal one-to-one IoU matching.
+* `statistics`: median/IQR (sEMG), mean/std (harAGE), Wilcoxon rank-sum.
+* `protocols`: LOSO, nested LOSO, class-disjoint and Table III splits.
+* `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
+* `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots PNG.
 """
 
 from evaluation.metrics import accuracy
