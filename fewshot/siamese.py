@@ -1,0 +1,267 @@
+"""Siamese training (Sec. II-E.4): pair and triplet sampling, losses, similarity.
+
+The siamese model (`fewshot.models.SiameseNet`, Table II) outputs a logit s for
+a pair; sigmoid(s) is the same-class probability of the paper's SL map, and we
+use d = 1 - sigmoid(s) as the pair's distance. The paper names the losses but
+prints no formula; we use the standard forms on d:
+
+* contrastive loss L^2 (Hadsell et al. 2006) on pairs (a, b, y), y = 1 for
+  the same class: `y d^2 + (1 - y) max(0, m - d)^2`. With the default margin
+  m = 1 the negative term is sigmoid(s)^2.
+* triplet loss L^3 (Schroff et al. 2015) on triplets (anchor, negative,
+  positive) in the paper's order: `max(0, d(a, p) - d(a, n) + m)`.
+
+Batches come from the seen classes C^1 only (Sec. II-E.4: "any pair in the
+training batch is randomly selected from the samples of the tasks in C^1") and
+are drawn on device with `jax.random`: anchors uniformly from the run's valid
+training indices, a positive uniformly among the other examples of the
+anchor's class, a negative uniformly among examples of the other classes. A
+contrastive batch of B anchors gives 2B pairs (one positive, one negative
+each), as in the paper's `(x_i, x^-, 0)`, `(x_i, x^+, 1)`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fewshot import train as train_lib
+
+CONTRASTIVE, TRIPLET = 'contrastive', 'triplet'
+
+
+def pair_distance(logits):
+  """d = 1 - sigmoid(s): [...] logits -> [...] distances in [0, 1]."""
+  return 1.0 - jax.nn.sigmoid(logits)
+
+
+def contrastive_loss(logits, same, margin: float = 1.0):
+  """Mean contrastive loss L^2 over pairs.
+
+  Args:
+    logits: [pairs] float32 siamese logits.
+    same: [pairs] 1 for same-class pairs, 0 otherwise.
+    margin: m; negatives farther than m cost nothing.
+
+  Returns:
+    [] float32.
+  """
+  d = pair_distance(logits)
+  same = same.astype(d.dtype)
+  return jnp.mean(same * d ** 2 + (1.0 - same) * jnp.maximum(margin - d, 0.0) ** 2)
+
+
+def triplet_loss(logits_anchor_positive, logits_anchor_negative, margin: float = 0.5):
+  """Mean triplet loss L^3: max(0, d(a, p) - d(a, n) + margin).
+
+  Args:
+    logits_anchor_positive: [triplets] float32 siamese logits of (a, p).
+    logits_anchor_negative: [triplets] float32 siamese logits of (a, n).
+    margin: required gap between the two distances.
+
+  Returns:
+    [] float32.
+  """
+  d_ap = pair_distance(logits_anchor_positive)
+  d_an = pair_distance(logits_anchor_negative)
+  return jnp.mean(jnp.maximum(d_ap - d_an + margin, 0.0))
+
+
+def _pick(key, mask):
+  """A uniformly random True position of `mask` [m] (Gumbel-max; 0 if none)."""
+  g = jax.random.gumbel(key, mask.shape)
+  return jnp.argmax(jnp.where(mask, g, -jnp.inf))
+
+
+def sample_triplets(key, labels, idx, n_valid, batch_size: int):
+  """Anchor, negative and positive example indices, drawn on device.
+
+  Args:
+    key: PRNG key.
+    labels: [num_examples] int32 labels of the shared example array.
+    idx: [m] int32 candidate example indices; the first `n_valid` are used.
+    n_valid: [] int32.
+    batch_size: number of triplets.
+
+  Returns:
+    `(anchor, negative, positive)`, each [batch_size] int32 example indices.
+    The positive differs from the anchor whenever its class has another example.
+  """
+  m = idx.shape[0]
+  valid = jnp.arange(m) < n_valid
+  cls = labels[idx]  # (m,)
+  k_anchor, k_rest = jax.random.split(key)
+  anchor_pos = jax.random.randint(k_anchor, (batch_size,), 0, jnp.maximum(n_valid, 1))
+
+  def one(key, a):
+    k_pos, k_neg = jax.random.split(key)
+    same = valid & (cls == cls[a])
+    others = same & (jnp.arange(m) != a)
+    pos = _pick(k_pos, jnp.where(jnp.any(others), others, same))
+    neg = _pick(k_neg, valid & (cls != cls[a]))
+    return pos, neg
+
+  pos, neg = jax.vmap(one)(jax.random.split(k_rest, batch_size), anchor_pos)
+  return idx[anchor_pos], idx[neg], idx[pos]
+
+
+def sample_pairs(key, labels, idx, n_valid, batch_size: int):
+  """Contrastive pairs: `batch_size` anchors, each with a positive and a negative.
+
+  Returns:
+    `(a, b, same)`: [2 * batch_size] int32 example indices and [2 * batch_size]
+    int32 same-class flags (first half positives, second half negatives).
+  """
+  anchor, neg, pos = sample_triplets(key, labels, idx, n_valid, batch_size)
+  a = jnp.concatenate([anchor, anchor])
+  b = jnp.concatenate([pos, neg])
+  same = jnp.concatenate([jnp.ones(batch_size, jnp.int32), jnp.zeros(batch_size, jnp.int32)])
+  return a, b, same
+
+
+def _loss_on_indices(model, kind, margin, params, batch_stats, x, labels_or_idx,
+                     train):
+  if kind == CONTRASTIVE:
+    a, b, same = labels_or_idx
+    logits, batch_stats = train_lib.apply_model(model, params, batch_stats, x[a], x[b],
+                                                train=train)
+    return contrastive_loss(logits, same, margin), batch_stats
+  anchor, neg, pos = labels_or_idx
+  # Both pairs share the anchor; score them in one pass so BatchNorm sees one batch.
+  a = jnp.concatenate([anchor, anchor])
+  b = jnp.concatenate([pos, neg])
+  logits, batch_stats = train_lib.apply_model(model, params, batch_stats, x[a], x[b],
+                                              train=train)
+  n = anchor.shape[0]
+  return triplet_loss(logits[:n], logits[n:], margin), batch_stats
+
+
+def _check_kind(kind):
+  if kind not in (CONTRASTIVE, TRIPLET):
+    raise ValueError(f"loss kind must be '{CONTRASTIVE}' or '{TRIPLET}', got {kind!r}")
+
+
+def siamese_batches_fn(kind: str):
+  """`batches_fn` for `train.make_fit`: one epoch of sampled pairs or triplets
+  from the run's training indices (batch_size anchors per step)."""
+  _check_kind(kind)
+  sampler = sample_pairs if kind == CONTRASTIVE else sample_triplets
+
+  def batches_fn(key, data, split, steps, batch_size):
+    _, labels = data
+    keys = jax.random.split(key, steps)
+    return jax.vmap(lambda k: sampler(k, labels, split.train_idx, split.n_train,
+                                      batch_size))(keys)
+
+  return batches_fn
+
+
+def siamese_loss_fn(model, kind: str, margin: float):
+  """`loss_fn` for `train.make_fit`; `batch` holds example indices from
+  `siamese_batches_fn`, so the shared example array is closed over by `data`."""
+  _check_kind(kind)
+
+  def make(data):
+    x, _ = data
+
+    def loss_fn(params, batch_stats, key, batch):
+      del key
+      return _loss_on_indices(model, kind, margin, params, batch_stats, x, batch, True)
+
+    return loss_fn
+
+  return make
+
+
+def siamese_val_fn(model, kind: str, margin: float, num_val: int, seed: int = 0):
+  """`val_fn`: the loss on `num_val` pairs/triplets of the validation indices,
+  drawn with a fixed key so that every epoch sees the same validation set."""
+  _check_kind(kind)
+  sampler = sample_pairs if kind == CONTRASTIVE else sample_triplets
+
+  def val_fn(params, batch_stats, data, split):
+    x, labels = data
+    n_val = split.val_idx.shape[0]
+    batch = sampler(jax.random.key(seed), labels, split.val_idx, n_val, num_val)
+    loss, _ = _loss_on_indices(model, kind, margin, params, batch_stats, x, batch, False)
+    return loss
+
+  return val_fn
+
+
+def make_siamese_fit(model, kind: str, tx, config: train_lib.FitConfig,
+                     margin: float | None = None, num_val: int = 256):
+  """Epoch loop for siamese training; same contract as `train.make_fit`.
+
+  The batch of a step holds example indices, and the example array comes in
+  through `data = (x, labels)` like the supervised loop's.
+  """
+  _check_kind(kind)
+  if margin is None:
+    margin = 1.0 if kind == CONTRASTIVE else 0.5
+  make_loss = siamese_loss_fn(model, kind, margin)
+  val_fn = siamese_val_fn(model, kind, margin, num_val)
+  batches_fn = siamese_batches_fn(kind)
+
+  def fit(fs, key, data, split, first_epoch, num_epochs: int):
+    inner = train_lib.make_fit(make_loss(data), val_fn, batches_fn, tx, config)
+    return inner(fs, key, data, split, first_epoch, num_epochs)
+
+  return fit
+
+
+def validate_siamese_labels(labels, idx, n_valid=None) -> None:
+  """Host-side: the examples must span >= 2 classes, each with >= 2 examples
+  (a positive other than the anchor and a negative must exist)."""
+  labels = np.asarray(labels)
+  idx = np.asarray(idx)
+  for row, n in zip(idx.reshape(-1, idx.shape[-1]),
+                    np.broadcast_to(np.asarray(idx.shape[-1] if n_valid is None
+                                               else n_valid), idx.shape[:-1]).reshape(-1)):
+    cls, counts = np.unique(labels[row[:int(n)]], return_counts=True)
+    if len(cls) < 2:
+      raise ValueError(f'siamese training needs >= 2 classes, got {cls.tolist()}')
+    if counts.min() < 2:
+      raise ValueError('siamese training needs >= 2 examples per class; class '
+                       f'{cls[counts.argmin()]} has {counts.min()}')
+
+
+def similarity_fn(model, params, batch_stats) -> Callable:
+  """`f(ea, eb) -> [...]` same-class probabilities of embedding pairs.
+
+  Args:
+    model: a `SiameseNet`.
+    params, batch_stats: its trained variables (one run).
+
+  Returns:
+    A function of embeddings `ea: [..., 32]`, `eb: [..., 32]` (broadcast) that
+    applies the Table II head (|ea - eb|, FC 32, FC 16, sigmoid). Embed once with
+    `train.embed(model, ...)` and score all pairs with this.
+  """
+
+  def f(ea, eb):
+    ea, eb = jnp.broadcast_arrays(ea, eb)
+    shape = ea.shape[:-1]
+    flat_a = ea.reshape(-1, ea.shape[-1])
+    flat_b = eb.reshape(-1, eb.shape[-1])
+    logits, _ = train_lib.apply_model(model, params, batch_stats, flat_a, flat_b,
+                                      train=False, method='compare')
+    return jax.nn.sigmoid(logits).reshape(shape)
+
+  return f
+
+
+def siamese_scores(model, params, batch_stats, query_x, support_x):
+  """Same-class probabilities of every (query, support) pair: [n_query, n_support].
+
+  Args:
+    model: a `SiameseNet`; params, batch_stats: its variables.
+    query_x: [n_query, 2, T] float32.
+    support_x: [n_support, 2, T] float32.
+  """
+  eq = train_lib.embed(model, params, batch_stats, query_x)
+  es = train_lib.embed(model, params, batch_stats, support_x)
+  return similarity_fn(model, params, batch_stats)(eq[:, None, :], es[None, :, :])
