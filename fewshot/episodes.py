@@ -212,21 +212,35 @@ def _class_table(labels: jax.Array, num_classes: int) -> _ClassTable:
     return _ClassTable(order, starts, counts)
 
 
-def _distinct_positions(key: jax.Array, m: jax.Array, k: int) -> jax.Array:
+def _distinct_positions(u: jax.Array, m: jax.Array) -> jax.Array:
     """A uniformly random k-subset of {0, ..., m-1} (Floyd's algorithm); needs m >= k.
+
+    Args:
+      u: [k] float in [0, 1), i.i.d. uniform draws (k = subset size, static).
+      m: [] int, size of the set.
 
     Returns [k] int32. Work is O(k^2), independent of m, so drawing a few
     queries from a large test split costs no more than from a small one.
     """
-    u = jax.random.uniform(key, (k,))
+    k = u.shape[0]
 
     def step(i, chosen):
         j = m - k + i  # candidate range grows by one each step: 0..j
-        t = jnp.minimum(jnp.floor(u[i] * (j + 1)).astype(jnp.int32), j)
+        t = _uniform_int(u[i], j + 1)
         t = jnp.where(jnp.any(chosen == t), j, t)
         return chosen.at[i].set(t)
 
     return jax.lax.fori_loop(0, k, step, jnp.full((k,), -1, jnp.int32))
+
+
+def _uniform_int(u: jax.Array, n: jax.Array) -> jax.Array:
+    """floor(u * n) for u uniform in [0, 1): uniform on {0..n-1} up to float32 resolution.
+
+    One uniform draw per episode is cut into all of its random numbers rather
+    than calling the PRNG once per use: each call is a separate threefry
+    computation, and those dominated the compile time.
+    """
+    return jnp.minimum(jnp.floor(u * n).astype(jnp.int32), n - 1)
 
 
 def _skip_taken(r: jax.Array, taken: jax.Array) -> jax.Array:
@@ -249,31 +263,31 @@ def _sample_one(
     same_pool: bool,
 ) -> Episodes:
     """One episode (no leading episode axis); see `Episodes` for shapes."""
-    key_classes, key_query, key_support = jax.random.split(key, 3)
+    num_classes = eligible.shape[0]
+    u = jax.random.uniform(key, (num_classes + n_way * (n_query + k_shot),))
+    u_classes = u[:num_classes]
+    u_query = u[num_classes:num_classes + n_way * n_query].reshape(n_way, n_query)
+    u_support = u[num_classes + n_way * n_query:].reshape(n_way, k_shot)
 
     # n_way distinct classes, uniform over eligible ones: the top n_way of
     # i.i.d. uniform scores is a uniformly random ordered subset.
-    scores = jnp.where(eligible, jax.random.uniform(key_classes, eligible.shape), -1.0)
-    _, classes = jax.lax.top_k(scores, n_way)  # (n_way,)
+    _, classes = jax.lax.top_k(jnp.where(eligible, u_classes, -1.0), n_way)  # (n_way,)
     classes = classes.astype(jnp.int32)
 
-    def per_class(c, kq, ks):
-        m_query = query_table.counts[c]
-        query_pos = _distinct_positions(kq, m_query, n_query)  # (n_query,)
+    def per_class(c, uq, us):
+        query_pos = _distinct_positions(uq, query_table.counts[c])  # (n_query,)
         m_support = support_table.counts[c] - (n_query if same_pool else 0)
         if support_replace:
-            support_pos = jax.random.randint(ks, (k_shot,), 0, m_support)
+            support_pos = _uniform_int(us, m_support)  # (k_shot,), with replacement (eq. 13)
         else:
-            support_pos = _distinct_positions(ks, m_support, k_shot)
+            support_pos = _distinct_positions(us, m_support)
         if same_pool:
             support_pos = _skip_taken(support_pos, query_pos)  # keep support and queries disjoint
         query_idx = query_table.order[query_table.starts[c] + query_pos]
         support_idx = support_table.order[support_table.starts[c] + support_pos]
         return support_idx, query_idx
 
-    support, query = jax.vmap(per_class)(
-        classes, jax.random.split(key_query, n_way), jax.random.split(key_support, n_way)
-    )  # (n_way, k_shot), (n_way, n_query)
+    support, query = jax.vmap(per_class)(classes, u_query, u_support)  # (n_way, k_shot), (n_way, n_query)
     ways = jnp.arange(n_way, dtype=jnp.int32)
     return Episodes(
         support=support.reshape(-1),
