@@ -475,7 +475,6 @@ def _class_envelopes(c: int, rng, t, tempo, working_left):
     C6 a faster single-leg cycle like C3, C7 periodic bursts.
     """
     n = tempo.shape[0]
-    duration = t[-1]
     if c in (0, 3):  # C1 adductor squeeze, C4 isometric prone: isometric holds
         on = _u(rng, 0.3, 2.0, n)
         ramp = _u(rng, 0.3, 0.9, n) if c == 0 else _u(rng, 0.6, 1.4, n)
@@ -515,7 +514,6 @@ def _class_envelopes(c: int, rng, t, tempo, working_left):
         other = 0.05 + 0.55 * _bump(phase, shift, duty)
     else:
         raise ValueError(f"class index {c} not in 0..6")
-    del duration
     left = np.where(working_left, main, other)
     right = np.where(working_left, other, main)
     return np.stack([left, right], axis=1).astype(np.float32)
