@@ -236,6 +236,9 @@ def _distinct_positions(u: jax.Array, m: jax.Array) -> jax.Array:
 def _uniform_int(u: jax.Array, n: jax.Array) -> jax.Array:
     """floor(u * n) for u uniform in [0, 1): uniform on {0..n-1} up to float32 resolution.
 
+    u takes 2**23 equally spaced values, so the relative bias between two
+    outcomes is at most n / 2**23 (1e-4 for a class of 1,000 examples).
+
     One uniform draw per episode is cut into all of its random numbers rather
     than calling the PRNG once per use: each call is a separate threefry
     computation, and those dominated the compile time.
