@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fewshot import train as train_lib
+from fewshot.models import SiameseNet
 
 CONTRASTIVE, TRIPLET = 'contrastive', 'triplet'
 
@@ -265,3 +266,32 @@ def siamese_scores(model, params, batch_stats, query_x, support_x):
   eq = train_lib.embed(model, params, batch_stats, query_x)
   es = train_lib.embed(model, params, batch_stats, support_x)
   return similarity_fn(model, params, batch_stats)(eq[:, None, :], es[None, :, :])
+
+
+# `compare` only touches the Table II head layers (sim_fc_1, sim_fc_2,
+# sim_out), whose sizes do not depend on the embedder, so one module-level
+# score function serves every trained siamese model and
+# `fewshot.evaluate_episodes` compiles it once.
+
+
+def head_params(params) -> dict:
+  """The Table II head's parameters (sim_fc_*, sim_out) of a `SiameseNet`."""
+  return {k: v for k, v in params.items() if k.startswith(('sim_fc_', 'sim_out'))}
+
+
+def head_scores(params, query, support):
+  """Same-class probabilities of embeddings: [Q, D] x [S, D] -> [Q, S].
+
+  The `score_fn` for `fewshot.make_siamese_classifier`: embed the pools once
+  with the twin network, then only this head runs per episode.
+
+  Args:
+    params: `head_params(...)` of a trained default-head `SiameseNet`.
+    query: [Q, D] float32 query embeddings.
+    support: [S, D] float32 support embeddings.
+  """
+  q, s = query.shape[0], support.shape[0]
+  a = jnp.broadcast_to(query[:, None, :], (q, s, query.shape[1])).reshape(q * s, -1)
+  b = jnp.broadcast_to(support[None, :, :], (q, s, support.shape[1])).reshape(q * s, -1)
+  logits = SiameseNet().apply({'params': params}, a, b, method='compare')
+  return jax.nn.sigmoid(logits).reshape(q, s)
