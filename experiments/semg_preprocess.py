@@ -50,16 +50,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def features_in_chunks(x: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """`signals.semg_features` over [n, 2, samples] in fixed-size chunks -> [n, 2, 61].
-
-    Chunks bound the memory of the per-frame SampEn comparisons; equal chunk
-    sizes mean at most two compilations.
-    """
-    return np.concatenate([np.asarray(signals.semg_features(x[i:i + chunk]))
-                           for i in range(0, len(x), chunk)])
-
-
 def plot(ds: semg_data.SEMGDataset, feats: np.ndarray, path: str) -> str:
     """One column per class: raw example, its SampEn per frame, its features, class mean+-std."""
     classes = [c for c in range(ds.num_classes) if np.any(ds.labels == c)]
@@ -123,7 +113,8 @@ def main(argv=None) -> str:
     else:
         ds = semg_data.synthetic_semg(data_key, num_subjects=args.subjects,
                                       recordings_per_class=args.per_class)
-    feats = features_in_chunks(ds.x)
+    # One call: the SampEn kernel already loops over fixed-size chunks of frames.
+    feats = np.asarray(signals.semg_features(ds.x))  # (n, 2, 61)
     os.makedirs(args.out, exist_ok=True)
     path = plot(ds, feats, os.path.join(args.out, FIGURE))
     print(f"{len(ds)} recordings {list(ds.x.shape[1:])} -> features "

@@ -43,14 +43,26 @@ otherwise (``.npy`` files plus ``manifest.csv`` and ``meta.json``).
 
 Synthetic data and its difficulty
 ---------------------------------
-See `synthetic_semg`. Measured with the 1-nearest-neighbour baseline on the
-paper's features (`signals.semg_features`, flattened), classes C5-C7 only,
-support drawn per episode, the rest as queries::
+See `synthetic_semg`. Sanity baseline: 1-nearest-neighbour (Euclidean) on the
+paper's features (`signals.semg_features`, [2, 61] flattened) over the novel
+classes C5-C7 only; each episode draws `shots` support recordings per class
+(any subject) and classifies all other recordings. On the default data
+(15 subjects x 7 classes x 10 recordings, 200 episodes, mean +- std over
+episodes)::
 
-    python -m experiments.semg_preprocess --baseline
+    python -m experiments.semg_preprocess --baseline [--seed 1]
 
-gives (default data, 15 subjects x 10 recordings per class, 200 episodes):
-see `SYNTHETIC_BASELINE` below for the figures.
+    shots        1            5           10           20           50
+    seed 0   46.6 +- 9.7  61.5 +- 6.1  67.5 +- 4.2  72.6 +- 2.8  78.2 +- 2.1 %
+    seed 1   44.1 +- 8.8  57.8 +- 6.4  65.5 +- 4.4  71.9 +- 3.0  77.7 +- 2.6 %
+    seed 2   45.2 +- 8.4  61.7 +- 6.1  68.9 +- 4.3  75.4 +- 3.1  81.2 +- 2.5 %
+
+(chance 33.3 %). One shot is far from trivial, more shots help clearly, and
+leave-one-out 1-NN reaches about 80 %, so the classes are separable. Most
+errors are C6 <-> C7 (both dynamic) and C7 -> C5. Hand-made shift- and
+leg-invariant summaries of the same features (spectrum of the SampEn curve,
+sorted channel means) reach ~65 % at one shot, so a representation learned on
+C1-C4 has room to help, as in the paper.
 """
 
 from __future__ import annotations
@@ -503,15 +515,15 @@ def _class_envelopes(c: int, rng, t, tempo, working_left):
         on = _u(rng, 0.0, 1.5, n)
         phase = _cycles(rng, t, on, tempo * _u(rng, 2.0, 3.0, n), 0.15)
         curl = 0.8 * _bump(phase, 0.0, 0.4) + 0.45 * _bump(phase, 0.45, 0.4)
-        main, other = curl * (t >= on), np.full_like(phase, 0.08)
+        main, other = curl * (t >= on), np.full_like(phase, 0.04)
     elif c == 6:  # C7 running at 3 kph: alternating left/right bursts per stride
         period = tempo * _u(rng, 1.0, 1.35, n)
         phase = _cycles(rng, t, np.zeros((n, 1), np.float32), period, 0.1)
         phase = phase + _u(rng, 0.0, 1.0, n)  # already running at t=0
         duty = _u(rng, 0.3, 0.4, n)
         shift = 0.5 + _u(rng, -0.04, 0.04, n)
-        main = 0.05 + 0.55 * _bump(phase, 0.0, duty)
-        other = 0.05 + 0.55 * _bump(phase, shift, duty)
+        main = 0.12 + 0.55 * _bump(phase, 0.0, duty)
+        other = 0.12 + 0.55 * _bump(phase, shift, duty)
     else:
         raise ValueError(f"class index {c} not in 0..6")
     left = np.where(working_left, main, other)
@@ -603,8 +615,8 @@ def synthetic_semg(key: jax.Array,
     # Per subject: electrode/skin gains, noise floor, mains hum, EMG spectrum
     # (fibre type, subcutaneous fat), movement tempo, preferred leg, and how
     # hard each drill is performed.
-    subj_gain = rng.lognormal(0.0, 0.35 * v, (S, 2))
-    subj_noise = np.exp(rng.uniform(np.log(0.006), np.log(0.04), S))  # mV
+    subj_gain = rng.lognormal(0.0, 0.25 * v, (S, 2))
+    subj_noise = np.exp(rng.uniform(np.log(0.005), np.log(0.025), S))  # mV
     subj_hum = np.exp(rng.uniform(np.log(0.002), np.log(0.03), S))  # mV
     subj_fhigh = rng.uniform(95.0, 150.0, S)
     subj_flow = subj_fhigh * rng.uniform(0.4, 0.6, S)

@@ -344,17 +344,6 @@ def test_nearest_neighbour_bad_input():
 # ------------------------------------------------------------------ demo script
 
 
-def test_features_in_chunks_equals_one_call():
-    from experiments import semg_preprocess
-    import signals
-
-    ds = synthetic_semg(jax.random.key(2), num_subjects=1, recordings_per_class=1)
-    chunked = semg_preprocess.features_in_chunks(ds.x, chunk=3)  # 7 = 3 + 3 + 1
-    assert chunked.shape == (7, 2, 61)
-    np.testing.assert_allclose(chunked, np.asarray(signals.semg_features(ds.x)),
-                               rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.slow
 def test_demo_script_writes_png(tmp_path, capsys):
     from experiments import semg_preprocess
