@@ -22,7 +22,9 @@ loss and of batch-norm statistics, and a batch with no real entry leaves the
 state (parameters, optimizer, batch statistics) unchanged, so a fold trains
 exactly as it would alone. The shuffling draws one uniform number per
 example index from `fold_in(key, index)`, so it does not depend on how far
-the fold was padded. Early stopping is a `lax.while_loop`, which under vmap
+the fold was padded. Keys are threefry keys: 'rbg' keys compile about twice
+as fast on XLA:CPU but draw different bits under vmap, which would break the
+equality of vmapped and fold-by-fold training. Early stopping is a `lax.while_loop`, which under vmap
 runs until the last fold stops and freezes the finished ones.
 """
 
@@ -255,14 +257,6 @@ def _compiled(model, cfg: TrainConfig, num_classes: int, use_eval: bool, vmapped
   return jax.jit(fn)
 
 
-def _rbg_keys(keys):
-  # Inside the compiled trainer keys are 'rbg' keys derived from the caller's
-  # keys: XLA:CPU compiles threefry's bit mixing about twice as slowly, and
-  # compilation dominates these small models.
-  bits = jax.vmap(lambda k: jax.random.bits(k, (4,), jnp.uint32))(keys)
-  return jax.random.wrap_key_data(bits, impl='rbg')
-
-
 def train_folds(model, cfg: TrainConfig, num_classes: int, inputs, labels, folds: FoldSpec,
                 keys, max_epochs, patience=None, use_eval: bool = True,
                 vmapped: bool = True) -> FoldResult:
@@ -286,7 +280,6 @@ def train_folds(model, cfg: TrainConfig, num_classes: int, inputs, labels, folds
     FoldResult with a leading [F] axis.
   """
   n_folds = folds.train_idx.shape[0]
-  keys = _rbg_keys(keys)
   max_epochs = jnp.broadcast_to(jnp.asarray(max_epochs, jnp.int32), (n_folds,))
   patience = jnp.broadcast_to(
       jnp.asarray(cfg.patience if patience is None else patience, jnp.int32), (n_folds,))

@@ -1,0 +1,106 @@
+"""harAGE training (paper 4.3): vmapped folds == fold by fold, padding, nested LOSO."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+import sklearn.metrics
+
+from signals import har_data as hd
+from signals import har_models as hm
+from signals import har_train as ht
+
+CFG = ht.TrainConfig(batch_size=8, max_epochs=4, patience=2, inner_folds=3, eval_chunk=16)
+
+
+def _toy(n_subjects=4, per_subject=12, seed=0):
+  # Two short modalities; class 1 has a larger mean on 'a', so it is learnable.
+  rng = np.random.default_rng(seed)
+  n = n_subjects * per_subject
+  labels = np.tile(np.arange(3), n // 3).astype(np.int32)
+  a = rng.normal(size=(n, 6, 2)).astype(np.float32) + labels[:, None, None]
+  b = rng.normal(size=(n, 5, 3)).astype(np.float32)
+  subjects = np.repeat(np.arange(n_subjects), per_subject).astype(np.int32)
+  train_w = np.ones(n, bool)
+  test_w = np.arange(n) % 2 == 0  # half of the windows are on the no-overlap grid
+  return hd.HARWindows({'a': a, 'b': b}, labels, subjects, train_w, test_w, ('x', 'y', 'z'),
+                       tuple(f'P{i}' for i in range(n_subjects)))
+
+
+def _spec(data, folds=((0, 1), (2,), (1, 2, 3))):
+  train = [np.flatnonzero(np.isin(data.subjects, f, invert=True)) for f in folds]
+  evals = [np.flatnonzero(np.isin(data.subjects, f) & data.test_window) for f in folds]
+  return ht.pad_folds(train, evals)
+
+
+def test_vmapped_folds_equal_fold_by_fold():
+  # Early stopping on: every epoch's validation UAR enters best_uar/best_epoch,
+  # so equal results mean equal parameters along the whole run.
+  data = _toy()
+  model = hm.make_model(('a', 'b'), 'cnn', 'concat', 3)
+  spec = _spec(data)
+  keys = jax.random.split(jax.random.key(0), 3)
+  vm = ht.train_folds(model, CFG, 3, data.inputs, data.labels, spec, keys, 4)
+  seq = ht.train_folds(model, CFG, 3, data.inputs, data.labels, spec, keys, 4, vmapped=False)
+  np.testing.assert_array_equal(vm.epochs_run, seq.epochs_run)
+  np.testing.assert_array_equal(vm.best_epoch, seq.best_epoch)
+  np.testing.assert_allclose(vm.best_uar, seq.best_uar, atol=1e-6)
+  assert len(set(np.asarray(vm.best_uar).tolist())) > 1  # folds really differ
+
+
+def test_padding_does_not_change_a_fold():
+  data = _toy()
+  model = hm.make_model(('a',), 'cnn', 'concat', 3)
+  spec = _spec(data, folds=((0,),))
+  # Fold 0 alone vs fold 0 vmapped beside a bigger fold (17 more training
+  # windows), so fold 0 is padded by 17 masked entries and 3 empty batches.
+  big = np.concatenate([spec.train_idx[0], np.flatnonzero(data.subjects == 0)[:17]])
+  both = ht.pad_folds([spec.train_idx[0], big], [spec.eval_idx[0], spec.eval_idx[0]])
+  keys = jax.random.split(jax.random.key(3), 2)
+  r1 = ht.train_folds(model, CFG, 3, data.inputs, data.labels, spec, keys[:1], 3, use_eval=False)
+  r2 = ht.train_folds(model, CFG, 3, data.inputs, data.labels, both, keys, 3, use_eval=False)
+  np.testing.assert_array_equal(r1.predictions[0], r2.predictions[0])
+  assert not np.array_equal(r2.predictions[0], r2.predictions[1])
+
+
+def test_masked_uar_matches_sklearn():
+  rng = np.random.default_rng(0)
+  y = rng.integers(0, 4, 40)
+  p = rng.integers(0, 4, 40)
+  m = rng.random(40) < 0.6
+  ours = float(jax.jit(ht._masked_uar, static_argnums=3)(y, p, m, 4))
+  assert ours == pytest.approx(sklearn.metrics.balanced_accuracy_score(y[m], p[m]), abs=1e-6)
+
+
+def test_nested_folds_have_no_subject_leakage():
+  data = _toy(n_subjects=6, per_subject=6)
+  outer, inner = ht.nested_fold_indices(data.subjects, data.train_window, data.test_window, 5)
+  assert len(outer) == 6 and all(len(f) == 5 for f in inner)
+  s = data.subjects
+  for (tr, te, held), folds in zip(outer, inner):
+    assert set(s[te]) == {held} and held not in set(s[tr])
+    assert data.test_window[te].all() and data.train_window[tr].all()
+    vals = []
+    for itr, iva in folds:
+      assert not set(s[itr]) & set(s[iva])
+      assert held not in set(s[itr]) | set(s[iva])
+      vals += list(set(s[iva]))
+    assert sorted(vals) == sorted(set(s[tr]))  # each training subject validates once
+
+
+def test_nested_loso_end_to_end_and_validation():
+  data = _toy(n_subjects=4)
+  model = hm.make_model(('a',), 'cnn', 'concat', 3)
+  res = ht.nested_loso(model, CFG, data, jax.random.key(0))
+  assert res.fold_uar.shape == (4,) and np.all((res.fold_uar >= 0) & (res.fold_uar <= 1))
+  assert res.inner_epochs.shape == (4, 3)
+  assert np.all((res.epochs >= 1) & (res.epochs <= CFG.max_epochs))
+  np.testing.assert_array_equal(res.epochs, np.floor(np.median(res.inner_epochs, 1) + 0.5))
+  assert res.y_true.shape == res.y_pred.shape == (int(data.test_window.sum()),)
+  bad = data._replace(inputs={'a': np.where(np.arange(48)[:, None, None] == 3, np.nan,
+                                            data.inputs['a'])})
+  with pytest.raises(ValueError, match='NaN'):
+    ht.nested_loso(model, CFG, bad, jax.random.key(0))
+  with pytest.raises(ValueError, match='at least 3'):
+    ht.nested_loso(model, dataclasses.replace(CFG), _toy(n_subjects=2), jax.random.key(0))
