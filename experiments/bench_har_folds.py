@@ -1,0 +1,75 @@
+"""Nested LOSO of one harAGE configuration: folds vmapped vs one after another.
+
+    python -m experiments.bench_har_folds [--participants 6] [--epochs 10] \
+        [--extractor cnn] [--modalities steps,hr,acc] [--fusion concat] [--task 10]
+
+Runs the full nested-LOSO grid (all inner folds of all outer folds, then all
+outer folds) of one configuration twice in one process: each level as one
+vmapped program (`vmapped=True`) and the same padded folds through the
+single-fold program in a Python loop (`vmapped=False`). Each mode is timed
+on a first call (compilation included) and a second call (compiled), and the
+two modes' UARs are compared. Patience equals the epoch cap, so every fold
+runs the same number of epochs in both modes and the timings compare equal
+work. A script, not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import jax
+import numpy as np
+
+from signals import har_data, har_models, har_train
+
+
+def main(argv=None) -> None:
+  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  p.add_argument('--participants', type=int, default=6)
+  p.add_argument('--block-seconds', type=float, default=60.0)
+  p.add_argument('--epochs', type=int, default=10)
+  p.add_argument('--extractor', default='cnn', choices=har_models.EXTRACTORS)
+  p.add_argument('--fusion', default='concat', choices=har_models.FUSIONS)
+  p.add_argument('--modalities', default='steps,hr,acc')
+  p.add_argument('--task', type=int, default=10, choices=(2, 7, 10))
+  args = p.parse_args(argv)
+
+  parts = har_data.synthetic_harage(jax.random.key(0), args.participants, args.block_seconds,
+                                    rest_seconds=60.0)
+  windows, stats = har_data.windows_from_participants(parts)
+  data = har_data.select_task(windows, args.task)
+  mods = tuple(args.modalities.split(','))
+  model = har_models.make_model(mods, args.extractor, args.fusion, len(data.class_names))
+  cfg = dataclasses.replace(har_train.TrainConfig(), max_epochs=args.epochs,
+                            patience=args.epochs)
+  outer, inner = har_train.nested_fold_indices(data.subjects, data.train_window,
+                                               data.test_window, cfg.inner_folds)
+  n_inner = sum(len(f) for f in inner)
+  print(f'data: {args.participants} synthetic participants, {data.labels.size} windows '
+        f'({stats.n_train_windows} train grid / {stats.n_test_windows} test grid), task '
+        f'{args.task}; model {args.extractor} {"+".join(mods)} {args.fusion}')
+  print(f'folds: {n_inner} inner + {len(outer)} outer, {args.epochs} epochs each '
+        f'(patience = cap), batch {cfg.batch_size}; devices: {jax.devices()}')
+
+  times, uars = {}, {}
+  for mode in (True, False):
+    name = 'vmapped' if mode else 'sequential'
+    for call in ('first', 'second'):
+      t0 = time.perf_counter()
+      res = har_train.nested_loso(model, cfg, data, jax.random.key(1), vmapped=mode)
+      times[name, call] = time.perf_counter() - t0
+    uars[name] = res.fold_uar
+    print(f'{name:>10}: first call {times[name, "first"]:7.2f} s (with compilation), '
+          f'second call {times[name, "second"]:7.2f} s')
+  for call in ('first', 'second'):
+    print(f'ratio sequential / vmapped, {call} call: '
+          f'{times["sequential", call] / times["vmapped", call]:.2f}x')
+  diff = np.abs(uars['vmapped'] - uars['sequential']).max()
+  print(f'mean fold UAR vmapped {uars["vmapped"].mean():.4f}, sequential '
+        f'{uars["sequential"].mean():.4f}, max |difference| {diff:.2e}')
+
+
+if __name__ == '__main__':
+  main()

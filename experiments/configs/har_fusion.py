@@ -1,0 +1,78 @@
+"""Config of the harAGE multimodal fusion experiment (Mallol-Ragolta et al., Tables 2-4).
+
+Run:
+
+    python -m experiments.har_fusion --quick                       # minutes on a 2-core CPU
+    python -m experiments.har_fusion                               # the paper's protocol
+    python -m experiments.har_fusion --quick --data basicmotions   # real recordings (aeon)
+    python -m experiments.har_fusion --data PATH                   # JSON participants
+
+The full setting follows the paper: every unimodal model and every
+multimodal combination with concatenation and outer-product fusion, RNN and
+CNN extractors, tasks of 2, 7 and 10 classes, nested LOSO with 5 inner folds,
+Adam 1e-3, batches of 64, at most 150 epochs, patience 20. The default data
+are synthetic harAGE-like participants (`signals.har_data.synthetic_harage`):
+their figures say the code runs, not what harAGE gives.
+
+The quick setting keeps the protocol and the table layout but shrinks the
+data (4 participants, 40 s blocks), the epochs (at most 4, patience 2) and
+the grid (CNN only; the three unimodal models and both fusions of all three
+modalities). Compilation dominates its time: each grid cell compiles two
+programs (inner folds, outer folds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+from signals.har_train import TrainConfig
+
+HARAGE_MODALITIES = ('steps', 'hr', 'acc')
+BASICMOTIONS_MODALITIES = ('acc', 'gyro')
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that changes the numbers of a run.
+
+  Attributes:
+    seed: root seed; a grid cell uses fold_in(key(seed), crc32(cell name)).
+    participants, block_seconds, rest_seconds, gaps_per_minute: synthetic data.
+    tasks: harAGE tasks (number of classes, Section 5).
+    extractors: 'rnn' and/or 'cnn' (4.2.1).
+    combos: None for every combination (unimodal, and concat + outer for each
+      multimodal subset); or an explicit tuple of (modalities, fusion).
+    basicmotions_groups: pseudo-participants of BasicMotions.
+    train: TrainConfig (4.3).
+  """
+  seed: int = 0
+  participants: int = 8
+  block_seconds: float = 120.0
+  rest_seconds: float = 120.0
+  gaps_per_minute: float = 0.5
+  tasks: tuple = (2, 7, 10)
+  extractors: tuple = ('rnn', 'cnn')
+  combos: tuple | None = None
+  basicmotions_groups: int = 10
+  train: TrainConfig = TrainConfig()
+
+
+def all_combos(modalities) -> tuple:
+  """Every unimodal model and both fusions of every multimodal subset (Tables 2-4)."""
+  out = []
+  for r in range(1, len(modalities) + 1):
+    for sub in itertools.combinations(modalities, r):
+      out += [(sub, 'concat')] if r == 1 else [(sub, 'concat'), (sub, 'outer')]
+  return tuple(out)
+
+
+def get_config(quick: bool = False) -> Config:
+  if not quick:
+    return Config()
+  return Config(
+      participants=4, block_seconds=40.0, rest_seconds=30.0,
+      extractors=('cnn',),
+      combos=tuple(((m,), 'concat') for m in HARAGE_MODALITIES)
+      + ((HARAGE_MODALITIES, 'concat'), (HARAGE_MODALITIES, 'outer')),
+      train=TrainConfig(max_epochs=4, patience=2))

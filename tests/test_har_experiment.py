@@ -1,0 +1,52 @@
+"""End-to-end: the harAGE fusion experiment on tiny synthetic data and on BasicMotions."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+from experiments import har_fusion
+from experiments.configs import har_fusion as configs
+from signals.har_train import TrainConfig
+
+TINY = configs.Config(
+    participants=3, block_seconds=30.0, rest_seconds=20.0, tasks=(2,), extractors=('cnn',),
+    combos=((('steps', 'hr'), 'outer'), (('acc', 'gyro'), 'concat'), (('acc', 'gyro'), 'outer')),
+    basicmotions_groups=4,
+    train=TrainConfig(batch_size=16, max_epochs=2, patience=1, inner_folds=2))
+
+
+def _lines(path):
+  with open(path) as f:
+    return [json.loads(l) for l in f if l.strip()]
+
+
+@pytest.mark.slow
+def test_synthetic_run_writes_tables_and_resumes(tmp_path):
+  out = str(tmp_path / 'syn')
+  res = har_fusion.run(TINY, out, 'synthetic', progress=False)
+  recs = _lines(os.path.join(out, 'results.jsonl'))
+  assert [r['model'] for r in recs] == ['f_steps⊗hr']  # acc/gyro combos do not apply
+  assert len(recs[0]['fold_uar']) == 3 and recs[0]['class_names'] == ['static', 'dynamic']
+  assert os.path.exists(os.path.join(out, 'confusion_2.png'))
+  assert 'f_steps⊗hr' in open(os.path.join(out, 'tables.md')).read()
+  assert res['best']['2 classes']['model'] == 'f_steps⊗hr'
+  # Resumable: a rerun finds the finished cell and trains nothing.
+  before = os.path.getmtime(os.path.join(out, 'results.jsonl'))
+  har_fusion.run(TINY, out, 'synthetic', progress=False)
+  assert os.path.getmtime(os.path.join(out, 'results.jsonl')) == before
+  with pytest.raises(ValueError, match='another config'):
+    har_fusion.run(dataclasses.replace(TINY, seed=1), out, 'synthetic', progress=False)
+
+
+@pytest.mark.slow
+def test_basicmotions_run_both_fusions(tmp_path):
+  out = str(tmp_path / 'bm')
+  har_fusion.run(TINY, out, 'basicmotions', progress=False)
+  recs = _lines(os.path.join(out, 'results.jsonl'))
+  assert [r['model'] for r in recs] == ['f_xyz⊕gyro', 'f_xyz⊗gyro']
+  for r in recs:
+    assert len(r['fold_uar']) == 4 and r['task'] == '4 classes'
+    assert sum(map(sum, r['confusion'])) == 80  # every recording tested once
+  assert os.path.exists(os.path.join(out, 'confusion_4.png'))
