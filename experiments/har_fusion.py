@@ -179,8 +179,6 @@ def run(cfg: configs.Config, out_dir: str, data: str = 'synthetic', progress: bo
         ) -> dict:
   os.makedirs(out_dir, exist_ok=True)
   check_config(cfg, data, out_dir)
-  # Compiled programs persist in the run folder, so a resumed run skips them.
-  jax.config.update('jax_compilation_cache_dir', os.path.join(out_dir, 'jax_cache'))
   tasks, modalities, desc = load_data(cfg, data)
   cells = grid(cfg, tasks, modalities)
   path = os.path.join(out_dir, 'results.jsonl')
@@ -201,6 +199,8 @@ def run(cfg: configs.Config, out_dir: str, data: str = 'synthetic', progress: bo
 def main(argv=None) -> int:
   args = parse_args(argv)
   cfg = configs.get_config(args.quick)
+  # Compiled programs persist in the run folder, so a resumed run skips them.
+  jax.config.update('jax_compilation_cache_dir', os.path.join(args.out, 'jax_cache'))
   results = run(cfg, args.out, args.data, progress=not args.no_progress)
   with open(os.path.join(args.out, 'tables.md')) as f:
     print(f.read())
