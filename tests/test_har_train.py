@@ -47,21 +47,16 @@ def test_vmapped_folds_equal_fold_by_fold():
   np.testing.assert_array_equal(vm.best_epoch, seq.best_epoch)
   np.testing.assert_allclose(vm.best_uar, seq.best_uar, atol=1e-6)
   assert len(set(np.asarray(vm.best_uar).tolist())) > 1  # folds really differ
-
-
-def test_padding_does_not_change_a_fold():
-  data = _toy()
-  model = hm.make_model(('a',), 'cnn', 'concat', 3)
-  spec = _spec(data, folds=((0,),))
-  # Fold 0 alone vs fold 0 vmapped beside a bigger fold (17 more training
-  # windows), so fold 0 is padded by 17 masked entries and 3 empty batches.
-  big = np.concatenate([spec.train_idx[0], np.flatnonzero(data.subjects == 0)[:17]])
-  both = ht.pad_folds([spec.train_idx[0], big], [spec.eval_idx[0], spec.eval_idx[0]])
-  keys = jax.random.split(jax.random.key(3), 2)
-  r1 = ht.train_folds(model, CFG, 3, data.inputs, data.labels, spec, keys[:1], 3, use_eval=False)
-  r2 = ht.train_folds(model, CFG, 3, data.inputs, data.labels, both, keys, 3, use_eval=False)
-  np.testing.assert_array_equal(r1.predictions[0], r2.predictions[0])
-  assert not np.array_equal(r2.predictions[0], r2.predictions[1])
+  # Padding: fold 2 (12 training windows) ran beside a fold of 36, i.e. with
+  # 24 masked entries and 3 all-padding batches per epoch; alone it has none.
+  alone = ht.pad_folds([spec.train_idx[2][spec.train_mask[2]]],
+                       [spec.eval_idx[2][spec.eval_mask[2]]])
+  one = ht.train_folds(model, CFG, 3, data.inputs, data.labels, alone, keys[2:], 4,
+                       vmapped=False)
+  assert spec.train_mask[2].sum() == 12 and spec.train_idx.shape[1] == 36
+  assert int(one.epochs_run[0]) == int(vm.epochs_run[2])
+  assert int(one.best_epoch[0]) == int(vm.best_epoch[2])
+  np.testing.assert_allclose(one.best_uar[0], vm.best_uar[2], atol=1e-6)
 
 
 def test_masked_uar_matches_sklearn():
