@@ -120,7 +120,8 @@ def run_cell(cfg, cell, data: har_data.HARWindows) -> dict:
                                 len(data.class_names))
   key = jax.random.fold_in(jax.random.key(cfg.seed), zlib.crc32(cell_id(cell).encode()))
   t0 = time.perf_counter()
-  res = har_train.nested_loso(model, cfg.train, data, key, seed=cfg.seed)
+  res = har_train.nested_loso(model, cfg.train, data, key, vmapped=cfg.vmap_folds,
+                              seed=cfg.seed)
   cm = evaluation.confusion_matrix(res.y_true, res.y_pred, len(data.class_names))
   return dict(cell, fold_uar=res.fold_uar.tolist(), epochs=res.epochs.tolist(),
               inner_epochs=res.inner_epochs.tolist(),

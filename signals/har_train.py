@@ -26,6 +26,13 @@ the fold was padded. Keys are threefry keys: 'rbg' keys compile about twice
 as fast on XLA:CPU but draw different bits under vmap, which would break the
 equality of vmapped and fold-by-fold training. Early stopping is a `lax.while_loop`, which under vmap
 runs until the last fold stops and freezes the finished ones.
+
+Vmapped and fold-by-fold training run the same arithmetic but XLA may sum
+in a different order in batched matmuls, so they agree to float32 rounding
+(tests: identical epoch counts and UARs at tiny sizes). Over many epochs such
+differences can flip a borderline prediction, hence an inner fold's best
+epoch and the outer epoch count: `experiments/bench_har_folds.py` reports the
+largest fold-UAR difference between the two modes.
 """
 
 from __future__ import annotations
@@ -70,11 +77,16 @@ class FoldSpec(NamedTuple):
 
 
 class FoldResult(NamedTuple):
-  """Per fold: best_epoch [F], epochs_run [F], best_uar [F], predictions [F, n_eval]."""
+  """Per fold: best_epoch [F], epochs_run [F], best_uar [F], predictions [F, n_eval].
+
+  finite [F] is False when a training loss became NaN or inf (the fold stops
+  there; `nested_loso` raises).
+  """
   best_epoch: jax.Array
   epochs_run: jax.Array
   best_uar: jax.Array
   predictions: jax.Array
+  finite: jax.Array
 
 
 class NestedResult(NamedTuple):
@@ -218,35 +230,35 @@ def train_fold(model, cfg: TrainConfig, num_classes: int, use_eval: bool, inputs
       state, loss = _train_step(model, tx, state, _gather(inputs, ix), labels[ix], m,
                                 jax.random.fold_in(k_epoch, b + 1))
       return state, loss
-    state, _ = jax.lax.scan(batch, state, jnp.arange(n_batches))
-    return state
+    state, losses = jax.lax.scan(batch, state, jnp.arange(n_batches))
+    return state, jnp.all(jnp.isfinite(losses))
 
   def evaluate(state):
     pred = _predict(model, state, inputs, eval_idx, cfg.eval_chunk)
     return _masked_uar(labels[eval_idx], pred, eval_mask, num_classes), pred
 
   def cond(c):
-    e, _, _, _, since = c
-    go = e < max_epochs
+    e, _, _, _, since, finite = c
+    go = (e < max_epochs) & finite  # fail fast on NaN / inf
     return go & (since < patience) if use_eval else go
 
   def body(c):
-    e, state, best_uar, best_epoch, since = c
-    state = epoch(state, e)
+    e, state, best_uar, best_epoch, since, _ = c
+    state, finite = epoch(state, e)
     if use_eval:
       uar, _ = evaluate(state)
       improved = uar > best_uar  # 1 - UAR decreases
       best_uar = jnp.where(improved, uar, best_uar)
       best_epoch = jnp.where(improved, e + 1, best_epoch)
       since = jnp.where(improved, 0, since + 1)
-    return e + 1, state, best_uar, best_epoch, since
+    return e + 1, state, best_uar, best_epoch, since, finite
 
-  init = (jnp.int32(0), state, jnp.float32(-1.0), jnp.int32(0), jnp.int32(0))
-  e, state, best_uar, best_epoch, _ = jax.lax.while_loop(cond, body, init)
+  init = (jnp.int32(0), state, jnp.float32(-1.0), jnp.int32(0), jnp.int32(0), jnp.bool_(True))
+  e, state, best_uar, best_epoch, _, finite = jax.lax.while_loop(cond, body, init)
   # Inner folds only need their epoch counts: skipping a second copy of the
   # prediction graph there shortens compilation.
   pred = jnp.zeros_like(eval_idx) if use_eval else evaluate(state)[1]
-  return FoldResult(best_epoch, e, best_uar, pred)
+  return FoldResult(best_epoch, e, best_uar, pred, finite)
 
 
 @functools.lru_cache(maxsize=64)
@@ -346,6 +358,12 @@ def _check_data(inputs, labels, subjects, num_classes):
     raise ValueError(f'labels must lie in [0, {num_classes}).')
 
 
+def _check_finite(res: FoldResult, level: str):
+  bad = np.flatnonzero(~np.asarray(res.finite))
+  if bad.size:
+    raise FloatingPointError(f'training loss became NaN or inf in {level} folds {bad.tolist()}.')
+
+
 def nested_loso(model, cfg: TrainConfig, data, key, vmapped: bool = True,
                 seed: int = 0) -> NestedResult:
   """Nested leave-one-subject-out evaluation of one model (paper 4.3).
@@ -373,6 +391,7 @@ def nested_loso(model, cfg: TrainConfig, data, key, vmapped: bool = True,
   keys = jax.random.split(k_inner, len(flat))
   res = train_folds(model, cfg, num_classes, inputs, data.labels, spec, keys,
                     cfg.max_epochs, use_eval=True, vmapped=vmapped)
+  _check_finite(res, 'inner')
   counts = np.asarray(res.best_epoch if cfg.epoch_rule == 'best' else res.epochs_run)
   counts = np.maximum(counts, 1).reshape(len(inner), -1)  # (n_outer, k)
   # Median of the inner folds' epochs; half-integers round up.
@@ -382,6 +401,7 @@ def nested_loso(model, cfg: TrainConfig, data, key, vmapped: bool = True,
   keys = jax.random.split(k_outer, len(outer))
   res = train_folds(model, cfg, num_classes, inputs, data.labels, spec, keys, epochs,
                     use_eval=False, vmapped=vmapped)
+  _check_finite(res, 'outer')
   preds = np.asarray(res.predictions)
   labels = np.asarray(data.labels)
   fold_uar, y_true, y_pred = [], [], []

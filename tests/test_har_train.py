@@ -97,5 +97,8 @@ def test_nested_loso_end_to_end_and_validation():
                                             data.inputs['a'])})
   with pytest.raises(ValueError, match='NaN'):
     ht.nested_loso(model, CFG, bad, jax.random.key(0))
+  huge = data._replace(inputs={'a': data.inputs['a'] * np.float32(1e37)})  # finite, overflows
+  with pytest.raises(FloatingPointError, match='NaN or inf'):
+    ht.nested_loso(model, CFG, huge, jax.random.key(0))  # same shapes: no new compilation
   with pytest.raises(ValueError, match='at least 3'):
     ht.nested_loso(model, dataclasses.replace(CFG), _toy(n_subjects=2), jax.random.key(0))

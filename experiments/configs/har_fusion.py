@@ -44,6 +44,9 @@ class Config:
     combos: None for every combination (unimodal, and concat + outer for each
       multimodal subset); or an explicit tuple of (modalities, fusion).
     basicmotions_groups: pseudo-participants of BasicMotions.
+    vmap_folds: train the folds of a level as one vmapped program (True) or
+      one after another (False; faster for the CNN on a small CPU, see
+      experiments/bench_har_folds.py).
     train: TrainConfig (4.3).
   """
   seed: int = 0
@@ -55,6 +58,7 @@ class Config:
   extractors: tuple = ('rnn', 'cnn')
   combos: tuple | None = None
   basicmotions_groups: int = 10
+  vmap_folds: bool = True
   train: TrainConfig = TrainConfig()
 
 
