@@ -74,10 +74,9 @@ def load_data(cfg: configs.Config, data: str):
 
 
 def grid(cfg: configs.Config, tasks: dict, modalities) -> list[dict]:
-  # Explicit combos apply where the data have their modalities; a data set
-  # with none of them (BasicMotions under the harAGE grid) gets its full grid.
-  combos = [c for c in (cfg.combos or ()) if set(c[0]) <= set(modalities)]
-  combos = combos or configs.all_combos(modalities)
+  harage = tuple(modalities) == configs.HARAGE_MODALITIES
+  combos = cfg.combos if harage else cfg.basicmotions_combos
+  combos = combos if combos is not None else configs.all_combos(modalities)
   cells = []
   for task in tasks:
     for ext in cfg.extractors:

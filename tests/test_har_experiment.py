@@ -12,9 +12,18 @@ from signals.har_train import TrainConfig
 
 TINY = configs.Config(
     participants=3, block_seconds=30.0, rest_seconds=20.0, tasks=(2,), extractors=('cnn',),
-    combos=((('steps', 'hr'), 'outer'), (('acc', 'gyro'), 'concat'), (('acc', 'gyro'), 'outer')),
+    combos=((('steps', 'hr'), 'outer'),),
+    basicmotions_combos=((('acc', 'gyro'), 'concat'), (('acc', 'gyro'), 'outer')),
     basicmotions_groups=4,
     train=TrainConfig(batch_size=16, max_epochs=2, patience=1, inner_folds=2))
+
+
+def test_grid_uses_each_data_sets_combos():
+  quick = configs.get_config(quick=True)
+  bm = har_fusion.grid(quick, {'4 classes': None}, configs.BASICMOTIONS_MODALITIES)
+  assert [c['model'] for c in bm] == ['f_xyz', 'f_gyro', 'f_xyz⊕gyro', 'f_xyz⊗gyro']
+  full = har_fusion.grid(configs.get_config(), {'2 classes': None}, configs.HARAGE_MODALITIES)
+  assert len(full) == 2 * (3 + 3 * 2 + 2)  # RNN and CNN: 3 unimodal, 3 pairs and 1 triple x 2
 
 
 def _lines(path):
@@ -27,7 +36,7 @@ def test_synthetic_run_writes_tables_and_resumes(tmp_path):
   out = str(tmp_path / 'syn')
   res = har_fusion.run(TINY, out, 'synthetic', progress=False)
   recs = _lines(os.path.join(out, 'results.jsonl'))
-  assert [r['model'] for r in recs] == ['f_steps⊗hr']  # acc/gyro combos do not apply
+  assert [r['model'] for r in recs] == ['f_steps⊗hr']
   assert len(recs[0]['fold_uar']) == 3 and recs[0]['class_names'] == ['static', 'dynamic']
   assert os.path.exists(os.path.join(out, 'confusion_2.png'))
   assert 'f_steps⊗hr' in open(os.path.join(out, 'tables.md')).read()

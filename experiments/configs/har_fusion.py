@@ -41,8 +41,10 @@ class Config:
     participants, block_seconds, rest_seconds, gaps_per_minute: synthetic data.
     tasks: harAGE tasks (number of classes, Section 5).
     extractors: 'rnn' and/or 'cnn' (4.2.1).
-    combos: None for every combination (unimodal, and concat + outer for each
-      multimodal subset); or an explicit tuple of (modalities, fusion).
+    combos: harAGE grid: None for every combination (unimodal, and concat +
+      outer for each multimodal subset); or a tuple of (modalities, fusion).
+    basicmotions_combos: the same for BasicMotions ('acc', 'gyro'); None for
+      every combination.
     basicmotions_groups: pseudo-participants of BasicMotions.
     vmap_folds: train the folds of a level as one vmapped program (True) or
       one after another (False; faster for the CNN on a small CPU, see
@@ -57,6 +59,7 @@ class Config:
   tasks: tuple = (2, 7, 10)
   extractors: tuple = ('rnn', 'cnn')
   combos: tuple | None = None
+  basicmotions_combos: tuple | None = None
   basicmotions_groups: int = 10
   vmap_folds: bool = True
   train: TrainConfig = TrainConfig()
