@@ -63,17 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 # Data.
 
 
-def compute_features(x_raw, chunk: int = 64) -> np.ndarray:
-  """`signals.semg_features` over [n, 2, samples] in equal chunks -> [n, 2, 61]."""
+def compute_features(x_raw) -> np.ndarray:
+  """`signals.semg_features` (Sec. II-B): [n, 2, 8000] -> [n, 2, 61]."""
   import signals  # noqa: PLC0415 (heavy; only when features are not cached)
-  out = []
-  for i in range(0, len(x_raw), chunk):
-    part = x_raw[i:i + chunk]
-    pad = chunk - len(part)  # equal chunk shapes: one compilation
-    if pad:
-      part = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)])
-    out.append(np.asarray(signals.semg_features(part))[:chunk - pad])
-  return np.concatenate(out)
+  return np.asarray(signals.semg_features(x_raw))
 
 
 def load_features(cfg: Config, out_dir: str, data_path: str | None):
@@ -129,6 +122,23 @@ def _tile_runs(tree, times):
   return jax.tree.map(lambda a: jnp.concatenate([a] * times), tree)
 
 
+def validate_config(cfg: Config) -> None:
+  """Host-side checks of settings that would otherwise fail deep in a stage."""
+  if cfg.num_seeds < 1 or not cfg.shots or min(cfg.shots) < 1:
+    raise ValueError(f'need num_seeds >= 1 and shots >= 1, got {cfg.num_seeds}, {cfg.shots}')
+  if not cfg.hidden or not cfg.fc or not cfg.depths or min(cfg.depths) < 1:
+    raise ValueError('hidden, fc and depths must be non-empty and positive')
+  for setting in (*cfg.table6, cfg.tl_frozen):
+    if setting == 'AdaBatch':
+      continue
+    if setting not in transfer.FROZEN_SETTINGS:
+      raise ValueError(f'unknown frozen-layer setting {setting!r}; use one of '
+                       f'{list(transfer.FROZEN_SETTINGS)} or AdaBatch')
+    if len(transfer.FROZEN_SETTINGS[setting]) > len(cfg.hidden):
+      raise ValueError(f'setting {setting!r} freezes more BiLSTM layers than the '
+                       f'{len(cfg.hidden)} of hidden={cfg.hidden}')
+
+
 def check_config(cfg: Config, out_dir: str, data_path) -> None:
   """Writes config.json, or checks a resumed run used the same settings."""
   path = os.path.join(out_dir, 'config.json')
@@ -157,6 +167,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
     features: optional `(x [n, 2, T], labels [n], class_names)` to use instead
       of loading and preprocessing data (tests, precomputed features).
   """
+  validate_config(cfg)
   os.makedirs(out_dir, exist_ok=True)
   check_config(cfg, out_dir, data_path)
   ckpt = os.path.join(out_dir, 'checkpoints')
@@ -190,8 +201,9 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   n_all_train = len(splits[0].train)
   n_seen_train = len(protocol.restrict(splits[0].train, y_seen))
   n_unseen_train = len(protocol.restrict(splits[0].train, y_unseen))
-  total_epochs = (len(cfg.depths) + 2) * cfg.base_fit.num_epochs + \
-      2 * cfg.few_fit.num_epochs + (len(transfer.FROZEN_SETTINGS) + 1) * \
+  total_epochs = len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs) + \
+      2 * cfg.base_fit.num_epochs + \
+      2 * cfg.few_fit.num_epochs + len(cfg.table6) * \
       cfg.transfer_fit.num_epochs + len(SIAMESE) * cfg.siamese_fit.num_epochs
   bar = tqdm(total=total_epochs, desc='training', unit='epoch', disable=not progress,
              file=sys.stdout)
@@ -217,12 +229,14 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   split_all = seed_split(y_all)
   test_all = np.stack([s.test for s in splits])
   table_iv = {}
+  fit_iv = _steps(cfg.base_fit, n_all_train)
+  if cfg.table4_epochs is not None:
+    fit_iv = dataclasses.replace(fit_iv, num_epochs=cfg.table4_epochs)
   for depth in cfg.depths:
     model = models.SEMGClassifier(len(class_names), hidden=_depth_hidden(cfg.hidden, depth),
                                   fc=cfg.fc)
     stage = protocol.classifier_stage(f'table4_depth{depth}', model,
-                                      fewshot_adam(cfg.base_fit),
-                                      _steps(cfg.base_fit, n_all_train))
+                                      fewshot_adam(fit_iv), fit_iv)
     init = protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 100 + depth), R), xj)
     fs = train(stage, init, _keys(jax.random.fold_in(k_train, 100 + depth), R),
                (xj, jnp.asarray(y_all)), split_all)
@@ -297,9 +311,11 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   split_unseen = seed_split(y_unseen)
   tr_fit = _steps(cfg.transfer_fit, n_unseen_train)
   table_vi = {}
-  settings = [(f'{k} Layer', False, transfer.fine_tune_tx(v, tr_fit.learning_rate))
-              for k, v in transfer.FROZEN_SETTINGS.items()]
-  settings.append(('AdaBatch', True, transfer.adabatch_tx(tr_fit.learning_rate)))
+  settings = [('AdaBatch', True, transfer.adabatch_tx(tr_fit.learning_rate))
+              if k == 'AdaBatch' else
+              (f'{k} Layer', False,
+               transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[k], tr_fit.learning_rate))
+              for k in cfg.table6]
   for j, (col, bn, tx) in enumerate(settings):
     model = models.SEMGClassifier(n_unseen, hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
     stage = protocol.classifier_stage(f'table6_{col.replace(" ", "_").lower()}', model,

@@ -152,7 +152,7 @@ def classifier_stage(name, model, tx, fit_config) -> Stage:
   return Stage(name, model, tx, fit, fit_config)
 
 
-def siamese_stage(name, model, tx, fit_config, kind: str, num_val: int = 256) -> Stage:
+def siamese_stage(name, model, tx, fit_config, kind: str, num_val: int = 128) -> Stage:
   """A siamese stage with contrastive (CS^2) or triplet (CS^3) loss."""
   fit = siamese_lib.make_siamese_fit(model, kind, tx, fit_config, num_val=num_val)
   return Stage(name, model, tx, fit, fit_config)
@@ -203,7 +203,8 @@ def run_stage(stage: Stage, directory: str, init: train_lib.FitState, keys, data
     keys: [R] training keys.
     data: `(x [n, 2, T], labels [n])` shared by all runs.
     split: batched `Split`.
-    chunk_epochs: epochs between checkpoints (default: all in one chunk).
+    chunk_epochs: at most this many epochs between checkpoints (the largest
+      divisor of num_epochs not above it; default: all in one chunk).
     max_to_keep: Orbax `max_to_keep`.
     progress: called with the number of epochs just finished.
 
@@ -211,9 +212,10 @@ def run_stage(stage: Stage, directory: str, init: train_lib.FitState, keys, data
     `(fit_state, chunks_run)`; `chunks_run == 0` means the stage was restored.
   """
   cfg = stage.fit_config
-  chunk = cfg.num_epochs if chunk_epochs is None else min(chunk_epochs, cfg.num_epochs)
-  if cfg.num_epochs % chunk:
-    raise ValueError(f'chunk_epochs={chunk} must divide num_epochs={cfg.num_epochs}')
+  chunk = cfg.num_epochs if chunk_epochs is None else max(1, min(chunk_epochs,
+                                                                   cfg.num_epochs))
+  while cfg.num_epochs % chunk:  # equal chunks: one compiled program per stage
+    chunk -= 1
   vfit = train_lib.vmap_fit(stage.fit)
 
   def run_chunk(fs, c):

@@ -15,9 +15,10 @@ Batches come from the seen classes C^1 only (Sec. II-E.4: "any pair in the
 training batch is randomly selected from the samples of the tasks in C^1") and
 are drawn on device with `jax.random`: anchors uniformly from the run's valid
 training indices, a positive uniformly among the other examples of the
-anchor's class, a negative uniformly among examples of the other classes. A
-contrastive batch of B anchors gives 2B pairs (one positive, one negative
-each), as in the paper's `(x_i, x^-, 0)`, `(x_i, x^+, 1)`.
+anchor's class, a negative uniformly among examples of the other classes. Both
+losses use such triplets: a contrastive batch of B triplets gives the 2B pairs
+`(x_i, x^+, 1)`, `(x_i, x^-, 0)` of the paper. The 3B examples are embedded
+once per step and the head scores the 2B pairs.
 """
 
 from __future__ import annotations
@@ -123,21 +124,32 @@ def sample_pairs(key, labels, idx, n_valid, batch_size: int):
   return a, b, same
 
 
-def _loss_on_indices(model, kind, margin, params, batch_stats, x, labels_or_idx,
-                     train):
-  if kind == CONTRASTIVE:
-    a, b, same = labels_or_idx
-    logits, batch_stats = train_lib.apply_model(model, params, batch_stats, x[a], x[b],
-                                                train=train)
-    return contrastive_loss(logits, same, margin), batch_stats
-  anchor, neg, pos = labels_or_idx
-  # Both pairs share the anchor; score them in one pass so BatchNorm sees one batch.
-  a = jnp.concatenate([anchor, anchor])
-  b = jnp.concatenate([pos, neg])
-  logits, batch_stats = train_lib.apply_model(model, params, batch_stats, x[a], x[b],
-                                              train=train)
+def _triplet_logits(model, params, batch_stats, x, triplet, train):
+  """Logits of (anchor, positive) and (anchor, negative): 2 x [B], and new BN stats.
+
+  The 3B examples are embedded in one pass (one BatchNorm batch, and each
+  example once rather than once per pair it appears in).
+  """
+  anchor, neg, pos = triplet
   n = anchor.shape[0]
-  return triplet_loss(logits[:n], logits[n:], margin), batch_stats
+  emb, batch_stats = train_lib.apply_model(
+      model, params, batch_stats, x[jnp.concatenate([anchor, pos, neg])], train=train,
+      method='embed')  # (3B, D)
+  ea, ep, en = emb[:n], emb[n:2 * n], emb[2 * n:]
+  logits, _ = train_lib.apply_model(model, params, batch_stats,
+                                    jnp.concatenate([ea, ea]), jnp.concatenate([ep, en]),
+                                    train=False, method='compare')
+  return logits[:n], logits[n:], batch_stats
+
+
+def _loss_on_indices(model, kind, margin, params, batch_stats, x, triplet, train):
+  s_ap, s_an, batch_stats = _triplet_logits(model, params, batch_stats, x, triplet, train)
+  if kind == CONTRASTIVE:
+    # The paper's contrastive batch: (x_i, x^+, 1) and (x_i, x^-, 0).
+    logits = jnp.concatenate([s_ap, s_an])
+    same = jnp.concatenate([jnp.ones_like(s_ap), jnp.zeros_like(s_an)])
+    return contrastive_loss(logits, same, margin), batch_stats
+  return triplet_loss(s_ap, s_an, margin), batch_stats
 
 
 def _check_kind(kind):
@@ -149,13 +161,12 @@ def siamese_batches_fn(kind: str):
   """`batches_fn` for `train.make_fit`: one epoch of sampled pairs or triplets
   from the run's training indices (batch_size anchors per step)."""
   _check_kind(kind)
-  sampler = sample_pairs if kind == CONTRASTIVE else sample_triplets
 
   def batches_fn(key, data, split, steps, batch_size):
     _, labels = data
     keys = jax.random.split(key, steps)
-    return jax.vmap(lambda k: sampler(k, labels, split.train_idx, split.n_train,
-                                      batch_size))(keys)
+    return jax.vmap(lambda k: sample_triplets(k, labels, split.train_idx, split.n_train,
+                                              batch_size))(keys)
 
   return batches_fn
 
@@ -181,12 +192,11 @@ def siamese_val_fn(model, kind: str, margin: float, num_val: int, seed: int = 0)
   """`val_fn`: the loss on `num_val` pairs/triplets of the validation indices,
   drawn with a fixed key so that every epoch sees the same validation set."""
   _check_kind(kind)
-  sampler = sample_pairs if kind == CONTRASTIVE else sample_triplets
 
   def val_fn(params, batch_stats, data, split):
     x, labels = data
     n_val = split.val_idx.shape[0]
-    batch = sampler(jax.random.key(seed), labels, split.val_idx, n_val, num_val)
+    batch = sample_triplets(jax.random.key(seed), labels, split.val_idx, n_val, num_val)
     loss, _ = _loss_on_indices(model, kind, margin, params, batch_stats, x, batch, False)
     return loss
 

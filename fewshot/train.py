@@ -292,10 +292,12 @@ def make_fit(loss_fn: Callable, val_fn: Callable, batches_fn: Callable,
   return fit
 
 
+@functools.lru_cache(maxsize=64)
 def vmap_fit(fit):
   """Vmaps a `make_fit` loop over runs: fit state, key and split get a leading
   [runs] axis, the shared example arrays `data` do not. Jitted, with
-  `num_epochs` static."""
+  `num_epochs` static; cached per `fit`, so every caller shares one compiled
+  program."""
   vfit = jax.vmap(fit, in_axes=(0, 0, None, 0, None, None))
   return jax.jit(vfit, static_argnums=(5,))
 
