@@ -15,7 +15,7 @@ are synthetic harAGE-like participants (`signals.har_data.synthetic_harage`):
 their figures say the code runs, not what harAGE gives.
 
 The quick setting keeps the protocol and the table layout but shrinks the
-data (4 participants, 40 s blocks), the epochs (at most 30, patience 8) and
+data (4 participants, 40 s blocks), the epochs (at most 40; patience 20 as in the paper) and
 the grid (CNN only; the three unimodal models and both fusions of all three
 modalities). Compilation dominates its time: each grid cell compiles two
 programs (inner folds, outer folds).
@@ -82,4 +82,4 @@ def get_config(quick: bool = False) -> Config:
       extractors=('cnn',),
       combos=tuple(((m,), 'concat') for m in HARAGE_MODALITIES)
       + ((HARAGE_MODALITIES, 'concat'), (HARAGE_MODALITIES, 'outer')),
-      train=TrainConfig(max_epochs=30, patience=8))
+      train=TrainConfig(max_epochs=40, patience=20))
