@@ -14,6 +14,15 @@ unseen. The run folder gets
     f1_vs_shots.png    median F1 vs samples per class, IQR bands: DL, TL, FSL
     checkpoints/       Orbax checkpoints of every trained stage
 
+Protocol choices the paper leaves open (all per seed; 10 seeds redraw the
+Table III split and the initial weights): DL and TL with nu samples per class
+stop early on the full C5-C7 validation split (Sec. III: "the validation set
+is used to prevent overfitting"); TL fine-tunes with the first BiLSTM frozen
+(the best setting of Table VI); Table VI fine-tunes on the full C5-C7
+training split; a seed's FSL score is the mean F1 over its episodes (3-way,
+support from the training split with replacement, queries from the test
+split); every table reports the median and IQR over seeds.
+
 An interrupted run resumes from its last checkpoint when started again with
 the same `--out`; finished stages are skipped. The settings are in
 `experiments/configs/semg_fewshot.py`; the logic in `fewshot.protocol`.
@@ -237,7 +246,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
                                   fc=cfg.fc)
     stage = protocol.classifier_stage(f'table4_depth{depth}', model,
                                       fewshot_adam(fit_iv), fit_iv)
-    init = protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 100 + depth), R), xj)
+    init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 100 + depth), R), xj)
     fs = train(stage, init, _keys(jax.random.fold_in(k_train, 100 + depth), R),
                (xj, jnp.asarray(y_all)), split_all)
     table_iv[f'{depth} Layer'] = protocol.test_f1(model, fs, xj, y_all, test_all,
@@ -256,7 +265,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
     name = 'base_c1_bn' if bn else 'base_c1'
     stage = protocol.classifier_stage(name, model, fewshot_adam(cfg.base_fit),
                                       _steps(cfg.base_fit, n_seen_train))
-    init = protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 200 + bn), R), xj)
+    init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 200 + bn), R), xj)
     fs = train(stage, init, _keys(jax.random.fold_in(k_train, 200 + bn), R),
                (xj, jnp.asarray(y_seen)), split_seen)
     base[bn] = (model, fs)
@@ -288,7 +297,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
 
   model_few = models.SEMGClassifier(n_unseen, hidden=cfg.hidden, fc=cfg.fc)
   stage = protocol.classifier_stage('table7_dl', model_few, fewshot_adam(few_fit), few_fit)
-  init = protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 300), n_runs), xj)
+  init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 300), n_runs), xj)
   fs = train(stage, init, _keys(jax.random.fold_in(k_train, 300), n_runs), data_unseen,
              split_few)
   tables['VII'] = {'DL': by_shot(protocol.test_f1(model_few, fs, xj, y_unseen, test_few,
@@ -298,7 +307,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
                                     transfer.fine_tune_tx(frozen_tl, few_fit.learning_rate),
                                     few_fit)
   base_vars = _tile_runs(protocol.best_variables(base[False][1]), len(cfg.shots))
-  init = protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 400), n_runs), xj,
+  init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 400), n_runs), xj,
                             base_vars)
   fs = train(stage, init, _keys(jax.random.fold_in(k_train, 400), n_runs), data_unseen,
              split_few)
@@ -320,7 +329,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
     model = models.SEMGClassifier(n_unseen, hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
     stage = protocol.classifier_stage(f'table6_{col.replace(" ", "_").lower()}', model,
                                       tx, tr_fit)
-    init = protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 500 + j), R), xj,
+    init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 500 + j), R), xj,
                               protocol.best_variables(base[bn][1]))
     fs = train(stage, init, _keys(jax.random.fold_in(k_train, 500 + j), R), data_unseen,
                split_unseen)
@@ -337,7 +346,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
           transfer.fine_tune_tx(frozen_tl, cfg.siamese_fit.learning_rate))
     name = 'siamese_' + method.replace('^', '').lower()
     stage = protocol.siamese_stage(name, model, tx, cfg.siamese_fit, kind)
-    init = protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 600 + j), R), xj,
+    init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 600 + j), R), xj,
                               protocol.best_variables(base[bn][1]))
     fs = train(stage, init, _keys(jax.random.fold_in(k_train, 600 + j), R),
                (xj, jnp.asarray(y_seen)), split_seen)

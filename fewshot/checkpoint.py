@@ -47,7 +47,7 @@ def _from_tree(tree: dict, like: FitState) -> FitState:
 
 
 def _restore(mngr, step: int, like: FitState) -> FitState:
-  target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_tree(like))
+  target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), _to_tree(like))
   tree = mngr.restore(step, args=ocp.args.StandardRestore(target))
   # Orbax returns the saved values in the target's structure; opt_state
   # namedtuples come back as themselves because the target carries them.
@@ -66,14 +66,18 @@ def completed_chunks(directory: str) -> int:
   return 0 if step is None else int(step)
 
 
-def run_stage(directory: str, init: FitState, run_chunk: Callable[[FitState, int], FitState],
+def run_stage(directory: str, init: FitState | Callable[[], FitState],
+              run_chunk: Callable[[FitState, int], FitState],
               num_chunks: int, max_to_keep: int = 2,
               on_chunk: Callable[[int], None] | None = None) -> tuple[FitState, int]:
   """Runs (or resumes, or skips) a chunked training stage with checkpoints.
 
   Args:
     directory: the stage's checkpoint folder (created if missing).
-    init: the stage's initial `FitState`; also the structure to restore into.
+    init: the stage's initial `FitState`, or a function returning it. A
+      function is only called when the stage starts from scratch; otherwise
+      its `jax.eval_shape` is the structure to restore into, so a finished
+      stage costs no initialisation.
     run_chunk: `run_chunk(fit_state, chunk_index) -> fit_state`, one chunk of
       epochs (chunk c covers epochs c * E .. (c + 1) * E - 1).
     num_chunks: chunks in the stage (>= 1).
@@ -93,7 +97,10 @@ def run_stage(directory: str, init: FitState, run_chunk: Callable[[FitState, int
     if start > num_chunks:
       raise ValueError(f'{directory} holds chunk {start} > num_chunks={num_chunks}: '
                        'a different setting wrote it; use another run folder')
-    fs = init if start == 0 else _restore(mngr, start, init)
+    if callable(init):
+      fs = init() if start == 0 else _restore(mngr, start, jax.eval_shape(init))
+    else:
+      fs = init if start == 0 else _restore(mngr, start, init)
     for chunk in range(start, num_chunks):
       fs = run_chunk(fs, chunk)
       mngr.save(chunk + 1, args=ocp.args.StandardSave(_to_tree(fs)))

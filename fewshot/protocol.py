@@ -191,7 +191,7 @@ def best_variables(fs: train_lib.FitState) -> dict:
   return {'params': fs.best_params, 'batch_stats': fs.best_batch_stats}
 
 
-def run_stage(stage: Stage, directory: str, init: train_lib.FitState, keys, data,
+def run_stage(stage: Stage, directory: str, init, keys, data,
               split: train_lib.Split, chunk_epochs: int | None = None,
               max_to_keep: int = 2, progress: Callable[[int], None] | None = None):
   """Trains all runs of a stage with checkpoints; resumes or skips as needed.
@@ -199,7 +199,8 @@ def run_stage(stage: Stage, directory: str, init: train_lib.FitState, keys, data
   Args:
     stage: the stage.
     directory: checkpoint root; the stage uses `directory/stage.name`.
-    init: initial batched `FitState` (`init_runs`).
+    init: initial batched `FitState` (`init_runs`), or a function returning
+      it (called only if the stage has no checkpoint yet).
     keys: [R] training keys.
     data: `(x [n, 2, T], labels [n])` shared by all runs.
     split: batched `Split`.
