@@ -217,6 +217,7 @@ def run_stage(stage: Stage, directory: str, init, keys, data,
                                                                    cfg.num_epochs))
   while cfg.num_epochs % chunk:  # equal chunks: one compiled program per stage
     chunk -= 1
+  train_lib.validate_split(split, int(data[0].shape[0]))
   vfit = train_lib.vmap_fit(stage.fit)
 
   def run_chunk(fs, c):
