@@ -125,7 +125,7 @@ def get_tiny_config() -> Config:
   # One BiLSTM layer: compilation, not training, dominates a tiny run.
   return Config(
       num_seeds=2, subjects=2, recordings_per_class=8, shots=(1, 2),
-      hidden=(4,), fc=(8, 8), depths=(1,), table6=('1', 'AdaBatch'),
+      hidden=(4,), fc=(8, 8), depths=(1,), table6=('AdaBatch',),
       base_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
       few_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=2),
       transfer_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
