@@ -40,13 +40,8 @@ import fewshot
 from evaluation import f1_score
 from fewshot.models import SEMGEmbedder
 
-CLASSIFIERS = {
-    "CL1": jax.tree_util.Partial(fewshot.lp_classifier, p=1),
-    "CL2": jax.tree_util.Partial(fewshot.lp_classifier, p=2),
-    "CL20": jax.tree_util.Partial(fewshot.lp_classifier, p=20),
-    "CM": fewshot.matching_classifier,
-    "CP": fewshot.prototype_classifier,
-}
+# Command-line names without the caret: CL1, CL2, CL20, CM, CP.
+CLASSIFIERS = {name.replace("^", ""): fn for name, fn in fewshot.METRIC_CLASSIFIERS.items()}
 TRAIN_SIZES = (244, 318, 403)  # Table III, C5-C7
 TEST_SIZE = 120
 

@@ -361,13 +361,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   sup_idx = [protocol.restrict(s.train, y_unseen) for s in splits]
   min_test = min(np.bincount(y_unseen[test_unseen[0]]).min(), cfg.n_query)
   n_query = max(1, int(min_test))
-  classifiers = {
-      'CL^1': jax.tree_util.Partial(fewshot.lp_classifier, p=1),
-      'CL^2': jax.tree_util.Partial(fewshot.lp_classifier, p=2),
-      'CL^20': jax.tree_util.Partial(fewshot.lp_classifier, p=20),
-      'CM': fewshot.matching_classifier,
-      'CP': fewshot.prototype_classifier,
-  }
+  classifiers = fewshot.METRIC_CLASSIFIERS
   table_ix = {m: {f'k={k}': [] for k in cfg.shots} for m in FSL_METHODS}
   with tqdm(total=len(FSL_METHODS) * len(cfg.shots) * R, desc='episodes',
             disable=not progress, file=sys.stdout) as ebar:

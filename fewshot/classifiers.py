@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "METRIC_CLASSIFIERS",
     "lp_classifier",
     "matching_classifier",
     "prototype_classifier",
@@ -237,3 +238,14 @@ def make_siamese_classifier(score_fn: Callable, params=None) -> jax.tree_util.Pa
     if not callable(score_fn):
         raise ValueError(f"score_fn must be callable, got {score_fn!r}.")
     return jax.tree_util.Partial(_siamese_function(score_fn), params)
+
+
+# The metric classifiers of Table IX by their paper names, ready to pass to
+# `evaluate_episodes` (Partial keeps p as data, so switching p does not retrace).
+METRIC_CLASSIFIERS = {
+    "CL^1": jax.tree_util.Partial(lp_classifier, p=1),
+    "CL^2": jax.tree_util.Partial(lp_classifier, p=2),
+    "CL^20": jax.tree_util.Partial(lp_classifier, p=20),
+    "CM": matching_classifier,
+    "CP": prototype_classifier,
+}
