@@ -358,14 +358,14 @@ def savgol(x, window: int = 51, order: int = 3):
   if order >= window:
     raise ValueError(f"order must be less than window, got order={order}, window={window}")
   x = jnp.asarray(_check_signal(x, "savgol", window))
-  half = window // 2
   coeffs = scipy.signal.savgol_coeffs(window, order, use="dot")  # (window,)
+  # Full-precision products: TPUs would otherwise use bf16 passes for f32.
+  dot = lambda a, b: jnp.matmul(a, b, precision=lax.Precision.HIGHEST)
   patches = frame(x, window, 1)  # (..., time - window + 1, window)
-  interior = patches @ jnp.asarray(coeffs, x.dtype)
+  interior = dot(patches, jnp.asarray(coeffs, x.dtype))
   edge = jnp.asarray(_savgol_edge_matrix(window, order), x.dtype)  # (half, window)
-  left = x[..., :window] @ edge.T
-  right = (x[..., ::-1][..., :window] @ edge.T)[..., ::-1]
-  del half
+  left = dot(x[..., :window], edge.T)
+  right = dot(x[..., ::-1][..., :window], edge.T)[..., ::-1]
   return jnp.concatenate([left, interior, right], axis=-1)
 
 
