@@ -45,8 +45,10 @@ def _check_n_way(n_way) -> int:
     return int(n_way)
 
 
-def _check_episode(support, support_labels, query, n_way) -> None:
-    """Static (shape-only) checks, valid under jit and vmap."""
+def _episode_inputs(support, support_labels, query, n_way):
+    """Arrays and static n_way of one episode, after shape-only checks (valid under jit and vmap)."""
+    support, support_labels, query = jnp.asarray(support), jnp.asarray(support_labels), jnp.asarray(query)
+    n_way = _check_n_way(n_way)
     if support.ndim != 2 or query.ndim != 2:
         raise ValueError(
             f"support and query must be [S, D] and [Q, D], got {support.shape} and {query.shape}.")
@@ -57,6 +59,7 @@ def _check_episode(support, support_labels, query, n_way) -> None:
             f"support_labels must be [S]=[{support.shape[0]}], got shape {support_labels.shape}.")
     if support.shape[0] == 0:
         raise ValueError("support is empty.")
+    return support, support_labels, query, n_way
 
 
 def _class_mean(pairwise: jax.Array, support_labels: jax.Array, n_way: int, empty: float) -> jax.Array:
@@ -105,9 +108,7 @@ def lp_classifier(support, support_labels, query, n_way: int, p=2) -> jax.Array:
     """
     if isinstance(p, (int, float)) and not p >= 1:
         raise ValueError(f"p must be >= 1 for an L^p norm, got {p}.")
-    support, support_labels, query = jnp.asarray(support), jnp.asarray(support_labels), jnp.asarray(query)
-    n_way = _check_n_way(n_way)
-    _check_episode(support, support_labels, query, n_way)
+    support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
     # (Q, S): one distance per (query, support) pair, eq. (14)'s summand.
     distances = jax.vmap(jax.vmap(_lp_distance, (None, 0, None)), (0, None, None))(query, support, p)
     return jnp.argmin(_class_mean(distances, support_labels, n_way, jnp.inf), axis=1).astype(jnp.int32)
@@ -136,9 +137,7 @@ def matching_classifier(support, support_labels, query, n_way: int) -> jax.Array
     Returns:
       [Q] int32 predicted episode-local labels.
     """
-    support, support_labels, query = jnp.asarray(support), jnp.asarray(support_labels), jnp.asarray(query)
-    n_way = _check_n_way(n_way)
-    _check_episode(support, support_labels, query, n_way)
+    support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
     cosine = jnp.einsum("qd,sd->qs", _unit(query), _unit(support), precision=jax.lax.Precision.HIGHEST)
     return jnp.argmax(_class_mean(cosine, support_labels, n_way, -jnp.inf), axis=1).astype(jnp.int32)
 
@@ -160,9 +159,7 @@ def prototype_classifier(support, support_labels, query, n_way: int) -> jax.Arra
     Returns:
       [Q] int32 predicted episode-local labels.
     """
-    support, support_labels, query = jnp.asarray(support), jnp.asarray(support_labels), jnp.asarray(query)
-    n_way = _check_n_way(n_way)
-    _check_episode(support, support_labels, query, n_way)
+    support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
     one_hot = jax.nn.one_hot(support_labels, n_way, dtype=support.dtype)  # (S, n_way)
     counts = jnp.sum(one_hot, axis=0)  # (n_way,)
     sums = jnp.sum(one_hot[:, :, None] * support[:, None, :], axis=0)  # (n_way, D)
@@ -204,9 +201,7 @@ def pairwise_scores(pair_fn: Callable) -> Callable:
 
 
 def _siamese_from_score_fn(score_fn, params, support, support_labels, query, n_way):
-    support, support_labels, query = jnp.asarray(support), jnp.asarray(support_labels), jnp.asarray(query)
-    n_way = _check_n_way(n_way)
-    _check_episode(support, support_labels, query, n_way)
+    support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
     similarity = score_fn(params, query, support)  # (Q, S)
     return siamese_classifier(similarity, support_labels, n_way)
 
