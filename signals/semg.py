@@ -205,24 +205,29 @@ def _pair_counts(words, m: int, t_a: int, t_b: int):
   return a, b
 
 
-def _chunked(fn, xs, chunk: int):
-  """lax.map of fn over chunks of the leading axis of every array in xs.
+def _to_chunks(xs, chunk: int):
+  """Pads the leading axis of every array in xs and splits it into chunks.
 
-  The loop boundary keeps XLA from fusing the comparison kernel into its
-  consumers (which re-evaluates it per use and runs ~10x slower on CPU); at
-  least two iterations are used so the loop is never simplified away.
+  Returns:
+    (chunked xs with leading axes [n_chunks, size], the original length).
+    At least two chunks are made so that a lax.map over them is never
+    simplified away (see `sampen_counts`).
   """
   total = jax.tree.leaves(xs)[0].shape[0]
   n_chunks = max(2, -(-total // chunk))
   size = -(-total // n_chunks)
   pad = n_chunks * size - total
 
-  def prep(a):
+  def split(a):
     a = jnp.concatenate([a, jnp.zeros((pad,) + a.shape[1:], a.dtype)]) if pad else a
     return a.reshape((n_chunks, size) + a.shape[1:])
 
-  out = lax.map(fn, jax.tree.map(prep, xs))
-  return jax.tree.map(lambda a: a.reshape((n_chunks * size,) + a.shape[2:])[:total], out)
+  return jax.tree.map(split, xs), total
+
+
+def _from_chunks(xs, total: int):
+  """Inverse of `_to_chunks`: [n_chunks, size, ...] -> [total, ...]."""
+  return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:total], xs)
 
 
 def sampen_counts(frames, tol, m: int = 2, strict: bool = True,
@@ -248,8 +253,12 @@ def sampen_counts(frames, tol, m: int = 2, strict: bool = True,
   # NaN columns: the frame's padding plus one word for the shifted rows.
   frames = jnp.concatenate(
       [frames, jnp.full((f, n_pad - n + _WORD), jnp.nan, frames.dtype)], axis=-1)
-  words = _chunked(lambda a: _pack_matches(a[0], a[1], strict, m), (frames, tol), _CHUNK)
-  return _chunked(lambda ws: _pair_counts(ws, m, t_a, t_b), words, _CHUNK)
+  chunks, total = _to_chunks((frames, tol), _CHUNK)
+  # Two loops: the loop boundary keeps XLA from fusing the comparison kernel
+  # into its consumers, which re-evaluates it per use (~10x slower on CPU).
+  words = lax.map(lambda a: _pack_matches(a[0], a[1], strict, m), chunks)
+  counts = lax.map(lambda ws: _pair_counts(ws, m, t_a, t_b), words)
+  return _from_chunks(counts, total)
 
 
 _UNDEFINED = ("bound", "nan", "library")
