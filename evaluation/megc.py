@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import _validation
 from evaluation import metrics
 from evaluation import protocols
+from evaluation import validation as _validation
 
 MEGC_CLASSES = ('negative', 'positive', 'surprise')
 NEGATIVE, POSITIVE, SURPRISE = 0, 1, 2
@@ -37,25 +37,39 @@ DATABASES = ('SMIC', 'CASME II', 'SAMM')
 
 # Section III and Table III footnotes; keys are lower-case emotion names.
 _MAPPING = {
-    'SMIC': {'negative': NEGATIVE, 'positive': POSITIVE,
-             'surprise': SURPRISE},
-    'CASME II': {
-        'disgust': NEGATIVE, 'repression': NEGATIVE,
-        'happiness': POSITIVE, 'surprise': SURPRISE,
-        # Omitted: the mixed 'Others' class, and the few fear/sadness clips
-        # that Table III's CASME II negative class (Disgust, Repression)
-        # does not include.
-        'others': OMITTED, 'fear': OMITTED, 'sadness': OMITTED,
-    },
-    'SAMM': {
-        'anger': NEGATIVE, 'contempt': NEGATIVE, 'disgust': NEGATIVE,
-        'fear': NEGATIVE, 'sadness': NEGATIVE,
-        'happiness': POSITIVE, 'surprise': SURPRISE,
-        'other': OMITTED, 'others': OMITTED,
-    },
+  'SMIC': {'negative': NEGATIVE, 'positive': POSITIVE, 'surprise': SURPRISE},
+  'CASME II': {
+    'disgust': NEGATIVE,
+    'repression': NEGATIVE,
+    'happiness': POSITIVE,
+    'surprise': SURPRISE,
+    # Omitted: the mixed 'Others' class, and the few fear/sadness clips
+    # that Table III's CASME II negative class (Disgust, Repression)
+    # does not include.
+    'others': OMITTED,
+    'fear': OMITTED,
+    'sadness': OMITTED,
+  },
+  'SAMM': {
+    'anger': NEGATIVE,
+    'contempt': NEGATIVE,
+    'disgust': NEGATIVE,
+    'fear': NEGATIVE,
+    'sadness': NEGATIVE,
+    'happiness': POSITIVE,
+    'surprise': SURPRISE,
+    'other': OMITTED,
+    'others': OMITTED,
+  },
 }
-_DB_ALIASES = {'smic': 'SMIC', 'casme ii': 'CASME II', 'casme2': 'CASME II',
-               'casmeii': 'CASME II', 'casme_ii': 'CASME II', 'samm': 'SAMM'}
+_DB_ALIASES = {
+  'smic': 'SMIC',
+  'casme ii': 'CASME II',
+  'casme2': 'CASME II',
+  'casmeii': 'CASME II',
+  'casme_ii': 'CASME II',
+  'samm': 'SAMM',
+}
 
 
 def _database(name) -> str:
@@ -85,8 +99,7 @@ def map_emotions(emotions: Sequence[str], database: str) -> np.ndarray:
   names = [str(e).strip().lower() for e in np.asarray(emotions).ravel()]
   unknown = sorted({e for e in names if e not in table})
   if unknown:
-    raise ValueError(
-        f'{db} has no emotion(s) {unknown}; known: {sorted(table)}.')
+    raise ValueError(f'{db} has no emotion(s) {unknown}; known: {sorted(table)}.')
   return np.array([table[e] for e in names], dtype=np.int32)
 
 
@@ -97,6 +110,7 @@ class CompositeDatabase(NamedTuple):
   are aligned with `index` (length n_kept), and fold indices refer to
   positions in the kept set.
   """
+
   index: np.ndarray  # [n_kept] int64 into the caller's sample arrays
   labels: np.ndarray  # [n_kept] int32 MEGC class
   database: np.ndarray  # [n_kept] str database name
@@ -104,8 +118,9 @@ class CompositeDatabase(NamedTuple):
   folds: list  # one protocols.Fold per composite subject
 
 
-def composite_database(databases: Sequence[str], subjects: Sequence,
-                       emotions: Sequence[str]) -> CompositeDatabase:
+def composite_database(
+  databases: Sequence[str], subjects: Sequence, emotions: Sequence[str]
+) -> CompositeDatabase:
   """Builds the composite database and its LOSO folds (CDE protocol).
 
   Args:
@@ -124,8 +139,8 @@ def composite_database(databases: Sequence[str], subjects: Sequence,
     raise ValueError('databases, subjects and emotions must be 1-D.')
   if not len(dbs) == len(subj) == len(emo):
     raise ValueError(
-        f'databases, subjects and emotions differ in length: {len(dbs)}, '
-        f'{len(subj)}, {len(emo)}.')
+      f'databases, subjects and emotions differ in length: {len(dbs)}, {len(subj)}, {len(emo)}.'
+    )
   if len(dbs) == 0:
     raise ValueError('no samples given.')
   canon = np.array([_database(d) for d in dbs])
@@ -137,12 +152,14 @@ def composite_database(databases: Sequence[str], subjects: Sequence,
   if keep.size == 0:
     raise ValueError('every sample has an omitted emotion.')
   qualified = np.char.add(np.char.add(canon[keep], '/'), subj[keep])
-  return CompositeDatabase(keep, labels[keep], canon[keep], qualified,
-                           protocols.loso_splits(qualified))
+  return CompositeDatabase(
+    keep, labels[keep], canon[keep], qualified, protocols.loso_splits(qualified)
+  )
 
 
-def composite_scores(fold_true: Sequence, fold_pred: Sequence,
-                     num_classes: int = len(MEGC_CLASSES)) -> dict:
+def composite_scores(
+  fold_true: Sequence, fold_pred: Sequence, num_classes: int = len(MEGC_CLASSES)
+) -> dict:
   """UF1 and UAR with TP/FP/FN pooled over all LOSO folds (eq. 3-5).
 
   Args:
@@ -155,28 +172,26 @@ def composite_scores(fold_true: Sequence, fold_pred: Sequence,
     and per-class 'F1' (list).
   """
   if len(fold_true) != len(fold_pred):
-    raise ValueError(
-        f'{len(fold_true)} folds of true labels but {len(fold_pred)} of '
-        'predictions.')
+    raise ValueError(f'{len(fold_true)} folds of true labels but {len(fold_pred)} of predictions.')
   if len(fold_true) == 0:
     raise ValueError('no folds given.')
-  cm = sum(np.asarray(metrics.confusion_matrix(t, p, num_classes))
-           for t, p in zip(fold_true, fold_pred))
+  cm = sum(
+    np.asarray(metrics.confusion_matrix(t, p, num_classes)) for t, p in zip(fold_true, fold_pred)
+  )
   return _scores_from_confusion(cm)
 
 
 def _scores_from_confusion(cm) -> dict:
   cm = jnp.asarray(cm)
   return {
-      'UF1': float(metrics.f1_from_confusion(cm, 'macro')),
-      'UAR': float(metrics.uar_from_confusion(cm)),
-      'F1': np.asarray(metrics.f1_from_confusion(cm)).tolist(),
-      'confusion': np.asarray(cm).tolist(),
+    'UF1': float(metrics.f1_from_confusion(cm, 'macro')),
+    'UAR': float(metrics.uar_from_confusion(cm)),
+    'F1': np.asarray(metrics.f1_from_confusion(cm)).tolist(),
+    'confusion': np.asarray(cm).tolist(),
   }
 
 
-def scores_by_database(y_true, y_pred, database,
-                       num_classes: int = len(MEGC_CLASSES)) -> dict:
+def scores_by_database(y_true, y_pred, database, num_classes: int = len(MEGC_CLASSES)) -> dict:
   """Table IV layout: UF1/UAR on the full composite and on each database.
 
   Pass the held-out predictions of all LOSO folds concatenated; pooling
@@ -195,8 +210,7 @@ def scores_by_database(y_true, y_pred, database,
   y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
   db = np.array([_database(d) for d in np.asarray(database).ravel()])
   if len(db) != len(y_true):
-    raise ValueError(
-        f'database has {len(db)} entries but there are {len(y_true)} labels.')
+    raise ValueError(f'database has {len(db)} entries but there are {len(y_true)} labels.')
   out = {'Full': composite_scores([y_true], [y_pred], num_classes)}
   for name in DATABASES:
     sel = db == name

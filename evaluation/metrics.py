@@ -51,13 +51,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evaluation import _validation
+from evaluation import validation as _validation
 
 AVERAGES = (None, 'macro', 'weighted', 'micro')
 
 
 class PerClassScores(NamedTuple):
   """Per-class scores of one episode; every field is [num_classes]."""
+
   precision: jax.Array
   recall: jax.Array
   f1: jax.Array
@@ -121,10 +122,10 @@ def _per_class_from_confusion(cm, zero_division: float) -> PerClassScores:
   tp, fp, fn = _counts(cm)
   tp_f, fp_f, fn_f = (x.astype(jnp.float32) for x in (tp, fp, fn))
   return PerClassScores(
-      precision=_safe_div(tp_f, tp_f + fp_f, zero_division),
-      recall=_safe_div(tp_f, tp_f + fn_f, zero_division),
-      f1=_safe_div(2 * tp_f, 2 * tp_f + fp_f + fn_f, zero_division),  # eq. 3
-      support=(tp + fn).astype(jnp.int32),
+    precision=_safe_div(tp_f, tp_f + fp_f, zero_division),
+    recall=_safe_div(tp_f, tp_f + fn_f, zero_division),
+    f1=_safe_div(2 * tp_f, 2 * tp_f + fp_f + fn_f, zero_division),  # eq. 3
+    support=(tp + fn).astype(jnp.int32),
   )
 
 
@@ -160,16 +161,14 @@ def precision_from_confusion(cm, average=None, zero_division: float = 0.0):
   """Precision from a [C, C] confusion matrix; see module docstring."""
   _check_average(average)
   s = per_class_from_confusion(cm, zero_division)
-  return _average_scores(s.precision, s.support, average,
-                         _micro(cm, zero_division))
+  return _average_scores(s.precision, s.support, average, _micro(cm, zero_division))
 
 
 def recall_from_confusion(cm, average=None, zero_division: float = 0.0):
   """Recall from a [C, C] confusion matrix; see module docstring."""
   _check_average(average)
   s = per_class_from_confusion(cm, zero_division)
-  return _average_scores(s.recall, s.support, average,
-                         _micro(cm, zero_division))
+  return _average_scores(s.recall, s.support, average, _micro(cm, zero_division))
 
 
 def f1_from_confusion(cm, average=None, zero_division: float = 0.0):
@@ -208,12 +207,12 @@ def _checked_confusion(y_true, y_pred, num_classes, zero_division=0.0):
   num_classes = _validation.check_num_classes(num_classes)
   _validation.check_label_pair(y_true, y_pred, num_classes)
   zero_division = _validation.check_zero_division(zero_division)
-  return _confusion(_as_labels(y_true), _as_labels(y_pred),
-                    num_classes), zero_division
+  return _confusion(_as_labels(y_true), _as_labels(y_pred), num_classes), zero_division
 
 
-def precision_recall_f1(y_true, y_pred, num_classes: int,
-                        zero_division: float = 0.0) -> PerClassScores:
+def precision_recall_f1(
+  y_true, y_pred, num_classes: int, zero_division: float = 0.0
+) -> PerClassScores:
   """Per-class precision, recall, F1 and support (sEMG paper, Table V).
 
   Args:
@@ -236,8 +235,7 @@ def _label_metric(field, y_true, y_pred, num_classes, average, zero_division):
   return _average_scores(getattr(s, field), s.support, average, _micro(cm, zd))
 
 
-def precision(y_true, y_pred, num_classes: int, average=None,
-              zero_division: float = 0.0):
+def precision(y_true, y_pred, num_classes: int, average=None, zero_division: float = 0.0):
   """Precision per class ([C] float32) or averaged (scalar float32).
 
   Args:
@@ -247,23 +245,19 @@ def precision(y_true, y_pred, num_classes: int, average=None,
     average: None (per class), 'macro', 'weighted' or 'micro'.
     zero_division: value for classes never predicted.
   """
-  return _label_metric('precision', y_true, y_pred, num_classes, average,
-                       zero_division)
+  return _label_metric('precision', y_true, y_pred, num_classes, average, zero_division)
 
 
-def recall(y_true, y_pred, num_classes: int, average=None,
-           zero_division: float = 0.0):
+def recall(y_true, y_pred, num_classes: int, average=None, zero_division: float = 0.0):
   """Recall per class ([C] float32) or averaged (scalar float32).
 
   Note `recall(..., average='macro')` counts classes absent from `y_true` as
   `zero_division`; `uar` leaves them out instead.
   """
-  return _label_metric('recall', y_true, y_pred, num_classes, average,
-                       zero_division)
+  return _label_metric('recall', y_true, y_pred, num_classes, average, zero_division)
 
 
-def f1_score(y_true, y_pred, num_classes: int, average=None,
-             zero_division: float = 0.0):
+def f1_score(y_true, y_pred, num_classes: int, average=None, zero_division: float = 0.0):
   """F1 per class ([C] float32) or averaged (scalar float32).
 
   'macro' is MEGC's unweighted F1 (UF1, eq. 4); 'weighted' is the sEMG
@@ -281,8 +275,7 @@ def f1_score(y_true, y_pred, num_classes: int, average=None,
     `sklearn.metrics.f1_score(y_true, y_pred, labels=range(C),
     average=average, zero_division=zero_division)`.
   """
-  return _label_metric('f1', y_true, y_pred, num_classes, average,
-                       zero_division)
+  return _label_metric('f1', y_true, y_pred, num_classes, average, zero_division)
 
 
 def uar(y_true, y_pred, num_classes: int) -> jax.Array:

@@ -24,13 +24,13 @@ import numpy as np
 
 # sEMG paper, Table III: (training, validation, test) samples per class C1-C7.
 SEMG_TABLE_III = (
-    (389, 111, 120),  # C1 60-degree adductor squeeze
-    (487, 111, 120),  # C2 glute bridge
-    (540, 153, 120),  # C3 single-leg elevated long-lever bridge
-    (301, 76, 120),  # C4 isometric prone contraction
-    (244, 62, 120),  # C5 elevated glute bridge
-    (318, 65, 120),  # C6 single-leg prone curls
-    (403, 93, 120),  # C7 running
+  (389, 111, 120),  # C1 60-degree adductor squeeze
+  (487, 111, 120),  # C2 glute bridge
+  (540, 153, 120),  # C3 single-leg elevated long-lever bridge
+  (301, 76, 120),  # C4 isometric prone contraction
+  (244, 62, 120),  # C5 elevated glute bridge
+  (318, 65, 120),  # C6 single-leg prone curls
+  (403, 93, 120),  # C7 running
 )
 # Task sets of the sEMG paper (0-based: C1 -> 0): C^1 = C1-C4, C^2 = C5-C7.
 SEMG_SEEN_CLASSES = (0, 1, 2, 3)
@@ -41,6 +41,7 @@ HARAGE_INNER_FOLDS = 5
 
 class Fold(NamedTuple):
   """One LOSO fold: [n_train] and [n_test] int64 sample indices."""
+
   train: np.ndarray
   test: np.ndarray
 
@@ -51,6 +52,7 @@ class NestedFold(NamedTuple):
   `inner` holds (train, validation) index pairs over the outer training
   samples, in the caller's indexing (not relative to `train`).
   """
+
   train: np.ndarray
   test: np.ndarray
   inner: tuple[Fold, ...]
@@ -63,6 +65,7 @@ class TaskSplit(NamedTuple):
   0..k-1 within each set (in the order the classes were given), as a model
   trained on one set expects.
   """
+
   seen: np.ndarray
   unseen: np.ndarray
   seen_labels: np.ndarray
@@ -89,13 +92,10 @@ def _subjects(subjects) -> np.ndarray:
 
 
 def _permutation(seed, n: int) -> np.ndarray:
-  if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(
-      seed.dtype, jax.dtypes.prng_key):
+  if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
     return np.asarray(jax.random.permutation(seed, n))
-  if isinstance(seed, (bool, np.bool_)) or not isinstance(
-      seed, (int, np.integer)):
-    raise ValueError(
-        f'seed must be an int or a jax.random.key, got {type(seed).__name__}.')
+  if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+    raise ValueError(f'seed must be an int or a jax.random.key, got {type(seed).__name__}.')
   return np.random.default_rng(int(seed)).permutation(n)
 
 
@@ -156,8 +156,9 @@ def subject_folds(subjects, num_folds: int, seed=0) -> list[Fold]:
     raise ValueError(f'num_folds must be an int >= 2, got {num_folds!r}.')
   if len(ids) < num_folds:
     raise ValueError(
-        f'{num_folds} participant-independent folds need at least '
-        f'{num_folds} subjects, got {len(ids)}.')
+      f'{num_folds} participant-independent folds need at least '
+      f'{num_folds} subjects, got {len(ids)}.'
+    )
   groups = np.array_split(ids[_permutation(seed, len(ids))], num_folds)
   folds = []
   for g in groups:
@@ -166,8 +167,7 @@ def subject_folds(subjects, num_folds: int, seed=0) -> list[Fold]:
   return folds
 
 
-def nested_loso_splits(subjects, inner_folds: int = HARAGE_INNER_FOLDS,
-                       seed=0) -> list[NestedFold]:
+def nested_loso_splits(subjects, inner_folds: int = HARAGE_INNER_FOLDS, seed=0) -> list[NestedFold]:
   """Nested LOSO (harAGE paper, section 4.3).
 
   The outer loop leaves one subject out for testing; the remaining subjects
@@ -189,8 +189,9 @@ def nested_loso_splits(subjects, inner_folds: int = HARAGE_INNER_FOLDS,
   outer = loso_splits(s)
   if len(outer) - 1 < inner_folds:
     raise ValueError(
-        f'nested LOSO with {inner_folds} inner folds needs at least '
-        f'{inner_folds + 1} subjects, got {len(outer)}.')
+      f'nested LOSO with {inner_folds} inner folds needs at least '
+      f'{inner_folds + 1} subjects, got {len(outer)}.'
+    )
   keys = _fold_seeds(seed, len(outer))
   nested = []
   for fold, key in zip(outer, keys):
@@ -202,17 +203,17 @@ def nested_loso_splits(subjects, inner_folds: int = HARAGE_INNER_FOLDS,
 
 
 def _fold_seeds(seed, n: int):
-  if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(
-      seed.dtype, jax.dtypes.prng_key):
+  if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
     return [jax.random.fold_in(seed, i) for i in range(n)]
   _permutation(seed, 1)  # validates the seed
   return [int(x) for x in np.random.SeedSequence(int(seed)).generate_state(n)]
 
 
-def class_disjoint_split(labels,
-                         seen_classes: Sequence[int] = SEMG_SEEN_CLASSES,
-                         unseen_classes: Sequence[int] = SEMG_UNSEEN_CLASSES
-                         ) -> TaskSplit:
+def class_disjoint_split(
+  labels,
+  seen_classes: Sequence[int] = SEMG_SEEN_CLASSES,
+  unseen_classes: Sequence[int] = SEMG_UNSEEN_CLASSES,
+) -> TaskSplit:
   """Class-disjoint task split (sEMG paper: C^1 = C1-C4, C^2 = C5-C7).
 
   Samples of other classes are in neither set.
@@ -232,8 +233,8 @@ def class_disjoint_split(labels,
   y = np.asarray(labels)
   if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
     raise ValueError(
-        f'labels must be a non-empty 1-D int array, got shape {y.shape}, '
-        f'dtype {y.dtype}.')
+      f'labels must be a non-empty 1-D int array, got shape {y.shape}, dtype {y.dtype}.'
+    )
   seen, unseen = list(seen_classes), list(unseen_classes)
   if not seen or not unseen:
     raise ValueError('both class sets must be non-empty.')
@@ -280,8 +281,8 @@ def per_class_split(labels, counts=SEMG_TABLE_III, seed=0) -> TrainValTest:
   c = np.asarray(counts)
   if c.ndim != 2 or c.shape[1] != 3 or not np.issubdtype(c.dtype, np.integer):
     raise ValueError(
-        f'counts must be [num_classes, 3] ints (train, val, test), got shape '
-        f'{c.shape}.')
+      f'counts must be [num_classes, 3] ints (train, val, test), got shape {c.shape}.'
+    )
   if (c < 0).any():
     raise ValueError('counts must be non-negative.')
   if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
@@ -295,10 +296,10 @@ def per_class_split(labels, counts=SEMG_TABLE_III, seed=0) -> TrainValTest:
     idx = perm[y[perm] == cls]
     if len(idx) < n_tr + n_va + n_te:
       raise ValueError(
-          f'class {cls} has {len(idx)} samples but counts ask for '
-          f'{n_tr} + {n_va} + {n_te} = {n_tr + n_va + n_te}.')
+        f'class {cls} has {len(idx)} samples but counts ask for '
+        f'{n_tr} + {n_va} + {n_te} = {n_tr + n_va + n_te}.'
+      )
     bounds = np.cumsum([n_tr, n_va, n_te])
     for part, chunk in zip(parts, np.split(idx, bounds)[:3]):
       part.append(chunk)
-  return TrainValTest(*(np.sort(np.concatenate(p)).astype(np.int64)
-                        for p in parts))
+  return TrainValTest(*(np.sort(np.concatenate(p)).astype(np.int64) for p in parts))

@@ -20,14 +20,14 @@ import csv
 import json
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
 
 STATISTICS = ('median_iqr', 'mean_std')
 
@@ -37,15 +37,13 @@ STATISTICS = ('median_iqr', 'mean_std')
 
 def _check_table(table) -> None:
   if not isinstance(table, Mapping) or not table:
-    raise ValueError('results table must be a non-empty dict {row: {col: '
-                     'cell}}.')
+    raise ValueError('results table must be a non-empty dict {row: {col: cell}}.')
   for row, cols in table.items():
     if not isinstance(cols, Mapping) or not cols:
       raise ValueError(f'row {row!r} must be a non-empty dict {{col: cell}}.')
 
 
-def summarize(scores: Mapping, statistic: str = 'median_iqr',
-              ddof: int = 1) -> dict:
+def summarize(scores: Mapping, statistic: str = 'median_iqr', ddof: int = 1) -> dict:
   """Summarises raw per-seed (or per-fold) scores cell by cell.
 
   Args:
@@ -57,8 +55,7 @@ def summarize(scores: Mapping, statistic: str = 'median_iqr',
     {row: {col: summary cell}} with plain Python floats.
   """
   if statistic not in STATISTICS:
-    raise ValueError(f'statistic must be one of {STATISTICS}, got '
-                     f'{statistic!r}.')
+    raise ValueError(f'statistic must be one of {STATISTICS}, got {statistic!r}.')
   _check_table(scores)
   out = {}
   for row, cols in scores.items():
@@ -74,15 +71,19 @@ def summarize(scores: Mapping, statistic: str = 'median_iqr',
       # rounding noise.
       if statistic == 'median_iqr':
         q1, med, q3 = np.percentile(x, [25.0, 50.0, 75.0], method='linear')
-        cell = {'median': float(med), 'iqr': float(q3 - q1),
-                'q1': float(q1), 'q3': float(q3), 'n': int(x.size)}
+        cell = {
+          'median': float(med),
+          'iqr': float(q3 - q1),
+          'q1': float(q1),
+          'q3': float(q3),
+          'n': int(x.size),
+        }
       else:
         if x.size <= ddof:
           raise ValueError(
-              f'cell ({row!r}, {col!r}) has {x.size} score(s); std with '
-              f'ddof={ddof} needs more.')
-        cell = {'mean': float(x.mean()), 'std': float(x.std(ddof=ddof)),
-                'n': int(x.size)}
+            f'cell ({row!r}, {col!r}) has {x.size} score(s); std with ddof={ddof} needs more.'
+          )
+        cell = {'mean': float(x.mean()), 'std': float(x.std(ddof=ddof)), 'n': int(x.size)}
       out[row][col] = cell
   return out
 
@@ -94,12 +95,11 @@ def _kind(cell) -> str:
     if 'mean' in cell and 'std' in cell:
       return 'mean_std'
     raise ValueError(f'unknown summary cell keys {sorted(cell)}.')
-  if isinstance(cell, numbers.Real) or (
-      isinstance(cell, np.ndarray) and cell.ndim == 0):
+  if isinstance(cell, numbers.Real) or (isinstance(cell, np.ndarray) and cell.ndim == 0):
     return 'scalar'
   raise ValueError(
-      f'cell {cell!r} is neither a number nor a summary; run summarize() on '
-      'raw scores first.')
+    f'cell {cell!r} is neither a number nor a summary; run summarize() on raw scores first.'
+  )
 
 
 # --------------------------------------------------------------------- JSON
@@ -141,8 +141,7 @@ def write_json(results: Mapping, path) -> Path:
 # ---------------------------------------------------------------------- CSV
 
 
-def write_csv(table: Mapping, path, row_header: str = 'row',
-              col_header: str = 'column') -> Path:
+def write_csv(table: Mapping, path, row_header: str = 'row', col_header: str = 'column') -> Path:
   """Writes a results table in long format: one line per (row, column).
 
   Columns are `row_header, col_header` followed by the cell's statistics
@@ -174,10 +173,16 @@ def _fmt(x: float, scale: float, digits: int) -> str:
   return f'{x * scale:.{digits}f}'
 
 
-def markdown_table(table: Mapping, *, title: str | None = None,
-                   row_header: str = '', metric: str = 'F1',
-                   layout: str | None = None, scale: float = 100.0,
-                   digits: int = 2) -> str:
+def markdown_table(
+  table: Mapping,
+  *,
+  title: str | None = None,
+  row_header: str = '',
+  metric: str = 'F1',
+  layout: str | None = None,
+  scale: float = 100.0,
+  digits: int = 2,
+) -> str:
   """Renders a results table as markdown, laid out like the paper's table.
 
   Layouts:
@@ -206,20 +211,19 @@ def markdown_table(table: Mapping, *, title: str | None = None,
   kinds = set()
   for row in rows:
     if list(table[row]) != cols:
-      raise ValueError(
-          f'row {row!r} has columns {list(table[row])}, expected {cols}.')
+      raise ValueError(f'row {row!r} has columns {list(table[row])}, expected {cols}.')
     kinds |= {_kind(c) for c in table[row].values()}
   if len(kinds) != 1:
     raise ValueError(f'cells mix kinds {sorted(kinds)}; use one per table.')
   kind = kinds.pop()
   if layout is None:
-    layout = {'median_iqr': 'stacked', 'mean_std': 'columns'}.get(
-        kind, 'inline')
+    layout = {'median_iqr': 'stacked', 'mean_std': 'columns'}.get(kind, 'inline')
   if layout not in ('stacked', 'columns', 'inline'):
     raise ValueError(f'unknown layout {layout!r}.')
   f = lambda x: _fmt(x, scale, digits)
-  center, spread = {'median_iqr': ('median', 'iqr'),
-                    'mean_std': ('mean', 'std')}.get(kind, (None, None))
+  center, spread = {'median_iqr': ('median', 'iqr'), 'mean_std': ('mean', 'std')}.get(
+    kind, (None, None)
+  )
   spread_name = 'IQR' if kind == 'median_iqr' else 'σ'
   center_name = metric if kind == 'median_iqr' else 'μ'
 
@@ -238,10 +242,8 @@ def markdown_table(table: Mapping, *, title: str | None = None,
     out.append(line([row_header, '', *cols]))
     out.append(line(['---'] * (len(cols) + 2)))
     for row in rows:
-      out.append(line([row, center_name,
-                       *(f(table[row][c][center]) for c in cols)]))
-      out.append(line(['', spread_name,
-                       *(f(table[row][c][spread]) for c in cols)]))
+      out.append(line([row, center_name, *(f(table[row][c][center]) for c in cols)]))
+      out.append(line(['', spread_name, *(f(table[row][c][spread]) for c in cols)]))
   elif layout == 'columns':
     header = [row_header]
     for c in cols:
@@ -258,9 +260,11 @@ def markdown_table(table: Mapping, *, title: str | None = None,
     out.append(line([row_header, *cols]))
     out.append(line(['---'] * (len(cols) + 1)))
     for row in rows:
-      out.append(line([row, *(
-          f(table[row][c][center]) + sep.format(f(table[row][c][spread]))
-          for c in cols)]))
+      out.append(
+        line(
+          [row, *(f(table[row][c][center]) + sep.format(f(table[row][c][spread])) for c in cols)]
+        )
+      )
   return '\n'.join(out) + '\n'
 
 
@@ -282,8 +286,9 @@ def _save(fig: Figure, path) -> Path:
   return path
 
 
-def plot_confusion_matrix(cm, class_names: Sequence[str], path, *,
-                          title: str | None = None) -> Path:
+def plot_confusion_matrix(
+  cm, class_names: Sequence[str], path, *, title: str | None = None
+) -> Path:
   """Confusion matrix PNG with counts and row percentages (harAGE Fig. 3-5).
 
   Each cell shows the count and the percentage of its true class (row); the
@@ -303,11 +308,9 @@ def plot_confusion_matrix(cm, class_names: Sequence[str], path, *,
   if not np.all(np.isfinite(a)) or (a < 0).any():
     raise ValueError('confusion matrix must hold finite, non-negative counts.')
   if len(class_names) != a.shape[0]:
-    raise ValueError(
-        f'{len(class_names)} class names for a {a.shape[0]}-class matrix.')
+    raise ValueError(f'{len(class_names)} class names for a {a.shape[0]}-class matrix.')
   support = a.sum(axis=1, keepdims=True)
-  pct = np.divide(100.0 * a, support, out=np.zeros(a.shape),
-                  where=support > 0)
+  pct = np.divide(100.0 * a, support, out=np.zeros(a.shape), where=support > 0)
   c = a.shape[0]
   size = 1.2 + 0.9 * c
   fig = Figure(figsize=(size + 1.5, size))
@@ -319,8 +322,15 @@ def plot_confusion_matrix(cm, class_names: Sequence[str], path, *,
       if a[i, j] == 0:
         continue
       count = int(a[i, j]) if float(a[i, j]).is_integer() else a[i, j]
-      ax.text(j, i, f'{count}\n{pct[i, j]:.1f}%', ha='center', va='center',
-              fontsize=8, color='white' if pct[i, j] > 50 else 'black')
+      ax.text(
+        j,
+        i,
+        f'{count}\n{pct[i, j]:.1f}%',
+        ha='center',
+        va='center',
+        fontsize=8,
+        color='white' if pct[i, j] > 50 else 'black',
+      )
   ax.set_xticks(range(c), labels=list(class_names), rotation=45, ha='right')
   ax.set_yticks(range(c), labels=list(class_names))
   ax.set_xlabel('Predicted class')
@@ -334,14 +344,12 @@ def _shot_value(k) -> float:
   try:
     return float(str(k).split('=')[-1])
   except ValueError:
-    raise ValueError(
-        f'column {k!r} is not a number of shots (e.g. 1, "5", "k=10").'
-    ) from None
+    raise ValueError(f'column {k!r} is not a number of shots (e.g. 1, "5", "k=10").') from None
 
 
-def plot_score_vs_shots(scores: Mapping, path, *, ylabel: str = 'F1 score',
-                        title: str | None = None, scale: float = 100.0
-                        ) -> Path:
+def plot_score_vs_shots(
+  scores: Mapping, path, *, ylabel: str = 'F1 score', title: str | None = None, scale: float = 100.0
+) -> Path:
   """Median score vs shots per method, with a Q1-Q3 (IQR) band.
 
   Args:
@@ -374,8 +382,7 @@ def plot_score_vs_shots(scores: Mapping, path, *, ylabel: str = 'F1 score',
     shots, med, lo, hi = (np.asarray(v)[order] for v in (shots, med, lo, hi))
     all_shots |= set(shots.tolist())
     (line,) = ax.plot(shots, med, marker='o', label=str(method))
-    ax.fill_between(shots, lo, hi, color=line.get_color(), alpha=0.2,
-                    linewidth=0)
+    ax.fill_between(shots, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
   ticks = sorted(all_shots)
   if ticks[0] > 0 and ticks[-1] / ticks[0] >= 10:
     ax.set_xscale('log')
@@ -393,10 +400,18 @@ def plot_score_vs_shots(scores: Mapping, path, *, ylabel: str = 'F1 score',
 # ------------------------------------------------------------------ bundle
 
 
-def write_report(out_dir, scores: Mapping, *, statistic: str = 'median_iqr',
-                 confusion=None, class_names: Sequence[str] | None = None,
-                 title: str | None = None, row_header: str = 'method',
-                 metric: str = 'F1', scale: float = 100.0) -> dict[str, Path]:
+def write_report(
+  out_dir,
+  scores: Mapping,
+  *,
+  statistic: str = 'median_iqr',
+  confusion=None,
+  class_names: Sequence[str] | None = None,
+  title: str | None = None,
+  row_header: str = 'method',
+  metric: str = 'F1',
+  scale: float = 100.0,
+) -> dict[str, Path]:
   """Writes results.json, results.csv, results.md and the PNG plots.
 
   Args:
@@ -415,26 +430,33 @@ def write_report(out_dir, scores: Mapping, *, statistic: str = 'median_iqr',
   """
   out = Path(os.fspath(out_dir))
   table = summarize(scores, statistic)
-  results = {'title': title, 'statistic': statistic, 'metric': metric,
-             'table': table, 'raw': scores}
+  results = {
+    'title': title,
+    'statistic': statistic,
+    'metric': metric,
+    'table': table,
+    'raw': scores,
+  }
   if confusion is not None:
     if class_names is None:
       raise ValueError('class_names are needed to plot the confusion matrix.')
-    results['confusion'] = {'classes': list(class_names),
-                            'counts': confusion}
+    results['confusion'] = {'classes': list(class_names), 'counts': confusion}
   paths = {
-      'json': write_json(results, out / 'results.json'),
-      'csv': write_csv(table, out / 'results.csv', row_header=row_header,
-                       col_header='shots'),
-      'markdown': write_markdown(table, out / 'results.md', title=title,
-                                 row_header=row_header, metric=metric,
-                                 scale=scale),
-      'score_vs_shots': plot_score_vs_shots(
-          scores, out / 'score_vs_shots.png',
-          ylabel=f'{metric}{" (%)" if scale == 100 else ""}, median and IQR',
-          title=title, scale=scale),
+    'json': write_json(results, out / 'results.json'),
+    'csv': write_csv(table, out / 'results.csv', row_header=row_header, col_header='shots'),
+    'markdown': write_markdown(
+      table, out / 'results.md', title=title, row_header=row_header, metric=metric, scale=scale
+    ),
+    'score_vs_shots': plot_score_vs_shots(
+      scores,
+      out / 'score_vs_shots.png',
+      ylabel=f'{metric}{" (%)" if scale == 100 else ""}, median and IQR',
+      title=title,
+      scale=scale,
+    ),
   }
   if confusion is not None:
     paths['confusion'] = plot_confusion_matrix(
-        confusion, class_names, out / 'confusion.png', title=title)
+      confusion, class_names, out / 'confusion.png', title=title
+    )
   return paths

@@ -28,7 +28,8 @@ the matching is combinatorial.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -43,15 +44,15 @@ def _as_intervals(x, what: str) -> np.ndarray:
     a = a[None]
   if a.ndim != 2 or a.shape[1] != 2:
     raise ValueError(
-        f'{what} must be a list of [onset, offset] pairs, shape [k, 2]; got '
-        f'shape {a.shape}.')
+      f'{what} must be a list of [onset, offset] pairs, shape [k, 2]; got shape {a.shape}.'
+    )
   if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
     raise ValueError(f'{what} must hold whole frame indices, got {a.tolist()}.')
   bad = a[:, 0] > a[:, 1]
   if bad.any():
     raise ValueError(
-        f'{what} has intervals with onset after offset: '
-        f'{a[bad].astype(int).tolist()}.')
+      f'{what} has intervals with onset after offset: {a[bad].astype(int).tolist()}.'
+    )
   if (a < 0).any():
     raise ValueError(f'{what} has negative frame indices.')
   return a.astype(np.int64)
@@ -69,8 +70,9 @@ def interval_iou(spotted, ground_truth) -> np.ndarray:
   """
   s = _as_intervals(spotted, 'spotted')
   g = _as_intervals(ground_truth, 'ground_truth')
-  inter = (np.minimum(s[:, None, 1], g[None, :, 1])
-           - np.maximum(s[:, None, 0], g[None, :, 0]) + 1)  # (k, m)
+  inter = (
+    np.minimum(s[:, None, 1], g[None, :, 1]) - np.maximum(s[:, None, 0], g[None, :, 0]) + 1
+  )  # (k, m)
   inter = np.maximum(inter, 0)
   len_s = s[:, 1] - s[:, 0] + 1
   len_g = g[:, 1] - g[:, 0] + 1
@@ -109,20 +111,25 @@ def _videos(spotted, ground_truth):
   """Pairs up per-video interval lists; returns [(video_id, s, g)]."""
   if isinstance(spotted, Mapping) != isinstance(ground_truth, Mapping):
     raise ValueError(
-        'spotted and ground_truth must both be sequences (one entry per '
-        'video) or both be mappings video_id -> intervals.')
+      'spotted and ground_truth must both be sequences (one entry per '
+      'video) or both be mappings video_id -> intervals.'
+    )
   if isinstance(spotted, Mapping):
     # A video missing on one side has no intervals there (e.g. a video without
     # ground truth), so it is still scored.
     ids = list(dict.fromkeys([*ground_truth.keys(), *spotted.keys()]))
     return [(v, spotted.get(v), ground_truth.get(v)) for v in ids]
-  if isinstance(spotted, (str, bytes)) or not isinstance(
-      spotted, Sequence) or not isinstance(ground_truth, Sequence):
+  if (
+    isinstance(spotted, (str, bytes))
+    or not isinstance(spotted, Sequence)
+    or not isinstance(ground_truth, Sequence)
+  ):
     raise ValueError('spotted and ground_truth must be per-video lists.')
   if len(spotted) != len(ground_truth):
     raise ValueError(
-        f'spotted has {len(spotted)} videos but ground_truth has '
-        f'{len(ground_truth)}; give one (possibly empty) entry per video.')
+      f'spotted has {len(spotted)} videos but ground_truth has '
+      f'{len(ground_truth)}; give one (possibly empty) entry per video.'
+    )
   return [(i, s, g) for i, (s, g) in enumerate(zip(spotted, ground_truth))]
 
 
@@ -159,13 +166,14 @@ def spotting_scores(spotted, ground_truth, iou: float = 0.5) -> dict[str, Any]:
     v_tp = len(matches)
     v_fp, v_fn = len(s) - v_tp, len(g) - v_tp
     tp, fp, fn = tp + v_tp, fp + v_fp, fn + v_fn
-    per_video[vid] = {'tp': v_tp, 'fp': v_fp, 'fn': v_fn,
-                      'matches': matches.tolist()}
+    per_video[vid] = {'tp': v_tp, 'fp': v_fp, 'fn': v_fn, 'matches': matches.tolist()}
   div = lambda a, b: float(a) / b if b > 0 else 0.0
   return {
-      'tp': tp, 'fp': fp, 'fn': fn,
-      'precision': div(tp, tp + fp),
-      'recall': div(tp, tp + fn),
-      'f1': div(2 * tp, 2 * tp + fp + fn),  # eq. 2
-      'per_video': per_video,
+    'tp': tp,
+    'fp': fp,
+    'fn': fn,
+    'precision': div(tp, tp + fp),
+    'recall': div(tp, tp + fn),
+    'f1': div(2 * tp, 2 * tp + fp + fn),  # eq. 2
+    'per_video': per_video,
   }

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats as sps
 
-from evaluation import _validation
+from evaluation import validation as _validation
 
 
 class MedianIQR(NamedTuple):
@@ -70,8 +70,7 @@ def quartiles(scores, axis: int = 0) -> Quartiles:
   x = jnp.asarray(scores, dtype=jnp.float32)
   _check_axis(x, axis)
   _validation.check_finite_scores(scores)
-  q = jnp.percentile(x, jnp.array([25.0, 50.0, 75.0]), axis=axis,
-                     method='linear')
+  q = jnp.percentile(x, jnp.array([25.0, 50.0, 75.0]), axis=axis, method='linear')
   return Quartiles(q[0], q[1], q[2])
 
 
@@ -107,8 +106,8 @@ def mean_std(scores, axis: int = 0, ddof: int = 1) -> MeanStd:
   _validation.check_finite_scores(scores)
   if x.shape[axis] - ddof <= 0:
     raise ValueError(
-        f'std with ddof={ddof} needs more than {ddof} scores along axis '
-        f'{axis}, got {x.shape[axis]}.')
+      f'std with ddof={ddof} needs more than {ddof} scores along axis {axis}, got {x.shape[axis]}.'
+    )
   return MeanStd(jnp.mean(x, axis=axis), jnp.std(x, axis=axis, ddof=ddof))
 
 
@@ -140,5 +139,4 @@ def wilcoxon_ranksum(x, y, alternative: str = 'two-sided') -> RankSumResult:
     _validation.check_finite_scores(a, name)
     arrays.append(a)
   res = sps.ranksums(arrays[0], arrays[1], alternative=alternative)
-  return RankSumResult(float(res.statistic), float(res.pvalue),
-                       len(arrays[0]), len(arrays[1]))
+  return RankSumResult(float(res.statistic), float(res.pvalue), len(arrays[0]), len(arrays[1]))

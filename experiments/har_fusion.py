@@ -31,7 +31,9 @@ from tqdm.auto import tqdm
 import evaluation
 from evaluation import reports
 from experiments.configs import har_fusion as configs
-from signals import har_data, har_models, har_train
+from fewshot.models import har as har_models
+from fewshot.protocols import har as har_train
+from signals.har import data as har_data
 
 SYMBOL = {'steps': 'steps', 'hr': 'hr', 'acc': 'xyz', 'gyro': 'gyro'}
 
@@ -40,8 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--quick', action='store_true', help='minutes-long CPU setting')
   p.add_argument('--out', default='runs/har_fusion', help='run folder')
-  p.add_argument('--data', default='synthetic',
-                 help="'synthetic' (default), 'basicmotions', or a folder of JSON participants")
+  p.add_argument(
+    '--data',
+    default='synthetic',
+    help="'synthetic' (default), 'basicmotions', or a folder of JSON participants",
+  )
   p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
   return p.parse_args(argv)
 
@@ -49,8 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def model_name(modalities, fusion) -> str:
   """Paper notation: f_steps, f_steps+hr (concat), f_steps*hr (outer)."""
   sep = '⊕' if fusion == 'concat' else '⊗'
-  return 'f_' + sep.join(SYMBOL.get(m, m) for m in modalities) if len(modalities) > 1 \
-      else 'f_' + SYMBOL.get(modalities[0], modalities[0])
+  return (
+    'f_' + sep.join(SYMBOL.get(m, m) for m in modalities)
+    if len(modalities) > 1
+    else 'f_' + SYMBOL.get(modalities[0], modalities[0])
+  )
 
 
 def load_data(cfg: configs.Config, data: str):
@@ -59,16 +67,23 @@ def load_data(cfg: configs.Config, data: str):
     d = har_data.load_basicmotions(cfg.basicmotions_groups)
     return {'4 classes': d}, configs.BASICMOTIONS_MODALITIES, 'aeon BasicMotions'
   if data == 'synthetic':
-    parts = har_data.synthetic_harage(jax.random.key(cfg.seed), cfg.participants,
-                                      cfg.block_seconds, cfg.rest_seconds, cfg.gaps_per_minute)
+    parts = har_data.synthetic_harage(
+      jax.random.key(cfg.seed),
+      cfg.participants,
+      cfg.block_seconds,
+      cfg.rest_seconds,
+      cfg.gaps_per_minute,
+    )
     desc = f'synthetic harAGE-like, {cfg.participants} participants'
   else:
     parts = har_data.load_participants(data)
     desc = f'JSON participants from {data}'
   windows, stats = har_data.windows_from_participants(parts, missing_rest='exclude')
-  desc += (f' ({stats.n_train_windows} training / {stats.n_test_windows} test windows, '
-           f'{stats.n_excluded_windows} excluded, participants excluded: '
-           f'{stats.excluded_participants or "none"})')
+  desc += (
+    f' ({stats.n_train_windows} training / {stats.n_test_windows} test windows, '
+    f'{stats.n_excluded_windows} excluded, participants excluded: '
+    f'{stats.excluded_participants or "none"})'
+  )
   tasks = {f'{t} classes': har_data.select_task(windows, t) for t in cfg.tasks}
   return tasks, configs.HARAGE_MODALITIES, desc
 
@@ -82,13 +97,20 @@ def grid(cfg: configs.Config, tasks: dict, modalities) -> list[dict]:
     for ext in cfg.extractors:
       for mods, fusion in combos:
         fusion = fusion if len(mods) > 1 else 'none'
-        cells.append({'task': task, 'extractor': ext, 'modalities': list(mods),
-                      'fusion': fusion, 'model': model_name(mods, fusion)})
+        cells.append(
+          {
+            'task': task,
+            'extractor': ext,
+            'modalities': list(mods),
+            'fusion': fusion,
+            'model': model_name(mods, fusion),
+          }
+        )
   return cells
 
 
 def cell_id(c: dict) -> str:
-  return f"{c['task']}|{c['extractor']}|{c['model']}"
+  return f'{c["task"]}|{c["extractor"]}|{c["model"]}'
 
 
 def read_done(path) -> dict:
@@ -114,19 +136,26 @@ def check_config(cfg, data, out_dir) -> None:
 
 
 def run_cell(cfg, cell, data: har_data.HARWindows) -> dict:
-  model = har_models.make_model(cell['modalities'], cell['extractor'],
-                                'outer' if cell['fusion'] == 'outer' else 'concat',
-                                len(data.class_names))
+  model = har_models.make_model(
+    cell['modalities'],
+    cell['extractor'],
+    'outer' if cell['fusion'] == 'outer' else 'concat',
+    len(data.class_names),
+  )
   key = jax.random.fold_in(jax.random.key(cfg.seed), zlib.crc32(cell_id(cell).encode()))
   t0 = time.perf_counter()
-  res = har_train.nested_loso(model, cfg.train, data, key, vmapped=cfg.vmap_folds,
-                              seed=cfg.seed)
+  res = har_train.nested_loso(model, cfg.train, data, key, vmapped=cfg.vmap_folds, seed=cfg.seed)
   cm = evaluation.confusion_matrix(res.y_true, res.y_pred, len(data.class_names))
-  return dict(cell, fold_uar=res.fold_uar.tolist(), epochs=res.epochs.tolist(),
-              inner_epochs=res.inner_epochs.tolist(),
-              test_subjects=[str(s) for s in res.test_subjects],
-              confusion=np.asarray(cm).tolist(), class_names=list(data.class_names),
-              seconds=time.perf_counter() - t0)
+  return dict(
+    cell,
+    fold_uar=res.fold_uar.tolist(),
+    epochs=res.epochs.tolist(),
+    inner_epochs=res.inner_epochs.tolist(),
+    test_subjects=[str(s) for s in res.test_subjects],
+    confusion=np.asarray(cm).tolist(),
+    class_names=list(data.class_names),
+    seconds=time.perf_counter() - t0,
+  )
 
 
 def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) -> dict:
@@ -134,8 +163,9 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
   by_task = {}
   for c in cells:
     rec = records[cell_id(c)]
-    by_task.setdefault(c['task'], {}).setdefault(c['model'], {})[c['extractor'].upper()] = \
-        rec['fold_uar']
+    by_task.setdefault(c['task'], {}).setdefault(c['model'], {})[c['extractor'].upper()] = rec[
+      'fold_uar'
+    ]
   md = [f'# harAGE fusion: UAR (%) over the LOSO folds, nested LOSO\n\nData: {desc}\n']
   summary, best = {}, {}
   for i, (task, table) in enumerate(by_task.items()):
@@ -146,14 +176,19 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
     filled = {r: {c: v for c, v in row.items() if v is not None} for r, row in table.items()}
     summary[task] = reports.summarize(filled, 'mean_std')
     md.append(_table_md(f'Table {i + 2}-like: {task}', summary[task], cols))
-    scores = [(s['mean'], -s['std'], r, c) for r, row in summary[task].items()
-              for c, s in row.items()]
+    scores = [
+      (s['mean'], -s['std'], r, c) for r, row in summary[task].items() for c, s in row.items()
+    ]
     _, _, r, c = max(scores)  # ties: lower std wins, as in the paper (5.2)
-    rec = next(records[cell_id(x)] for x in cells
-               if x['task'] == task and x['model'] == r and x['extractor'].upper() == c)
-    path = os.path.join(out_dir, f"confusion_{task.split()[0]}.png")
-    reports.plot_confusion_matrix(np.asarray(rec['confusion']), rec['class_names'], path,
-                                  title=f'{task}: {c} {r}')
+    rec = next(
+      records[cell_id(x)]
+      for x in cells
+      if x['task'] == task and x['model'] == r and x['extractor'].upper() == c
+    )
+    path = os.path.join(out_dir, f'confusion_{task.split()[0]}.png')
+    reports.plot_confusion_matrix(
+      np.asarray(rec['confusion']), rec['class_names'], path, title=f'{task}: {c} {r}'
+    )
     best[task] = {'model': r, 'extractor': c, **summary[task][r][c], 'figure': path}
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
     f.write('\n'.join(md))
@@ -170,13 +205,12 @@ def _table_md(title, table, cols) -> str:
     cells = []
     for c in cols:
       s = row.get(c)
-      cells += [f"{100 * s['mean']:.1f}", f"{100 * s['std']:.1f}"] if s else ['-', '-']
+      cells += [f'{100 * s["mean"]:.1f}', f'{100 * s["std"]:.1f}'] if s else ['-', '-']
     lines.append(f'| {r} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'
 
 
-def run(cfg: configs.Config, out_dir: str, data: str = 'synthetic', progress: bool = True
-        ) -> dict:
+def run(cfg: configs.Config, out_dir: str, data: str = 'synthetic', progress: bool = True) -> dict:
   os.makedirs(out_dir, exist_ok=True)
   check_config(cfg, data, out_dir)
   tasks, modalities, desc = load_data(cfg, data)
@@ -184,8 +218,13 @@ def run(cfg: configs.Config, out_dir: str, data: str = 'synthetic', progress: bo
   path = os.path.join(out_dir, 'results.jsonl')
   done = read_done(path)
   todo = [c for c in cells if cell_id(c) not in done]
-  with tqdm(total=len(cells), initial=len(cells) - len(todo), desc='har_fusion', unit='cell',
-            disable=not progress) as bar:
+  with tqdm(
+    total=len(cells),
+    initial=len(cells) - len(todo),
+    desc='har_fusion',
+    unit='cell',
+    disable=not progress,
+  ) as bar:
     for c in todo:
       bar.set_postfix_str(cell_id(c))
       rec = run_cell(cfg, c, tasks[c['task']])
@@ -205,8 +244,10 @@ def main(argv=None) -> int:
   with open(os.path.join(args.out, 'tables.md')) as f:
     print(f.read())
   for task, b in results['best'].items():
-    print(f"best {task}: {b['extractor']} {b['model']} UAR {100 * b['mean']:.1f} ± "
-          f"{100 * b['std']:.1f} -> {b['figure']}")
+    print(
+      f'best {task}: {b["extractor"]} {b["model"]} UAR {100 * b["mean"]:.1f} ± '
+      f'{100 * b["std"]:.1f} -> {b["figure"]}'
+    )
   return 0
 
 

@@ -47,22 +47,27 @@ from tqdm.auto import tqdm
 import fewshot
 from evaluation import per_class_split
 from evaluation import reports
-from evaluation.protocols import SEMG_SEEN_CLASSES, SEMG_UNSEEN_CLASSES
-from experiments.configs.semg_fewshot import Config, get_config
-from fewshot import models, protocol, siamese, transfer
-from fewshot.train import FitConfig
+from evaluation.protocols import SEMG_SEEN_CLASSES
+from evaluation.protocols import SEMG_UNSEEN_CLASSES
+from experiments.configs.semg_fewshot import Config
+from experiments.configs.semg_fewshot import get_config
+from fewshot import models
+from fewshot import siamese
+from fewshot import transfer
+from fewshot.protocols import semg as protocol
+from fewshot.trainer import FitConfig
 
 FSL_METHODS = ('CL^1', 'CL^2', 'CL^20', 'CM', 'CP', 'CS^2', 'CS^3', 'CS^3_AB')
-SIAMESE = {'CS^2': ('contrastive', False), 'CS^3': ('triplet', False),
-           'CS^3_AB': ('triplet', True)}
+SIAMESE = {'CS^2': ('contrastive', False), 'CS^3': ('triplet', False), 'CS^3_AB': ('triplet', True)}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--quick', action='store_true', help='minutes-long CPU setting')
   p.add_argument('--out', default='runs/semg_fewshot', help='run folder')
-  p.add_argument('--data', default=None,
-                 help='dataset folder (manifest.csv) or .npz; default: synthetic')
+  p.add_argument(
+    '--data', default=None, help='dataset folder (manifest.csv) or .npz; default: synthetic'
+  )
   p.add_argument('--seed', type=int, default=None, help='override the root seed')
   p.add_argument('--no-progress', action='store_true', help='hide progress bars')
   return p.parse_args(argv)
@@ -75,6 +80,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def compute_features(x_raw) -> np.ndarray:
   """`signals.semg_features` (Sec. II-B): [n, 2, 8000] -> [n, 2, 61]."""
   import signals  # noqa: PLC0415 (heavy; only when features are not cached)
+
   return np.asarray(signals.semg_features(x_raw))
 
 
@@ -84,11 +90,14 @@ def load_features(cfg: Config, out_dir: str, data_path: str | None):
   if os.path.isfile(cache):
     with np.load(cache, allow_pickle=False) as z:
       return z['x'], z['labels'], tuple(str(c) for c in z['class_names'])
-  from signals import semg_data  # noqa: PLC0415
+  from signals.semg import data as semg_data  # noqa: PLC0415
+
   if data_path is None:
-    ds = semg_data.synthetic_semg(jax.random.key(cfg.seed),
-                                  num_subjects=cfg.subjects,
-                                  recordings_per_class=cfg.recordings_per_class)
+    ds = semg_data.synthetic_semg(
+      jax.random.key(cfg.seed),
+      num_subjects=cfg.subjects,
+      recordings_per_class=cfg.recordings_per_class,
+    )
   else:
     ds = semg_data.load_semg_dataset(data_path, expected_channels=2)
   x = compute_features(ds.x)
@@ -141,11 +150,15 @@ def validate_config(cfg: Config) -> None:
     if setting == 'AdaBatch':
       continue
     if setting not in transfer.FROZEN_SETTINGS:
-      raise ValueError(f'unknown frozen-layer setting {setting!r}; use one of '
-                       f'{list(transfer.FROZEN_SETTINGS)} or AdaBatch')
+      raise ValueError(
+        f'unknown frozen-layer setting {setting!r}; use one of '
+        f'{list(transfer.FROZEN_SETTINGS)} or AdaBatch'
+      )
     if len(transfer.FROZEN_SETTINGS[setting]) > len(cfg.hidden):
-      raise ValueError(f'setting {setting!r} freezes more BiLSTM layers than the '
-                       f'{len(cfg.hidden)} of hidden={cfg.hidden}')
+      raise ValueError(
+        f'setting {setting!r} freezes more BiLSTM layers than the '
+        f'{len(cfg.hidden)} of hidden={cfg.hidden}'
+      )
 
 
 def check_config(cfg: Config, out_dir: str, data_path) -> None:
@@ -157,15 +170,18 @@ def check_config(cfg: Config, out_dir: str, data_path) -> None:
     with open(path) as f:
       old = json.load(f)
     if old != record:
-      raise ValueError(f'{out_dir} holds a run with other settings ({path}); '
-                       'use another --out or delete that folder')
+      raise ValueError(
+        f'{out_dir} holds a run with other settings ({path}); '
+        'use another --out or delete that folder'
+      )
   else:
     with open(path, 'w') as f:
       json.dump(record, f, indent=2)
 
 
-def run(cfg: Config, out_dir: str, data_path: str | None = None,
-        progress: bool = True, features=None) -> dict:
+def run(
+  cfg: Config, out_dir: str, data_path: str | None = None, progress: bool = True, features=None
+) -> dict:
   """Runs every table of the experiment; returns the results dict.
 
   Args:
@@ -186,10 +202,12 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   else:
     x, labels, class_names = features
   labels = np.asarray(labels)
-  fewshot.train.validate_examples(x, labels, len(class_names))
+  fewshot.trainer.validate_examples(x, labels, len(class_names))
   if len(class_names) != 7:
-    raise ValueError(f'the paper protocol needs 7 classes (C1-C4 seen, C5-C7 '
-                     f'unseen); the data has {len(class_names)}: {class_names}')
+    raise ValueError(
+      f'the paper protocol needs 7 classes (C1-C4 seen, C5-C7 '
+      f'unseen); the data has {len(class_names)}: {class_names}'
+    )
   x = standardize(x)
   xj = jnp.asarray(x)
   R = cfg.num_seeds
@@ -197,8 +215,7 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   root = jax.random.key(cfg.seed)
   k_split, k_init, k_train, k_shots, k_episodes = jax.random.split(root, 5)
   del root
-  splits = [per_class_split(labels, counts, seed=jax.random.fold_in(k_split, s))
-            for s in range(R)]
+  splits = [per_class_split(labels, counts, seed=jax.random.fold_in(k_split, s)) for s in range(R)]
   y_all = np.asarray(labels, np.int32)
   y_seen = protocol.local_labels(labels, SEMG_SEEN_CLASSES)
   y_unseen = protocol.local_labels(labels, SEMG_UNSEEN_CLASSES)
@@ -210,18 +227,30 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   n_all_train = len(splits[0].train)
   n_seen_train = len(protocol.restrict(splits[0].train, y_seen))
   n_unseen_train = len(protocol.restrict(splits[0].train, y_unseen))
-  total_epochs = len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs) + \
-      2 * cfg.base_fit.num_epochs + \
-      2 * cfg.few_fit.num_epochs + len(cfg.table6) * \
-      cfg.transfer_fit.num_epochs + len(SIAMESE) * cfg.siamese_fit.num_epochs
-  bar = tqdm(total=total_epochs, desc='training', unit='epoch', disable=not progress,
-             file=sys.stdout)
+  total_epochs = (
+    len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs)
+    + 2 * cfg.base_fit.num_epochs
+    + 2 * cfg.few_fit.num_epochs
+    + len(cfg.table6) * cfg.transfer_fit.num_epochs
+    + len(SIAMESE) * cfg.siamese_fit.num_epochs
+  )
+  bar = tqdm(
+    total=total_epochs, desc='training', unit='epoch', disable=not progress, file=sys.stdout
+  )
 
   def train(stage, init, keys, data, split):
     bar.set_postfix_str(stage.name)
-    fs, chunks = protocol.run_stage(stage, ckpt, init, keys, data, split,
-                                    chunk_epochs=cfg.chunk_epochs,
-                                    max_to_keep=cfg.max_to_keep, progress=bar.update)
+    fs, chunks = protocol.run_stage(
+      stage,
+      ckpt,
+      init,
+      keys,
+      data,
+      split,
+      chunk_epochs=cfg.chunk_epochs,
+      max_to_keep=cfg.max_to_keep,
+      progress=bar.update,
+    )
     if chunks == 0:
       bar.update(stage.fit_config.num_epochs)
     return fs
@@ -242,15 +271,19 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   if cfg.table4_epochs is not None:
     fit_iv = dataclasses.replace(fit_iv, num_epochs=cfg.table4_epochs)
   for depth in cfg.depths:
-    model = models.SEMGClassifier(len(class_names), hidden=_depth_hidden(cfg.hidden, depth),
-                                  fc=cfg.fc)
-    stage = protocol.classifier_stage(f'table4_depth{depth}', model,
-                                      fewshot_adam(fit_iv), fit_iv)
+    model = models.SEMGClassifier(
+      len(class_names), hidden=_depth_hidden(cfg.hidden, depth), fc=cfg.fc
+    )
+    stage = protocol.classifier_stage(f'table4_depth{depth}', model, fewshot_adam(fit_iv), fit_iv)
     init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 100 + depth), R), xj)
-    fs = train(stage, init, _keys(jax.random.fold_in(k_train, 100 + depth), R),
-               (xj, jnp.asarray(y_all)), split_all)
-    table_iv[f'{depth} Layer'] = protocol.test_f1(model, fs, xj, y_all, test_all,
-                                                  len(class_names))
+    fs = train(
+      stage,
+      init,
+      _keys(jax.random.fold_in(k_train, 100 + depth), R),
+      (xj, jnp.asarray(y_all)),
+      split_all,
+    )
+    table_iv[f'{depth} Layer'] = protocol.test_f1(model, fs, xj, y_all, test_all, len(class_names))
   tables['IV'] = {'F1 Score': table_iv}
   timings['table_iv_s'] = time.time() - t
 
@@ -260,21 +293,32 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   test_seen = np.stack([protocol.restrict(s.test, y_seen) for s in splits])
   base = {}
   for bn in (False, True):
-    model = models.SEMGClassifier(len(SEMG_SEEN_CLASSES), hidden=cfg.hidden, fc=cfg.fc,
-                                  batch_norm=bn)
+    model = models.SEMGClassifier(
+      len(SEMG_SEEN_CLASSES), hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn
+    )
     name = 'base_c1_bn' if bn else 'base_c1'
-    stage = protocol.classifier_stage(name, model, fewshot_adam(cfg.base_fit),
-                                      _steps(cfg.base_fit, n_seen_train))
+    stage = protocol.classifier_stage(
+      name, model, fewshot_adam(cfg.base_fit), _steps(cfg.base_fit, n_seen_train)
+    )
     init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 200 + bn), R), xj)
-    fs = train(stage, init, _keys(jax.random.fold_in(k_train, 200 + bn), R),
-               (xj, jnp.asarray(y_seen)), split_seen)
+    fs = train(
+      stage,
+      init,
+      _keys(jax.random.fold_in(k_train, 200 + bn), R),
+      (xj, jnp.asarray(y_seen)),
+      split_seen,
+    )
     base[bn] = (model, fs)
-  p, r, f = protocol.per_class_scores(base[False][0], base[False][1], xj, y_seen,
-                                      test_seen, len(SEMG_SEEN_CLASSES))
-  tables['V'] = {class_names[c]: {'Precision': p[:, c], 'Recall': r[:, c], 'F1': f[:, c]}
-                 for c in SEMG_SEEN_CLASSES}
-  tables['V_base_weighted_f1'] = protocol.test_f1(base[False][0], base[False][1], xj,
-                                                  y_seen, test_seen, len(SEMG_SEEN_CLASSES))
+  p, r, f = protocol.per_class_scores(
+    base[False][0], base[False][1], xj, y_seen, test_seen, len(SEMG_SEEN_CLASSES)
+  )
+  tables['V'] = {
+    class_names[c]: {'Precision': p[:, c], 'Recall': r[:, c], 'F1': f[:, c]}
+    for c in SEMG_SEEN_CLASSES
+  }
+  tables['V_base_weighted_f1'] = protocol.test_f1(
+    base[False][0], base[False][1], xj, y_seen, test_seen, len(SEMG_SEEN_CLASSES)
+  )
   timings['base_s'] = time.time() - t
 
   # --- Tables VII (DL from scratch) and VIII (TL) with nu samples per class.
@@ -293,26 +337,25 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   n_runs = R * len(cfg.shots)
 
   def by_shot(scores):
-    return {f'ν={nu}': scores[i * R:(i + 1) * R] for i, nu in enumerate(cfg.shots)}
+    return {f'ν={nu}': scores[i * R : (i + 1) * R] for i, nu in enumerate(cfg.shots)}
 
   model_few = models.SEMGClassifier(n_unseen, hidden=cfg.hidden, fc=cfg.fc)
   stage = protocol.classifier_stage('table7_dl', model_few, fewshot_adam(few_fit), few_fit)
   init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 300), n_runs), xj)
-  fs = train(stage, init, _keys(jax.random.fold_in(k_train, 300), n_runs), data_unseen,
-             split_few)
-  tables['VII'] = {'DL': by_shot(protocol.test_f1(model_few, fs, xj, y_unseen, test_few,
-                                                  n_unseen))}
+  fs = train(stage, init, _keys(jax.random.fold_in(k_train, 300), n_runs), data_unseen, split_few)
+  tables['VII'] = {'DL': by_shot(protocol.test_f1(model_few, fs, xj, y_unseen, test_few, n_unseen))}
 
-  stage = protocol.classifier_stage('table8_tl', model_few,
-                                    transfer.fine_tune_tx(frozen_tl, few_fit.learning_rate),
-                                    few_fit)
+  stage = protocol.classifier_stage(
+    'table8_tl', model_few, transfer.fine_tune_tx(frozen_tl, few_fit.learning_rate), few_fit
+  )
   base_vars = _tile_runs(protocol.best_variables(base[False][1]), len(cfg.shots))
-  init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 400), n_runs), xj,
-                            base_vars)
-  fs = train(stage, init, _keys(jax.random.fold_in(k_train, 400), n_runs), data_unseen,
-             split_few)
-  tables['VIII'] = {'TL': by_shot(protocol.test_f1(model_few, fs, xj, y_unseen, test_few,
-                                                   n_unseen))}
+  init = lambda: protocol.init_runs(
+    stage, _keys(jax.random.fold_in(k_init, 400), n_runs), xj, base_vars
+  )
+  fs = train(stage, init, _keys(jax.random.fold_in(k_train, 400), n_runs), data_unseen, split_few)
+  tables['VIII'] = {
+    'TL': by_shot(protocol.test_f1(model_few, fs, xj, y_unseen, test_few, n_unseen))
+  }
   timings['tables_vii_viii_s'] = time.time() - t
 
   # --- Table VI: frozen layers in fine-tuning (plus AdaBatch), full C^2 train split.
@@ -320,19 +363,25 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   split_unseen = seed_split(y_unseen)
   tr_fit = _steps(cfg.transfer_fit, n_unseen_train)
   table_vi = {}
-  settings = [('AdaBatch', True, transfer.adabatch_tx(tr_fit.learning_rate))
-              if k == 'AdaBatch' else
-              (f'{k} Layer', False,
-               transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[k], tr_fit.learning_rate))
-              for k in cfg.table6]
+  settings = [
+    ('AdaBatch', True, transfer.adabatch_tx(tr_fit.learning_rate))
+    if k == 'AdaBatch'
+    else (
+      f'{k} Layer',
+      False,
+      transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[k], tr_fit.learning_rate),
+    )
+    for k in cfg.table6
+  ]
   for j, (col, bn, tx) in enumerate(settings):
     model = models.SEMGClassifier(n_unseen, hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
-    stage = protocol.classifier_stage(f'table6_{col.replace(" ", "_").lower()}', model,
-                                      tx, tr_fit)
-    init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 500 + j), R), xj,
-                              protocol.best_variables(base[bn][1]))
-    fs = train(stage, init, _keys(jax.random.fold_in(k_train, 500 + j), R), data_unseen,
-               split_unseen)
+    stage = protocol.classifier_stage(f'table6_{col.replace(" ", "_").lower()}', model, tx, tr_fit)
+    init = lambda: protocol.init_runs(
+      stage, _keys(jax.random.fold_in(k_init, 500 + j), R), xj, protocol.best_variables(base[bn][1])
+    )
+    fs = train(
+      stage, init, _keys(jax.random.fold_in(k_train, 500 + j), R), data_unseen, split_unseen
+    )
     table_vi[col] = protocol.test_f1(model, fs, xj, y_unseen, test_unseen, n_unseen)
   tables['VI'] = {'Median F1 Score': table_vi}
   timings['table_vi_s'] = time.time() - t
@@ -342,14 +391,23 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   sia = {}
   for j, (method, (kind, bn)) in enumerate(SIAMESE.items()):
     model = models.SiameseNet(hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
-    tx = (transfer.adabatch_tx(cfg.siamese_fit.learning_rate) if bn else
-          transfer.fine_tune_tx(frozen_tl, cfg.siamese_fit.learning_rate))
+    tx = (
+      transfer.adabatch_tx(cfg.siamese_fit.learning_rate)
+      if bn
+      else transfer.fine_tune_tx(frozen_tl, cfg.siamese_fit.learning_rate)
+    )
     name = 'siamese_' + method.replace('^', '').lower()
     stage = protocol.siamese_stage(name, model, tx, cfg.siamese_fit, kind)
-    init = lambda: protocol.init_runs(stage, _keys(jax.random.fold_in(k_init, 600 + j), R), xj,
-                              protocol.best_variables(base[bn][1]))
-    fs = train(stage, init, _keys(jax.random.fold_in(k_train, 600 + j), R),
-               (xj, jnp.asarray(y_seen)), split_seen)
+    init = lambda: protocol.init_runs(
+      stage, _keys(jax.random.fold_in(k_init, 600 + j), R), xj, protocol.best_variables(base[bn][1])
+    )
+    fs = train(
+      stage,
+      init,
+      _keys(jax.random.fold_in(k_train, 600 + j), R),
+      (xj, jnp.asarray(y_seen)),
+      split_seen,
+    )
     sia[method] = (model, fs)
   bar.close()
   timings['siamese_s'] = time.time() - t
@@ -363,24 +421,34 @@ def run(cfg: Config, out_dir: str, data_path: str | None = None,
   n_query = max(1, int(min_test))
   classifiers = fewshot.METRIC_CLASSIFIERS
   table_ix = {m: {f'k={k}': [] for k in cfg.shots} for m in FSL_METHODS}
-  with tqdm(total=len(FSL_METHODS) * len(cfg.shots) * R, desc='episodes',
-            disable=not progress, file=sys.stdout) as ebar:
+  with tqdm(
+    total=len(FSL_METHODS) * len(cfg.shots) * R,
+    desc='episodes',
+    disable=not progress,
+    file=sys.stdout,
+  ) as ebar:
     for s in range(R):
       for method in FSL_METHODS:
         if method in sia:
           emb = emb_sia[method][s]
-          head = siamese.head_params(jax.tree.map(lambda a: a[s],
-                                                  sia[method][1].best_params))
+          head = siamese.head_params(jax.tree.map(lambda a: a[s], sia[method][1].best_params))
           clf = fewshot.make_siamese_classifier(siamese.head_scores, head)
         else:
           emb, clf = emb_base[s], classifiers[method]
         for k in cfg.shots:
           res = fewshot.evaluate_episodes(
-              jax.random.fold_in(jax.random.fold_in(k_episodes, s), k),
-              emb[sup_idx[s]], y_unseen[sup_idx[s]],
-              emb[test_unseen[s]], y_unseen[test_unseen[s]],
-              classifier=clf, n_way=n_unseen, k_shot=k, n_query=n_query,
-              num_episodes=cfg.episodes, average='weighted')
+            jax.random.fold_in(jax.random.fold_in(k_episodes, s), k),
+            emb[sup_idx[s]],
+            y_unseen[sup_idx[s]],
+            emb[test_unseen[s]],
+            y_unseen[test_unseen[s]],
+            classifier=clf,
+            n_way=n_unseen,
+            k_shot=k,
+            n_query=n_query,
+            num_episodes=cfg.episodes,
+            average='weighted',
+          )
           # A seed's score: mean F1 over its episodes; medians/IQRs are over seeds.
           table_ix[method][f'k={k}'].append(float(np.mean(res.f1)))
           ebar.update()
@@ -401,22 +469,26 @@ def finding(tables) -> dict:
     tl = float(np.median(tables['VIII']['TL'][col_nu]))
     fsl = {m: float(np.median(v[col_k])) for m, v in tables['IX'].items()}
     best = max(fsl, key=fsl.get)
-    out[str(nu)] = {'DL': dl, 'TL': tl, 'best_FSL': best, 'best_FSL_F1': fsl[best],
-                    'FSL>TL': fsl[best] > tl, 'TL>DL': tl > dl}
+    out[str(nu)] = {
+      'DL': dl,
+      'TL': tl,
+      'best_FSL': best,
+      'best_FSL_F1': fsl[best],
+      'FSL>TL': fsl[best] > tl,
+      'TL>DL': tl > dl,
+    }
   return out
 
 
 def write_outputs(cfg, out_dir, tables, timings, n_query) -> dict:
   """results.json, tables.md and f1_vs_shots.png in the run folder."""
   titles = {
-      'IV': 'TABLE IV: median F1 and IQR of the base DL model (C1-C7) vs BiLSTM layers',
-      'VI': 'TABLE VI: median F1 and IQR vs frozen layers in TL fine-tuning (C5-C7), '
-            'plus AdaBatch',
-      'VII': 'TABLE VII: median F1 and IQR for deep learning from scratch vs samples '
-             'per class (C5-C7)',
-      'VIII': 'TABLE VIII: median F1 and IQR in transfer learning vs samples per class '
-              '(C5-C7)',
-      'IX': 'TABLE IX: median F1 and IQR of the FSL methods vs shots k (3-way, C5-C7)',
+    'IV': 'TABLE IV: median F1 and IQR of the base DL model (C1-C7) vs BiLSTM layers',
+    'VI': 'TABLE VI: median F1 and IQR vs frozen layers in TL fine-tuning (C5-C7), plus AdaBatch',
+    'VII': 'TABLE VII: median F1 and IQR for deep learning from scratch vs samples '
+    'per class (C5-C7)',
+    'VIII': 'TABLE VIII: median F1 and IQR in transfer learning vs samples per class (C5-C7)',
+    'IX': 'TABLE IX: median F1 and IQR of the FSL methods vs shots k (3-way, C5-C7)',
   }
   summary = {k: reports.summarize(tables[k]) for k in titles}
   md = [f'# sEMG few-shot: {cfg.num_seeds} seeds, F1 in %\n']
@@ -427,29 +499,49 @@ def write_outputs(cfg, out_dir, tables, timings, n_query) -> dict:
   md.append('**TABLE V: median (IQR) per-class scores of the base model on C1-C4**\n')
   md.append('| class | Precision | Recall | F1 |\n| --- | --- | --- | --- |')
   for c, cols in v.items():
-    md.append(f'| {c} | ' + ' | '.join(
-        f"{100 * cols[m]['median']:.2f} ({100 * cols[m]['iqr']:.2f})"
-        for m in ('Precision', 'Recall', 'F1')) + ' |')
+    md.append(
+      f'| {c} | '
+      + ' | '.join(
+        f'{100 * cols[m]["median"]:.2f} ({100 * cols[m]["iqr"]:.2f})'
+        for m in ('Precision', 'Recall', 'F1')
+      )
+      + ' |'
+    )
   find = finding(tables)
   md.append('\n**Finding at 1 and 5 shots (median F1, %)**\n')
   for nu, f in find.items():
-    md.append(f"- {nu} shot(s): DL {100 * f['DL']:.2f}, TL {100 * f['TL']:.2f}, best FSL "
-              f"{f['best_FSL']} {100 * f['best_FSL_F1']:.2f}: best FSL > TL "
-              f"{'yes' if f['FSL>TL'] else 'NO'}, TL > DL {'yes' if f['TL>DL'] else 'NO'}")
-  md.append(f"\nEpisodes per seed and cell: {cfg.episodes}, {n_query} queries per class. "
-            f"Wall time: {timings['total_s']:.0f} s.\n")
+    md.append(
+      f'- {nu} shot(s): DL {100 * f["DL"]:.2f}, TL {100 * f["TL"]:.2f}, best FSL '
+      f'{f["best_FSL"]} {100 * f["best_FSL_F1"]:.2f}: best FSL > TL '
+      f'{"yes" if f["FSL>TL"] else "NO"}, TL > DL {"yes" if f["TL>DL"] else "NO"}'
+    )
+  md.append(
+    f'\nEpisodes per seed and cell: {cfg.episodes}, {n_query} queries per class. '
+    f'Wall time: {timings["total_s"]:.0f} s.\n'
+  )
   with open(os.path.join(out_dir, 'tables.md'), 'w') as fh:
     fh.write('\n'.join(md))
 
-  curves = {'DL': {nu.split('=')[1]: s for nu, s in tables['VII']['DL'].items()},
-            'TL': {nu.split('=')[1]: s for nu, s in tables['VIII']['TL'].items()}}
+  curves = {
+    'DL': {nu.split('=')[1]: s for nu, s in tables['VII']['DL'].items()},
+    'TL': {nu.split('=')[1]: s for nu, s in tables['VIII']['TL'].items()},
+  }
   for m, cols in tables['IX'].items():
     curves[m] = {k.split('=')[1]: s for k, s in cols.items()}
-  reports.plot_score_vs_shots(curves, os.path.join(out_dir, 'f1_vs_shots.png'),
-                              ylabel='F1 (%), median and IQR over seeds',
-                              title='sEMG C5-C7: DL, TL and FSL vs samples per class')
-  results = {'config': dataclasses.asdict(cfg), 'raw': tables, 'tables': summary,
-             'table_v': v, 'finding': find, 'timings_s': timings}
+  reports.plot_score_vs_shots(
+    curves,
+    os.path.join(out_dir, 'f1_vs_shots.png'),
+    ylabel='F1 (%), median and IQR over seeds',
+    title='sEMG C5-C7: DL, TL and FSL vs samples per class',
+  )
+  results = {
+    'config': dataclasses.asdict(cfg),
+    'raw': tables,
+    'tables': summary,
+    'table_v': v,
+    'finding': find,
+    'timings_s': timings,
+  }
   reports.write_json(results, os.path.join(out_dir, 'results.json'))
   return results
 

@@ -1,8 +1,36 @@
 """Few-shot learning for body signals (sEMG paper, semg_fewshot.txt)."""
 
-from fewshot.classifiers import METRIC_CLASSIFIERS, lp_classifier, make_siamese_classifier, matching_classifier, pairwise_scores, prototype_classifier, siamese_classifier
-from fewshot.episodes import EpisodeEvaluation, Episodes, evaluate_episodes, sample_episodes
-from fewshot.models import BiLSTM, SEMGClassifier, SEMGEmbedder, SiameseNet
-from fewshot.siamese import contrastive_loss, head_scores, sample_pairs, sample_triplets, siamese_scores, similarity_fn, triplet_loss
-from fewshot.train import FitConfig, FitState, Split, TrainState, cross_entropy_loss, make_fit, make_train_step, vmap_fit
-from fewshot.transfer import FROZEN_SETTINGS, adabatch_tx, fine_tune_tx, transfer_variables
+from fewshot.classifiers import METRIC_CLASSIFIERS
+from fewshot.classifiers import lp_classifier
+from fewshot.classifiers import make_siamese_classifier
+from fewshot.classifiers import matching_classifier
+from fewshot.classifiers import pairwise_scores
+from fewshot.classifiers import prototype_classifier
+from fewshot.classifiers import siamese_classifier
+from fewshot.episodes import EpisodeEvaluation
+from fewshot.episodes import Episodes
+from fewshot.episodes import evaluate_episodes
+from fewshot.episodes import sample_episodes
+from fewshot.models import BiLSTM
+from fewshot.models import SEMGClassifier
+from fewshot.models import SEMGEmbedder
+from fewshot.models import SiameseNet
+from fewshot.siamese import contrastive_loss
+from fewshot.siamese import head_scores
+from fewshot.siamese import sample_pairs
+from fewshot.siamese import sample_triplets
+from fewshot.siamese import siamese_scores
+from fewshot.siamese import similarity_fn
+from fewshot.siamese import triplet_loss
+from fewshot.trainer import FitConfig
+from fewshot.trainer import FitState
+from fewshot.trainer import Split
+from fewshot.trainer import TrainState
+from fewshot.trainer import cross_entropy_loss
+from fewshot.trainer import make_fit
+from fewshot.trainer import make_train_step
+from fewshot.trainer import vmap_fit
+from fewshot.transfer import FROZEN_SETTINGS
+from fewshot.transfer import adabatch_tx
+from fewshot.transfer import fine_tune_tx
+from fewshot.transfer import transfer_variables

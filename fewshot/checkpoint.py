@@ -18,32 +18,50 @@ from typing import Callable
 import jax
 import orbax.checkpoint as ocp
 
-from fewshot.train import FitState
+from fewshot.trainer import FitState
 
 
 def _manager(directory: str, max_to_keep: int) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(
-      os.path.abspath(directory),
-      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+    os.path.abspath(directory),
+    options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+  )
 
 
 def _to_tree(fs: FitState) -> dict:
   # Plain dicts: every field survives the round trip, including empty
   # batch_stats, whose place is kept by a dummy marker leaf.
   t = fs.train
-  return {'params': t.params, 'batch_stats': t.batch_stats, 'opt_state': t.opt_state,
-          'step': t.step, 'best_params': fs.best_params,
-          'best_batch_stats': fs.best_batch_stats, 'best_val_loss': fs.best_val_loss,
-          'bad_epochs': fs.bad_epochs, 'epoch': fs.epoch, 'nonfinite': fs.nonfinite}
+  return {
+    'params': t.params,
+    'batch_stats': t.batch_stats,
+    'opt_state': t.opt_state,
+    'step': t.step,
+    'best_params': fs.best_params,
+    'best_batch_stats': fs.best_batch_stats,
+    'best_val_loss': fs.best_val_loss,
+    'bad_epochs': fs.bad_epochs,
+    'epoch': fs.epoch,
+    'nonfinite': fs.nonfinite,
+  }
 
 
 def _from_tree(tree: dict, like: FitState) -> FitState:
-  train = like.train._replace(params=tree['params'], batch_stats=tree['batch_stats'],
-                              opt_state=tree['opt_state'], step=tree['step'])
-  return FitState(train=train, best_params=tree['best_params'],
-                  best_batch_stats=tree['best_batch_stats'],
-                  best_val_loss=tree['best_val_loss'], bad_epochs=tree['bad_epochs'],
-                  epoch=tree['epoch'], nonfinite=tree['nonfinite'])
+  train = like.train._replace(
+    params=tree['params'],
+    batch_stats=tree['batch_stats'],
+    opt_state=tree['opt_state'],
+    step=tree['step'],
+  )
+  return FitState(
+    train=train,
+    best_params=tree['best_params'],
+    best_batch_stats=tree['best_batch_stats'],
+    best_val_loss=tree['best_val_loss'],
+    bad_epochs=tree['bad_epochs'],
+    epoch=tree['epoch'],
+    nonfinite=tree['nonfinite'],
+  )
 
 
 def _restore(mngr, step: int, like: FitState) -> FitState:
@@ -66,10 +84,14 @@ def completed_chunks(directory: str) -> int:
   return 0 if step is None else int(step)
 
 
-def run_stage(directory: str, init: FitState | Callable[[], FitState],
-              run_chunk: Callable[[FitState, int], FitState],
-              num_chunks: int, max_to_keep: int = 2,
-              on_chunk: Callable[[int], None] | None = None) -> tuple[FitState, int]:
+def run_stage(
+  directory: str,
+  init: FitState | Callable[[], FitState],
+  run_chunk: Callable[[FitState, int], FitState],
+  num_chunks: int,
+  max_to_keep: int = 2,
+  on_chunk: Callable[[int], None] | None = None,
+) -> tuple[FitState, int]:
   """Runs (or resumes, or skips) a chunked training stage with checkpoints.
 
   Args:
@@ -95,8 +117,10 @@ def run_stage(directory: str, init: FitState | Callable[[], FitState],
   try:
     start = mngr.latest_step() or 0
     if start > num_chunks:
-      raise ValueError(f'{directory} holds chunk {start} > num_chunks={num_chunks}: '
-                       'a different setting wrote it; use another run folder')
+      raise ValueError(
+        f'{directory} holds chunk {start} > num_chunks={num_chunks}: '
+        'a different setting wrote it; use another run folder'
+      )
     if callable(init):
       fs = init() if start == 0 else _restore(mngr, start, jax.eval_shape(init))
     else:

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fewshot import train as train_lib
+from fewshot import trainer as train_lib
 from fewshot.models import SiameseNet
 
 CONTRASTIVE, TRIPLET = 'contrastive', 'triplet'
@@ -53,7 +53,7 @@ def contrastive_loss(logits, same, margin: float = 1.0):
   """
   d = pair_distance(logits)
   same = same.astype(d.dtype)
-  return jnp.mean(same * d ** 2 + (1.0 - same) * jnp.maximum(margin - d, 0.0) ** 2)
+  return jnp.mean(same * d**2 + (1.0 - same) * jnp.maximum(margin - d, 0.0) ** 2)
 
 
 def triplet_loss(logits_anchor_positive, logits_anchor_negative, margin: float = 0.5):
@@ -133,12 +133,18 @@ def _triplet_logits(model, params, batch_stats, x, triplet, train):
   anchor, neg, pos = triplet
   n = anchor.shape[0]
   emb, batch_stats = train_lib.apply_model(
-      model, params, batch_stats, x[jnp.concatenate([anchor, pos, neg])], train=train,
-      method='embed')  # (3B, D)
-  ea, ep, en = emb[:n], emb[n:2 * n], emb[2 * n:]
-  logits, _ = train_lib.apply_model(model, params, batch_stats,
-                                    jnp.concatenate([ea, ea]), jnp.concatenate([ep, en]),
-                                    train=False, method='compare')
+    model, params, batch_stats, x[jnp.concatenate([anchor, pos, neg])], train=train, method='embed'
+  )  # (3B, D)
+  ea, ep, en = emb[:n], emb[n : 2 * n], emb[2 * n :]
+  logits, _ = train_lib.apply_model(
+    model,
+    params,
+    batch_stats,
+    jnp.concatenate([ea, ea]),
+    jnp.concatenate([ep, en]),
+    train=False,
+    method='compare',
+  )
   return logits[:n], logits[n:], batch_stats
 
 
@@ -165,8 +171,9 @@ def siamese_batches_fn(kind: str):
   def batches_fn(key, data, split, steps, batch_size):
     _, labels = data
     keys = jax.random.split(key, steps)
-    return jax.vmap(lambda k: sample_triplets(k, labels, split.train_idx, split.n_train,
-                                              batch_size))(keys)
+    return jax.vmap(
+      lambda k: sample_triplets(k, labels, split.train_idx, split.n_train, batch_size)
+    )(keys)
 
   return batches_fn
 
@@ -203,8 +210,9 @@ def siamese_val_fn(model, kind: str, margin: float, num_val: int, seed: int = 0)
   return val_fn
 
 
-def make_siamese_fit(model, kind: str, tx, config: train_lib.FitConfig,
-                     margin: float | None = None, num_val: int = 256):
+def make_siamese_fit(
+  model, kind: str, tx, config: train_lib.FitConfig, margin: float | None = None, num_val: int = 256
+):
   """Epoch loop for siamese training; same contract as `train.make_fit`.
 
   The batch of a step holds example indices, and the example array comes in
@@ -229,15 +237,20 @@ def validate_siamese_labels(labels, idx, n_valid=None) -> None:
   (a positive other than the anchor and a negative must exist)."""
   labels = np.asarray(labels)
   idx = np.asarray(idx)
-  for row, n in zip(idx.reshape(-1, idx.shape[-1]),
-                    np.broadcast_to(np.asarray(idx.shape[-1] if n_valid is None
-                                               else n_valid), idx.shape[:-1]).reshape(-1)):
-    cls, counts = np.unique(labels[row[:int(n)]], return_counts=True)
+  for row, n in zip(
+    idx.reshape(-1, idx.shape[-1]),
+    np.broadcast_to(
+      np.asarray(idx.shape[-1] if n_valid is None else n_valid), idx.shape[:-1]
+    ).reshape(-1),
+  ):
+    cls, counts = np.unique(labels[row[: int(n)]], return_counts=True)
     if len(cls) < 2:
       raise ValueError(f'siamese training needs >= 2 classes, got {cls.tolist()}')
     if counts.min() < 2:
-      raise ValueError('siamese training needs >= 2 examples per class; class '
-                       f'{cls[counts.argmin()]} has {counts.min()}')
+      raise ValueError(
+        'siamese training needs >= 2 examples per class; class '
+        f'{cls[counts.argmin()]} has {counts.min()}'
+      )
 
 
 def similarity_fn(model, params, batch_stats) -> Callable:
@@ -258,8 +271,9 @@ def similarity_fn(model, params, batch_stats) -> Callable:
     shape = ea.shape[:-1]
     flat_a = ea.reshape(-1, ea.shape[-1])
     flat_b = eb.reshape(-1, eb.shape[-1])
-    logits, _ = train_lib.apply_model(model, params, batch_stats, flat_a, flat_b,
-                                      train=False, method='compare')
+    logits, _ = train_lib.apply_model(
+      model, params, batch_stats, flat_a, flat_b, train=False, method='compare'
+    )
     return jax.nn.sigmoid(logits).reshape(shape)
 
   return f

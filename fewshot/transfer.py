@@ -23,9 +23,9 @@ from flax import traverse_util
 
 # Table VI: the frozen-layer settings compared for fine-tuning.
 FROZEN_SETTINGS: dict[str, tuple[str, ...]] = {
-    '1': ('bilstm_1',),
-    '1-2': ('bilstm_1', 'bilstm_2'),
-    '1-2-3': ('bilstm_1', 'bilstm_2', 'bilstm_3'),
+  '1': ('bilstm_1',),
+  '1-2': ('bilstm_1', 'bilstm_2'),
+  '1-2-3': ('bilstm_1', 'bilstm_2', 'bilstm_3'),
 }
 
 TRAINABLE, FROZEN = 'trainable', 'frozen'
@@ -41,8 +41,10 @@ def _check_layers(params, layers: Sequence[str]) -> None:
   names = {name for path in traverse_util.flatten_dict(params) for name in path}
   unknown = [layer for layer in layers if layer not in names]
   if unknown:
-    raise ValueError(f'cannot freeze unknown layer(s) {unknown}; the model has '
-                     f'{sorted(n for n in names if n.startswith(("bilstm", "fc", "bn")))}')
+    raise ValueError(
+      f'cannot freeze unknown layer(s) {unknown}; the model has '
+      f'{sorted(n for n in names if n.startswith(("bilstm", "fc", "bn")))}'
+    )
 
 
 def fine_tune_labels(params, frozen_layers: Sequence[str]):
@@ -77,8 +79,8 @@ def masked_adam(labels_fn, learning_rate: float) -> optax.GradientTransformation
     learning_rate: Adam step size.
   """
   return optax.multi_transform(
-      {TRAINABLE: optax.adam(learning_rate), FROZEN: optax.set_to_zero()},
-      labels_fn)
+    {TRAINABLE: optax.adam(learning_rate), FROZEN: optax.set_to_zero()}, labels_fn
+  )
 
 
 def fine_tune_tx(frozen_layers: Sequence[str], learning_rate: float):
@@ -122,8 +124,10 @@ def transfer_variables(new_variables, base_variables, shared: str = 'embedder'):
         raise ValueError(f'base variables have no {collection}/{shared} to transfer')
       src, dst = base[shared], tree[shared]
       if jax.tree.structure(src) != jax.tree.structure(dst):
-        raise ValueError(f'{collection}/{shared} of the base and the new model '
-                         'differ in structure (different hidden sizes or BN flag?)')
+        raise ValueError(
+          f'{collection}/{shared} of the base and the new model '
+          'differ in structure (different hidden sizes or BN flag?)'
+        )
       for a, b in zip(jax.tree.leaves(src), jax.tree.leaves(dst)):
         if a.shape != b.shape:
           raise ValueError(f'{collection}/{shared} shapes differ: {a.shape} vs {b.shape}')

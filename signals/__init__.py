@@ -1,10 +1,56 @@
-"""1-D body-signal preprocessing: sEMG (Ergeneci et al.) and smartwatch HAR (harAGE)."""
-from signals.semg import decimate, frame, num_frames, sampen, savgol, semg_features
-from signals.semg_data import (SEMGDataset, load_semg_dataset, save_semg_dataset,
-                                synthetic_semg)
-from signals.har import (derivatives, gaussian_filter1d, preprocess_accelerometer,
-                         preprocess_heart_rate, preprocess_steps, trim_segments, window_starts)
-from signals.har_data import (HARWindows, load_basicmotions, load_participants, select_task,
-                              synthetic_harage, windows_from_participants)
-from signals.har_models import HARFusionModel, concat_fusion, make_model, outer_fusion
-from signals.har_train import TrainConfig, nested_loso, train_folds
+"""Preprocessing and data of 1-D body signals: sEMG (`signals.semg`) and smartwatch HAR (`signals.har`).
+
+No models and no training here: those live in `fewshot`. The HAR model and
+training names that `signals` exported before the learning code moved to
+`fewshot` still resolve, lazily, with a DeprecationWarning.
+"""
+
+import importlib
+import warnings
+
+from signals.har import HARWindows
+from signals.har import derivatives
+from signals.har import gaussian_filter1d
+from signals.har import load_basicmotions
+from signals.har import load_participants
+from signals.har import preprocess_accelerometer
+from signals.har import preprocess_heart_rate
+from signals.har import preprocess_steps
+from signals.har import select_task
+from signals.har import synthetic_harage
+from signals.har import trim_segments
+from signals.har import window_starts
+from signals.har import windows_from_participants
+from signals.semg import SEMGDataset
+from signals.semg import decimate
+from signals.semg import frame
+from signals.semg import load_semg_dataset
+from signals.semg import num_frames
+from signals.semg import sampen
+from signals.semg import save_semg_dataset
+from signals.semg import savgol
+from signals.semg import semg_features
+from signals.semg import synthetic_semg
+
+# Names that moved to the learning package: name -> (module, attribute).
+_MOVED = {
+  'HARFusionModel': ('fewshot.models.har', 'HARFusionModel'),
+  'concat_fusion': ('fewshot.models.har', 'concat_fusion'),
+  'outer_fusion': ('fewshot.models.har', 'outer_fusion'),
+  'make_model': ('fewshot.models.har', 'make_model'),
+  'TrainConfig': ('fewshot.protocols.har', 'TrainConfig'),
+  'nested_loso': ('fewshot.protocols.har', 'nested_loso'),
+  'train_folds': ('fewshot.protocols.har', 'train_folds'),
+}
+
+
+def __getattr__(name):
+  if name not in _MOVED:
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+  module, attr = _MOVED[name]
+  warnings.warn(
+    f'signals.{name} moved to {module}.{attr}; import it from there',
+    DeprecationWarning,
+    stacklevel=2,
+  )
+  return getattr(importlib.import_module(module), attr)

@@ -3,16 +3,22 @@
 import jax
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 import evaluation
-from evaluation import megc, protocols
+from evaluation import megc
+from evaluation import protocols
 
 SETTINGS = settings(max_examples=50, deadline=None)
 
-subject_arrays = st.lists(st.integers(0, 9), min_size=2, max_size=60).filter(
-    lambda s: len(set(s)) >= 2).map(np.array)
+subject_arrays = (
+  st.lists(st.integers(0, 9), min_size=2, max_size=60)
+  .filter(lambda s: len(set(s)) >= 2)
+  .map(np.array)
+)
 
 
 def _disjoint_subjects(s, train, test):
@@ -38,9 +44,13 @@ def test_loso_never_leaks_a_subject(s):
 
 
 @SETTINGS
-@given(st.lists(st.integers(0, 11), min_size=4, max_size=80).filter(
-    lambda s: len(set(s)) >= 4).map(np.array), st.integers(2, 3),
-       st.integers(0, 2**31))
+@given(
+  st.lists(st.integers(0, 11), min_size=4, max_size=80)
+  .filter(lambda s: len(set(s)) >= 4)
+  .map(np.array),
+  st.integers(2, 3),
+  st.integers(0, 2**31),
+)
 def test_nested_loso_never_leaks_a_subject(s, k, seed):
   nested = evaluation.nested_loso_splits(s, inner_folds=k, seed=seed)
   assert len(nested) == len(set(s.tolist()))
@@ -63,8 +73,8 @@ def test_nested_loso_is_deterministic_from_seed():
   b = evaluation.nested_loso_splits(s, 3, seed=1)
   c = evaluation.nested_loso_splits(s, 3, seed=2)
   same = lambda x, y: all(
-      np.array_equal(f.test, g.test) for fx, fy in zip(x, y)
-      for f, g in zip(fx.inner, fy.inner))
+    np.array_equal(f.test, g.test) for fx, fy in zip(x, y) for f, g in zip(fx.inner, fy.inner)
+  )
   assert same(a, b) and not same(a, c)
   k1 = evaluation.nested_loso_splits(s, 3, seed=jax.random.key(0))
   k2 = evaluation.nested_loso_splits(s, 3, seed=jax.random.key(0))
@@ -107,8 +117,7 @@ def test_per_class_split_reproduces_table_iii_counts():
   split = protocols.per_class_split(y, seed=3)
   for part, col in zip(split, range(3)):
     counts = np.bincount(y[part], minlength=7)
-    np.testing.assert_array_equal(
-        counts, [r[col] for r in protocols.SEMG_TABLE_III])
+    np.testing.assert_array_equal(counts, [r[col] for r in protocols.SEMG_TABLE_III])
   assert (len(split.train), len(split.val), len(split.test)) == (2682, 671, 840)
   all_idx = np.concatenate(split)
   assert len(np.unique(all_idx)) == len(all_idx) == len(y)
@@ -131,16 +140,20 @@ def test_per_class_split_rejects_too_few_samples():
 
 def test_megc_label_mapping_follows_section_iii():
   np.testing.assert_array_equal(
-      megc.map_emotions(['Repression', 'disgust', 'Happiness', 'surprise',
-                         'Others', 'fear'], 'CASME II'),
-      [0, 0, 1, 2, megc.OMITTED, megc.OMITTED])
+    megc.map_emotions(
+      ['Repression', 'disgust', 'Happiness', 'surprise', 'Others', 'fear'], 'CASME II'
+    ),
+    [0, 0, 1, 2, megc.OMITTED, megc.OMITTED],
+  )
   np.testing.assert_array_equal(
-      megc.map_emotions(['Anger', 'Contempt', 'Disgust', 'Fear', 'Sadness',
-                         'Happiness', 'Surprise', 'Other'], 'SAMM'),
-      [0, 0, 0, 0, 0, 1, 2, megc.OMITTED])
+    megc.map_emotions(
+      ['Anger', 'Contempt', 'Disgust', 'Fear', 'Sadness', 'Happiness', 'Surprise', 'Other'], 'SAMM'
+    ),
+    [0, 0, 0, 0, 0, 1, 2, megc.OMITTED],
+  )
   np.testing.assert_array_equal(
-      megc.map_emotions(['negative', 'positive', 'surprise'], 'SMIC'),
-      [0, 1, 2])
+    megc.map_emotions(['negative', 'positive', 'surprise'], 'SMIC'), [0, 1, 2]
+  )
   with pytest.raises(ValueError, match='no emotion'):
     megc.map_emotions(['joy'], 'SAMM')
   with pytest.raises(ValueError, match='unknown database'):
@@ -150,8 +163,7 @@ def test_megc_label_mapping_follows_section_iii():
 def test_composite_database_loso_over_qualified_subjects():
   databases = ['SMIC', 'SMIC', 'CASME2', 'CASME2', 'SAMM', 'SAMM', 'SAMM']
   subjects = ['s01', 's02', 's01', 's01', '006', '006', '007']
-  emotions = ['negative', 'surprise', 'others', 'happiness', 'anger',
-              'other', 'surprise']
+  emotions = ['negative', 'surprise', 'others', 'happiness', 'anger', 'other', 'surprise']
   comp = megc.composite_database(databases, subjects, emotions)
   np.testing.assert_array_equal(comp.index, [0, 1, 3, 4, 6])
   np.testing.assert_array_equal(comp.labels, [0, 2, 1, 0, 2])
@@ -168,16 +180,16 @@ def test_composite_scores_pool_counts_over_folds():
   res = megc.composite_scores(folds_t, folds_p)
   t, p = np.concatenate(folds_t), np.concatenate(folds_p)
   assert res['UF1'] == pytest.approx(
-      skm.f1_score(t, p, labels=range(3), average='macro', zero_division=0))
+    skm.f1_score(t, p, labels=range(3), average='macro', zero_division=0)
+  )
   assert res['UAR'] == pytest.approx(skm.balanced_accuracy_score(t, p))
   # Not the mean of per-fold UF1 (the pitfall the pooling avoids).
-  per_fold = np.mean([float(evaluation.f1_score(a, b, 3, average='macro'))
-                      for a, b in zip(folds_t, folds_p)])
+  per_fold = np.mean(
+    [float(evaluation.f1_score(a, b, 3, average='macro')) for a, b in zip(folds_t, folds_p)]
+  )
   assert res['UF1'] != pytest.approx(per_fold)
-  stacked = np.stack([evaluation.confusion_matrix(a, b, 3)
-                      for a, b in zip(folds_t, folds_p)])
-  np.testing.assert_array_equal(megc.pooled_confusion(stacked),
-                                res['confusion'])
+  stacked = np.stack([evaluation.confusion_matrix(a, b, 3) for a, b in zip(folds_t, folds_p)])
+  np.testing.assert_array_equal(megc.pooled_confusion(stacked), res['confusion'])
 
 
 def test_scores_by_database_table_iv_layout():
@@ -187,5 +199,4 @@ def test_scores_by_database_table_iv_layout():
   out = megc.scores_by_database(y, p, db)
   assert list(out) == ['Full', 'SMIC', 'SAMM']
   assert out['SMIC']['UF1'] == 1.0 and out['SMIC']['UAR'] == 1.0
-  assert out['Full']['UAR'] == pytest.approx(
-      skm.balanced_accuracy_score(y, p))
+  assert out['Full']['UAR'] == pytest.approx(skm.balanced_accuracy_score(y, p))

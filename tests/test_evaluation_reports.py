@@ -11,10 +11,16 @@ from evaluation import megc
 
 # Per-seed F1 of two methods at 1, 5 and 10 shots (fractions).
 SCORES = {
-    'CS_AB^3': {'1': [0.70, 0.72, 0.73, 0.71], '5': [0.75, 0.76, 0.77, 0.76],
-                '10': [0.78, 0.79, 0.80, 0.79]},
-    'TL': {'1': [0.45, 0.50, 0.49, 0.55], '5': [0.50, 0.52, 0.51, 0.60],
-           '10': [0.66, 0.68, 0.67, 0.70]},
+  'CS_AB^3': {
+    '1': [0.70, 0.72, 0.73, 0.71],
+    '5': [0.75, 0.76, 0.77, 0.76],
+    '10': [0.78, 0.79, 0.80, 0.79],
+  },
+  'TL': {
+    '1': [0.45, 0.50, 0.49, 0.55],
+    '5': [0.50, 0.52, 0.51, 0.60],
+    '10': [0.66, 0.68, 0.67, 0.70],
+  },
 }
 CONFUSION = [[50, 3, 0], [4, 20, 1], [0, 2, 9]]
 CLASSES = ['negative', 'positive', 'surprise']
@@ -24,16 +30,18 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 def test_example_report_is_written(tmp_path):
   paths = evaluation.write_report(
-      tmp_path / 'run', SCORES, confusion=CONFUSION, class_names=CLASSES,
-      title='Median F1 and IQR vs shots')
-  assert set(paths) == {'json', 'csv', 'markdown', 'score_vs_shots',
-                        'confusion'}
+    tmp_path / 'run',
+    SCORES,
+    confusion=CONFUSION,
+    class_names=CLASSES,
+    title='Median F1 and IQR vs shots',
+  )
+  assert set(paths) == {'json', 'csv', 'markdown', 'score_vs_shots', 'confusion'}
 
   results = json.loads(paths['json'].read_text())
   cell = results['table']['CS_AB^3']['5']
   assert cell['median'] == pytest.approx(np.median(SCORES['CS_AB^3']['5']))
-  assert cell['iqr'] == pytest.approx(
-      np.subtract(*np.percentile(SCORES['CS_AB^3']['5'], [75, 25])))
+  assert cell['iqr'] == pytest.approx(np.subtract(*np.percentile(SCORES['CS_AB^3']['5'], [75, 25])))
   assert results['confusion']['counts'] == CONFUSION
 
   md = paths['markdown'].read_text().splitlines()
@@ -56,8 +64,8 @@ def test_example_report_is_written(tmp_path):
 
 def test_mean_std_columns_layout_and_inline():
   table = evaluation.summarize(
-      {'f_steps+hr+xyz': {'RNN': [0.60, 0.65, 0.62], 'CNN': [0.70, 0.69, 0.71]}},
-      statistic='mean_std')
+    {'f_steps+hr+xyz': {'RNN': [0.60, 0.65, 0.62], 'CNN': [0.70, 0.69, 0.71]}}, statistic='mean_std'
+  )
   md = evaluation.markdown_table(table, row_header='features', digits=1)
   lines = md.splitlines()
   assert lines[0] == '| features | RNN μ | RNN σ | CNN μ | CNN σ |'
@@ -70,13 +78,11 @@ def test_megc_table_iv_scalar_layout():
   y = np.array([0, 1, 2, 0, 1, 2])
   p = np.array([0, 1, 2, 1, 1, 0])
   res = megc.scores_by_database(y, p, ['SMIC'] * 3 + ['SAMM'] * 3)
-  table = {'ours': {f'{db} {m}': res[db][m] for db in res
-                    for m in ('UF1', 'UAR')}}
-  md = evaluation.markdown_table(table, row_header='Method', scale=1.0,
-                                 digits=4)
+  table = {'ours': {f'{db} {m}': res[db][m] for db in res for m in ('UF1', 'UAR')}}
+  md = evaluation.markdown_table(table, row_header='Method', scale=1.0, digits=4)
   assert md.splitlines()[0] == (
-      '| Method | Full UF1 | Full UAR | SMIC UF1 | SMIC UAR | SAMM UF1 | '
-      'SAMM UAR |')
+    '| Method | Full UF1 | Full UAR | SMIC UF1 | SMIC UAR | SAMM UF1 | SAMM UAR |'
+  )
   assert '| ours | ' in md and '1.0000' in md
 
 
@@ -101,7 +107,7 @@ def test_report_bad_input_errors(tmp_path):
 
 def test_to_jsonable_handles_numpy_and_jax():
   import jax.numpy as jnp
-  out = evaluation.to_jsonable({'a': np.float32(0.5), 'b': jnp.arange(3),
-                                'c': (np.int64(2),)})
+
+  out = evaluation.to_jsonable({'a': np.float32(0.5), 'b': jnp.arange(3), 'c': (np.int64(2),)})
   assert out == {'a': 0.5, 'b': [0, 1, 2], 'c': [2]}
   json.dumps(out)

@@ -12,8 +12,7 @@ from evaluation import spotting
 def test_iou_counts_inclusive_frames():
   # [0, 9] has 10 frames, [5, 14] has 10; they share frames 5..9 (5 frames),
   # union 15 frames.
-  np.testing.assert_allclose(spotting.interval_iou([[0, 9]], [[5, 14]]),
-                             [[5 / 15]])
+  np.testing.assert_allclose(spotting.interval_iou([[0, 9]], [[5, 14]]), [[5 / 15]])
   # Single-frame intervals.
   assert spotting.interval_iou([[3, 3]], [[3, 3]])[0, 0] == 1.0
   assert spotting.interval_iou([[3, 3]], [[4, 4]])[0, 0] == 0.0
@@ -70,16 +69,18 @@ def test_matching_maximises_true_positives_where_greedy_does_not():
 def test_matching_equals_brute_force_maximum_on_random_videos():
   rng = np.random.default_rng(0)
   for _ in range(40):
+
     def draw(k):
       on = rng.integers(0, 30, k)
       return np.stack([on, on + rng.integers(0, 8, k)], 1)
+
     s, g = draw(rng.integers(0, 5)), draw(rng.integers(0, 5))
     eligible = spotting.interval_iou(s, g) >= 0.5
     best = 0
-    for perm in itertools.permutations(range(max(len(s), len(g))),
-                                       len(s) if len(s) <= len(g) else len(g)):
-      pairs = (zip(range(len(s)), perm) if len(s) <= len(g)
-               else zip(perm, range(len(g))))
+    for perm in itertools.permutations(
+      range(max(len(s), len(g))), len(s) if len(s) <= len(g) else len(g)
+    ):
+      pairs = zip(range(len(s)), perm) if len(s) <= len(g) else zip(perm, range(len(g)))
       best = max(best, sum(eligible[i, j] for i, j in pairs))
     assert len(spotting.match_intervals(s, g)) == best
 
@@ -108,13 +109,16 @@ def test_nothing_spotted_nothing_true_scores_zero():
   assert (s['tp'], s['fp'], s['fn'], s['f1']) == (0, 0, 0, 0.0)
 
 
-@pytest.mark.parametrize('spotted,gt,match', [
+@pytest.mark.parametrize(
+  'spotted,gt,match',
+  [
     ([[[9, 3]]], [[[0, 4]]], 'onset after offset'),
     ([[[0, 4]]], [[[5, 2]]], 'onset after offset'),
     ([[[0, 4, 5]]], [[[0, 4]]], r'\[k, 2\]'),
     ([[[0, 4]]], [[[0, 4]], []], 'videos'),
     ([[[0.5, 4]]], [[[0, 4]]], 'whole frame'),
-])
+  ],
+)
 def test_bad_intervals_raise(spotted, gt, match):
   with pytest.raises(ValueError, match=match):
     evaluation.spotting_scores(spotted, gt)

@@ -3,14 +3,19 @@
 import jax
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
 
 import evaluation
 
-scores = hnp.arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 4)),
-                    elements=st.floats(0, 1, allow_nan=False, width=32))
+scores = hnp.arrays(
+  np.float64,
+  st.tuples(st.integers(1, 12), st.integers(1, 4)),
+  elements=st.floats(0, 1, allow_nan=False, width=32),
+)
 
 
 @settings(max_examples=50, deadline=None)

@@ -7,14 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fewshot import (
-    lp_classifier,
-    make_siamese_classifier,
-    matching_classifier,
-    pairwise_scores,
-    prototype_classifier,
-    siamese_classifier,
-)
+from fewshot import lp_classifier
+from fewshot import make_siamese_classifier
+from fewshot import matching_classifier
+from fewshot import pairwise_scores
+from fewshot import prototype_classifier
+from fewshot import siamese_classifier
 
 # ---------------------------------------------------------------- references
 # Explicit loops over queries, classes and support samples, in float64.
@@ -26,8 +24,7 @@ def ref_lp(support, labels, query, n_way, p):
   for q in query:
     means = []
     for c in range(n_way):
-      dists = [np.sum(np.abs(s - q) ** p) ** (1.0 / p)
-               for s, y in zip(support, labels) if y == c]
+      dists = [np.sum(np.abs(s - q) ** p) ** (1.0 / p) for s, y in zip(support, labels) if y == c]
       means.append(np.mean(dists) if dists else np.inf)
     out.append(int(np.argmin(means)))
   return np.array(out)
@@ -94,11 +91,11 @@ def episode(seed, n_way=4, k_shot=5, n_query=7, dim=16, pool=3, shuffle=False):
 
 
 CLASSIFIERS = [
-    ('CL1', functools.partial(lp_classifier, p=1), functools.partial(ref_lp, p=1)),
-    ('CL2', functools.partial(lp_classifier, p=2), functools.partial(ref_lp, p=2)),
-    ('CL20', functools.partial(lp_classifier, p=20), functools.partial(ref_lp, p=20)),
-    ('CM', matching_classifier, ref_matching),
-    ('CP', prototype_classifier, ref_prototype),
+  ('CL1', functools.partial(lp_classifier, p=1), functools.partial(ref_lp, p=1)),
+  ('CL2', functools.partial(lp_classifier, p=2), functools.partial(ref_lp, p=2)),
+  ('CL20', functools.partial(lp_classifier, p=20), functools.partial(ref_lp, p=20)),
+  ('CM', matching_classifier, ref_matching),
+  ('CP', prototype_classifier, ref_prototype),
 ]
 
 
@@ -174,7 +171,10 @@ def test_lp_accepts_traced_p():
 def test_class_without_support_is_never_predicted():
   support, labels, query = episode(2, n_way=3)
   keep = labels != 1
-  for fast, _, in [(c[1], c[2]) for c in CLASSIFIERS]:
+  for (
+    fast,
+    _,
+  ) in [(c[1], c[2]) for c in CLASSIFIERS]:
     got = np.asarray(fast(support[keep], labels[keep], query, 3))
     assert not np.any(got == 1)
 
@@ -200,8 +200,9 @@ def test_siamese_from_score_fn_plugs_in():
   classify = make_siamese_classifier(score_fn, {'scale': jnp.float32(2.0)})
   for seed in range(3):
     support, labels, query = episode(seed)
-    np.testing.assert_array_equal(classify(support, labels, query, 4),
-                                  lp_classifier(support, labels, query, 4, p=2))
+    np.testing.assert_array_equal(
+      classify(support, labels, query, 4), lp_classifier(support, labels, query, 4, p=2)
+    )
   sims = score_fn({'scale': 1.0}, query, support)
   assert sims.shape == (7, 20)
   np.testing.assert_allclose(sims[2, 5], -np.linalg.norm(query[2] - support[5]), rtol=1e-5)
@@ -211,9 +212,9 @@ def test_siamese_from_score_fn_plugs_in():
 def test_vmap_over_episodes_equals_single_calls(name, fast, ref):
   eps = [episode(s) for s in range(3)]
   stacked = [np.stack(x) for x in zip(*eps)]
-  batched = jax.jit(jax.vmap(lambda s, l, q: fast(s, l, q, 4)))(*stacked)
-  for i, (s, l, q) in enumerate(eps):
-    np.testing.assert_array_equal(batched[i], ref(s, l, q, 4))
+  batched = jax.jit(jax.vmap(lambda s, y, q: fast(s, y, q, 4)))(*stacked)
+  for i, (s, y, q) in enumerate(eps):
+    np.testing.assert_array_equal(batched[i], ref(s, y, q, 4))
 
 
 def test_shape_errors():

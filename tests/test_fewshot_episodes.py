@@ -7,15 +7,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score as sk_f1
 
-from fewshot import (
-    evaluate_episodes,
-    lp_classifier,
-    make_siamese_classifier,
-    matching_classifier,
-    pairwise_scores,
-    prototype_classifier,
-    sample_episodes,
-)
+from fewshot import evaluate_episodes
+from fewshot import lp_classifier
+from fewshot import make_siamese_classifier
+from fewshot import matching_classifier
+from fewshot import pairwise_scores
+from fewshot import prototype_classifier
+from fewshot import sample_episodes
 
 # Support pool (train) with unequal classes, one of them tiny; query pool (test).
 TRAIN = np.repeat(np.arange(6), [12, 3, 7, 20, 9, 2]).astype(np.int32)
@@ -26,8 +24,9 @@ np.random.default_rng(1).shuffle(TEST)
 
 def draw(num_episodes=400, n_way=3, k_shot=5, n_query=4, seed=0, **kw):
   kw.setdefault('query_labels', TEST)
-  return jax.device_get(sample_episodes(jax.random.key(seed), TRAIN, n_way, k_shot, n_query,
-                                        num_episodes, **kw))
+  return jax.device_get(
+    sample_episodes(jax.random.key(seed), TRAIN, n_way, k_shot, n_query, num_episodes, **kw)
+  )
 
 
 @pytest.fixture(scope='module')
@@ -48,10 +47,12 @@ def test_shapes_and_local_labels(big):
 def test_indices_belong_to_their_class_and_classes_are_distinct(big):
   classes = np.sort(big.classes, axis=1)
   assert (np.diff(classes, axis=1) > 0).all()
-  np.testing.assert_array_equal(TRAIN[big.support],
-                                np.take_along_axis(big.classes, big.support_labels, axis=1))
-  np.testing.assert_array_equal(TEST[big.query],
-                                np.take_along_axis(big.classes, big.query_labels, axis=1))
+  np.testing.assert_array_equal(
+    TRAIN[big.support], np.take_along_axis(big.classes, big.support_labels, axis=1)
+  )
+  np.testing.assert_array_equal(
+    TEST[big.query], np.take_along_axis(big.classes, big.query_labels, axis=1)
+  )
   assert (np.diff(np.sort(big.query, axis=1), axis=1) > 0).all()  # queries without replacement
 
 
@@ -113,13 +114,16 @@ def test_prefix_stable_and_vmap_and_jit(big):
   chex.assert_shape(batched.support, (4, 6, 15))
   single = sample_episodes(keys[2], TRAIN, 3, 5, 4, 6, query_labels=TEST)
   np.testing.assert_array_equal(batched.support[2], single.support)
-  traced = jax.jit(lambda k, s, q: sample_episodes(k, s, 3, 5, 4, 6, query_labels=q,
-                                                   num_classes=6))(keys[2], TRAIN, TEST)
+  traced = jax.jit(
+    lambda k, s, q: sample_episodes(k, s, 3, 5, 4, 6, query_labels=q, num_classes=6)
+  )(keys[2], TRAIN, TEST)
   for a, b in zip(traced, single):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize('kwargs,match', [
+@pytest.mark.parametrize(
+  'kwargs,match',
+  [
     (dict(n_query=6, classes=[0, 2, 3]), 'Class 3 has 5 examples in the query pool'),
     (dict(n_way=7), 'n_way=7 is larger'),
     (dict(k_shot=3, support_replace=False), 'Class 5 has 2 support examples'),
@@ -127,7 +131,8 @@ def test_prefix_stable_and_vmap_and_jit(big):
     (dict(classes=[0, 9]), r'classes \[9\]'),
     (dict(k_shot=0), 'k_shot must be >= 1'),
     (dict(num_episodes=2.0), 'num_episodes must be a positive'),
-])
+  ],
+)
 def test_errors(kwargs, match):
   with pytest.raises(ValueError, match=match):
     draw(**kwargs)
@@ -161,11 +166,11 @@ def _neg_l1(params, a, b):
 
 NEG_L1 = pairwise_scores(_neg_l1)
 CLASSIFIERS = {
-    'CL1': jax.tree_util.Partial(lp_classifier, p=1),
-    'CL20': jax.tree_util.Partial(lp_classifier, p=20),
-    'CM': matching_classifier,
-    'CP': prototype_classifier,
-    'CS': make_siamese_classifier(NEG_L1, {'w': jnp.float32(0.5)}),
+  'CL1': jax.tree_util.Partial(lp_classifier, p=1),
+  'CL20': jax.tree_util.Partial(lp_classifier, p=20),
+  'CM': matching_classifier,
+  'CP': prototype_classifier,
+  'CS': make_siamese_classifier(NEG_L1, {'w': jnp.float32(0.5)}),
 }
 
 
@@ -173,18 +178,29 @@ CLASSIFIERS = {
 def test_evaluate_equals_python_loop(name):
   classifier = CLASSIFIERS[name]
   kw = dict(n_way=3, k_shot=5, n_query=4, num_episodes=60)
-  result = evaluate_episodes(jax.random.key(5), TRAIN_EMB, TRAIN, TEST_EMB, TEST,
-                             classifier=classifier, chunk_size=16, **kw)
+  result = evaluate_episodes(
+    jax.random.key(5), TRAIN_EMB, TRAIN, TEST_EMB, TEST, classifier=classifier, chunk_size=16, **kw
+  )
   chex.assert_shape(result.f1, (60,))
   chex.assert_shape(result.predictions, (60, 12))
-  eps = jax.device_get(sample_episodes(jax.random.key(5), TRAIN, kw['n_way'], kw['k_shot'],
-                                       kw['n_query'], kw['num_episodes'], query_labels=TEST))
+  eps = jax.device_get(
+    sample_episodes(
+      jax.random.key(5),
+      TRAIN,
+      kw['n_way'],
+      kw['k_shot'],
+      kw['n_query'],
+      kw['num_episodes'],
+      query_labels=TEST,
+    )
+  )
   for a, b in zip(result.episodes, eps):
     np.testing.assert_array_equal(a, b)
   classify = jax.jit(classifier, static_argnums=3)
   for i in range(60):  # the way per-episode libraries evaluate
-    pred = np.asarray(classify(TRAIN_EMB[eps.support[i]], eps.support_labels[i],
-                                 TEST_EMB[eps.query[i]], 3))
+    pred = np.asarray(
+      classify(TRAIN_EMB[eps.support[i]], eps.support_labels[i], TEST_EMB[eps.query[i]], 3)
+    )
     np.testing.assert_array_equal(result.predictions[i], pred)
     want = sk_f1(eps.query_labels[i], pred, labels=range(3), average='macro', zero_division=0)
     np.testing.assert_allclose(result.f1[i], want, rtol=1e-6)
@@ -192,12 +208,20 @@ def test_evaluate_equals_python_loop(name):
 
 
 def test_evaluate_one_pool_chunks_and_weighted():
-  kw = dict(classifier=prototype_classifier, n_way=3, k_shot=2, n_query=2, num_episodes=50,
-            classes=[0, 2, 3, 4])
+  kw = dict(
+    classifier=prototype_classifier,
+    n_way=3,
+    k_shot=2,
+    n_query=2,
+    num_episodes=50,
+    classes=[0, 2, 3, 4],
+  )
   a = jax.device_get(evaluate_episodes(jax.random.key(1), TRAIN_EMB, TRAIN, chunk_size=7, **kw))
   # One chunk instead of 8 (the last one partial), and weighted F1, which
   # equals macro F1 because every class has n_query queries.
-  b = evaluate_episodes(jax.random.key(1), TRAIN_EMB, TRAIN, chunk_size=64, average='weighted', **kw)
+  b = evaluate_episodes(
+    jax.random.key(1), TRAIN_EMB, TRAIN, chunk_size=64, average='weighted', **kw
+  )
   np.testing.assert_array_equal(a.predictions, b.predictions)
   np.testing.assert_allclose(a.f1, b.f1, rtol=1e-6)
   assert np.ptp(a.f1) > 0
@@ -206,12 +230,15 @@ def test_evaluate_one_pool_chunks_and_weighted():
 
 
 def test_evaluate_does_not_retrace():
-  traced = chex.assert_max_traces(n=1)(lambda p, q, s: -p['w'] * jnp.sum((q[:, None] - s[None]) ** 2, -1))
+  traced = chex.assert_max_traces(n=1)(
+    lambda p, q, s: -p['w'] * jnp.sum((q[:, None] - s[None]) ** 2, -1)
+  )
   kw = dict(n_way=3, k_shot=5, n_query=4, num_episodes=20)
   for seed, w in [(0, 1.0), (1, 2.0), (2, 3.0)]:  # new key and new params: same program
     classifier = make_siamese_classifier(traced, {'w': jnp.float32(w)})
-    evaluate_episodes(jax.random.key(seed), TRAIN_EMB, TRAIN, TEST_EMB, TEST,
-                      classifier=classifier, **kw)
+    evaluate_episodes(
+      jax.random.key(seed), TRAIN_EMB, TRAIN, TEST_EMB, TEST, classifier=classifier, **kw
+    )
 
 
 def test_evaluate_errors():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fewshot import models
-from fewshot import train as train_lib
+from fewshot import trainer as train_lib
 
 HIDDEN = (6, 4, 3)
 FC = (8, 5)
@@ -24,8 +24,13 @@ def test_classifier_and_embedding_shapes(x):
   chex.assert_shape(model.apply(variables, x), (3, 7))
   chex.assert_shape(model.apply(variables, x, method='embed'), (3, FC[-1]))
   # Layer structure of Table I: three BiLSTMs, two FC layers, the head.
-  assert set(variables['params']['embedder']) == {'bilstm_1', 'bilstm_2', 'bilstm_3',
-                                                  'fc_1', 'fc_2'}
+  assert set(variables['params']['embedder']) == {
+    'bilstm_1',
+    'bilstm_2',
+    'bilstm_3',
+    'fc_1',
+    'fc_2',
+  }
   assert variables['params']['head']['kernel'].shape == (FC[-1], 7)
   assert 'batch_stats' not in variables
 
@@ -57,8 +62,9 @@ def test_batchnorm_variant_has_bn_after_every_hidden_layer(x):
   out, updates = model.apply(variables, x, train=True, mutable=['batch_stats'])
   chex.assert_shape(out, (3, 4))
   # Training mode moves the running statistics.
-  moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()),
-                       variables['batch_stats'], updates['batch_stats'])
+  moved = jax.tree.map(
+    lambda a, b: float(jnp.abs(a - b).max()), variables['batch_stats'], updates['batch_stats']
+  )
   assert max(jax.tree.leaves(moved)) > 0
 
 
@@ -98,8 +104,11 @@ def test_bilstm_matches_numpy_reference():
     outs = []
     for t in range(seq.shape[1]):
       xt = seq[:, t]
-      gate = lambda g: xt @ np.asarray(cell['i' + g]['kernel']) + h @ np.asarray(
-          cell['h' + g]['kernel']) + np.asarray(cell['h' + g]['bias'])
+      gate = lambda g: (
+        xt @ np.asarray(cell['i' + g]['kernel'])
+        + h @ np.asarray(cell['h' + g]['kernel'])
+        + np.asarray(cell['h' + g]['bias'])
+      )
       i, f, g, o = sigmoid(gate('i')), sigmoid(gate('f')), np.tanh(gate('g')), sigmoid(gate('o'))
       c = f * c + i * g
       h = o * np.tanh(c)
@@ -109,8 +118,9 @@ def test_bilstm_matches_numpy_reference():
   fwd = run(cells[0], x)
   bwd = run(cells[1], x[:, ::-1])[:, ::-1]
   np.testing.assert_allclose(got_seq, np.concatenate([fwd, bwd], -1), rtol=1e-4, atol=1e-5)
-  np.testing.assert_allclose(got_last, np.concatenate([fwd[:, -1], bwd[:, 0]], -1),
-                             rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(
+    got_last, np.concatenate([fwd[:, -1], bwd[:, 0]], -1), rtol=1e-4, atol=1e-5
+  )
 
 
 def test_input_is_channels_by_time(x):

@@ -6,13 +6,17 @@ import numpy as np
 import optax
 import pytest
 
-from fewshot import checkpoint, models, siamese, transfer
-from fewshot import train as train_lib
+from fewshot import checkpoint
+from fewshot import models
+from fewshot import siamese
+from fewshot import trainer as train_lib
+from fewshot import transfer
 
 HIDDEN, FC = (3, 3), (4, 4)  # two BiLSTM layers: enough to freeze one, not the other
 N, R = 48, 3
-CFG = train_lib.FitConfig(num_epochs=4, steps_per_epoch=2, batch_size=6, patience=2,
-                          learning_rate=1e-2)
+CFG = train_lib.FitConfig(
+  num_epochs=4, steps_per_epoch=2, batch_size=6, patience=2, learning_rate=1e-2
+)
 
 
 @pytest.fixture(scope='module')
@@ -23,9 +27,11 @@ def data():
 
 
 def _split(runs):
-  return train_lib.Split(jnp.tile(jnp.arange(32), (runs, 1)),
-                         jnp.array([32, 9, 4][:runs]),
-                         jnp.tile(jnp.arange(32, 48), (runs, 1)))
+  return train_lib.Split(
+    jnp.tile(jnp.arange(32), (runs, 1)),
+    jnp.array([32, 9, 4][:runs]),
+    jnp.tile(jnp.arange(32, 48), (runs, 1)),
+  )
 
 
 def _fit_runs(model, tx, data, runs=R, cfg=CFG, base=None):
@@ -39,9 +45,13 @@ def _fit_runs(model, tx, data, runs=R, cfg=CFG, base=None):
 
   keys = jax.random.split(jax.random.key(1), runs)
   fs0 = jax.vmap(init)(keys)
-  fit = train_lib.make_fit(train_lib.classifier_loss_fn(model),
-                           train_lib.classifier_val_fn(model),
-                           train_lib.supervised_batches, tx, cfg)
+  fit = train_lib.make_fit(
+    train_lib.classifier_loss_fn(model),
+    train_lib.classifier_val_fn(model),
+    train_lib.supervised_batches,
+    tx,
+    cfg,
+  )
   keys = jax.random.split(jax.random.key(2), runs)
   vfit = train_lib.vmap_fit(fit)
   # Two chunks of half the epochs: the same result as one call (epoch e uses
@@ -64,8 +74,9 @@ def test_cross_entropy_matches_numpy():
   logits = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
   y = np.array([0, 2, 1, 1, 0])
   logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-  np.testing.assert_allclose(train_lib.cross_entropy_loss(logits, y),
-                             -logp[np.arange(5), y].mean(), rtol=1e-5)
+  np.testing.assert_allclose(
+    train_lib.cross_entropy_loss(logits, y), -logp[np.arange(5), y].mean(), rtol=1e-5
+  )
 
 
 def test_contrastive_and_triplet_losses_match_numpy():
@@ -74,7 +85,7 @@ def test_contrastive_and_triplet_losses_match_numpy():
   same = rng.integers(0, 2, 8)
   d = 1 - 1 / (1 + np.exp(-s))
   m = 0.7
-  want = np.mean([dd ** 2 if y else max(m - dd, 0) ** 2 for dd, y in zip(d, same)])
+  want = np.mean([dd**2 if y else max(m - dd, 0) ** 2 for dd, y in zip(d, same)])
   np.testing.assert_allclose(siamese.contrastive_loss(s, same, m), want, rtol=1e-5)
   s2 = rng.normal(size=8).astype(np.float32) * 3
   d2 = 1 - 1 / (1 + np.exp(-s2))
@@ -150,8 +161,9 @@ def test_seed_vmapped_equals_sequential(base, data):
     fs_r, hist_r = single(one(fs0), keys[r], data, one(split), 0, CFG.num_epochs)
     # (one call of 4 epochs here vs two vmapped calls of 2 in the fixture)
     np.testing.assert_allclose(hist_r['val_loss'], hist['val_loss'][r], rtol=2e-4, atol=1e-5)
-    chex_close = jax.tree.map(lambda a, b: np.allclose(a, b, rtol=2e-4, atol=1e-5),
-                              fs_r.best_params, one(fs.best_params))
+    chex_close = jax.tree.map(
+      lambda a, b: np.allclose(a, b, rtol=2e-4, atol=1e-5), fs_r.best_params, one(fs.best_params)
+    )
     assert all(jax.tree.leaves(chex_close))
 
 
@@ -159,8 +171,9 @@ def test_early_stopping_freezes_state():
   """After `patience` epochs without improvement the state stops changing."""
   params = {'w': jnp.ones(())}
   tx = optax.sgd(0.1)
-  fs = train_lib.init_fit_state(train_lib.TrainState(params, {}, tx.init(params),
-                                                     jnp.zeros((), jnp.int32)))
+  fs = train_lib.init_fit_state(
+    train_lib.TrainState(params, {}, tx.init(params), jnp.zeros((), jnp.int32))
+  )
 
   def loss_fn(p, bs, key, batch):
     return (p['w'] - 5.0) ** 2, bs  # training pushes w up towards 5
@@ -181,7 +194,8 @@ def test_early_stopping_freezes_state():
 
 def test_fine_tune_labels_of_each_table_vi_setting():
   params = models.SEMGClassifier(3, hidden=(2, 2, 2), fc=(2, 2)).init(
-      jax.random.key(0), jnp.zeros((1, 2, 61)))['params']
+    jax.random.key(0), jnp.zeros((1, 2, 61))
+  )['params']
   for setting, frozen in transfer.FROZEN_SETTINGS.items():
     labels = transfer.fine_tune_labels(params, frozen)
     for layer, sub in labels['embedder'].items():
@@ -193,14 +207,20 @@ def test_fine_tune_labels_of_each_table_vi_setting():
 def test_fine_tuning_freezes_exactly_the_chosen_layers(base, data):
   _, _, fs_base, _, _ = base
   model = models.SEMGClassifier(3, hidden=HIDDEN, fc=FC)  # new head: 3 classes
-  plain = {'params': {'embedder': {k: v for k, v in fs_base.best_params['embedder'].items()
-                                   if not k.startswith('bn_')}}}
+  plain = {
+    'params': {
+      'embedder': {
+        k: v for k, v in fs_base.best_params['embedder'].items() if not k.startswith('bn_')
+      }
+    }
+  }
   frozen = transfer.FROZEN_SETTINGS['1']
   tx = transfer.fine_tune_tx(frozen, 1e-2)
   cfg = train_lib.FitConfig(num_epochs=2, steps_per_epoch=2, batch_size=6, patience=5)
   y3 = data[1] % 3
-  fs0, fs, _, _ = _fit_runs(model, tx, (data[0], y3), runs=1, cfg=cfg,
-                            base=jax.tree.map(lambda a: a[0], plain))
+  fs0, fs, _, _ = _fit_runs(
+    model, tx, (data[0], y3), runs=1, cfg=cfg, base=jax.tree.map(lambda a: a[0], plain)
+  )
   changed = _changed(fs0.train.params['embedder'], fs.train.params['embedder'])
   assert set(changed) == {'bilstm_1', 'bilstm_2', 'fc_1', 'fc_2'}
   for layer, flags in changed.items():
@@ -212,18 +232,22 @@ def test_fine_tuning_freezes_exactly_the_chosen_layers(base, data):
   assert all(jax.tree.leaves(_changed(fs0.train.params['head'], fs.train.params['head'])))
   # Transfer copied the base weights into the new model.
   np.testing.assert_array_equal(
-      jax.tree.leaves(fs0.train.params['embedder']['fc_1'])[0][0],
-      jax.tree.leaves(plain['params']['embedder']['fc_1'])[0][0])
+    jax.tree.leaves(fs0.train.params['embedder']['fc_1'])[0][0],
+    jax.tree.leaves(plain['params']['embedder']['fc_1'])[0][0],
+  )
 
 
 def test_adabatch_changes_only_batchnorm_and_head(base, data):
   _, _, fs_base, _, _ = base
   model = models.SEMGClassifier(3, hidden=HIDDEN, fc=FC, batch_norm=True)
   cfg = train_lib.FitConfig(num_epochs=2, steps_per_epoch=2, batch_size=6, patience=5)
-  base_vars = {'params': jax.tree.map(lambda a: a[0], fs_base.best_params),
-               'batch_stats': jax.tree.map(lambda a: a[0], fs_base.best_batch_stats)}
-  fs0, fs, _, _ = _fit_runs(model, transfer.adabatch_tx(1e-2), (data[0], data[1] % 3),
-                            runs=1, cfg=cfg, base=base_vars)
+  base_vars = {
+    'params': jax.tree.map(lambda a: a[0], fs_base.best_params),
+    'batch_stats': jax.tree.map(lambda a: a[0], fs_base.best_batch_stats),
+  }
+  fs0, fs, _, _ = _fit_runs(
+    model, transfer.adabatch_tx(1e-2), (data[0], data[1] % 3), runs=1, cfg=cfg, base=base_vars
+  )
   changed = _changed(fs0.train.params['embedder'], fs.train.params['embedder'])
   for layer, flags in changed.items():
     assert all(jax.tree.leaves(flags)) == layer.startswith('bn_'), layer
@@ -256,8 +280,9 @@ def test_siamese_training_and_scores(data):
   # The head-only score function used with evaluate_episodes agrees.
   eq = train_lib.embed(model, p, b, x[:3])
   es = train_lib.embed(model, p, b, x[:5])
-  np.testing.assert_allclose(siamese.head_scores(siamese.head_params(p), eq, es), scores,
-                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    siamese.head_scores(siamese.head_params(p), eq, es), scores, rtol=1e-5, atol=1e-6
+  )
 
 
 # ------------------------------------------------------------- checkpoints
@@ -282,13 +307,13 @@ def test_checkpoint_resume_and_skip(base, data, tmp_path):
   fs, ran = checkpoint.run_stage(str(tmp_path / 'stage'), fs0, run_chunk, 2)
   assert ran == 1 and calls == [0, 1, 1]  # resumed at chunk 1
   # Same result as the uninterrupted 4 epochs of the fixture.
-  close = jax.tree.map(lambda a, b: np.allclose(a, b, rtol=1e-5, atol=1e-6),
-                       fs.best_params, fs_full.best_params)
+  close = jax.tree.map(
+    lambda a, b: np.allclose(a, b, rtol=1e-5, atol=1e-6), fs.best_params, fs_full.best_params
+  )
   assert all(jax.tree.leaves(close))
   np.testing.assert_array_equal(fs.train.step, fs_full.train.step)
   # A finished stage is skipped and restored as it was.
   fs2, ran2 = checkpoint.run_stage(str(tmp_path / 'stage'), fs0, run_chunk, 2)
   assert ran2 == 0 and calls == [0, 1, 1]
-  same = jax.tree.map(lambda a, b: np.array_equal(a, b), fs2.train.opt_state,
-                      fs.train.opt_state)
+  same = jax.tree.map(lambda a, b: np.array_equal(a, b), fs2.train.opt_state, fs.train.opt_state)
   assert all(jax.tree.leaves(same))

@@ -6,24 +6,29 @@ import jax
 import numpy as np
 import pytest
 
-from signals import har_data as hd
+from signals.har import data as hd
 
 
 @pytest.fixture(scope='module')
 def tiny():
-  return hd.synthetic_harage(jax.random.key(0), n_participants=2, block_seconds=40.0,
-                             rest_seconds=20.0, gaps_per_minute=0.0)
+  return hd.synthetic_harage(
+    jax.random.key(0), n_participants=2, block_seconds=40.0, rest_seconds=20.0, gaps_per_minute=0.0
+  )
 
 
 def test_synthetic_is_deterministic_and_follows_protocol(tiny):
-  again = hd.synthetic_harage(jax.random.key(0), n_participants=2, block_seconds=40.0,
-                              rest_seconds=20.0, gaps_per_minute=0.0)
-  np.testing.assert_array_equal(tiny[1].blocks[5].streams['acc'].values,
-                                again[1].blocks[5].streams['acc'].values)
-  other = hd.synthetic_harage(jax.random.key(1), n_participants=2, block_seconds=40.0,
-                              rest_seconds=20.0, gaps_per_minute=0.0)
-  assert not np.array_equal(tiny[0].blocks[5].streams['hr'].values,
-                            other[0].blocks[5].streams['hr'].values)
+  again = hd.synthetic_harage(
+    jax.random.key(0), n_participants=2, block_seconds=40.0, rest_seconds=20.0, gaps_per_minute=0.0
+  )
+  np.testing.assert_array_equal(
+    tiny[1].blocks[5].streams['acc'].values, again[1].blocks[5].streams['acc'].values
+  )
+  other = hd.synthetic_harage(
+    jax.random.key(1), n_participants=2, block_seconds=40.0, rest_seconds=20.0, gaps_per_minute=0.0
+  )
+  assert not np.array_equal(
+    tiny[0].blocks[5].streams['hr'].values, other[0].blocks[5].streams['hr'].values
+  )
   acts = {b.activity for b in tiny[0].blocks}
   assert acts == set(hd.ACTIVITIES) | {hd.RESTING}
   acc = tiny[0].blocks[0].streams['acc']
@@ -31,8 +36,9 @@ def test_synthetic_is_deterministic_and_follows_protocol(tiny):
 
 
 def test_synthetic_gaps_are_dropped_samples():
-  p = hd.synthetic_harage(jax.random.key(2), n_participants=1, block_seconds=60.0,
-                          rest_seconds=20.0, gaps_per_minute=3.0)[0]
+  p = hd.synthetic_harage(
+    jax.random.key(2), n_participants=1, block_seconds=60.0, rest_seconds=20.0, gaps_per_minute=3.0
+  )[0]
   lost = sum(60 * 25 - b.streams['acc'].t.size for b in p.blocks[1:])
   assert lost > 0
 
@@ -80,10 +86,14 @@ def test_json_roundtrip_and_loader_errors(tiny, tmp_path):
 def test_split_messages_are_joined(tiny):
   doc = hd.participant_to_json(tiny[0])
   msg = doc['messages'][1]
-  half = {k: (v if not isinstance(v, dict) else {kk: vv[:10] for kk, vv in v.items()})
-          for k, v in msg.items()}
-  rest = {k: (v if not isinstance(v, dict) else {kk: vv[10:] for kk, vv in v.items()})
-          for k, v in msg.items()}
+  half = {
+    k: (v if not isinstance(v, dict) else {kk: vv[:10] for kk, vv in v.items()})
+    for k, v in msg.items()
+  }
+  rest = {
+    k: (v if not isinstance(v, dict) else {kk: vv[10:] for kk, vv in v.items()})
+    for k, v in msg.items()
+  }
   doc['messages'][1:2] = [half, rest]
   p = hd.participant_from_json(doc)
   assert len(p.blocks) == len(tiny[0].blocks)

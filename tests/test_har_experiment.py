@@ -8,14 +8,19 @@ import pytest
 
 from experiments import har_fusion
 from experiments.configs import har_fusion as configs
-from signals.har_train import TrainConfig
+from fewshot.protocols.har import TrainConfig
 
 TINY = configs.Config(
-    participants=3, block_seconds=30.0, rest_seconds=20.0, tasks=(2,), extractors=('cnn',),
-    combos=((('steps', 'hr'), 'outer'),),
-    basicmotions_combos=((('acc', 'gyro'), 'concat'), (('acc', 'gyro'), 'outer')),
-    basicmotions_groups=4,
-    train=TrainConfig(batch_size=16, max_epochs=2, patience=1, inner_folds=2))
+  participants=3,
+  block_seconds=30.0,
+  rest_seconds=20.0,
+  tasks=(2,),
+  extractors=('cnn',),
+  combos=((('steps', 'hr'), 'outer'),),
+  basicmotions_combos=((('acc', 'gyro'), 'concat'), (('acc', 'gyro'), 'outer')),
+  basicmotions_groups=4,
+  train=TrainConfig(batch_size=16, max_epochs=2, patience=1, inner_folds=2),
+)
 
 
 def test_grid_uses_each_data_sets_combos():
@@ -28,7 +33,7 @@ def test_grid_uses_each_data_sets_combos():
 
 def _lines(path):
   with open(path) as f:
-    return [json.loads(l) for l in f if l.strip()]
+    return [json.loads(line) for line in f if line.strip()]
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from signals import har_models as hm
+from fewshot.models import har as hm
 
 
 def _kron_reference(feats):
@@ -87,12 +87,12 @@ def test_cnn_batch_norm_ignores_padded_examples():
   out_pad, st_pad = mod.apply(v, junk, mask, True, mutable=['batch_stats'])
   out_real, st_real = mod.apply(v, x[:4], jnp.ones(4, bool), True, mutable=['batch_stats'])
   np.testing.assert_allclose(out_pad[:4], out_real, rtol=1e-4, atol=1e-5)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-               st_pad, st_real)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), st_pad, st_real)
 
 
-@pytest.mark.parametrize('extractor,fusion,n_mod', [('rnn', 'outer', 3), ('cnn', 'concat', 2),
-                                                    ('cnn', 'outer', 1)])
+@pytest.mark.parametrize(
+  'extractor,fusion,n_mod', [('rnn', 'outer', 3), ('cnn', 'concat', 2), ('cnn', 'outer', 1)]
+)
 def test_model_logits_shape(extractor, fusion, n_mod):
   names = ('steps', 'hr', 'acc')[:n_mod]
   inputs = {m: jnp.ones((3, 10 + i, 2 + i)) for i, m in enumerate(names)}

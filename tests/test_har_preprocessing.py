@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from signals import har
+from signals.har import transforms as har
 
 
 @pytest.mark.parametrize('n', [1, 3, 4, 9, 37, 500])
@@ -86,7 +86,8 @@ def test_accelerometer_rejects_nan_and_bad_median():
 
 
 def test_heartpy_ppg_gives_plausible_heart_rate_features():
-  from signals import har_data
+  from signals.har import data as har_data
+
   t, hr = har_data.heartpy_heart_rate(1)
   assert np.all(np.diff(t) == 1.0) and t.size > 60
   assert 40 < np.median(hr) < 120
@@ -138,11 +139,12 @@ def test_windows_skip_a_gap_in_one_modality():
   for w in wins:
     run, i = w.slices['acc']
     a, b = har.trim_segments(acc_t, 25.0)[run]
-    seg = acc_t[a + i:a + i + 500]
+    seg = acc_t[a + i : a + i + 500]
     assert seg[0] == w.start and np.allclose(np.diff(seg), 0.04)
 
 
 def test_windows_missing_modality_gives_no_window():
-  wins, ex = har.window_starts({'hr': np.arange(60.0), 'acc': np.arange(10 * 25) / 25.0},
-                               {'hr': 1.0, 'acc': 25.0}, 10.0)
+  wins, ex = har.window_starts(
+    {'hr': np.arange(60.0), 'acc': np.arange(10 * 25) / 25.0}, {'hr': 1.0, 'acc': 25.0}, 10.0
+  )
   assert wins == []

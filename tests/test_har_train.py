@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
-from signals import har_data as hd
-from signals import har_models as hm
-from signals import har_train as ht
+from fewshot.models import har as hm
+from fewshot.protocols import har as ht
+from signals.har import data as hd
 
 CFG = ht.TrainConfig(batch_size=8, max_epochs=4, patience=2, inner_folds=3, eval_chunk=16)
 
@@ -24,8 +24,15 @@ def _toy(n_subjects=4, per_subject=12, seed=0):
   subjects = np.repeat(np.arange(n_subjects), per_subject).astype(np.int32)
   train_w = np.ones(n, bool)
   test_w = np.arange(n) % 2 == 0  # half of the windows are on the no-overlap grid
-  return hd.HARWindows({'a': a, 'b': b}, labels, subjects, train_w, test_w, ('x', 'y', 'z'),
-                       tuple(f'P{i}' for i in range(n_subjects)))
+  return hd.HARWindows(
+    {'a': a, 'b': b},
+    labels,
+    subjects,
+    train_w,
+    test_w,
+    ('x', 'y', 'z'),
+    tuple(f'P{i}' for i in range(n_subjects)),
+  )
 
 
 def _spec(data, folds=((0, 1), (2,), (1, 2, 3))):
@@ -49,10 +56,10 @@ def test_vmapped_folds_equal_fold_by_fold():
   assert len(set(np.asarray(vm.best_uar).tolist())) > 1  # folds really differ
   # Padding: fold 2 (12 training windows) ran beside a fold of 36, i.e. with
   # 24 masked entries and 3 all-padding batches per epoch; alone it has none.
-  alone = ht.pad_folds([spec.train_idx[2][spec.train_mask[2]]],
-                       [spec.eval_idx[2][spec.eval_mask[2]]])
-  one = ht.train_folds(model, CFG, 3, data.inputs, data.labels, alone, keys[2:], 4,
-                       vmapped=False)
+  alone = ht.pad_folds(
+    [spec.train_idx[2][spec.train_mask[2]]], [spec.eval_idx[2][spec.eval_mask[2]]]
+  )
+  one = ht.train_folds(model, CFG, 3, data.inputs, data.labels, alone, keys[2:], 4, vmapped=False)
   assert spec.train_mask[2].sum() == 12 and spec.train_idx.shape[1] == 36
   assert int(one.epochs_run[0]) == int(vm.epochs_run[2])
   assert int(one.best_epoch[0]) == int(vm.best_epoch[2])
@@ -93,8 +100,9 @@ def test_nested_loso_end_to_end_and_validation():
   assert np.all((res.epochs >= 1) & (res.epochs <= CFG.max_epochs))
   np.testing.assert_array_equal(res.epochs, np.floor(np.median(res.inner_epochs, 1) + 0.5))
   assert res.y_true.shape == res.y_pred.shape == (int(data.test_window.sum()),)
-  bad = data._replace(inputs={'a': np.where(np.arange(48)[:, None, None] == 3, np.nan,
-                                            data.inputs['a'])})
+  bad = data._replace(
+    inputs={'a': np.where(np.arange(48)[:, None, None] == 3, np.nan, data.inputs['a'])}
+  )
   with pytest.raises(ValueError, match='NaN'):
     ht.nested_loso(model, CFG, bad, jax.random.key(0))
   huge = data._replace(inputs={'a': data.inputs['a'] * np.float32(1e37)})  # finite, overflows

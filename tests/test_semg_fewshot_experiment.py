@@ -6,10 +6,11 @@ import os
 import numpy as np
 import pytest
 
-from experiments import semg_fewshot
-from experiments.configs.semg_fewshot import get_config, get_tiny_config
 from evaluation.reports import to_jsonable
-from fewshot import protocol
+from experiments import semg_fewshot
+from experiments.configs.semg_fewshot import get_config
+from experiments.configs.semg_fewshot import get_tiny_config
+from fewshot.protocols import semg as protocol
 
 CLASSES = [f'C{i + 1}' for i in range(7)]
 
@@ -19,8 +20,9 @@ def _features(n_per_class=16, seed=0):
   labels = np.repeat(np.arange(7), n_per_class)
   t = np.linspace(0, 1, 61)
   # Class-dependent smooth curves plus noise, so the tables are not all chance.
-  x = (np.sin(2 * np.pi * (labels[:, None, None] + 1) * t / 4 + np.arange(2)[None, :, None])
-       + 0.5 * rng.normal(size=(len(labels), 2, 61)))
+  x = np.sin(
+    2 * np.pi * (labels[:, None, None] + 1) * t / 4 + np.arange(2)[None, :, None]
+  ) + 0.5 * rng.normal(size=(len(labels), 2, 61))
   return x.astype(np.float32), labels, CLASSES
 
 
@@ -39,8 +41,7 @@ def test_tiny_experiment_writes_tables_and_resumes(tmp_path):
   assert list(saved['raw']['IX']) == list(semg_fewshot.FSL_METHODS)
   for method, cols in saved['raw']['IX'].items():
     assert list(cols) == [f'k={k}' for k in cfg.shots]
-    assert all(len(v) == cfg.num_seeds and all(0 <= s <= 1 for s in v)
-               for v in cols.values())
+    assert all(len(v) == cfg.num_seeds and all(0 <= s <= 1 for s in v) for v in cols.values())
   assert list(saved['raw']['VII']['DL']) == [f'ν={k}' for k in cfg.shots]
   assert list(saved['raw']['IV']['F1 Score']) == [f'{d} Layer' for d in cfg.depths]
   assert list(saved['raw']['VI']['Median F1 Score']) == ['AdaBatch']
@@ -65,8 +66,7 @@ def test_protocol_helpers():
   assert (counts.sum(1) <= 80).all() and (counts >= 1).all()
   # The paper's counts are kept where the data has them.
   big = np.repeat(np.arange(7), 1000)
-  np.testing.assert_array_equal(protocol.table3_counts(big, 7),
-                                np.asarray(protocol.SEMG_TABLE_III))
+  np.testing.assert_array_equal(protocol.table3_counts(big, 7), np.asarray(protocol.SEMG_TABLE_III))
   with pytest.raises(ValueError, match='too few'):
     protocol.table3_counts(np.repeat(np.arange(7), 3), 7)
   y = protocol.local_labels(labels, (4, 5, 6))
@@ -84,5 +84,9 @@ def test_cli_rejects_wrong_class_count(tmp_path):
   x, labels, _ = _features()
   keep = labels < 5
   with pytest.raises(ValueError, match='7 classes'):
-    semg_fewshot.run(get_tiny_config(), str(tmp_path / 'r'),
-                     features=(x[keep], labels[keep], CLASSES[:5]), progress=False)
+    semg_fewshot.run(
+      get_tiny_config(),
+      str(tmp_path / 'r'),
+      features=(x[keep], labels[keep], CLASSES[:5]),
+      progress=False,
+    )

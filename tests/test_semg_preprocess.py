@@ -1,4 +1,5 @@
 """frame, savgol, decimate and semg_features against scipy and NumPy."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -7,7 +8,8 @@ import pytest
 import scipy.signal
 
 import signals
-from signals.real_data import emgflow_recordings, finite_segments
+from signals.semg.real_data import emgflow_recordings
+from signals.semg.real_data import finite_segments
 
 
 def test_frame_matches_naive_slicing():
@@ -16,15 +18,17 @@ def test_frame_matches_naive_slicing():
   n = 1 + (1000 - 128) // 32
   chex.assert_shape(f, (2, 3, n, 128))
   for k in (0, 1, n - 1):
-    np.testing.assert_array_equal(f[:, :, k], x[..., 32 * k:32 * k + 128])
+    np.testing.assert_array_equal(f[:, :, k], x[..., 32 * k : 32 * k + 128])
   assert signals.frame(np.zeros(8000, np.float32)).shape == (247, 128)
   assert signals.num_frames(8000) == 247
 
 
-@pytest.mark.parametrize("length,window,order", [(247, 51, 3), (60, 51, 3), (100, 11, 2), (51, 51, 0)])
+@pytest.mark.parametrize(
+  'length,window,order', [(247, 51, 3), (60, 51, 3), (100, 11, 2), (51, 51, 0)]
+)
 def test_savgol_equals_scipy_interp(length, window, order):
   x = np.random.default_rng(length).standard_normal((3, length)).astype(np.float32)
-  ref = scipy.signal.savgol_filter(x.astype(np.float64), window, order, mode="interp")
+  ref = scipy.signal.savgol_filter(x.astype(np.float64), window, order, mode='interp')
   np.testing.assert_allclose(signals.savgol(x, window, order), ref, atol=1e-5)
 
 
@@ -59,13 +63,16 @@ def test_semg_features_survives_flat_channel():
   assert np.all(np.isfinite(feats))
 
 
-@pytest.mark.parametrize("bad,match", [
-    (np.ones(8000, np.float32), "at least 2 dimension"),
-    (np.ones((2, 100), np.float32), "shorter than"),
-    (np.ones((2, 8000), np.int16), "floating-point"),
-    (np.full((2, 8000), np.nan, np.float32), "NaN or inf"),
-    (np.ones((2, 1500), np.float32), "fewer than the Savitzky-Golay window"),
-])
+@pytest.mark.parametrize(
+  'bad,match',
+  [
+    (np.ones(8000, np.float32), 'at least 2 dimension'),
+    (np.ones((2, 100), np.float32), 'shorter than'),
+    (np.ones((2, 8000), np.int16), 'floating-point'),
+    (np.full((2, 8000), np.nan, np.float32), 'NaN or inf'),
+    (np.ones((2, 1500), np.float32), 'fewer than the Savitzky-Golay window'),
+  ],
+)
 def test_semg_features_bad_input(bad, match):
   with pytest.raises(ValueError, match=match):
     signals.semg_features(bad)
@@ -73,11 +80,11 @@ def test_semg_features_bad_input(bad, match):
 
 def test_savgol_and_frame_option_errors():
   x = np.ones((2, 100), np.float32)
-  with pytest.raises(ValueError, match="odd"):
+  with pytest.raises(ValueError, match='odd'):
     signals.savgol(x, 10, 3)
-  with pytest.raises(ValueError, match="order must be less"):
+  with pytest.raises(ValueError, match='order must be less'):
     signals.savgol(x, 5, 5)
-  with pytest.raises(ValueError, match="hop"):
+  with pytest.raises(ValueError, match='hop'):
     signals.frame(x, 10, 0)
-  with pytest.raises(ValueError, match="factor"):
+  with pytest.raises(ValueError, match='factor'):
     signals.decimate(x, 0)

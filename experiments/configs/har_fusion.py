@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-from signals.har_train import TrainConfig
+from fewshot.protocols.har import TrainConfig
 
 HARAGE_MODALITIES = ('steps', 'hr', 'acc')
 BASICMOTIONS_MODALITIES = ('acc', 'gyro')
@@ -65,6 +65,7 @@ class Config:
       experiments/bench_har_folds.py).
     train: TrainConfig (4.3).
   """
+
   seed: int = 0
   participants: int = 8
   block_seconds: float = 120.0
@@ -92,8 +93,11 @@ def get_config(quick: bool = False) -> Config:
   if not quick:
     return Config()
   return Config(
-      participants=4, block_seconds=40.0, rest_seconds=30.0,
-      extractors=('cnn',),
-      combos=tuple(((m,), 'concat') for m in HARAGE_MODALITIES)
-      + ((HARAGE_MODALITIES, 'concat'), (HARAGE_MODALITIES, 'outer')),
-      train=TrainConfig(max_epochs=40, patience=20))
+    participants=4,
+    block_seconds=40.0,
+    rest_seconds=30.0,
+    extractors=('cnn',),
+    combos=tuple(((m,), 'concat') for m in HARAGE_MODALITIES)
+    + ((HARAGE_MODALITIES, 'concat'), (HARAGE_MODALITIES, 'outer')),
+    train=TrainConfig(max_epochs=40, patience=20),
+  )

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from fewshot.train import FitConfig
+from fewshot.trainer import FitConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,14 +74,18 @@ class Config:
   hidden: tuple[int, ...] = (128, 64, 64)
   fc: tuple[int, ...] = (64, 32)
   depths: tuple[int, ...] = (1, 2, 3, 4)
-  base_fit: FitConfig = FitConfig(num_epochs=100, steps_per_epoch=1, batch_size=32,
-                                  patience=10, learning_rate=1e-3)
-  few_fit: FitConfig = FitConfig(num_epochs=100, steps_per_epoch=1, batch_size=32,
-                                 patience=10, learning_rate=1e-3)
-  transfer_fit: FitConfig = FitConfig(num_epochs=50, steps_per_epoch=1, batch_size=32,
-                                      patience=10, learning_rate=1e-3)
-  siamese_fit: FitConfig = FitConfig(num_epochs=50, steps_per_epoch=20, batch_size=32,
-                                     patience=10, learning_rate=1e-3)
+  base_fit: FitConfig = FitConfig(
+    num_epochs=100, steps_per_epoch=1, batch_size=32, patience=10, learning_rate=1e-3
+  )
+  few_fit: FitConfig = FitConfig(
+    num_epochs=100, steps_per_epoch=1, batch_size=32, patience=10, learning_rate=1e-3
+  )
+  transfer_fit: FitConfig = FitConfig(
+    num_epochs=50, steps_per_epoch=1, batch_size=32, patience=10, learning_rate=1e-3
+  )
+  siamese_fit: FitConfig = FitConfig(
+    num_epochs=50, steps_per_epoch=20, batch_size=32, patience=10, learning_rate=1e-3
+  )
   table4_epochs: int | None = None
   table6: tuple[str, ...] = ('1', '1-2', '1-2-3', 'AdaBatch')
   tl_frozen: str = '1'
@@ -96,27 +100,31 @@ def get_config(quick: bool = False) -> Config:
   if not quick:
     return Config()
   return Config(
-      # The default synthetic data (15 subjects x 10 recordings per class):
-      # with 9 subjects the base model saw too little of C1-C4 to give a
-      # useful embedding (1-shot CP 44% vs 50% with 15, measured).
-      subjects=15,
-      recordings_per_class=10,
-      hidden=(16, 8, 8),
-      fc=(64, 32),
-      depths=(1, 2, 3, 4),
-      # The base model on C1-C4 is what TL and every FSL method build on, so
-      # it gets most of the budget; Table IV's depth sweep gets a short one.
-      base_fit=FitConfig(num_epochs=24, steps_per_epoch=1, batch_size=32, patience=6,
-                         learning_rate=3e-3),
-      table4_epochs=6,
-      few_fit=FitConfig(num_epochs=10, steps_per_epoch=1, batch_size=16, patience=4,
-                        learning_rate=3e-3),
-      transfer_fit=FitConfig(num_epochs=6, steps_per_epoch=1, batch_size=32,
-                             patience=4, learning_rate=3e-3),
-      siamese_fit=FitConfig(num_epochs=8, steps_per_epoch=8, batch_size=16,
-                            patience=4, learning_rate=3e-3),
-      episodes=300,
-      chunk_epochs=6,
+    # The default synthetic data (15 subjects x 10 recordings per class):
+    # with 9 subjects the base model saw too little of C1-C4 to give a
+    # useful embedding (1-shot CP 44% vs 50% with 15, measured).
+    subjects=15,
+    recordings_per_class=10,
+    hidden=(16, 8, 8),
+    fc=(64, 32),
+    depths=(1, 2, 3, 4),
+    # The base model on C1-C4 is what TL and every FSL method build on, so
+    # it gets most of the budget; Table IV's depth sweep gets a short one.
+    base_fit=FitConfig(
+      num_epochs=24, steps_per_epoch=1, batch_size=32, patience=6, learning_rate=3e-3
+    ),
+    table4_epochs=6,
+    few_fit=FitConfig(
+      num_epochs=10, steps_per_epoch=1, batch_size=16, patience=4, learning_rate=3e-3
+    ),
+    transfer_fit=FitConfig(
+      num_epochs=6, steps_per_epoch=1, batch_size=32, patience=4, learning_rate=3e-3
+    ),
+    siamese_fit=FitConfig(
+      num_epochs=8, steps_per_epoch=8, batch_size=16, patience=4, learning_rate=3e-3
+    ),
+    episodes=300,
+    chunk_epochs=6,
   )
 
 
@@ -124,10 +132,19 @@ def get_tiny_config() -> Config:
   """For the end-to-end test: seconds, not minutes. Not meant to give findings."""
   # One BiLSTM layer: compilation, not training, dominates a tiny run.
   return Config(
-      num_seeds=2, subjects=2, recordings_per_class=8, shots=(1, 2),
-      hidden=(4,), fc=(8, 8), depths=(1,), table6=('AdaBatch',),
-      base_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
-      few_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=2),
-      transfer_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
-      siamese_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=2),
-      episodes=8, n_query=1, chunk_epochs=1)
+    num_seeds=2,
+    subjects=2,
+    recordings_per_class=8,
+    shots=(1, 2),
+    hidden=(4,),
+    fc=(8, 8),
+    depths=(1,),
+    table6=('AdaBatch',),
+    base_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
+    few_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=2),
+    transfer_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
+    siamese_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=2),
+    episodes=8,
+    n_query=1,
+    chunk_epochs=1,
+  )

@@ -10,6 +10,7 @@ Both packages are installed with `--no-deps` by install.sh: only their data
 files are read, located with importlib without importing the packages (their
 own imports pull in GUI dependencies we do not need).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +18,7 @@ import os
 
 import numpy as np
 
-__all__ = ["emgflow_recordings", "finite_segments", "openhdemg_recording", "package_dir"]
+__all__ = ['emgflow_recordings', 'finite_segments', 'openhdemg_recording', 'package_dir']
 
 
 def package_dir(name: str) -> str:
@@ -25,8 +26,9 @@ def package_dir(name: str) -> str:
   spec = importlib.util.find_spec(name)
   if spec is None or not spec.submodule_search_locations:
     raise FileNotFoundError(
-        f"package {name!r} is not installed; run install.sh (it installs the "
-        "packages that carry real recordings with --no-deps)")
+      f'package {name!r} is not installed; run install.sh (it installs the '
+      'packages that carry real recordings with --no-deps)'
+    )
   return list(spec.submodule_search_locations)[0]
 
 
@@ -40,15 +42,20 @@ def emgflow_recordings() -> list[np.ndarray]:
   Returns:
     List of [channels=2, samples] arrays (zygomaticus, corrugator).
   """
-  folder = os.path.join(package_dir("EMGFlow"), "data")
-  files = sorted(f for f in os.listdir(folder) if f.endswith(".csv"))
+  folder = os.path.join(package_dir('EMGFlow'), 'data')
+  files = sorted(f for f in os.listdir(folder) if f.endswith('.csv'))
   if not files:
-    raise FileNotFoundError(f"no sample CSV files in {folder}")
+    raise FileNotFoundError(f'no sample CSV files in {folder}')
   out = []
   for name in files:
-    table = np.genfromtxt(os.path.join(folder, name), delimiter=",", skip_header=1,
-                          missing_values="NULL", filling_values=np.nan,
-                          encoding="utf-8-sig")
+    table = np.genfromtxt(
+      os.path.join(folder, name),
+      delimiter=',',
+      skip_header=1,
+      missing_values='NULL',
+      filling_values=np.nan,
+      encoding='utf-8-sig',
+    )
     out.append(np.ascontiguousarray(table[:, 1:].T))
   return out
 
@@ -57,13 +64,14 @@ def openhdemg_recording(channels: int = 64) -> tuple[np.ndarray, float]:
   """The openhdemg OTB+ test recording: ([channels, samples] float64, fs in Hz)."""
   import scipy.io
 
-  path = os.path.join(package_dir("openhdemg"), "library", "decomposed_test_files",
-                      "otb_testfile.mat")
+  path = os.path.join(
+    package_dir('openhdemg'), 'library', 'decomposed_test_files', 'otb_testfile.mat'
+  )
   if not os.path.exists(path):
-    raise FileNotFoundError(f"openhdemg test file not found at {path}")
+    raise FileNotFoundError(f'openhdemg test file not found at {path}')
   mat = scipy.io.loadmat(path)
-  data = np.asarray(mat["Data"][0, 0], dtype=np.float64)  # (samples, all channels)
-  fs = float(np.asarray(mat["SamplingFrequency"]).ravel()[0])
+  data = np.asarray(mat['Data'][0, 0], dtype=np.float64)  # (samples, all channels)
+  fs = float(np.asarray(mat['SamplingFrequency']).ravel()[0])
   return np.ascontiguousarray(data[:, :channels].T), fs
 
 

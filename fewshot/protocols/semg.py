@@ -18,7 +18,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Callable, Sequence
+from typing import Callable
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,7 @@ from evaluation import recall
 from evaluation.protocols import SEMG_TABLE_III
 from fewshot import checkpoint
 from fewshot import siamese as siamese_lib
-from fewshot import train as train_lib
+from fewshot import trainer as train_lib
 from fewshot import transfer
 
 
@@ -51,15 +52,19 @@ def table3_counts(labels, num_classes: int, table=SEMG_TABLE_III) -> np.ndarray:
   """
   table = np.asarray(table, np.int64)
   if table.shape != (num_classes, 3):
-    raise ValueError(f'the count table has {table.shape[0]} rows but the data has '
-                     f'{num_classes} classes; pass a [num_classes, 3] table')
+    raise ValueError(
+      f'the count table has {table.shape[0]} rows but the data has '
+      f'{num_classes} classes; pass a [num_classes, 3] table'
+    )
   have = np.bincount(np.asarray(labels), minlength=num_classes)
   scale = np.minimum(1.0, have / table.sum(axis=1))
   counts = np.floor(table * scale[:, None]).astype(np.int64)
   if (counts < 1).any():
     c = int(np.argwhere(counts < 1)[0, 0])
-    raise ValueError(f'class {c} has {have[c]} recordings: too few for a train/val/test '
-                     'split (need at least about 6)')
+    raise ValueError(
+      f'class {c} has {have[c]} recordings: too few for a train/val/test '
+      'split (need at least about 6)'
+    )
   return counts
 
 
@@ -95,8 +100,10 @@ def draw_shots(rng: np.random.Generator, idx, labels_local, nu: int) -> np.ndarr
   for c in range(int(labels_local.max()) + 1):
     pool = idx[labels_local[idx] == c]
     if len(pool) < nu:
-      raise ValueError(f'nu={nu} samples per class requested but task class {c} has '
-                       f'only {len(pool)} training examples')
+      raise ValueError(
+        f'nu={nu} samples per class requested but task class {c} has '
+        f'only {len(pool)} training examples'
+      )
     out.append(rng.choice(pool, nu, replace=False))
   return np.concatenate(out)
 
@@ -119,10 +126,13 @@ def stack_split(train_rows, val_rows) -> train_lib.Split:
   train_idx, n_train = pad_rows(train_rows)
   val = [np.asarray(v) for v in val_rows]
   if len({len(v) for v in val}) != 1:
-    raise ValueError('all runs of a stage need equally many validation examples, got '
-                     f'{sorted({len(v) for v in val})}')
-  return train_lib.Split(jnp.asarray(train_idx), jnp.asarray(n_train),
-                         jnp.asarray(np.stack(val).astype(np.int32)))
+    raise ValueError(
+      'all runs of a stage need equally many validation examples, got '
+      f'{sorted({len(v) for v in val})}'
+    )
+  return train_lib.Split(
+    jnp.asarray(train_idx), jnp.asarray(n_train), jnp.asarray(np.stack(val).astype(np.int32))
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,9 +156,13 @@ class Stage:
 
 def classifier_stage(name, model, tx, fit_config) -> Stage:
   """A supervised cross-entropy stage (Tables IV, VI, VII, VIII, base model)."""
-  fit = train_lib.make_fit(train_lib.classifier_loss_fn(model),
-                           train_lib.classifier_val_fn(model),
-                           train_lib.supervised_batches, tx, fit_config)
+  fit = train_lib.make_fit(
+    train_lib.classifier_loss_fn(model),
+    train_lib.classifier_val_fn(model),
+    train_lib.supervised_batches,
+    tx,
+    fit_config,
+  )
   return Stage(name, model, tx, fit, fit_config)
 
 
@@ -191,9 +205,17 @@ def best_variables(fs: train_lib.FitState) -> dict:
   return {'params': fs.best_params, 'batch_stats': fs.best_batch_stats}
 
 
-def run_stage(stage: Stage, directory: str, init, keys, data,
-              split: train_lib.Split, chunk_epochs: int | None = None,
-              max_to_keep: int = 2, progress: Callable[[int], None] | None = None):
+def run_stage(
+  stage: Stage,
+  directory: str,
+  init,
+  keys,
+  data,
+  split: train_lib.Split,
+  chunk_epochs: int | None = None,
+  max_to_keep: int = 2,
+  progress: Callable[[int], None] | None = None,
+):
   """Trains all runs of a stage with checkpoints; resumes or skips as needed.
 
   Args:
@@ -213,8 +235,7 @@ def run_stage(stage: Stage, directory: str, init, keys, data,
     `(fit_state, chunks_run)`; `chunks_run == 0` means the stage was restored.
   """
   cfg = stage.fit_config
-  chunk = cfg.num_epochs if chunk_epochs is None else max(1, min(chunk_epochs,
-                                                                   cfg.num_epochs))
+  chunk = cfg.num_epochs if chunk_epochs is None else max(1, min(chunk_epochs, cfg.num_epochs))
   while cfg.num_epochs % chunk:  # equal chunks: one compiled program per stage
     chunk -= 1
   train_lib.validate_split(split, int(data[0].shape[0]))
@@ -226,9 +247,13 @@ def run_stage(stage: Stage, directory: str, init, keys, data,
     return fs
 
   return checkpoint.run_stage(
-      os.path.join(directory, stage.name), init, run_chunk, cfg.num_epochs // chunk,
-      max_to_keep=max_to_keep,
-      on_chunk=None if progress is None else (lambda c: progress(chunk)))
+    os.path.join(directory, stage.name),
+    init,
+    run_chunk,
+    cfg.num_epochs // chunk,
+    max_to_keep=max_to_keep,
+    on_chunk=None if progress is None else (lambda c: progress(chunk)),
+  )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
@@ -236,6 +261,7 @@ def _f1_runs(model, num_classes, average, params, batch_stats, xt, y):
   def one(p, b, xt, y):
     pred = train_lib.predict(model, p, b, xt)
     return f1_score(y, pred, num_classes, average=average)
+
   return jax.vmap(one)(params, batch_stats, xt, y)
 
 
@@ -243,13 +269,24 @@ def _f1_runs(model, num_classes, average, params, batch_stats, xt, y):
 def _per_class_runs(model, num_classes, params, batch_stats, xt, y):
   def one(p, b, xt, y):
     pred = train_lib.predict(model, p, b, xt)
-    return (precision(y, pred, num_classes), recall(y, pred, num_classes),
-            f1_score(y, pred, num_classes))
+    return (
+      precision(y, pred, num_classes),
+      recall(y, pred, num_classes),
+      f1_score(y, pred, num_classes),
+    )
+
   return jax.vmap(one)(params, batch_stats, xt, y)
 
 
-def test_f1(model, fs: train_lib.FitState, x, labels_local, test_idx,
-            num_classes: int, average: str = 'weighted') -> np.ndarray:
+def test_f1(
+  model,
+  fs: train_lib.FitState,
+  x,
+  labels_local,
+  test_idx,
+  num_classes: int,
+  average: str = 'weighted',
+) -> np.ndarray:
   """Test F1 of every run's best model: [R] float.
 
   Args:
@@ -266,20 +303,23 @@ def test_f1(model, fs: train_lib.FitState, x, labels_local, test_idx,
   if test_idx.ndim == 1:
     test_idx = np.broadcast_to(test_idx, (runs, test_idx.shape[0]))
   y = jnp.asarray(np.asarray(labels_local)[test_idx])
-  return np.asarray(_f1_runs(model, num_classes, average, params, batch_stats,
-                             jnp.asarray(x)[test_idx], y))
+  return np.asarray(
+    _f1_runs(model, num_classes, average, params, batch_stats, jnp.asarray(x)[test_idx], y)
+  )
 
 
 def per_class_scores(model, fs, x, labels_local, test_idx, num_classes: int):
   """Per-class precision, recall and F1 of every run (Table V): 3 x [R, C]."""
   test_idx = np.asarray(test_idx)
   y = jnp.asarray(np.asarray(labels_local)[test_idx])
-  out = _per_class_runs(model, num_classes, fs.best_params, fs.best_batch_stats,
-                        jnp.asarray(x)[test_idx], y)
+  out = _per_class_runs(
+    model, num_classes, fs.best_params, fs.best_batch_stats, jnp.asarray(x)[test_idx], y
+  )
   return tuple(np.asarray(a) for a in out)
 
 
 def embeddings(model, fs: train_lib.FitState, x) -> np.ndarray:
   """Embeddings of all examples under every run's best model: [R, n, 32]."""
-  return np.asarray(train_lib.embed_many(model, fs.best_params, fs.best_batch_stats,
-                                         jnp.asarray(x)))
+  return np.asarray(
+    train_lib.embed_many(model, fs.best_params, fs.best_batch_stats, jnp.asarray(x))
+  )

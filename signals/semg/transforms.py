@@ -39,6 +39,7 @@ it explicitly. When no pair matches the libraries disagree (antropy and
 EntropyHub give nan for B = 0, neurokit2 -inf; all give inf for A = 0): see
 `undefined`.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,7 +50,7 @@ import numpy as np
 import scipy.signal
 from jax import lax
 
-__all__ = ["frame", "sampen", "savgol", "decimate", "semg_features", "num_frames"]
+__all__ = ['frame', 'sampen', 'savgol', 'decimate', 'semg_features', 'num_frames']
 
 _WORD = 32  # bits per packed word of the comparison matrix
 _CHUNK = 256  # frames per loop iteration of the counting kernel
@@ -59,39 +60,48 @@ _CHUNK = 256  # frames per loop iteration of the counting kernel
 # Validation at the public boundary (host side, before tracing).
 # ---------------------------------------------------------------------------
 
+
 def _is_concrete(x) -> bool:
   return not isinstance(x, jax.core.Tracer)
 
 
 def _check_signal(x, name: str, min_length: int, min_ndim: int = 1):
   """Returns x as a float array, or raises ValueError naming the problem."""
-  if not hasattr(x, "dtype"):
+  if not hasattr(x, 'dtype'):
     x = np.asarray(x)
   if x.ndim < min_ndim:
-    raise ValueError(f"{name}: expected an array with at least {min_ndim} "
-                     f"dimension(s) [..., time], got shape {tuple(x.shape)}")
+    raise ValueError(
+      f'{name}: expected an array with at least {min_ndim} '
+      f'dimension(s) [..., time], got shape {tuple(x.shape)}'
+    )
   if not jnp.issubdtype(x.dtype, jnp.floating):
-    raise ValueError(f"{name}: expected a floating-point signal, got dtype "
-                     f"{x.dtype}; convert it with x.astype(np.float32) first")
+    raise ValueError(
+      f'{name}: expected a floating-point signal, got dtype '
+      f'{x.dtype}; convert it with x.astype(np.float32) first'
+    )
   if x.shape[-1] < min_length:
-    raise ValueError(f"{name}: signal of length {x.shape[-1]} is shorter than "
-                     f"one frame/window of {min_length} samples")
+    raise ValueError(
+      f'{name}: signal of length {x.shape[-1]} is shorter than '
+      f'one frame/window of {min_length} samples'
+    )
   if _is_concrete(x) and x.size and not bool(np.all(np.isfinite(np.asarray(x)))):
     bad = int(np.sum(~np.isfinite(np.asarray(x))))
-    raise ValueError(f"{name}: signal contains {bad} NaN or inf value(s); "
-                     "clean or interpolate the recording first")
+    raise ValueError(
+      f'{name}: signal contains {bad} NaN or inf value(s); clean or interpolate the recording first'
+    )
   return x
 
 
 def _check_int(value, name: str, low: int):
   if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-    raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
   return int(value)
 
 
 # ---------------------------------------------------------------------------
 # Framing, eq. (1).
 # ---------------------------------------------------------------------------
+
 
 def num_frames(length: int, size: int = 128, hop: int = 32) -> int:
   """Number of whole frames of `size` samples every `hop` samples."""
@@ -110,9 +120,9 @@ def frame(x, size: int = 128, hop: int = 32):
     [..., frames, size] with frames = 1 + (time - size) // hop; samples after
     the last whole frame are dropped.
   """
-  size = _check_int(size, "size", 1)
-  hop = _check_int(hop, "hop", 1)
-  x = _check_signal(x, "frame", size)
+  size = _check_int(size, 'size', 1)
+  hop = _check_int(hop, 'hop', 1)
+  x = _check_signal(x, 'frame', size)
   n = num_frames(x.shape[-1], size, hop)
   idx = hop * np.arange(n)[:, None] + np.arange(size)[None, :]  # (frames, size)
   return jnp.asarray(x)[..., idx]
@@ -121,6 +131,7 @@ def frame(x, size: int = 128, hop: int = 32):
 # ---------------------------------------------------------------------------
 # Sample entropy, eq. (2)-(3).
 # ---------------------------------------------------------------------------
+
 
 def _pack_matches(x, tol, strict: bool, m: int):
   """Upper-triangular comparison matrix of each frame, packed into bits.
@@ -144,7 +155,7 @@ def _pack_matches(x, tol, strict: bool, m: int):
   t = tol[:, None]
   out = []
   for w in range(n_pad // _WORD):
-    xi = x[:, :_WORD * (w + 1) + m]  # (F, rows)
+    xi = x[:, : _WORD * (w + 1) + m]  # (F, rows)
     word = jnp.zeros(xi.shape, jnp.uint32)
     for b in range(_WORD):  # unrolled: one fused elementwise loop, no reduction
       d = jnp.abs(xi - x[:, _WORD * w + b, None])
@@ -167,8 +178,7 @@ def _pair_mask(w: int, rows: int, t: int):
   i = np.arange(rows)[:, None]
   j = _WORD * w + np.arange(_WORD)[None, :]
   ok = (j > i) & (j < t)
-  return jnp.asarray(np.packbits(ok[:, ::-1], axis=-1).view(">u4").reshape(rows)
-                     .astype(np.uint32))
+  return jnp.asarray(np.packbits(ok[:, ::-1], axis=-1).view('>u4').reshape(rows).astype(np.uint32))
 
 
 def _pair_counts(words, m: int, t_a: int, t_b: int):
@@ -192,8 +202,8 @@ def _pair_counts(words, m: int, t_a: int, t_b: int):
     nxt = words[w + 1] if w + 1 < len(words) else None
 
     def shifted(s, word=word, nxt=nxt, rows=rows):
-      low = word[:, s:s + rows] >> s
-      return low if nxt is None else low | (nxt[:, s:s + rows] << (_WORD - s))
+      low = word[:, s : s + rows] >> s
+      return low if nxt is None else low | (nxt[:, s : s + rows] << (_WORD - s))
 
     match_m = word[:, :rows]
     for s in range(1, m):
@@ -230,8 +240,7 @@ def _from_chunks(xs, total: int):
   return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:total], xs)
 
 
-def sampen_counts(frames, tol, m: int = 2, strict: bool = True,
-                  templates: str = "n-m"):
+def sampen_counts(frames, tol, m: int = 2, strict: bool = True, templates: str = 'n-m'):
   """Unordered matching template pairs (A, B) of each frame, self pairs excluded.
 
   Args:
@@ -248,11 +257,12 @@ def sampen_counts(frames, tol, m: int = 2, strict: bool = True,
   """
   f, n = frames.shape
   t_a = n - m
-  t_b = n - m + (1 if templates == "n-m+1" else 0)
+  t_b = n - m + (1 if templates == 'n-m+1' else 0)
   n_pad = -(-n // _WORD) * _WORD
   # NaN columns: the frame's padding plus one word for the shifted rows.
   frames = jnp.concatenate(
-      [frames, jnp.full((f, n_pad - n + _WORD), jnp.nan, frames.dtype)], axis=-1)
+    [frames, jnp.full((f, n_pad - n + _WORD), jnp.nan, frames.dtype)], axis=-1
+  )
   chunks, total = _to_chunks((frames, tol), _CHUNK)
   # Two loops: the loop boundary keeps XLA from fusing the comparison kernel
   # into its consumers, which re-evaluates it per use (~10x slower on CPU).
@@ -261,12 +271,20 @@ def sampen_counts(frames, tol, m: int = 2, strict: bool = True,
   return _from_chunks(counts, total)
 
 
-_UNDEFINED = ("bound", "nan", "library")
+_UNDEFINED = ('bound', 'nan', 'library')
 
 
-def sampen(x, m: int = 2, r=0.25, *, relative: bool = True, ddof: int = 0,
-           strict: bool = True, templates: str = "n-m",
-           undefined: str = "bound"):
+def sampen(
+  x,
+  m: int = 2,
+  r=0.25,
+  *,
+  relative: bool = True,
+  ddof: int = 0,
+  strict: bool = True,
+  templates: str = 'n-m',
+  undefined: str = 'bound',
+):
   """Sample entropy of the last axis, eq. (2)-(3), with Chebyshev distance.
 
   The pairwise comparisons of each frame (upper triangle only) are packed
@@ -296,21 +314,21 @@ def sampen(x, m: int = 2, r=0.25, *, relative: bool = True, ddof: int = 0,
   Returns:
     [...] float sample entropy (x.shape[:-1]).
   """
-  m = _check_int(m, "m", 1)
+  m = _check_int(m, 'm', 1)
   if m > _WORD:
-    raise ValueError(f"m must be at most {_WORD}, got {m}")
-  if templates not in ("n-m", "n-m+1"):
+    raise ValueError(f'm must be at most {_WORD}, got {m}')
+  if templates not in ('n-m', 'n-m+1'):
     raise ValueError(f"templates must be 'n-m' or 'n-m+1', got {templates!r}")
   if undefined not in _UNDEFINED:
-    raise ValueError(f"undefined must be one of {_UNDEFINED}, got {undefined!r}")
-  x = _check_signal(x, "sampen", m + 2)
+    raise ValueError(f'undefined must be one of {_UNDEFINED}, got {undefined!r}')
+  x = _check_signal(x, 'sampen', m + 2)
   x = jnp.asarray(x)
   lead, n = x.shape[:-1], x.shape[-1]
   if relative:
     tol = r * jnp.std(x, axis=-1, ddof=ddof)
   else:
     if _is_concrete(r) and np.any(np.asarray(r) < 0):
-      raise ValueError(f"absolute tolerance r must be >= 0, got {r!r}")
+      raise ValueError(f'absolute tolerance r must be >= 0, got {r!r}')
     tol = jnp.broadcast_to(jnp.asarray(r, x.dtype), lead)
   frames = x.reshape(-1, n)
   if frames.shape[0] == 0:
@@ -319,10 +337,10 @@ def sampen(x, m: int = 2, r=0.25, *, relative: bool = True, ddof: int = 0,
   a = a.astype(x.dtype)
   b = b.astype(x.dtype)
   value = -jnp.log(a / b)
-  if undefined == "bound":
+  if undefined == 'bound':
     pairs = (n - m) * (n - m - 1) / 2
     value = jnp.where((a == 0) | (b == 0), jnp.asarray(math.log(pairs), x.dtype), value)
-  elif undefined == "nan":
+  elif undefined == 'nan':
     value = jnp.where((a == 0) | (b == 0), jnp.nan, value)
   else:
     value = jnp.where(b == 0, jnp.nan, jnp.where(a == 0, jnp.inf, value))
@@ -332,6 +350,7 @@ def sampen(x, m: int = 2, r=0.25, *, relative: bool = True, ddof: int = 0,
 # ---------------------------------------------------------------------------
 # Savitzky-Golay filter, eq. (4)-(6), and decimation, eq. (7).
 # ---------------------------------------------------------------------------
+
 
 def _savgol_edge_matrix(window: int, order: int):
   """[half, window] matrix mapping the first window samples to the fitted values of
@@ -360,14 +379,14 @@ def savgol(x, window: int = 51, order: int = 3):
   Returns:
     [..., time] smoothed signal.
   """
-  window = _check_int(window, "window", 1)
-  order = _check_int(order, "order", 0)
+  window = _check_int(window, 'window', 1)
+  order = _check_int(order, 'order', 0)
   if window % 2 == 0:
-    raise ValueError(f"window must be odd, got {window}")
+    raise ValueError(f'window must be odd, got {window}')
   if order >= window:
-    raise ValueError(f"order must be less than window, got order={order}, window={window}")
-  x = jnp.asarray(_check_signal(x, "savgol", window))
-  coeffs = scipy.signal.savgol_coeffs(window, order, use="dot")  # (window,)
+    raise ValueError(f'order must be less than window, got order={order}, window={window}')
+  x = jnp.asarray(_check_signal(x, 'savgol', window))
+  coeffs = scipy.signal.savgol_coeffs(window, order, use='dot')  # (window,)
   # Full-precision products: TPUs would otherwise use bf16 passes for f32.
   dot = lambda a, b: jnp.matmul(a, b, precision=lax.Precision.HIGHEST)
   patches = frame(x, window, 1)  # (..., time - window + 1, window)
@@ -391,14 +410,23 @@ def decimate(x, factor: int = 4):
   Returns:
     [..., time // factor] samples x[..., 0], x[..., factor], ...
   """
-  factor = _check_int(factor, "factor", 1)
-  x = jnp.asarray(_check_signal(x, "decimate", factor))
+  factor = _check_int(factor, 'factor', 1)
+  x = jnp.asarray(_check_signal(x, 'decimate', factor))
   keep = x.shape[-1] // factor
   return x[..., : keep * factor : factor]
 
 
-def semg_features(x, *, size: int = 128, hop: int = 32, m: int = 2, r: float = 0.25,
-                  window: int = 51, order: int = 3, factor: int = 4):
+def semg_features(
+  x,
+  *,
+  size: int = 128,
+  hop: int = 32,
+  m: int = 2,
+  r: float = 0.25,
+  window: int = 51,
+  order: int = 3,
+  factor: int = 4,
+):
   """The whole preprocessing chain of section II-B.
 
   Args:
@@ -412,11 +440,13 @@ def semg_features(x, *, size: int = 128, hop: int = 32, m: int = 2, r: float = 0
     [..., channels, floor(frames / factor)]: [..., 2, 61] for the paper's input
     (247 frames; see the module docstring for why not 248).
   """
-  x = _check_signal(x, "semg_features", size, min_ndim=2)
+  x = _check_signal(x, 'semg_features', size, min_ndim=2)
   frames = num_frames(x.shape[-1], size, hop)
   if frames < window:
-    raise ValueError(f"semg_features: {frames} frames are fewer than the "
-                     f"Savitzky-Golay window of {window}; use a longer signal "
-                     "or a smaller window")
+    raise ValueError(
+      f'semg_features: {frames} frames are fewer than the '
+      f'Savitzky-Golay window of {window}; use a longer signal '
+      'or a smaller window'
+    )
   s = sampen(frame(x, size, hop), m, r)  # (..., channels, frames)
   return decimate(savgol(s, window, order), factor)

@@ -47,11 +47,21 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from signals import har
+from signals.har import transforms as har
 
 # harAGE activities (paper Table 1, Section 5.3 order); 'resting' is extra.
-ACTIVITIES = ('lying', 'sitting', 'standing', 'washing_hands', 'walking', 'running',
-              'stairs', 'strength_workout', 'flexibility_workout', 'cycling')
+ACTIVITIES = (
+  'lying',
+  'sitting',
+  'standing',
+  'washing_hands',
+  'walking',
+  'running',
+  'stairs',
+  'strength_workout',
+  'flexibility_workout',
+  'cycling',
+)
 RESTING = 'resting'
 INTENSITIES = ('low', 'moderate', 'high')
 STATIC = ('lying', 'sitting', 'standing')
@@ -60,20 +70,21 @@ MODALITIES = ('steps', 'hr', 'acc')
 
 # Section 5: the three tasks as class lists; each class is a tuple of activities.
 TASKS = {
-    2: (STATIC, DYNAMIC),  # 5.1: washing hands and workouts excluded
-    7: tuple((a,) for a in STATIC + DYNAMIC),  # 5.2: standard HAR
-    10: tuple((a,) for a in ACTIVITIES),  # 5.3: all harAGE activities
+  2: (STATIC, DYNAMIC),  # 5.1: washing hands and workouts excluded
+  7: tuple((a,) for a in STATIC + DYNAMIC),  # 5.2: standard HAR
+  10: tuple((a,) for a in ACTIVITIES),  # 5.3: all harAGE activities
 }
 TASK_CLASS_NAMES = {
-    2: ('static', 'dynamic'),
-    7: STATIC + DYNAMIC,
-    10: ACTIVITIES,
+  2: ('static', 'dynamic'),
+  7: STATIC + DYNAMIC,
+  10: ACTIVITIES,
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class Stream:
   """One modality of one block: t [n] seconds, values [n] or [n, axes]."""
+
   t: np.ndarray
   values: np.ndarray
 
@@ -100,6 +111,7 @@ class HARWindows(NamedTuple):
   train_window: [n] bool, a window of the 50%-overlap (training) grid.
   test_window: [n] bool, a window of the no-overlap (testing) grid.
   """
+
   inputs: dict
   labels: np.ndarray
   subjects: np.ndarray
@@ -128,14 +140,17 @@ def _stream_from_json(msg, modality, where):
     values = np.asarray(msg[modality]['values'], dtype=np.float64)
   t = np.asarray(msg[modality]['timestamps'], dtype=np.float64)
   if t.shape[0] != values.shape[0]:
-    raise ValueError(f'{where}: {modality} has {t.shape[0]} timestamps but {values.shape[0]} values.')
+    raise ValueError(
+      f'{where}: {modality} has {t.shape[0]} timestamps but {values.shape[0]} values.'
+    )
   return t, values
 
 
 def _check_activity(activity, intensity, where):
   if activity not in ACTIVITIES and activity != RESTING:
-    raise ValueError(f'{where}: unknown activity {activity!r}; expected one of '
-                     f'{ACTIVITIES + (RESTING,)}.')
+    raise ValueError(
+      f'{where}: unknown activity {activity!r}; expected one of {ACTIVITIES + (RESTING,)}.'
+    )
   if intensity is not None and intensity not in INTENSITIES:
     raise ValueError(f'{where}: unknown intensity {intensity!r}; expected null or {INTENSITIES}.')
 
@@ -198,8 +213,12 @@ def participant_to_json(p: Participant) -> dict:
     msg = {'activity': b.activity, 'intensity': b.intensity}
     for m, s in b.streams.items():
       if m == 'acc':
-        msg[m] = {'timestamps': s.t.tolist(), 'x': s.values[:, 0].tolist(),
-                  'y': s.values[:, 1].tolist(), 'z': s.values[:, 2].tolist()}
+        msg[m] = {
+          'timestamps': s.t.tolist(),
+          'x': s.values[:, 0].tolist(),
+          'y': s.values[:, 1].tolist(),
+          'z': s.values[:, 2].tolist(),
+        }
       else:
         msg[m] = {'timestamps': s.t.tolist(), 'values': s.values.tolist()}
     msgs.append(msg)
@@ -212,17 +231,17 @@ def participant_to_json(p: Participant) -> dict:
 # accelerometer oscillation amplitude (m/s^2) and frequency (Hz), and the
 # gravity direction of the wrist. Plausible values, not fitted to harAGE.
 _PROFILE = {
-    'resting': (0.0, 0.0, 0.03, 0.0, (0.0, 0.2, 1.0)),
-    'lying': (0.0, -2.0, 0.05, 0.0, (0.0, 0.1, 1.0)),
-    'sitting': (0.0, 3.0, 0.15, 0.0, (0.5, 0.0, 0.85)),
-    'standing': (0.02, 8.0, 0.2, 0.0, (0.9, 0.3, 0.3)),
-    'washing_hands': (0.05, 10.0, 1.5, 3.0, (0.3, 0.7, 0.6)),
-    'walking': (1.7, 25.0, 2.0, 1.8, (0.9, 0.1, 0.4)),
-    'running': (2.6, 60.0, 6.0, 2.7, (0.7, 0.5, 0.5)),
-    'stairs': (1.4, 40.0, 2.5, 1.6, (0.9, 0.2, 0.3)),
-    'strength_workout': (0.3, 30.0, 3.0, 0.5, (0.4, 0.8, 0.4)),
-    'flexibility_workout': (0.05, 12.0, 1.5, 0.3, (0.2, 0.9, 0.3)),
-    'cycling': (0.1, 35.0, 0.8, 1.2, (0.6, 0.1, 0.8)),
+  'resting': (0.0, 0.0, 0.03, 0.0, (0.0, 0.2, 1.0)),
+  'lying': (0.0, -2.0, 0.05, 0.0, (0.0, 0.1, 1.0)),
+  'sitting': (0.0, 3.0, 0.15, 0.0, (0.5, 0.0, 0.85)),
+  'standing': (0.02, 8.0, 0.2, 0.0, (0.9, 0.3, 0.3)),
+  'washing_hands': (0.05, 10.0, 1.5, 3.0, (0.3, 0.7, 0.6)),
+  'walking': (1.7, 25.0, 2.0, 1.8, (0.9, 0.1, 0.4)),
+  'running': (2.6, 60.0, 6.0, 2.7, (0.7, 0.5, 0.5)),
+  'stairs': (1.4, 40.0, 2.5, 1.6, (0.9, 0.2, 0.3)),
+  'strength_workout': (0.3, 30.0, 3.0, 0.5, (0.4, 0.8, 0.4)),
+  'flexibility_workout': (0.05, 12.0, 1.5, 0.3, (0.2, 0.9, 0.3)),
+  'cycling': (0.1, 35.0, 0.8, 1.2, (0.6, 0.1, 0.8)),
 }
 _INTENSITY_GAIN = {None: 1.0, 'low': 0.7, 'moderate': 1.0, 'high': 1.3}
 
@@ -246,9 +265,14 @@ def _drop_gaps(rng, t, values, seconds, gaps_per_minute, max_gap_seconds):
   return t[keep], values[keep]
 
 
-def synthetic_participant(rng: np.random.Generator, pid: str, block_seconds: float,
-                          rest_seconds: float, gaps_per_minute: float,
-                          max_gap_seconds: float = 6.0) -> Participant:
+def synthetic_participant(
+  rng: np.random.Generator,
+  pid: str,
+  block_seconds: float,
+  rest_seconds: float,
+  gaps_per_minute: float,
+  max_gap_seconds: float = 6.0,
+) -> Participant:
   """One synthetic harAGE-like participant (see `synthetic_harage`)."""
   base_hr = rng.uniform(55.0, 80.0)  # personal resting heart rate
   fitness = rng.lognormal(0.0, 0.15)  # scales heart-rate rises
@@ -281,8 +305,12 @@ def synthetic_participant(rng: np.random.Generator, pid: str, block_seconds: flo
     phase = rng.uniform(0.0, 2 * np.pi)
     wave = np.sin(2 * np.pi * freq * gain * cadence * (ta - clock) + phase)
     harmonic = 0.3 * np.sin(4 * np.pi * freq * gain * cadence * (ta - clock))
-    acc = (g + acc_bias + amp * gain * vigour * (wave + harmonic)[:, None] * mix[None]
-           + rng.normal(0.0, 0.2 + 0.05 * amp, (ta.size, 3)))
+    acc = (
+      g
+      + acc_bias
+      + amp * gain * vigour * (wave + harmonic)[:, None] * mix[None]
+      + rng.normal(0.0, 0.2 + 0.05 * amp, (ta.size, 3))
+    )
     streams = {}
     for m, t, v in (('steps', t1, steps), ('hr', t1, hr), ('acc', ta, acc)):
       t, v = _drop_gaps(rng, t, v, seconds, gaps_per_minute, max_gap_seconds)
@@ -292,9 +320,13 @@ def synthetic_participant(rng: np.random.Generator, pid: str, block_seconds: flo
   return Participant(pid, tuple(blocks))
 
 
-def synthetic_harage(key, n_participants: int = 8, block_seconds: float = 120.0,
-                     rest_seconds: float = 120.0, gaps_per_minute: float = 0.5
-                     ) -> list[Participant]:
+def synthetic_harage(
+  key,
+  n_participants: int = 8,
+  block_seconds: float = 120.0,
+  rest_seconds: float = 120.0,
+  gaps_per_minute: float = 0.5,
+) -> list[Participant]:
   """Synthetic harAGE-like participants, deterministic from `key`.
 
   Each participant follows the harAGE protocol (Section 3): resting, lying,
@@ -322,8 +354,10 @@ def synthetic_harage(key, n_participants: int = 8, block_seconds: float = 120.0,
     raise ValueError(f'block_seconds must be >= {har.WINDOW_SECONDS} and rest_seconds > 0.')
   seed = np.asarray(jax.random.key_data(key)).astype(np.uint32).ravel().tolist()
   rng = np.random.default_rng(seed)
-  return [synthetic_participant(rng, f'S{i:02d}', block_seconds, rest_seconds, gaps_per_minute)
-          for i in range(n_participants)]
+  return [
+    synthetic_participant(rng, f'S{i:02d}', block_seconds, rest_seconds, gaps_per_minute)
+    for i in range(n_participants)
+  ]
 
 
 # ------------------------------------------------------------ windowing
@@ -337,8 +371,9 @@ def _preprocess_run(modality, values, rest_hr, acc_median):
   return har.preprocess_accelerometer(values, acc_median)
 
 
-def participant_windows(p: Participant, modalities=MODALITIES,
-                        window_seconds: float = har.WINDOW_SECONDS):
+def participant_windows(
+  p: Participant, modalities=MODALITIES, window_seconds: float = har.WINDOW_SECONDS
+):
   """Preprocessed train (50% overlap) and test (no overlap) windows of one participant.
 
   Returns:
@@ -353,8 +388,7 @@ def participant_windows(p: Participant, modalities=MODALITIES,
   """
   rest_hr = acc_median = None
   if 'hr' in modalities:
-    rest = [b.streams['hr'].values for b in p.blocks
-            if b.activity == RESTING and 'hr' in b.streams]
+    rest = [b.streams['hr'].values for b in p.blocks if b.activity == RESTING and 'hr' in b.streams]
     try:
       rest_hr = har.resting_baseline(np.concatenate(rest) if rest else [])
     except ValueError as e:
@@ -362,7 +396,8 @@ def participant_windows(p: Participant, modalities=MODALITIES,
   if 'acc' in modalities:
     try:
       acc_median = har.accelerometer_median(
-          [b.streams['acc'].values for b in p.blocks if 'acc' in b.streams])
+        [b.streams['acc'].values for b in p.blocks if 'acc' in b.streams]
+      )
     except ValueError as e:
       raise ValueError(f'participant {p.pid}: {e}') from None
   out, excluded = [], 0
@@ -377,8 +412,10 @@ def participant_windows(p: Participant, modalities=MODALITIES,
     feats = {}
     for m in modalities:
       runs = har.trim_segments(ts[m], rates[m], window_seconds)
-      feats[m] = [np.asarray(_preprocess_run(m, b.streams[m].values[a:e], rest_hr, acc_median))
-                  for a, e in runs]
+      feats[m] = [
+        np.asarray(_preprocess_run(m, b.streams[m].values[a:e], rest_hr, acc_median))
+        for a, e in runs
+      ]
     grids = {}
     for is_train, hop in ((True, window_seconds / 2), (False, window_seconds)):
       wins, n_ex = har.window_starts(ts, rates, hop, window_seconds)
@@ -392,16 +429,18 @@ def participant_windows(p: Participant, modalities=MODALITIES,
       for m in modalities:
         run, i = w.slices[m]
         n = int(round(window_seconds * rates[m]))
-        inputs[m] = feats[m][run][i:i + n]
+        inputs[m] = feats[m][run][i : i + n]
         assert inputs[m].shape[0] == n, 'window slicing went past its run'
       out.append((inputs, b.activity, tr, te))
   return out, excluded
 
 
-def windows_from_participants(participants, modalities=MODALITIES,
-                              missing_rest: str = 'error',
-                              window_seconds: float = har.WINDOW_SECONDS
-                              ) -> tuple[HARWindows, WindowStats]:
+def windows_from_participants(
+  participants,
+  modalities=MODALITIES,
+  missing_rest: str = 'error',
+  window_seconds: float = har.WINDOW_SECONDS,
+) -> tuple[HARWindows, WindowStats]:
   """Windowed features of all participants, labelled with the 10 activities.
 
   Args:
@@ -418,7 +457,9 @@ def windows_from_participants(participants, modalities=MODALITIES,
     raise ValueError(f"missing_rest must be 'error' or 'exclude', got {missing_rest!r}.")
   unknown = set(modalities) - set(MODALITIES)
   if unknown or not modalities:
-    raise ValueError(f'unknown or empty modalities {modalities}; expected a subset of {MODALITIES}.')
+    raise ValueError(
+      f'unknown or empty modalities {modalities}; expected a subset of {MODALITIES}.'
+    )
   if not participants:
     raise ValueError('no participants given.')
   stats = WindowStats()
@@ -442,12 +483,14 @@ def windows_from_participants(participants, modalities=MODALITIES,
     raise ValueError('no complete window in any participant.')
   inputs = {m: np.stack([r[0][m] for r in rows]).astype(np.float32) for m in modalities}
   data = HARWindows(
-      inputs=inputs,
-      labels=np.asarray([r[1] for r in rows], np.int32),
-      subjects=np.asarray([r[2] for r in rows], np.int32),
-      train_window=np.asarray([r[3] for r in rows], bool),
-      test_window=np.asarray([r[4] for r in rows], bool),
-      class_names=ACTIVITIES, subject_names=tuple(names))
+    inputs=inputs,
+    labels=np.asarray([r[1] for r in rows], np.int32),
+    subjects=np.asarray([r[2] for r in rows], np.int32),
+    train_window=np.asarray([r[3] for r in rows], bool),
+    test_window=np.asarray([r[4] for r in rows], bool),
+    class_names=ACTIVITIES,
+    subject_names=tuple(names),
+  )
   stats.n_train_windows = int(data.train_window.sum())
   stats.n_test_windows = int(data.test_window.sum())
   return data, stats
@@ -465,9 +508,15 @@ def select_task(data: HARWindows, task: int) -> HARWindows:
       lut[ACTIVITIES.index(a)] = c
   new = lut[data.labels]
   keep = new >= 0
-  return HARWindows({m: x[keep] for m, x in data.inputs.items()}, new[keep],
-                    data.subjects[keep], data.train_window[keep], data.test_window[keep],
-                    TASK_CLASS_NAMES[task], data.subject_names)
+  return HARWindows(
+    {m: x[keep] for m, x in data.inputs.items()},
+    new[keep],
+    data.subjects[keep],
+    data.train_window[keep],
+    data.test_window[keep],
+    TASK_CLASS_NAMES[task],
+    data.subject_names,
+  )
 
 
 def select_modalities(data: HARWindows, modalities) -> HARWindows:
@@ -502,6 +551,7 @@ def load_basicmotions(n_groups: int = 10) -> HARWindows:
     HARWindows with inputs {'acc': [80, 100, 9], 'gyro': [80, 100, 9]}.
   """
   from aeon.datasets import load_classification  # dev dependency
+
   x, y, meta = load_classification('BasicMotions', return_metadata=True)
   classes = tuple(meta['class_values'])
   labels = np.asarray([classes.index(v) for v in y], np.int32)
@@ -523,8 +573,15 @@ def load_basicmotions(n_groups: int = 10) -> HARWindows:
         feats[i] = np.asarray(har.preprocess_accelerometer(x[i, :, sl], med))
     inputs[m] = feats
   n = labels.shape[0]
-  return HARWindows(inputs, labels, subjects, np.ones(n, bool), np.ones(n, bool), classes,
-                    tuple(f'G{g}' for g in range(n_groups)))
+  return HARWindows(
+    inputs,
+    labels,
+    subjects,
+    np.ones(n, bool),
+    np.ones(n, bool),
+    classes,
+    tuple(f'G{g}' for g in range(n_groups)),
+  )
 
 
 def heartpy_heart_rate(example: int = 1):
@@ -542,6 +599,7 @@ def heartpy_heart_rate(example: int = 1):
     (t [n] seconds, hr [n] bpm), float64.
   """
   import heartpy as hp  # dev dependency
+
   if example == 0:
     data, fs = hp.load_exampledata(0)[0], 100.0
   elif example == 1:

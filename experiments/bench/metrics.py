@@ -31,8 +31,9 @@ def main() -> None:
   rng = np.random.default_rng(0)
   shape = (args.episodes, args.queries)
   y_true = rng.integers(0, args.classes, shape).astype(np.int32)
-  y_pred = np.where(rng.random(shape) < 0.6, y_true,
-                    rng.integers(0, args.classes, shape)).astype(np.int32)
+  y_pred = np.where(rng.random(shape) < 0.6, y_true, rng.integers(0, args.classes, shape)).astype(
+    np.int32
+  )
 
   c = args.classes
   fn = jax.jit(jax.vmap(lambda t, p: metrics.f1_score(t, p, c, 'macro')))
@@ -50,16 +51,23 @@ def main() -> None:
   t0 = time.perf_counter()
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
-    ref = np.array([skm.f1_score(y_true[i], y_pred[i], labels=range(c),
-                                 average='macro', zero_division=0)
-                    for i in range(n_sub)])
+    ref = np.array(
+      [
+        skm.f1_score(y_true[i], y_pred[i], labels=range(c), average='macro', zero_division=0)
+        for i in range(n_sub)
+      ]
+    )
   sk_s = (time.perf_counter() - t0) * args.episodes / n_sub
 
   err = np.max(np.abs(np.asarray(ours)[:n_sub] - ref))
-  print(f'device: {jax.devices()[0].platform}, episodes: {args.episodes}, '
-        f'queries: {args.queries}, classes: {c}')
-  print(f'jit+vmap macro F1: {ours_s * 1e3:.2f} ms per call '
-        f'(first call incl. compile {compile_s * 1e3:.0f} ms)')
+  print(
+    f'device: {jax.devices()[0].platform}, episodes: {args.episodes}, '
+    f'queries: {args.queries}, classes: {c}'
+  )
+  print(
+    f'jit+vmap macro F1: {ours_s * 1e3:.2f} ms per call '
+    f'(first call incl. compile {compile_s * 1e3:.0f} ms)'
+  )
   print(f'sklearn loop (extrapolated from {n_sub}): {sk_s * 1e3:.0f} ms')
   print(f'speed-up: {sk_s / ours_s:.0f}x, max |difference|: {err:.2e}')
 

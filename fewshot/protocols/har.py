@@ -47,12 +47,12 @@ import numpy as np
 import optax
 
 import evaluation
-from signals import har_models
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """Paper 4.3 settings; the defaults are the paper's."""
+
   batch_size: int = 64
   learning_rate: float = 1e-3
   max_epochs: int = 150
@@ -70,6 +70,7 @@ class FoldSpec(NamedTuple):
   eval_idx: [F, n_eval] int32 windows to validate / test on.
   eval_mask: [F, n_eval] bool.
   """
+
   train_idx: np.ndarray
   train_mask: np.ndarray
   eval_idx: np.ndarray
@@ -82,6 +83,7 @@ class FoldResult(NamedTuple):
   finite [F] is False when a training loss became NaN or inf (the fold stops
   there; `nested_loso` raises).
   """
+
   best_epoch: jax.Array
   epochs_run: jax.Array
   best_uar: jax.Array
@@ -98,6 +100,7 @@ class NestedResult(NamedTuple):
   y_true, y_pred: test windows of all outer folds, concatenated.
   test_subjects: [n_outer] held-out subject id of each outer fold.
   """
+
   fold_uar: np.ndarray
   epochs: np.ndarray
   inner_epochs: np.ndarray
@@ -111,8 +114,8 @@ def _pad(rows, length=None):
   idx = np.zeros((len(rows), length), np.int32)
   mask = np.zeros((len(rows), length), bool)
   for f, r in enumerate(rows):
-    idx[f, :len(r)] = r
-    mask[f, :len(r)] = True
+    idx[f, : len(r)] = r
+    mask[f, : len(r)] = True
   return idx, mask
 
 
@@ -150,15 +153,22 @@ def _init_state(model, tx, inputs, key) -> TrainState:
 def _train_step(model, tx, state: TrainState, inputs, labels, mask, key):
   def loss_fn(params):
     logits, updates = model.apply(
-        {'params': params, 'batch_stats': state.batch_stats}, inputs, mask, train=True,
-        rngs={'dropout': key}, mutable=['batch_stats'])
+      {'params': params, 'batch_stats': state.batch_stats},
+      inputs,
+      mask,
+      train=True,
+      rngs={'dropout': key},
+      mutable=['batch_stats'],
+    )
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     w = mask.astype(ce.dtype)
     return jnp.sum(ce * w) / jnp.maximum(w.sum(), 1.0), updates
+
   (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   upd, opt_state = tx.update(grads, state.opt_state, state.params)
-  new = TrainState(optax.apply_updates(state.params, upd),
-                   updates.get('batch_stats', {}), opt_state)
+  new = TrainState(
+    optax.apply_updates(state.params, upd), updates.get('batch_stats', {}), opt_state
+  )
   # An all-padding batch must be a no-op (Adam would still move on momentum).
   keep = jnp.any(mask)
   new = jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, state)
@@ -171,9 +181,14 @@ def _predict(model, state: TrainState, inputs, idx, chunk: int):
   idx_c = jnp.pad(idx, (0, pad)).reshape(-1, chunk)
 
   def one(ix):
-    logits = model.apply({'params': state.params, 'batch_stats': state.batch_stats},
-                         _gather(inputs, ix), jnp.ones(ix.shape, bool), train=False)
+    logits = model.apply(
+      {'params': state.params, 'batch_stats': state.batch_stats},
+      _gather(inputs, ix),
+      jnp.ones(ix.shape, bool),
+      train=False,
+    )
     return jnp.argmax(logits, axis=-1)
+
   return jax.lax.map(one, idx_c).reshape(-1)[:n]
 
 
@@ -184,14 +199,25 @@ def _masked_uar(y_true, y_pred, mask, num_classes):
 
 def _shuffled_order(key, mask):
   # One uniform per index from fold_in(key, i): independent of padded length.
-  u = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(
-      jnp.arange(mask.shape[0]))
+  u = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(jnp.arange(mask.shape[0]))
   return jnp.argsort(jnp.where(mask, u, 2.0))  # real entries first, shuffled
 
 
-def train_fold(model, cfg: TrainConfig, num_classes: int, use_eval: bool, inputs, labels,
-               train_idx, train_mask, eval_idx, eval_mask, key, max_epochs, patience
-               ) -> FoldResult:
+def train_fold(
+  model,
+  cfg: TrainConfig,
+  num_classes: int,
+  use_eval: bool,
+  inputs,
+  labels,
+  train_idx,
+  train_mask,
+  eval_idx,
+  eval_mask,
+  key,
+  max_epochs,
+  patience,
+) -> FoldResult:
   """Train one fold (pure, traceable; vmap it over folds).
 
   Args:
@@ -227,9 +253,11 @@ def train_fold(model, cfg: TrainConfig, num_classes: int, use_eval: bool, inputs
     def batch(state, b):
       sel = order[b]
       ix, m = t_idx[sel], t_mask[sel]
-      state, loss = _train_step(model, tx, state, _gather(inputs, ix), labels[ix], m,
-                                jax.random.fold_in(k_epoch, b + 1))
+      state, loss = _train_step(
+        model, tx, state, _gather(inputs, ix), labels[ix], m, jax.random.fold_in(k_epoch, b + 1)
+      )
       return state, loss
+
     state, losses = jax.lax.scan(batch, state, jnp.arange(n_batches))
     return state, jnp.all(jnp.isfinite(losses))
 
@@ -269,9 +297,19 @@ def _compiled(model, cfg: TrainConfig, num_classes: int, use_eval: bool, vmapped
   return jax.jit(fn)
 
 
-def train_folds(model, cfg: TrainConfig, num_classes: int, inputs, labels, folds: FoldSpec,
-                keys, max_epochs, patience=None, use_eval: bool = True,
-                vmapped: bool = True) -> FoldResult:
+def train_folds(
+  model,
+  cfg: TrainConfig,
+  num_classes: int,
+  inputs,
+  labels,
+  folds: FoldSpec,
+  keys,
+  max_epochs,
+  patience=None,
+  use_eval: bool = True,
+  vmapped: bool = True,
+) -> FoldResult:
   """Train F folds: one vmapped program, or the same folds one after another.
 
   Args:
@@ -294,9 +332,17 @@ def train_folds(model, cfg: TrainConfig, num_classes: int, inputs, labels, folds
   n_folds = folds.train_idx.shape[0]
   max_epochs = jnp.broadcast_to(jnp.asarray(max_epochs, jnp.int32), (n_folds,))
   patience = jnp.broadcast_to(
-      jnp.asarray(cfg.patience if patience is None else patience, jnp.int32), (n_folds,))
-  arrays = (jnp.asarray(folds.train_idx), jnp.asarray(folds.train_mask),
-            jnp.asarray(folds.eval_idx), jnp.asarray(folds.eval_mask), keys, max_epochs, patience)
+    jnp.asarray(cfg.patience if patience is None else patience, jnp.int32), (n_folds,)
+  )
+  arrays = (
+    jnp.asarray(folds.train_idx),
+    jnp.asarray(folds.train_mask),
+    jnp.asarray(folds.eval_idx),
+    jnp.asarray(folds.eval_mask),
+    keys,
+    max_epochs,
+    patience,
+  )
   inputs = {m: jnp.asarray(x) for m, x in inputs.items()}
   labels = jnp.asarray(labels, jnp.int32)
   fn = _compiled(model, cfg, num_classes, use_eval, vmapped)
@@ -364,8 +410,9 @@ def _check_finite(res: FoldResult, level: str):
     raise FloatingPointError(f'training loss became NaN or inf in {level} folds {bad.tolist()}.')
 
 
-def nested_loso(model, cfg: TrainConfig, data, key, vmapped: bool = True,
-                seed: int = 0) -> NestedResult:
+def nested_loso(
+  model, cfg: TrainConfig, data, key, vmapped: bool = True, seed: int = 0
+) -> NestedResult:
   """Nested leave-one-subject-out evaluation of one model (paper 4.3).
 
   Args:
@@ -382,15 +429,26 @@ def nested_loso(model, cfg: TrainConfig, data, key, vmapped: bool = True,
   num_classes = model.num_classes
   inputs = {m: data.inputs[m] for m in model.modalities}
   _check_data(inputs, data.labels, data.subjects, num_classes)
-  outer, inner = nested_fold_indices(data.subjects, data.train_window, data.test_window,
-                                     cfg.inner_folds, seed)
+  outer, inner = nested_fold_indices(
+    data.subjects, data.train_window, data.test_window, cfg.inner_folds, seed
+  )
   k_inner, k_outer = jax.random.split(key)
   # Level 1: every inner fold of every outer fold in one program.
   flat = [f for folds in inner for f in folds]
   spec = pad_folds([a for a, _ in flat], [b for _, b in flat])
   keys = jax.random.split(k_inner, len(flat))
-  res = train_folds(model, cfg, num_classes, inputs, data.labels, spec, keys,
-                    cfg.max_epochs, use_eval=True, vmapped=vmapped)
+  res = train_folds(
+    model,
+    cfg,
+    num_classes,
+    inputs,
+    data.labels,
+    spec,
+    keys,
+    cfg.max_epochs,
+    use_eval=True,
+    vmapped=vmapped,
+  )
   _check_finite(res, 'inner')
   counts = np.asarray(res.best_epoch if cfg.epoch_rule == 'best' else res.epochs_run)
   counts = np.maximum(counts, 1).reshape(len(inner), -1)  # (n_outer, k)
@@ -399,16 +457,32 @@ def nested_loso(model, cfg: TrainConfig, data, key, vmapped: bool = True,
   # Level 2: every outer fold with its own epoch count, in one program.
   spec = pad_folds([tr for tr, _, _ in outer], [te for _, te, _ in outer])
   keys = jax.random.split(k_outer, len(outer))
-  res = train_folds(model, cfg, num_classes, inputs, data.labels, spec, keys, epochs,
-                    use_eval=False, vmapped=vmapped)
+  res = train_folds(
+    model,
+    cfg,
+    num_classes,
+    inputs,
+    data.labels,
+    spec,
+    keys,
+    epochs,
+    use_eval=False,
+    vmapped=vmapped,
+  )
   _check_finite(res, 'outer')
   preds = np.asarray(res.predictions)
   labels = np.asarray(data.labels)
   fold_uar, y_true, y_pred = [], [], []
   for f, (_, te, _) in enumerate(outer):
-    p = preds[f, :len(te)]
+    p = preds[f, : len(te)]
     fold_uar.append(float(evaluation.uar(labels[te], p, num_classes)))
     y_true.append(labels[te])
     y_pred.append(p)
-  return NestedResult(np.asarray(fold_uar), epochs, counts, np.concatenate(y_true),
-                      np.concatenate(y_pred), np.asarray([s for _, _, s in outer]))
+  return NestedResult(
+    np.asarray(fold_uar),
+    epochs,
+    counts,
+    np.concatenate(y_true),
+    np.concatenate(y_pred),
+    np.asarray([s for _, _, s in outer]),
+  )

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from fewshot import models
-from fewshot import train as train_lib
+from fewshot import trainer as train_lib
 
 
 def main(argv=None) -> None:
@@ -31,38 +31,47 @@ def main(argv=None) -> None:
   p.add_argument('--epochs', type=int, default=3)
   p.add_argument('--steps', type=int, default=10, help='steps per epoch')
   p.add_argument('--batch', type=int, default=32)
-  p.add_argument('--paper-size', action='store_true',
-                 help='Table I sizes (128/64/64) instead of the quick ones (16/8/8)')
+  p.add_argument(
+    '--paper-size',
+    action='store_true',
+    help='Table I sizes (128/64/64) instead of the quick ones (16/8/8)',
+  )
   args = p.parse_args(argv)
 
   hidden = models.PAPER_HIDDEN if args.paper_size else (16, 8, 8)
   model = models.SEMGClassifier(4, hidden=hidden)
-  cfg = train_lib.FitConfig(num_epochs=args.epochs, steps_per_epoch=args.steps,
-                            batch_size=args.batch, patience=args.epochs)
+  cfg = train_lib.FitConfig(
+    num_epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch, patience=args.epochs
+  )
   tx = optax.adam(cfg.learning_rate)
   n_train, n_val = 400, 100
   key_x, key_init, key_train = jax.random.split(jax.random.key(0), 3)
   y = jnp.arange(n_train + n_val) % 4
   x = jax.random.normal(key_x, (n_train + n_val, 2, 61)) + y[:, None, None] * 0.3
   data = (x, y)
-  split1 = train_lib.Split(jnp.arange(n_train), jnp.asarray(n_train),
-                           n_train + jnp.arange(n_val))
+  split1 = train_lib.Split(jnp.arange(n_train), jnp.asarray(n_train), n_train + jnp.arange(n_val))
   R = args.seeds
   splits = jax.tree.map(lambda a: jnp.broadcast_to(a, (R,) + a.shape), split1)
   init_keys = jax.random.split(key_init, R)
   train_keys = jax.random.split(key_train, R)
-  init = jax.vmap(lambda k: train_lib.init_fit_state(
-      train_lib.init_train_state(model.init(k, x[:1]), tx)))(init_keys)
-  fit = train_lib.make_fit(train_lib.classifier_loss_fn(model),
-                           train_lib.classifier_val_fn(model),
-                           train_lib.supervised_batches, tx, cfg)
+  init = jax.vmap(
+    lambda k: train_lib.init_fit_state(train_lib.init_train_state(model.init(k, x[:1]), tx))
+  )(init_keys)
+  fit = train_lib.make_fit(
+    train_lib.classifier_loss_fn(model),
+    train_lib.classifier_val_fn(model),
+    train_lib.supervised_batches,
+    tx,
+    cfg,
+  )
   single = jax.jit(fit, static_argnums=(5,))
   vmapped = train_lib.vmap_fit(fit)
   one = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
 
   def run_sequential():
-    return [single(one(init, r), train_keys[r], data, split1, 0, cfg.num_epochs)[0]
-            for r in range(R)]
+    return [
+      single(one(init, r), train_keys[r], data, split1, 0, cfg.num_epochs)[0] for r in range(R)
+    ]
 
   def run_vmapped():
     return vmapped(init, train_keys, data, splits, 0, cfg.num_epochs)[0]
@@ -72,16 +81,19 @@ def main(argv=None) -> None:
     jax.block_until_ready(fn())
     return time.perf_counter() - t
 
-  compile_seq = timed(lambda: single(one(init, 0), train_keys[0], data, split1, 0,
-                                     cfg.num_epochs)[0])
+  compile_seq = timed(
+    lambda: single(one(init, 0), train_keys[0], data, split1, 0, cfg.num_epochs)[0]
+  )
   compile_vm = timed(run_vmapped)
   seq = [timed(run_sequential) for _ in range(args.repeats)]
   vm = [timed(run_vmapped) for _ in range(args.repeats)]
   # Same numbers either way (the test suite checks this with allclose too).
   a = run_vmapped().best_val_loss
   b = jnp.stack([f.best_val_loss for f in run_sequential()])
-  print(f'device: {jax.devices()[0].platform}, hidden/direction {hidden}, {R} seeds, '
-        f'{cfg.num_epochs} epochs x {cfg.steps_per_epoch} steps x batch {cfg.batch_size}')
+  print(
+    f'device: {jax.devices()[0].platform}, hidden/direction {hidden}, {R} seeds, '
+    f'{cfg.num_epochs} epochs x {cfg.steps_per_epoch} steps x batch {cfg.batch_size}'
+  )
   print(f'first call (compile + run): sequential {compile_seq:.2f} s, vmapped {compile_vm:.2f} s')
   print(f'sequential {R} runs: median {statistics.median(seq):.3f} s over {args.repeats}')
   print(f'vmapped    {R} runs: median {statistics.median(vm):.3f} s over {args.repeats}')

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any
+from typing import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -134,20 +136,25 @@ def cross_entropy_loss(logits, labels):
 def init_train_state(variables, tx: optax.GradientTransformation) -> TrainState:
   """A fresh `TrainState` from Flax variables `{'params', ['batch_stats']}`."""
   params = variables['params']
-  return TrainState(params=params,
-                    batch_stats=variables.get('batch_stats', {}),
-                    opt_state=tx.init(params),
-                    step=jnp.zeros((), jnp.int32))
+  return TrainState(
+    params=params,
+    batch_stats=variables.get('batch_stats', {}),
+    opt_state=tx.init(params),
+    step=jnp.zeros((), jnp.int32),
+  )
 
 
 def init_fit_state(train: TrainState) -> FitState:
   """Wraps a `TrainState` with empty early-stopping bookkeeping."""
-  return FitState(train=train, best_params=train.params,
-                  best_batch_stats=train.batch_stats,
-                  best_val_loss=jnp.asarray(jnp.inf, jnp.float32),
-                  bad_epochs=jnp.zeros((), jnp.int32),
-                  epoch=jnp.zeros((), jnp.int32),
-                  nonfinite=jnp.zeros((), bool))
+  return FitState(
+    train=train,
+    best_params=train.params,
+    best_batch_stats=train.batch_stats,
+    best_val_loss=jnp.asarray(jnp.inf, jnp.float32),
+    bad_epochs=jnp.zeros((), jnp.int32),
+    epoch=jnp.zeros((), jnp.int32),
+    nonfinite=jnp.zeros((), bool),
+  )
 
 
 def apply_model(model, params, batch_stats, *args, train: bool, method=None):
@@ -160,8 +167,7 @@ def apply_model(model, params, batch_stats, *args, train: bool, method=None):
   if batch_stats:
     variables['batch_stats'] = batch_stats
   if train and batch_stats:
-    out, updates = model.apply(variables, *args, train=True, method=method,
-                               mutable=['batch_stats'])
+    out, updates = model.apply(variables, *args, train=True, method=method, mutable=['batch_stats'])
     return out, updates['batch_stats']
   return model.apply(variables, *args, train=train, method=method), batch_stats
 
@@ -232,8 +238,13 @@ def supervised_batches(key, data, split: Split, steps: int, batch_size: int):
   return x[idx], y[idx]
 
 
-def make_fit(loss_fn: Callable, val_fn: Callable, batches_fn: Callable,
-             tx: optax.GradientTransformation, config: FitConfig):
+def make_fit(
+  loss_fn: Callable,
+  val_fn: Callable,
+  batches_fn: Callable,
+  tx: optax.GradientTransformation,
+  config: FitConfig,
+):
   """Builds the epoch loop `fit(fit_state, key, data, split, first_epoch, num_epochs)`.
 
   Args:
@@ -256,31 +267,29 @@ def make_fit(loss_fn: Callable, val_fn: Callable, batches_fn: Callable,
 
   def one_epoch(fs: FitState, key, data, split):
     key_batches, key_steps = jax.random.split(key)
-    batches = batches_fn(key_batches, data, split, config.steps_per_epoch,
-                         config.batch_size)
+    batches = batches_fn(key_batches, data, split, config.steps_per_epoch, config.batch_size)
 
     def body(state, inputs):
       i, batch = inputs
       return step(state, jax.random.fold_in(key_steps, i), batch)
 
-    train, metrics = jax.lax.scan(
-        body, fs.train, (jnp.arange(config.steps_per_epoch), batches))
+    train, metrics = jax.lax.scan(body, fs.train, (jnp.arange(config.steps_per_epoch), batches))
     train_loss = metrics['loss'].mean()
     stopped = fs.bad_epochs >= config.patience
     # Once stopped, the epoch's work is discarded (early stopping under scan).
     train = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), fs.train, train)
     val_loss = val_fn(train.params, train.batch_stats, data, split)
     improved = (val_loss < fs.best_val_loss) & ~stopped
-    pick = lambda new, old: jax.tree.map(
-        lambda a, b: jnp.where(improved, a, b), new, old)
+    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(improved, a, b), new, old)
     fs = FitState(
-        train=train,
-        best_params=pick(train.params, fs.best_params),
-        best_batch_stats=pick(train.batch_stats, fs.best_batch_stats),
-        best_val_loss=jnp.where(improved, val_loss, fs.best_val_loss),
-        bad_epochs=jnp.where(improved, 0, fs.bad_epochs + 1),
-        epoch=fs.epoch + 1,
-        nonfinite=fs.nonfinite | ~jnp.all(jnp.isfinite(metrics['loss'])))
+      train=train,
+      best_params=pick(train.params, fs.best_params),
+      best_batch_stats=pick(train.batch_stats, fs.best_batch_stats),
+      best_val_loss=jnp.where(improved, val_loss, fs.best_val_loss),
+      bad_epochs=jnp.where(improved, 0, fs.bad_epochs + 1),
+      epoch=fs.epoch + 1,
+      nonfinite=fs.nonfinite | ~jnp.all(jnp.isfinite(metrics['loss'])),
+    )
     return fs, {'train_loss': train_loss, 'val_loss': val_loss}
 
   def fit(fs: FitState, key, data, split: Split, first_epoch, num_epochs: int):
@@ -316,16 +325,17 @@ def validate_split(split: Split, num_examples: int) -> None:
   n_train = np.asarray(split.n_train)
   val_idx = np.asarray(split.val_idx)
   if train_idx.size == 0 or val_idx.size == 0:
-    raise ValueError('training and validation index arrays must be non-empty, got '
-                     f'shapes {train_idx.shape} and {val_idx.shape}')
+    raise ValueError(
+      'training and validation index arrays must be non-empty, got '
+      f'shapes {train_idx.shape} and {val_idx.shape}'
+    )
   if np.any(n_train < 1) or np.any(n_train > train_idx.shape[-1]):
     raise ValueError(f'n_train must lie in [1, {train_idx.shape[-1]}], got {n_train}')
   for name, idx in (('train_idx', train_idx), ('val_idx', val_idx)):
     if not np.issubdtype(idx.dtype, np.integer):
       raise ValueError(f'{name} must be integer indices, got {idx.dtype}')
     if idx.min() < 0 or idx.max() >= num_examples:
-      raise ValueError(f'{name} out of range [0, {num_examples}): '
-                       f'[{idx.min()}, {idx.max()}]')
+      raise ValueError(f'{name} out of range [0, {num_examples}): [{idx.min()}, {idx.max()}]')
 
 
 def validate_examples(x, y=None, num_classes: int | None = None) -> None:
@@ -340,8 +350,7 @@ def validate_examples(x, y=None, num_classes: int | None = None) -> None:
     if y.shape != (x.shape[0],):
       raise ValueError(f'labels must be [{x.shape[0]}], got {y.shape}')
     if num_classes is not None and (y.min() < 0 or y.max() >= num_classes):
-      raise ValueError(f'labels must lie in [0, {num_classes}), got '
-                       f'[{y.min()}, {y.max()}]')
+      raise ValueError(f'labels must lie in [0, {num_classes}), got [{y.min()}, {y.max()}]')
 
 
 def predict(model, params, batch_stats, x):

@@ -151,8 +151,7 @@ class SiameseNet(nn.Module):
 
   def setup(self):
     self.embedder = SEMGEmbedder(self.hidden, self.fc, self.batch_norm)
-    self.sim_fc = [nn.Dense(w, name=f'sim_fc_{i + 1}')
-                   for i, w in enumerate(self.head_fc)]
+    self.sim_fc = [nn.Dense(w, name=f'sim_fc_{i + 1}') for i, w in enumerate(self.head_fc)]
     self.sim_out = nn.Dense(1)
 
   def __call__(self, a, b, train: bool = False):

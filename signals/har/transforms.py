@@ -186,8 +186,9 @@ def resting_baseline(hr_resting) -> float:
   """
   hr_resting = np.asarray(hr_resting, dtype=np.float64).ravel()
   if hr_resting.size == 0:
-    raise ValueError('no resting heart-rate samples: the personal baseline (median resting HR) '
-                     'is undefined.')
+    raise ValueError(
+      'no resting heart-rate samples: the personal baseline (median resting HR) is undefined.'
+    )
   if not np.all(np.isfinite(hr_resting)):
     raise ValueError('resting heart rate contains NaN or inf.')
   return float(np.median(hr_resting))
@@ -277,8 +278,9 @@ def check_timestamps(t, name: str = 'timestamps') -> np.ndarray:
     raise ValueError(f'{name} are duplicated at index {i + 1} (t={t[i + 1]}).')
   if np.any(dt < 0):
     i = int(np.argmax(dt < 0))
-    raise ValueError(f'{name} are not sorted: index {i + 1} (t={t[i + 1]}) precedes index {i} '
-                     f'(t={t[i]}).')
+    raise ValueError(
+      f'{name} are not sorted: index {i + 1} (t={t[i + 1]}) precedes index {i} (t={t[i]}).'
+    )
   return t
 
 
@@ -313,6 +315,7 @@ def trim_segments(t, rate: float, min_seconds: float = WINDOW_SECONDS) -> list[t
 
 class Window(NamedTuple):
   """One multimodal window: its start time and, per modality, a sample slice."""
+
   start: float
   slices: dict  # modality -> (segment id, first index within the segment)
 
@@ -322,8 +325,9 @@ def _intervals(t, runs, rate):
   return [(t[a], t[b - 1] + 1.0 / rate, k) for k, (a, b) in enumerate(runs)]
 
 
-def window_starts(streams: dict, rates: dict, hop_seconds: float,
-                  window_seconds: float = WINDOW_SECONDS) -> tuple[list[Window], int]:
+def window_starts(
+  streams: dict, rates: dict, hop_seconds: float, window_seconds: float = WINDOW_SECONDS
+) -> tuple[list[Window], int]:
   """Aligned window positions where every modality has a full continuous window.
 
   Windows are laid on the intersection of the modalities' continuous runs,
@@ -362,8 +366,9 @@ def window_starts(streams: dict, rates: dict, hop_seconds: float,
     if common is None:
       common = ivs
     else:
-      common = [(max(a, c), min(b, d)) for a, b in common for c, d in ivs
-                if min(b, d) - max(a, c) > 0]
+      common = [
+        (max(a, c), min(b, d)) for a, b in common for c, d in ivs if min(b, d) - max(a, c) > 0
+      ]
   windows, excluded = [], 0
   eps = 1e-9
   for lo, hi in sorted(common):

@@ -25,10 +25,10 @@ def check_num_classes(num_classes) -> int:
   """Returns `num_classes` as a Python int, or raises ValueError."""
   if isinstance(num_classes, jax.core.Tracer):
     raise ValueError(
-        'num_classes must be a static Python int, got a traced value; mark it '
-        'static (jax.jit(..., static_argnames="num_classes")) or close over it.')
-  if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
-      num_classes, numbers.Integral):
+      'num_classes must be a static Python int, got a traced value; mark it '
+      'static (jax.jit(..., static_argnames="num_classes")) or close over it.'
+    )
+  if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, numbers.Integral):
     raise ValueError(f'num_classes must be an int, got {num_classes!r}.')
   if int(num_classes) < 1:
     raise ValueError(f'num_classes must be >= 1, got {num_classes}.')
@@ -49,20 +49,22 @@ def check_label_pair(y_true, y_pred, num_classes: int | None) -> None:
     shape = np.shape(y)
     if len(shape) != 1:
       raise ValueError(
-          f'{name} must be a 1-D label vector [n], got shape {shape}; use '
-          'jax.vmap to evaluate many episodes at once.')
+        f'{name} must be a 1-D label vector [n], got shape {shape}; use '
+        'jax.vmap to evaluate many episodes at once.'
+      )
     if shape[0] == 0:
       raise ValueError(f'{name} is empty; metrics need at least one sample.')
   if np.shape(y_true) != np.shape(y_pred):
     raise ValueError(
-        f'y_true and y_pred have different lengths: {np.shape(y_true)[0]} vs '
-        f'{np.shape(y_pred)[0]}.')
+      f'y_true and y_pred have different lengths: {np.shape(y_true)[0]} vs {np.shape(y_pred)[0]}.'
+    )
   for name, y in (('y_true', y_true), ('y_pred', y_pred)):
     dtype = y.dtype if hasattr(y, 'dtype') else np.asarray(y).dtype
     if not np.issubdtype(dtype, np.integer):
       raise ValueError(
-          f'{name} must hold integer class indices, got dtype {dtype}; cast '
-          'with .astype(int) after checking the values are whole numbers.')
+        f'{name} must hold integer class indices, got dtype {dtype}; cast '
+        'with .astype(int) after checking the values are whole numbers.'
+      )
   if is_concrete(y_true, y_pred):
     for name, y in (('y_true', y_true), ('y_pred', y_pred)):
       y = np.asarray(y)
@@ -71,8 +73,9 @@ def check_label_pair(y_true, y_pred, num_classes: int | None) -> None:
         bad |= y >= num_classes
       if bad.any():
         raise ValueError(
-            f'{name} has labels outside [0, {num_classes or "inf"}): '
-            f'{sorted(set(y[bad].tolist()))[:10]}.')
+          f'{name} has labels outside [0, {num_classes or "inf"}): '
+          f'{sorted(set(y[bad].tolist()))[:10]}.'
+        )
 
 
 def check_confusion(cm) -> None:
@@ -94,9 +97,7 @@ def check_zero_division(zero_division) -> float:
   try:
     value = float(zero_division)
   except (TypeError, ValueError):
-    raise ValueError(
-        f'zero_division must be a float in [0, 1], got {zero_division!r}.'
-    ) from None
+    raise ValueError(f'zero_division must be a float in [0, 1], got {zero_division!r}.') from None
   if not 0.0 <= value <= 1.0:
     raise ValueError(f'zero_division must be in [0, 1], got {zero_division!r}.')
   return value

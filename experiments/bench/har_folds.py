@@ -28,7 +28,9 @@ import time
 import jax
 import numpy as np
 
-from signals import har_data, har_models, har_train
+from fewshot.models import har as har_models
+from fewshot.protocols import har as har_train
+from signals.har import data as har_data
 
 
 def main(argv=None) -> None:
@@ -42,22 +44,27 @@ def main(argv=None) -> None:
   p.add_argument('--task', type=int, default=10, choices=(2, 7, 10))
   args = p.parse_args(argv)
 
-  parts = har_data.synthetic_harage(jax.random.key(0), args.participants, args.block_seconds,
-                                    rest_seconds=60.0)
+  parts = har_data.synthetic_harage(
+    jax.random.key(0), args.participants, args.block_seconds, rest_seconds=60.0
+  )
   windows, stats = har_data.windows_from_participants(parts)
   data = har_data.select_task(windows, args.task)
   mods = tuple(args.modalities.split(','))
   model = har_models.make_model(mods, args.extractor, args.fusion, len(data.class_names))
-  cfg = dataclasses.replace(har_train.TrainConfig(), max_epochs=args.epochs,
-                            patience=args.epochs)
-  outer, inner = har_train.nested_fold_indices(data.subjects, data.train_window,
-                                               data.test_window, cfg.inner_folds)
+  cfg = dataclasses.replace(har_train.TrainConfig(), max_epochs=args.epochs, patience=args.epochs)
+  outer, inner = har_train.nested_fold_indices(
+    data.subjects, data.train_window, data.test_window, cfg.inner_folds
+  )
   n_inner = sum(len(f) for f in inner)
-  print(f'data: {args.participants} synthetic participants, {data.labels.size} windows '
-        f'({stats.n_train_windows} train grid / {stats.n_test_windows} test grid), task '
-        f'{args.task}; model {args.extractor} {"+".join(mods)} {args.fusion}')
-  print(f'folds: {n_inner} inner + {len(outer)} outer, {args.epochs} epochs each '
-        f'(patience = cap), batch {cfg.batch_size}; devices: {jax.devices()}')
+  print(
+    f'data: {args.participants} synthetic participants, {data.labels.size} windows '
+    f'({stats.n_train_windows} train grid / {stats.n_test_windows} test grid), task '
+    f'{args.task}; model {args.extractor} {"+".join(mods)} {args.fusion}'
+  )
+  print(
+    f'folds: {n_inner} inner + {len(outer)} outer, {args.epochs} epochs each '
+    f'(patience = cap), batch {cfg.batch_size}; devices: {jax.devices()}'
+  )
 
   times, results = {}, {}
   for mode in (True, False):
@@ -67,19 +74,27 @@ def main(argv=None) -> None:
       res = har_train.nested_loso(model, cfg, data, jax.random.key(1), vmapped=mode)
       times[name, call] = time.perf_counter() - t0
     results[name] = res
-    print(f'{name:>10}: first call {times[name, "first"]:7.2f} s (with compilation), '
-          f'second call {times[name, "second"]:7.2f} s')
+    print(
+      f'{name:>10}: first call {times[name, "first"]:7.2f} s (with compilation), '
+      f'second call {times[name, "second"]:7.2f} s'
+    )
   for call in ('first', 'second'):
-    print(f'ratio sequential / vmapped, {call} call: '
-          f'{times["sequential", call] / times["vmapped", call]:.2f}x')
+    print(
+      f'ratio sequential / vmapped, {call} call: '
+      f'{times["sequential", call] / times["vmapped", call]:.2f}x'
+    )
   a, b = results['vmapped'], results['sequential']
-  print(f'mean fold UAR vmapped {a.fold_uar.mean():.4f}, sequential {b.fold_uar.mean():.4f}, '
-        f'max |difference| {np.abs(a.fold_uar - b.fold_uar).max():.2e}')
+  print(
+    f'mean fold UAR vmapped {a.fold_uar.mean():.4f}, sequential {b.fold_uar.mean():.4f}, '
+    f'max |difference| {np.abs(a.fold_uar - b.fold_uar).max():.2e}'
+  )
   # Float32 summation order differs between batched and single matmuls; a
   # near-tie in an inner validation UAR can then pick another best epoch.
   same = int((a.inner_epochs == b.inner_epochs).sum())
-  print(f'inner best epochs equal in {same} of {a.inner_epochs.size} inner folds; outer epoch '
-        f'counts vmapped {a.epochs.tolist()}, sequential {b.epochs.tolist()}')
+  print(
+    f'inner best epochs equal in {same} of {a.inner_epochs.size} inner folds; outer epoch '
+    f'counts vmapped {a.epochs.tolist()}, sequential {b.epochs.tolist()}'
+  )
 
 
 if __name__ == '__main__':

@@ -106,6 +106,7 @@ class MaskedBatchNorm(nn.Module):
   running statistics with momentum 0.9 (PyTorch's 0.1); evaluation uses the
   running statistics.
   """
+
   momentum: float = 0.9
   epsilon: float = 1e-5
 
@@ -132,6 +133,7 @@ class MaskedBatchNorm(nn.Module):
 
 class CNNExtractor(nn.Module):
   """Conv1d(8, kernel 2, stride 1) -> batch norm -> ReLU -> adaptive pool to 2 (4.2.1)."""
+
   filters: int = 8
   kernel: int = 2
   pooled: int = 2
@@ -148,7 +150,7 @@ class CNNExtractor(nn.Module):
     b = self.param('bias', nn.initializers.uniform(2 * bound), (self.filters,))
     w, b = w - bound, b - bound
     t_out = x.shape[1] - self.kernel + 1  # stride 1, no padding
-    h = sum(jnp.einsum('btc,cf->btf', x[:, k:k + t_out], w[k]) for k in range(self.kernel)) + b
+    h = sum(jnp.einsum('btc,cf->btf', x[:, k : k + t_out], w[k]) for k in range(self.kernel)) + b
     h = nn.relu(MaskedBatchNorm()(h, mask, train))
     h = adaptive_avg_pool(h, self.pooled)  # (B, 2, 8)
     # Filter-major flattening, as torch's flatten of (B, 8, 2).
@@ -157,6 +159,7 @@ class CNNExtractor(nn.Module):
 
 class GRUExtractor(nn.Module):
   """One-layer bidirectional GRU, 8 hidden units per direction (4.2.1)."""
+
   hidden: int = 8
 
   @nn.compact
@@ -164,8 +167,9 @@ class GRUExtractor(nn.Module):
     """x: [batch, time, channels] -> [batch, 2 * hidden] (16): last states."""
     del mask, train  # each example runs alone; nothing batch-dependent
     h_fwd, _ = nn.RNN(nn.GRUCell(self.hidden), return_carry=True, name='forward')(x)
-    h_bwd, _ = nn.RNN(nn.GRUCell(self.hidden), return_carry=True, reverse=True,
-                      keep_order=True, name='backward')(x)
+    h_bwd, _ = nn.RNN(
+      nn.GRUCell(self.hidden), return_carry=True, reverse=True, keep_order=True, name='backward'
+    )(x)
     return jnp.concatenate([h_fwd, h_bwd], axis=-1)  # (B, 16)
 
 
@@ -180,6 +184,7 @@ class HARFusionModel(nn.Module):
     dropout: dropout rate before the classifier (0.3).
     hidden: width of the first dense layer (16).
   """
+
   modalities: tuple
   extractor: str
   fusion: str
@@ -212,8 +217,9 @@ class HARFusionModel(nn.Module):
     return nn.Dense(self.num_classes)(z)
 
 
-def make_model(modalities: Sequence[str], extractor: str, fusion: str,
-               num_classes: int) -> HARFusionModel:
+def make_model(
+  modalities: Sequence[str], extractor: str, fusion: str, num_classes: int
+) -> HARFusionModel:
   """Validated constructor."""
   modalities = tuple(modalities)
   if not modalities or len(set(modalities)) != len(modalities):

@@ -1,0 +1,16 @@
+"""The Flax models of every paper, one module per paper.
+
+* `semg`: the sEMG base model (Table I) and siamese network (Table II).
+* `har`: the harAGE extractors, fusions and classifier (section 4.2).
+"""
+
+from fewshot.models.har import HARFusionModel
+from fewshot.models.har import concat_fusion
+from fewshot.models.har import make_model
+from fewshot.models.har import outer_fusion
+from fewshot.models.semg import PAPER_FC
+from fewshot.models.semg import PAPER_HIDDEN
+from fewshot.models.semg import BiLSTM
+from fewshot.models.semg import SEMGClassifier
+from fewshot.models.semg import SEMGEmbedder
+from fewshot.models.semg import SiameseNet
