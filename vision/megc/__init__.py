@@ -1,0 +1,3 @@
+"""Facial micro-expressions, MEGC 2019 (megc2019_micro_expressions.txt): faces, flow, strain, spotting, data."""
+
+__all__ = []
