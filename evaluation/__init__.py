@@ -46,6 +46,7 @@ from evaluation.protocols import loso_splits
 from evaluation.protocols import nested_loso_splits
 from evaluation.protocols import per_class_split
 from evaluation.protocols import subject_folds
+from evaluation.reports import check_run_config
 from evaluation.reports import markdown_table
 from evaluation.reports import plot_confusion_matrix
 from evaluation.reports import plot_score_vs_shots

@@ -141,6 +141,29 @@ def write_json(results: Mapping, path) -> Path:
 # ---------------------------------------------------------------------- CSV
 
 
+def check_run_config(out_dir, record: Mapping) -> Path:
+  """Writes `out_dir/config.json`, or checks that a resumed run used the same settings.
+
+  Args:
+    out_dir: the run folder (created if missing).
+    record: what changes the numbers of the run (config, data source), JSON-able
+      through `to_jsonable`.
+
+  Raises:
+    ValueError: the folder holds a run with other settings.
+  """
+  path = _prepare(Path(out_dir) / 'config.json')
+  mine = json.loads(json.dumps(to_jsonable(record)))
+  if path.exists():
+    with open(path) as f:
+      if json.load(f) != mine:
+        raise ValueError(
+          f'{out_dir} holds a run with other settings ({path}); use another --out or delete it.'
+        )
+    return path
+  return write_json(mine, path)
+
+
 def write_csv(table: Mapping, path, row_header: str = 'row', col_header: str = 'column') -> Path:
   """Writes a results table in long format: one line per (row, column).
 

@@ -3,7 +3,7 @@
     python -m experiments.har_fusion --quick [--out runs/har_fusion] [--data synthetic|basicmotions|PATH]
 
 Every grid cell (task x extractor x modalities x fusion) runs nested LOSO
-(`signals.har_train.nested_loso`) and appends one JSON line to
+(`fewshot.protocols.har.nested_loso`) and appends one JSON line to
 `results.jsonl` in the run folder; a rerun skips the cells already there
 (resumable). At the end the run folder holds:
 
@@ -32,7 +32,7 @@ import evaluation
 from evaluation import reports
 from experiments.configs import har_fusion as configs
 from fewshot.models import har as har_models
-from fewshot.protocols import har as har_train
+from fewshot.protocols import har as har_protocol
 from signals.har import data as har_data
 
 SYMBOL = {'steps': 'steps', 'hr': 'hr', 'acc': 'xyz', 'gyro': 'gyro'}
@@ -124,17 +124,6 @@ def read_done(path) -> dict:
   return done
 
 
-def check_config(cfg, data, out_dir) -> None:
-  path = os.path.join(out_dir, 'config.json')
-  mine = reports.to_jsonable({'config': dataclasses.asdict(cfg), 'data': data})
-  if os.path.exists(path):
-    with open(path) as f:
-      if json.load(f) != json.loads(json.dumps(mine)):
-        raise ValueError(f'{out_dir} holds a run with another config or data; use another --out.')
-  else:
-    reports.write_json(mine, path)
-
-
 def run_cell(cfg, cell, data: har_data.HARWindows) -> dict:
   model = har_models.make_model(
     cell['modalities'],
@@ -144,7 +133,7 @@ def run_cell(cfg, cell, data: har_data.HARWindows) -> dict:
   )
   key = jax.random.fold_in(jax.random.key(cfg.seed), zlib.crc32(cell_id(cell).encode()))
   t0 = time.perf_counter()
-  res = har_train.nested_loso(model, cfg.train, data, key, vmapped=cfg.vmap_folds, seed=cfg.seed)
+  res = har_protocol.nested_loso(model, cfg.train, data, key, vmapped=cfg.vmap_folds, seed=cfg.seed)
   cm = evaluation.confusion_matrix(res.y_true, res.y_pred, len(data.class_names))
   return dict(
     cell,
@@ -212,7 +201,7 @@ def _table_md(title, table, cols) -> str:
 
 def run(cfg: configs.Config, out_dir: str, data: str = 'synthetic', progress: bool = True) -> dict:
   os.makedirs(out_dir, exist_ok=True)
-  check_config(cfg, data, out_dir)
+  reports.check_run_config(out_dir, {'config': dataclasses.asdict(cfg), 'data': data})
   tasks, modalities, desc = load_data(cfg, data)
   cells = grid(cfg, tasks, modalities)
   path = os.path.join(out_dir, 'results.jsonl')

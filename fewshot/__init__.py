@@ -1,4 +1,12 @@
-"""Few-shot learning for body signals (sEMG paper, semg_fewshot.txt)."""
+"""All learning of the library: models, the one trainer, transfer, episodes, classifiers, siamese.
+
+* `fewshot.trainer`: the one trainer every paper's models train with.
+* `fewshot.models`: the Flax models, one module per paper.
+* `fewshot.protocols`: each paper's training protocol (tables, nested LOSO).
+* `fewshot.episodes`, `fewshot.classifiers`, `fewshot.siamese`,
+  `fewshot.transfer`: few-shot episodes and metric classifiers, siamese
+  networks, fine-tuning and AdaBatch (the sEMG paper, II-D and II-E).
+"""
 
 from fewshot.classifiers import METRIC_CLASSIFIERS
 from fewshot.classifiers import lp_classifier
@@ -22,13 +30,21 @@ from fewshot.siamese import sample_triplets
 from fewshot.siamese import siamese_scores
 from fewshot.siamese import similarity_fn
 from fewshot.siamese import triplet_loss
+from fewshot.trainer import Batch
 from fewshot.trainer import FitConfig
 from fewshot.trainer import FitState
 from fewshot.trainer import Split
 from fewshot.trainer import TrainState
+from fewshot.trainer import apply_model
+from fewshot.trainer import check_finite
 from fewshot.trainer import cross_entropy_loss
+from fewshot.trainer import fit_runs
+from fewshot.trainer import init_fit_state
 from fewshot.trainer import make_fit
+from fewshot.trainer import make_split
 from fewshot.trainer import make_train_step
+from fewshot.trainer import masked_mean
+from fewshot.trainer import supervised_batches
 from fewshot.trainer import vmap_fit
 from fewshot.transfer import FROZEN_SETTINGS
 from fewshot.transfer import adabatch_tx

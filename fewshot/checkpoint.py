@@ -19,6 +19,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from fewshot.trainer import FitState
+from fewshot.trainer import TrainState
 
 
 def _manager(directory: str, max_to_keep: int) -> ocp.CheckpointManager:
@@ -29,39 +30,13 @@ def _manager(directory: str, max_to_keep: int) -> ocp.CheckpointManager:
 
 
 def _to_tree(fs: FitState) -> dict:
-  # Plain dicts: every field survives the round trip, including empty
-  # batch_stats, whose place is kept by a dummy marker leaf.
-  t = fs.train
-  return {
-    'params': t.params,
-    'batch_stats': t.batch_stats,
-    'opt_state': t.opt_state,
-    'step': t.step,
-    'best_params': fs.best_params,
-    'best_batch_stats': fs.best_batch_stats,
-    'best_val_loss': fs.best_val_loss,
-    'bad_epochs': fs.bad_epochs,
-    'epoch': fs.epoch,
-    'nonfinite': fs.nonfinite,
-  }
+  # Plain dicts of the two NamedTuples; Orbax restores into the target's
+  # structure, so optax's state NamedTuples come back as themselves.
+  return {**fs._asdict(), 'train': fs.train._asdict()}
 
 
-def _from_tree(tree: dict, like: FitState) -> FitState:
-  train = like.train._replace(
-    params=tree['params'],
-    batch_stats=tree['batch_stats'],
-    opt_state=tree['opt_state'],
-    step=tree['step'],
-  )
-  return FitState(
-    train=train,
-    best_params=tree['best_params'],
-    best_batch_stats=tree['best_batch_stats'],
-    best_val_loss=tree['best_val_loss'],
-    bad_epochs=tree['bad_epochs'],
-    epoch=tree['epoch'],
-    nonfinite=tree['nonfinite'],
-  )
+def _from_tree(tree: dict) -> FitState:
+  return FitState(**{**tree, 'train': TrainState(**tree['train'])})
 
 
 def _restore(mngr, step: int, like: FitState) -> FitState:
@@ -69,7 +44,7 @@ def _restore(mngr, step: int, like: FitState) -> FitState:
   tree = mngr.restore(step, args=ocp.args.StandardRestore(target))
   # Orbax returns the saved values in the target's structure; opt_state
   # namedtuples come back as themselves because the target carries them.
-  return _from_tree(tree, like)
+  return _from_tree(tree)
 
 
 def completed_chunks(directory: str) -> int:

@@ -23,13 +23,15 @@ once per step and the head scores the 2B pairs.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fewshot import trainer as train_lib
+from evaluation import validation
+from fewshot import trainer
 from fewshot.models import SiameseNet
 
 CONTRASTIVE, TRIPLET = 'contrastive', 'triplet'
@@ -124,19 +126,22 @@ def sample_pairs(key, labels, idx, n_valid, batch_size: int):
   return a, b, same
 
 
-def _triplet_logits(model, params, batch_stats, x, triplet, train):
+def _triplet_logits(model, params, batch_stats, triplet, train):
   """Logits of (anchor, positive) and (anchor, negative): 2 x [B], and new BN stats.
+
+  Args:
+    triplet: {'anchor', 'positive', 'negative'}: [B, 2, T] examples each.
 
   The 3B examples are embedded in one pass (one BatchNorm batch, and each
   example once rather than once per pair it appears in).
   """
-  anchor, neg, pos = triplet
-  n = anchor.shape[0]
-  emb, batch_stats = train_lib.apply_model(
-    model, params, batch_stats, x[jnp.concatenate([anchor, pos, neg])], train=train, method='embed'
+  n = triplet['anchor'].shape[0]
+  x = jnp.concatenate([triplet['anchor'], triplet['positive'], triplet['negative']])
+  emb, batch_stats = trainer.apply_model(
+    model, params, batch_stats, x, train=train, method='embed'
   )  # (3B, D)
   ea, ep, en = emb[:n], emb[n : 2 * n], emb[2 * n :]
-  logits, _ = train_lib.apply_model(
+  logits, _ = trainer.apply_model(
     model,
     params,
     batch_stats,
@@ -148,8 +153,8 @@ def _triplet_logits(model, params, batch_stats, x, triplet, train):
   return logits[:n], logits[n:], batch_stats
 
 
-def _loss_on_indices(model, kind, margin, params, batch_stats, x, triplet, train):
-  s_ap, s_an, batch_stats = _triplet_logits(model, params, batch_stats, x, triplet, train)
+def _triplet_loss(model, kind, margin, params, batch_stats, triplet, train):
+  s_ap, s_an, batch_stats = _triplet_logits(model, params, batch_stats, triplet, train)
   if kind == CONTRASTIVE:
     # The paper's contrastive batch: (x_i, x^+, 1) and (x_i, x^-, 0).
     logits = jnp.concatenate([s_ap, s_an])
@@ -158,78 +163,78 @@ def _loss_on_indices(model, kind, margin, params, batch_stats, x, triplet, train
   return triplet_loss(s_ap, s_an, margin), batch_stats
 
 
+def _gather_triplet(x, triplet):
+  anchor, neg, pos = triplet
+  return {'anchor': x[anchor], 'positive': x[pos], 'negative': x[neg]}
+
+
 def _check_kind(kind):
-  if kind not in (CONTRASTIVE, TRIPLET):
-    raise ValueError(f"loss kind must be '{CONTRASTIVE}' or '{TRIPLET}', got {kind!r}")
+  validation.check_choice('siamese loss kind', kind, (CONTRASTIVE, TRIPLET))
 
 
-def siamese_batches_fn(kind: str):
-  """`batches_fn` for `train.make_fit`: one epoch of sampled pairs or triplets
-  from the run's training indices (batch_size anchors per step)."""
-  _check_kind(kind)
-
-  def batches_fn(key, data, split, steps, batch_size):
-    _, labels = data
-    keys = jax.random.split(key, steps)
-    return jax.vmap(
-      lambda k: sample_triplets(k, labels, split.train_idx, split.n_train, batch_size)
-    )(keys)
-
-  return batches_fn
+def siamese_batches(key, data, split, config):
+  """`batches_fn` for `trainer.make_fit`: one epoch of triplets sampled from the
+  run's training examples (`config.batch_size` anchors per step), gathered
+  from `data = {'x', 'y'}`."""
+  n_valid = jnp.sum(split.train_mask)
+  keys = jax.random.split(key, config.steps_per_epoch)
+  draw = lambda k: sample_triplets(k, data['y'], split.train_idx, n_valid, config.batch_size)
+  triplets = jax.vmap(draw)(keys)  # 3 x (steps, B)
+  batch = jax.vmap(_gather_triplet, in_axes=(None, 0))(data['x'], triplets)
+  return trainer.Batch(batch, jnp.ones(triplets[0].shape, bool))
 
 
 def siamese_loss_fn(model, kind: str, margin: float):
-  """`loss_fn` for `train.make_fit`; `batch` holds example indices from
-  `siamese_batches_fn`, so the shared example array is closed over by `data`."""
+  """`loss_fn` for `trainer.make_fit` on batches of `siamese_batches`."""
   _check_kind(kind)
 
-  def make(data):
-    x, _ = data
+  def loss_fn(params, batch_stats, key, batch):
+    del key  # no dropout
+    return _triplet_loss(model, kind, margin, params, batch_stats, batch.data, True)
 
-    def loss_fn(params, batch_stats, key, batch):
-      del key
-      return _loss_on_indices(model, kind, margin, params, batch_stats, x, batch, True)
-
-    return loss_fn
-
-  return make
+  return loss_fn
 
 
-def siamese_val_fn(model, kind: str, margin: float, num_val: int, seed: int = 0):
-  """`val_fn`: the loss on `num_val` pairs/triplets of the validation indices,
-  drawn with a fixed key so that every epoch sees the same validation set."""
+def siamese_eval_fn(model, kind: str, margin: float, num_val: int, seed: int = 0):
+  """`eval_fn`: {'val_loss'}, the loss on `num_val` triplets of the validation
+  examples, drawn with a fixed key so that every epoch sees the same set."""
   _check_kind(kind)
 
-  def val_fn(params, batch_stats, data, split):
-    x, labels = data
-    n_val = split.val_idx.shape[0]
-    batch = sample_triplets(jax.random.key(seed), labels, split.val_idx, n_val, num_val)
-    loss, _ = _loss_on_indices(model, kind, margin, params, batch_stats, x, batch, False)
-    return loss
+  def eval_fn(params, batch_stats, data, split):
+    n_val = jnp.sum(split.val_mask)
+    triplet = sample_triplets(jax.random.key(seed), data['y'], split.val_idx, n_val, num_val)
+    batch = _gather_triplet(data['x'], triplet)
+    loss, _ = _triplet_loss(model, kind, margin, params, batch_stats, batch, False)
+    return {'val_loss': loss}
 
-  return val_fn
+  return eval_fn
 
 
 def make_siamese_fit(
-  model, kind: str, tx, config: train_lib.FitConfig, margin: float | None = None, num_val: int = 256
+  model, kind: str, tx, config: trainer.FitConfig, margin: float | None = None, num_val: int = 256
 ):
-  """Epoch loop for siamese training; same contract as `train.make_fit`.
+  """The trainer's epoch loop (`trainer.make_fit`) for siamese training on `data = {'x', 'y'}`.
 
-  The batch of a step holds example indices, and the example array comes in
-  through `data = (x, labels)` like the supervised loop's.
+  Args:
+    model: a `SiameseNet`.
+    kind: 'contrastive' (CS^2) or 'triplet' (CS^3).
+    tx: the optimizer.
+    config: its `FitConfig`; `steps_per_epoch` must be set (triplets are sampled).
+    margin: the loss margin (default 1.0 contrastive, 0.5 triplet).
+    num_val: validation triplets.
   """
   _check_kind(kind)
+  if config.steps_per_epoch is None:
+    raise ValueError('siamese training samples its triplets: set FitConfig.steps_per_epoch.')
   if margin is None:
     margin = 1.0 if kind == CONTRASTIVE else 0.5
-  make_loss = siamese_loss_fn(model, kind, margin)
-  val_fn = siamese_val_fn(model, kind, margin, num_val)
-  batches_fn = siamese_batches_fn(kind)
-
-  def fit(fs, key, data, split, first_epoch, num_epochs: int):
-    inner = train_lib.make_fit(make_loss(data), val_fn, batches_fn, tx, config)
-    return inner(fs, key, data, split, first_epoch, num_epochs)
-
-  return fit
+  return trainer.make_fit(
+    siamese_loss_fn(model, kind, margin),
+    tx,
+    config,
+    eval_fn=siamese_eval_fn(model, kind, margin, num_val),
+    batches_fn=siamese_batches,
+  )
 
 
 def validate_siamese_labels(labels, idx, n_valid=None) -> None:
@@ -263,7 +268,7 @@ def similarity_fn(model, params, batch_stats) -> Callable:
   Returns:
     A function of embeddings `ea: [..., 32]`, `eb: [..., 32]` (broadcast) that
     applies the Table II head (|ea - eb|, FC 32, FC 16, sigmoid). Embed once with
-    `train.embed(model, ...)` and score all pairs with this.
+    `model.apply(..., method='embed')` and score all pairs with this.
   """
 
   def f(ea, eb):
@@ -271,7 +276,7 @@ def similarity_fn(model, params, batch_stats) -> Callable:
     shape = ea.shape[:-1]
     flat_a = ea.reshape(-1, ea.shape[-1])
     flat_b = eb.reshape(-1, eb.shape[-1])
-    logits, _ = train_lib.apply_model(
+    logits, _ = trainer.apply_model(
       model, params, batch_stats, flat_a, flat_b, train=False, method='compare'
     )
     return jax.nn.sigmoid(logits).reshape(shape)
@@ -279,6 +284,7 @@ def similarity_fn(model, params, batch_stats) -> Callable:
   return f
 
 
+@functools.partial(jax.jit, static_argnames=('model',))
 def siamese_scores(model, params, batch_stats, query_x, support_x):
   """Same-class probabilities of every (query, support) pair: [n_query, n_support].
 
@@ -287,8 +293,8 @@ def siamese_scores(model, params, batch_stats, query_x, support_x):
     query_x: [n_query, 2, T] float32.
     support_x: [n_support, 2, T] float32.
   """
-  eq = train_lib.embed(model, params, batch_stats, query_x)
-  es = train_lib.embed(model, params, batch_stats, support_x)
+  eq = trainer.apply_model(model, params, batch_stats, query_x, train=False, method='embed')[0]
+  es = trainer.apply_model(model, params, batch_stats, support_x, train=False, method='embed')[0]
   return similarity_fn(model, params, batch_stats)(eq[:, None, :], es[None, :, :])
 
 
@@ -303,6 +309,7 @@ def head_params(params) -> dict:
   return {k: v for k, v in params.items() if k.startswith(('sim_fc_', 'sim_out'))}
 
 
+@jax.jit
 def head_scores(params, query, support):
   """Same-class probabilities of embeddings: [Q, D] x [S, D] -> [Q, S].
 

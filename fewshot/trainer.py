@@ -1,34 +1,54 @@
-"""Supervised training of the sEMG models: pure jitted steps and a scanned epoch loop.
+"""The library's one trainer: pure jitted steps, an on-device epoch loop, runs as a vmap axis.
 
-The training state is a pytree (`TrainState`: params, batch statistics,
-optimizer state, step) and one step is a pure function
-`state, metrics = step(state, key, batch)`. The epoch loop (`make_fit`) runs a
-fixed number of epochs under `lax.scan` and keeps the parameters with the best
-validation loss with `jnp.where`, so it has no Python control flow on values
-and the runs of many seeds can be `jax.vmap`-ed into one compiled program
-(`fit_many`). Validation-based early stopping (Sec. III: "the validation set is
-used to prevent overfitting") is kept under scan by freezing the state once the
-validation loss has not improved for `patience` epochs: later epochs are
-computed but discarded, and the returned parameters are those of the best
-epoch (Keras' `EarlyStopping(restore_best_weights=True)` behaviour).
+Every model of the four papers trains here: the sEMG BiLSTM and siamese
+networks, the harAGE fusion models, the micro-expression CNNs and the sign
+language models. A paper contributes a loss (and optionally a validation
+function and a batch sampler); the optimizer is any optax transformation.
 
-Data layout. Every run of a vmapped batch must have arrays of the same shape,
-but the runs of a table differ in how many training examples they get (nu = 1
-... 50 per class, Table VII). A run's training set is therefore an index array
-`train_idx: [max_train]` into a shared example array, of which the first
-`n_train` entries are valid. An epoch is `steps_per_epoch` batches read off a
-random permutation of the valid entries, wrapping around when
-`steps_per_epoch * batch_size > n_train`; with `n_train = max_train` this is an
-ordinary epoch.
+State. `TrainState` (params, batch statistics, optimizer state, step) is a
+pytree; one step is the pure function `state, metrics = step(state, key,
+batch)` (`make_train_step`). `FitState` adds what early stopping tracks: the
+best parameters, the best value of the monitored metric, its epoch, the
+epochs without improvement, the epochs run and a NaN flag.
 
-Loss. Eq. (9) names "binary cross entropy"; with |C| = 3, 4 or 7 classes and a
-softmax head we use the categorical cross-entropy, its multi-class form.
+Runs. A table trains many runs of one setting (seeds, LOSO folds, shot
+counts). They share one set of example arrays `data` (any pytree whose leaves
+have a leading example axis N) and differ in their `Split`: padded index
+arrays into `data` with masks, so runs with different numbers of examples
+have equal shapes and `fit_runs` trains all of them as one `jax.vmap`-ed,
+jitted program. Valid entries come first in each index array.
+
+Batches. `Batch(data, mask)`: the gathered examples and a `[B]` mask of the
+real ones. Losses average over real examples only, and a step whose batch has
+no real example leaves the state unchanged (Adam would otherwise still move on
+its momentum), so a ragged run trains exactly as it would alone. With
+`FitConfig.steps_per_epoch=None` an epoch is one pass over the run's training
+examples in a random order, ceil(max_train / batch_size) steps, the tail
+masked; with an integer it is that many full batches read cyclically off a
+fresh random permutation (the sEMG protocol's choice for tiny few-shot sets:
+a run with 3 examples still takes its steps, on repeated examples).
+
+Epoch loop. `make_fit` returns `fit(fit_state, key, data, split, max_epochs,
+*, num_epochs)`: up to `num_epochs` epochs from `fit_state.epoch`, inside one
+`lax.while_loop`, so early stopping is decided on the device with no host
+round trip. Epoch e draws from `fold_in(key, e)`, so running epochs 0..9 at
+once or 0..4 then 5..9 (resuming from a checkpoint) gives the same result.
+After each epoch the validation function's metrics are computed;
+`FitConfig.monitor` names the one early stopping watches (`mode` 'min' or
+'max'); a strict improvement records the parameters as the best, and after
+`patience` epochs without one the run stops (Keras'
+`EarlyStopping(restore_best_weights=True)`). Without a validation function
+every epoch counts as the best, so the final model is kept. A non-finite
+training loss stops the run at once and sets `nonfinite`, which
+`check_finite` turns into an error on the host. Under vmap the loop runs
+until the last run stops; finished runs are frozen.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any
 from typing import Callable
 from typing import NamedTuple
@@ -37,6 +57,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from evaluation import validation
 
 PyTree = Any
 
@@ -62,35 +84,56 @@ class FitState(NamedTuple):
 
   Attributes:
     train: the current `TrainState`.
-    best_params: parameters at the epoch with the lowest validation loss.
-    best_batch_stats: batch statistics at that epoch.
-    best_val_loss: [] float32 lowest validation loss so far (inf at start).
+    best_params: parameters at the best epoch.
+    best_batch_stats: batch statistics at the best epoch.
+    best_metric: [] float32 best value of the monitored metric (+-inf at start).
+    best_epoch: [] int32 epochs trained when the best was reached (0: none yet).
     bad_epochs: [] int32 epochs since the last improvement.
     epoch: [] int32 epochs run.
-    nonfinite: [] bool whether any training loss was NaN/inf.
+    nonfinite: [] bool whether a training loss was NaN or inf (the run stopped there).
   """
 
   train: TrainState
   best_params: PyTree
   best_batch_stats: PyTree
-  best_val_loss: jax.Array
+  best_metric: jax.Array
+  best_epoch: jax.Array
   bad_epochs: jax.Array
   epoch: jax.Array
   nonfinite: jax.Array
 
 
 class Split(NamedTuple):
-  """One run's training and validation examples, as indices into shared arrays.
+  """One run's training and validation examples, as masked indices into `data`.
+
+  Valid entries come first; padding entries point at example 0 and are masked.
 
   Attributes:
-    train_idx: [max_train] int32; the first `n_train` entries are used.
-    n_train: [] int32 number of valid training indices (>= 1).
-    val_idx: [n_val] int32 validation indices.
+    train_idx: [max_train] int32.
+    train_mask: [max_train] bool.
+    val_idx: [max_val] int32 (may hold only padding when a run has no validation set).
+    val_mask: [max_val] bool.
   """
 
   train_idx: jax.Array
-  n_train: jax.Array
+  train_mask: jax.Array
   val_idx: jax.Array
+  val_mask: jax.Array
+
+
+class Batch(NamedTuple):
+  """A training batch.
+
+  Attributes:
+    data: pytree of examples, leaves [B, ...].
+    mask: [B] bool, the real examples.
+  """
+
+  data: PyTree
+  mask: jax.Array
+
+
+MODES = ('min', 'max')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,38 +142,84 @@ class FitConfig:
 
   Attributes:
     num_epochs: maximum number of epochs.
-    steps_per_epoch: optimizer steps per epoch.
     batch_size: examples per step.
-    patience: epochs without validation improvement before training stops.
-    learning_rate: Adam step size.
+    steps_per_epoch: None for one pass over each run's training examples per
+      epoch; an int for that many full batches (see the module docstring).
+    patience: epochs without improvement of the monitored metric before a run stops.
+    monitor: the validation metric early stopping watches (a key of eval_fn's dict).
+    mode: 'min' (a loss) or 'max' (a score such as UAR).
+    learning_rate: step size of the optimizer the protocols build for this
+      stage (the trainer itself takes any optax transformation).
   """
 
   num_epochs: int = 50
-  steps_per_epoch: int = 20
   batch_size: int = 32
+  steps_per_epoch: int | None = None
   patience: int = 10
+  monitor: str = 'val_loss'
+  mode: str = 'min'
   learning_rate: float = 1e-3
 
   def __post_init__(self):
-    for name in ('num_epochs', 'steps_per_epoch', 'batch_size', 'patience'):
-      v = getattr(self, name)
-      if int(v) != v or v < 1:
-        raise ValueError(f'FitConfig.{name} must be a positive integer, got {v}')
-    if not self.learning_rate > 0:
-      raise ValueError(f'FitConfig.learning_rate must be > 0, got {self.learning_rate}')
+    for name in ('num_epochs', 'batch_size', 'patience'):
+      validation.check_int(f'FitConfig.{name}', getattr(self, name))
+    if self.steps_per_epoch is not None:
+      validation.check_int('FitConfig.steps_per_epoch', self.steps_per_epoch)
+    validation.check_choice('FitConfig.mode', self.mode, MODES)
+    validation.check_positive_float('FitConfig.learning_rate', self.learning_rate)
+
+  def steps(self, max_train: int) -> int:
+    """Optimizer steps per epoch for runs of at most `max_train` training examples."""
+    if self.steps_per_epoch is not None:
+      return self.steps_per_epoch
+    return max(1, math.ceil(max_train / self.batch_size))
 
 
-def cross_entropy_loss(logits, labels):
-  """Mean categorical cross-entropy (eq. (9), multi-class form).
+# ---------------------------------------------------------------------------
+# Losses and model application.
+
+
+def masked_mean(values, mask=None):
+  """Mean of `values` [B] over the real entries of `mask` [B] (0 when there are none)."""
+  if mask is None:
+    return jnp.mean(values)
+  w = mask.astype(values.dtype)
+  return jnp.sum(values * w) / jnp.maximum(jnp.sum(w), 1.0)
+
+
+def cross_entropy_loss(logits, labels, mask=None):
+  """Mean categorical cross-entropy over the real examples.
 
   Args:
     logits: [batch, classes] float32.
     labels: [batch] int32 in [0, classes).
+    mask: optional [batch] bool of real examples.
 
   Returns:
     [] float32.
   """
-  return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+  return masked_mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels), mask)
+
+
+def apply_model(model, params, batch_stats, *args, train: bool, method=None, rngs=None, **kwargs):
+  """Runs a Flax model, returning `(output, new_batch_stats)`.
+
+  In training mode BatchNorm uses and updates batch statistics; otherwise the
+  running averages are used and returned unchanged.
+  """
+  variables = {'params': params}
+  if batch_stats:
+    variables['batch_stats'] = batch_stats
+  if train and batch_stats:
+    out, updates = model.apply(
+      variables, *args, train=True, method=method, rngs=rngs, mutable=['batch_stats'], **kwargs
+    )
+    return out, updates['batch_stats']
+  return model.apply(variables, *args, train=train, method=method, rngs=rngs, **kwargs), batch_stats
+
+
+# ---------------------------------------------------------------------------
+# State.
 
 
 def init_train_state(variables, tx: optax.GradientTransformation) -> TrainState:
@@ -144,234 +233,316 @@ def init_train_state(variables, tx: optax.GradientTransformation) -> TrainState:
   )
 
 
-def init_fit_state(train: TrainState) -> FitState:
-  """Wraps a `TrainState` with empty early-stopping bookkeeping."""
+def init_fit_state(variables, tx: optax.GradientTransformation, mode: str = 'min') -> FitState:
+  """A fresh `FitState` (empty early-stopping bookkeeping) from Flax variables.
+
+  Args:
+    variables: `{'params', ['batch_stats']}`, or an existing `TrainState`.
+    tx: the optimizer.
+    mode: the monitored metric's direction ('min' starts the best at +inf).
+  """
+  train = variables if isinstance(variables, TrainState) else init_train_state(variables, tx)
+  worst = jnp.inf if validation.check_choice('mode', mode, MODES) == 'min' else -jnp.inf
   return FitState(
     train=train,
     best_params=train.params,
     best_batch_stats=train.batch_stats,
-    best_val_loss=jnp.asarray(jnp.inf, jnp.float32),
+    best_metric=jnp.asarray(worst, jnp.float32),
+    best_epoch=jnp.zeros((), jnp.int32),
     bad_epochs=jnp.zeros((), jnp.int32),
     epoch=jnp.zeros((), jnp.int32),
     nonfinite=jnp.zeros((), bool),
   )
 
 
-def apply_model(model, params, batch_stats, *args, train: bool, method=None):
-  """Runs `model`, returning `(output, new_batch_stats)`.
+def best_variables(fs: FitState) -> dict:
+  """`{'params', 'batch_stats'}` of the best epoch (batched over runs if fs is)."""
+  return {'params': fs.best_params, 'batch_stats': fs.best_batch_stats}
 
-  In training mode BatchNorm uses and updates batch statistics; otherwise the
-  running averages are used and returned unchanged.
+
+# ---------------------------------------------------------------------------
+# Splits and batches.
+
+
+def _pad_rows(rows, name: str, allow_empty: bool):
+  rows = [np.asarray(r, np.int64).reshape(-1) for r in rows]
+  if not rows:
+    raise ValueError(f'{name}: no runs given.')
+  if not allow_empty and min(len(r) for r in rows) == 0:
+    raise ValueError(f'{name}: run {[len(r) for r in rows].index(0)} has no example.')
+  width = max(1, max(len(r) for r in rows))
+  idx = np.zeros((len(rows), width), np.int32)
+  mask = np.zeros((len(rows), width), bool)
+  for i, r in enumerate(rows):
+    idx[i, : len(r)] = r
+    mask[i, : len(r)] = True
+  return idx, mask
+
+
+def make_split(train_rows, val_rows=None, num_examples: int | None = None) -> Split:
+  """A batched `Split` from per-run index lists of any lengths.
+
+  Args:
+    train_rows: R sequences of training example indices (each non-empty).
+    val_rows: R sequences of validation indices (may be empty), or None.
+    num_examples: if given, every index must lie in [0, num_examples).
+
+  Returns:
+    `Split` with leading [R] axes, padded to the longest run, masks marking
+    the real entries.
   """
-  variables = {'params': params}
-  if batch_stats:
-    variables['batch_stats'] = batch_stats
-  if train and batch_stats:
-    out, updates = model.apply(variables, *args, train=True, method=method, mutable=['batch_stats'])
-    return out, updates['batch_stats']
-  return model.apply(variables, *args, train=train, method=method), batch_stats
+  train_idx, train_mask = _pad_rows(train_rows, 'train_rows', allow_empty=False)
+  if val_rows is None:
+    val_rows = [[] for _ in train_rows]
+  if len(val_rows) != len(train_rows):
+    raise ValueError(f'{len(train_rows)} training runs but {len(val_rows)} validation runs.')
+  val_idx, val_mask = _pad_rows(val_rows, 'val_rows', allow_empty=True)
+  split = Split(train_idx, train_mask, val_idx, val_mask)
+  if num_examples is not None:
+    validate_split(split, num_examples)
+  return jax.tree.map(jnp.asarray, split)
+
+
+def validate_split(split: Split, num_examples: int) -> None:
+  """Host-side checks of a (possibly batched) `Split` before tracing."""
+  for name in ('train', 'val'):
+    idx = np.asarray(getattr(split, f'{name}_idx'))
+    mask = np.asarray(getattr(split, f'{name}_mask'))
+    if idx.shape != mask.shape:
+      raise ValueError(f'{name}_idx {idx.shape} and {name}_mask {mask.shape} differ in shape.')
+    if not np.issubdtype(idx.dtype, np.integer):
+      raise ValueError(f'{name}_idx must be integer indices, got {idx.dtype}.')
+    if idx.size and (idx.min() < 0 or idx.max() >= num_examples):
+      raise ValueError(f'{name}_idx out of range [0, {num_examples}): [{idx.min()}, {idx.max()}].')
+    if mask.size and np.any(mask[..., 1:] & ~mask[..., :-1]):
+      raise ValueError(f'{name}_mask must mark a prefix (valid entries first).')
+  if not np.all(np.asarray(split.train_mask).any(axis=-1)):
+    raise ValueError('every run needs at least one training example.')
+
+
+def epoch_positions(key, train_mask, steps: int, batch_size: int, cycle: bool):
+  """Positions into a run's `train_idx` for one epoch, and their mask.
+
+  A uniformly random permutation of the valid positions, read in order;
+  `cycle` wraps around it (every batch full), otherwise positions past the
+  valid ones are masked.
+
+  Returns:
+    (positions, mask): [steps, batch_size] int32 and bool.
+  """
+  n_train = jnp.sum(train_mask)
+  # Invalid positions sort last, so the first n_train entries permute the valid ones.
+  order = jnp.argsort(jnp.where(train_mask, jax.random.uniform(key, train_mask.shape), 2.0))
+  j = jnp.arange(steps * batch_size)
+  if cycle:
+    pos, mask = order[j % jnp.maximum(n_train, 1)], jnp.broadcast_to(n_train > 0, j.shape)
+  else:
+    pos, mask = order[jnp.minimum(j, order.shape[0] - 1)], j < n_train
+  return pos.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+def supervised_batches(key, data, split: Split, config: FitConfig) -> Batch:
+  """One epoch of batches gathered from `data`: leaves [steps, batch, ...], mask [steps, batch]."""
+  steps = config.steps(split.train_idx.shape[-1])
+  pos, mask = epoch_positions(
+    key, split.train_mask, steps, config.batch_size, config.steps_per_epoch is not None
+  )
+  idx = split.train_idx[pos]
+  return Batch(jax.tree.map(lambda a: a[idx], data), mask)
+
+
+# ---------------------------------------------------------------------------
+# Step and epoch loop.
 
 
 def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation):
-  """Builds `step(state, key, batch) -> (state, metrics)`.
+  """Builds `step(state, key, batch) -> (state, {'loss': []})`.
 
   Args:
     loss_fn: `loss_fn(params, batch_stats, key, batch) -> (loss, new_batch_stats)`.
-    tx: the optimizer (possibly a `optax.multi_transform` that freezes layers).
+    tx: the optimizer (e.g. an `optax.multi_transform` that freezes layers).
 
   Returns:
-    A pure function; jit it (or a loop around it) at the call site.
+    A pure function; jit it, or a loop around it. A batch with no real
+    example (`batch.mask` all False) leaves the state unchanged.
   """
 
-  def step(state: TrainState, key, batch):
+  def step(state: TrainState, key, batch: Batch):
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     (loss, batch_stats), grads = grad_fn(state.params, state.batch_stats, key, batch)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     new = TrainState(params, batch_stats, opt_state, state.step + 1)
-    return new, {'loss': loss}
+    keep = jnp.any(batch.mask)
+    new = jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, state)
+    return new, {'loss': loss, 'real': keep}
 
   return step
 
 
-def classifier_loss_fn(model):
-  """`loss_fn` for supervised training of a classifier on `(x, y)` batches."""
-
-  def loss_fn(params, batch_stats, key, batch):
-    del key  # the base model has no dropout.
-    x, y = batch
-    logits, batch_stats = apply_model(model, params, batch_stats, x, train=True)
-    return cross_entropy_loss(logits, y), batch_stats
-
-  return loss_fn
-
-
-def classifier_val_fn(model):
-  """`val_fn(params, batch_stats, data, split) -> loss` on the validation split."""
-
-  def val_fn(params, batch_stats, data, split):
-    x, y = data
-    logits, _ = apply_model(model, params, batch_stats, x[split.val_idx], train=False)
-    return cross_entropy_loss(logits, y[split.val_idx])
-
-  return val_fn
-
-
-def epoch_positions(key, n_train, max_train: int, steps: int, batch_size: int):
-  """Positions into `train_idx` for one epoch: [steps, batch_size] int32.
-
-  A uniformly random permutation of the valid positions `0..n_train-1`, read in
-  order and wrapped around.
-  """
-  valid = jnp.arange(max_train) < n_train
-  # Invalid positions sort last, so the first n_train entries permute the valid ones.
-  order = jnp.argsort(jnp.where(valid, jax.random.uniform(key, (max_train,)), 2.0))
-  pos = jnp.arange(steps * batch_size) % jnp.maximum(n_train, 1)
-  return order[pos].reshape(steps, batch_size)
-
-
-def supervised_batches(key, data, split: Split, steps: int, batch_size: int):
-  """One epoch of `(x, y)` batches: x [steps, batch, ...], y [steps, batch]."""
-  x, y = data
-  pos = epoch_positions(key, split.n_train, split.train_idx.shape[0], steps, batch_size)
-  idx = split.train_idx[pos]
-  return x[idx], y[idx]
+def _stopped(fs: FitState, patience: int):
+  return (fs.bad_epochs >= patience) | fs.nonfinite
 
 
 def make_fit(
   loss_fn: Callable,
-  val_fn: Callable,
-  batches_fn: Callable,
   tx: optax.GradientTransformation,
   config: FitConfig,
+  eval_fn: Callable | None = None,
+  batches_fn: Callable = supervised_batches,
 ):
-  """Builds the epoch loop `fit(fit_state, key, data, split, first_epoch, num_epochs)`.
+  """Builds the epoch loop of one run.
 
   Args:
     loss_fn: see `make_train_step`.
-    val_fn: `val_fn(params, batch_stats, data, split) -> [] loss`.
-    batches_fn: `batches_fn(key, data, split, steps, batch_size)` -> a pytree of
-      batches with a leading `[steps]` axis (one epoch).
     tx: the optimizer.
     config: `FitConfig`.
+    eval_fn: `eval_fn(params, batch_stats, data, split) -> {name: []}`
+      validation metrics, one of them `config.monitor`; None trains without
+      validation (the final model is kept).
+    batches_fn: `batches_fn(key, data, split, config) -> Batch` with a
+      leading [steps] axis (one epoch); default `supervised_batches`.
 
   Returns:
-    `fit(fit_state, key, data, split, first_epoch, num_epochs) -> (fit_state,
-    history)` running epochs `first_epoch .. first_epoch + num_epochs - 1`;
-    `num_epochs` is static. Epoch `e` draws its randomness from
-    `fold_in(key, e)`, so running 0..9 at once or 0..4 then 5..9 (resuming from
-    a checkpoint) gives the same result. `history` holds per-epoch
-    `train_loss` and `val_loss` [num_epochs].
+    `fit(fit_state, key, data, split, max_epochs, *, num_epochs) -> (fit_state,
+    history)`: runs epochs `fit_state.epoch ..` until `num_epochs` more have
+    run, `max_epochs` (a traced int) is reached or the run stops. `history`
+    maps 'train_loss' and every validation metric to [num_epochs] float32,
+    NaN for epochs that did not run.
   """
   step = make_train_step(loss_fn, tx)
+  better = jnp.less if config.mode == 'min' else jnp.greater
 
   def one_epoch(fs: FitState, key, data, split):
     key_batches, key_steps = jax.random.split(key)
-    batches = batches_fn(key_batches, data, split, config.steps_per_epoch, config.batch_size)
+    batches = batches_fn(key_batches, data, split, config)
+    steps = jax.tree.leaves(batches)[0].shape[0]
 
     def body(state, inputs):
       i, batch = inputs
       return step(state, jax.random.fold_in(key_steps, i), batch)
 
-    train, metrics = jax.lax.scan(body, fs.train, (jnp.arange(config.steps_per_epoch), batches))
-    train_loss = metrics['loss'].mean()
-    stopped = fs.bad_epochs >= config.patience
-    # Once stopped, the epoch's work is discarded (early stopping under scan).
-    train = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), fs.train, train)
-    val_loss = val_fn(train.params, train.batch_stats, data, split)
-    improved = (val_loss < fs.best_val_loss) & ~stopped
+    train, out = jax.lax.scan(body, fs.train, (jnp.arange(steps), batches))
+    real = out['real']
+    finite = jnp.all(jnp.isfinite(jnp.where(real, out['loss'], 0.0)))
+    metrics = {'train_loss': masked_mean(out['loss'], real)}
+    if eval_fn is None:
+      value, improved = fs.best_metric, finite
+    else:
+      metrics.update(eval_fn(train.params, train.batch_stats, data, split))
+      value = metrics[config.monitor].astype(jnp.float32)
+      improved = better(value, fs.best_metric) & finite
     pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(improved, a, b), new, old)
+    epoch = fs.epoch + 1
     fs = FitState(
       train=train,
       best_params=pick(train.params, fs.best_params),
       best_batch_stats=pick(train.batch_stats, fs.best_batch_stats),
-      best_val_loss=jnp.where(improved, val_loss, fs.best_val_loss),
+      best_metric=jnp.where(improved, value, fs.best_metric),
+      best_epoch=jnp.where(improved, epoch, fs.best_epoch),
       bad_epochs=jnp.where(improved, 0, fs.bad_epochs + 1),
-      epoch=fs.epoch + 1,
-      nonfinite=fs.nonfinite | ~jnp.all(jnp.isfinite(metrics['loss'])),
+      epoch=epoch,
+      nonfinite=fs.nonfinite | ~finite,
     )
-    return fs, {'train_loss': train_loss, 'val_loss': val_loss}
+    return fs, metrics
 
-  def fit(fs: FitState, key, data, split: Split, first_epoch, num_epochs: int):
-    def body(fs, e):
-      return one_epoch(fs, jax.random.fold_in(key, e), data, split)
+  def metric_names(fs, data, split):
+    if eval_fn is None:
+      return ['train_loss']
+    names = jax.eval_shape(eval_fn, fs.train.params, fs.train.batch_stats, data, split).keys()
+    if config.monitor not in names:
+      raise ValueError(
+        f'eval_fn returns {sorted(names)}, not the monitored metric {config.monitor!r} '
+        '(FitConfig.monitor).'
+      )
+    return ['train_loss', *names]
 
-    return jax.lax.scan(body, fs, first_epoch + jnp.arange(num_epochs))
+  def fit(fs: FitState, key, data, split: Split, max_epochs=None, *, num_epochs: int):
+    history = {
+      k: jnp.full((num_epochs,), jnp.nan, jnp.float32) for k in metric_names(fs, data, split)
+    }
+    end = jnp.minimum(fs.epoch + num_epochs, config.num_epochs)
+    if max_epochs is not None:
+      end = jnp.minimum(end, max_epochs)
+    first = fs.epoch
+
+    def cond(carry):
+      fs, _ = carry
+      return (fs.epoch < end) & ~_stopped(fs, config.patience)
+
+    def body(carry):
+      fs, history = carry
+      i = fs.epoch - first
+      fs, metrics = one_epoch(fs, jax.random.fold_in(key, fs.epoch), data, split)
+      history = {k: h.at[i].set(metrics[k].astype(jnp.float32)) for k, h in history.items()}
+      return fs, history
+
+    return jax.lax.while_loop(cond, body, (fs, history))
 
   return fit
 
 
 @functools.lru_cache(maxsize=64)
-def vmap_fit(fit):
-  """Vmaps a `make_fit` loop over runs: fit state, key and split get a leading
-  [runs] axis, the shared example arrays `data` do not. Jitted, with
-  `num_epochs` static; cached per `fit`, so every caller shares one compiled
-  program."""
-  vfit = jax.vmap(fit, in_axes=(0, 0, None, 0, None, None))
-  return jax.jit(vfit, static_argnums=(5,))
+def _compiled(fit, num_epochs: int, vmapped: bool):
+  fn = functools.partial(fit, num_epochs=num_epochs)
+  if vmapped:
+    fn = jax.vmap(fn, in_axes=(0, 0, None, 0, 0))
+  return jax.jit(fn)
+
+
+def fit_runs(
+  fit,
+  fit_states: FitState,
+  keys,
+  data,
+  split: Split,
+  *,
+  num_epochs: int,
+  max_epochs=None,
+  vmapped: bool = True,
+):
+  """Trains R runs of one `make_fit` loop: one vmapped, jitted program, or run after run.
+
+  Args:
+    fit: a loop from `make_fit` (define it once per setting: the compiled
+      program is cached on this function object and `num_epochs`).
+    fit_states: `FitState` with a leading [R] axis.
+    keys: [R] PRNG keys.
+    data: the shared example pytree (no run axis).
+    split: `Split` with a leading [R] axis.
+    num_epochs: epochs to run in this call (static).
+    max_epochs: None (the config's num_epochs), an int, or [R] ints: the
+      epoch at which each run ends.
+    vmapped: one program over all runs (True) or the single-run program
+      called for each run in turn on the same shapes (False; equal results up
+      to float rounding, for comparisons and small CPUs).
+
+  Returns:
+    `(fit_states, history)` with leading [R] axes.
+  """
+  num_epochs = validation.check_int('num_epochs', num_epochs)
+  runs = np.shape(split.train_idx)[0]
+  limit = np.iinfo(np.int32).max if max_epochs is None else max_epochs
+  limit = jnp.broadcast_to(jnp.asarray(limit, jnp.int32), (runs,))
+  fn = _compiled(fit, num_epochs, vmapped)
+  if vmapped:
+    return fn(fit_states, keys, data, split, limit)
+  take = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
+  outs = [fn(take(fit_states, r), keys[r], data, take(split, r), limit[r]) for r in range(runs)]
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
 
 
 def check_finite(fs: FitState, what: str = 'training') -> None:
-  """Host-side fail-fast on NaN/inf losses (checked after a fit, not per step)."""
+  """Host-side fail-fast on NaN/inf training losses (checked after a fit, not per step)."""
   bad = np.asarray(fs.nonfinite)
   if bad.any():
     runs = np.flatnonzero(bad.reshape(-1)).tolist()
-    raise FloatingPointError(f'{what}: non-finite training loss in run(s) {runs}')
-
-
-def validate_split(split: Split, num_examples: int) -> None:
-  """Host-side checks of a (possibly batched) `Split` before tracing."""
-  train_idx = np.asarray(split.train_idx)
-  n_train = np.asarray(split.n_train)
-  val_idx = np.asarray(split.val_idx)
-  if train_idx.size == 0 or val_idx.size == 0:
-    raise ValueError(
-      'training and validation index arrays must be non-empty, got '
-      f'shapes {train_idx.shape} and {val_idx.shape}'
+    raise FloatingPointError(
+      f'{what}: the training loss became NaN or inf in run(s) {runs}; lower the learning rate or '
+      'check the inputs for NaN/inf.'
     )
-  if np.any(n_train < 1) or np.any(n_train > train_idx.shape[-1]):
-    raise ValueError(f'n_train must lie in [1, {train_idx.shape[-1]}], got {n_train}')
-  for name, idx in (('train_idx', train_idx), ('val_idx', val_idx)):
-    if not np.issubdtype(idx.dtype, np.integer):
-      raise ValueError(f'{name} must be integer indices, got {idx.dtype}')
-    if idx.min() < 0 or idx.max() >= num_examples:
-      raise ValueError(f'{name} out of range [0, {num_examples}): [{idx.min()}, {idx.max()}]')
 
 
-def validate_examples(x, y=None, num_classes: int | None = None) -> None:
-  """Host-side checks of an example array `[n, 2, T]` and its labels."""
-  x = np.asarray(x)
-  if x.ndim != 3 or x.shape[0] == 0:
-    raise ValueError(f'examples must be [n > 0, channels, time], got {x.shape}')
-  if not np.all(np.isfinite(x)):
-    raise ValueError('examples contain NaN or inf')
-  if y is not None:
-    y = np.asarray(y)
-    if y.shape != (x.shape[0],):
-      raise ValueError(f'labels must be [{x.shape[0]}], got {y.shape}')
-    if num_classes is not None and (y.min() < 0 or y.max() >= num_classes):
-      raise ValueError(f'labels must lie in [0, {num_classes}), got [{y.min()}, {y.max()}]')
-
-
-def predict(model, params, batch_stats, x):
-  """Class predictions `[n]` int32 for examples `x: [n, 2, T]` (eval mode)."""
-  logits, _ = apply_model(model, params, batch_stats, x, train=False)
-  return jnp.argmax(logits, axis=-1)
-
-
-def embed(model, params, batch_stats, x):
-  """Embeddings `[n, 32]` of `x: [n, 2, T]` through `model.embed` (eval mode)."""
-  out, _ = apply_model(model, params, batch_stats, x, train=False, method='embed')
-  return out
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def predict_many(model, params, batch_stats, x):
-  """`predict` vmapped over runs: params/batch_stats [runs, ...] -> [runs, n]."""
-  return jax.vmap(lambda p, b: predict(model, p, b, x))(params, batch_stats)
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def embed_many(model, params, batch_stats, x):
-  """`embed` vmapped over runs: -> [runs, n, 32]."""
-  return jax.vmap(lambda p, b: embed(model, p, b, x))(params, batch_stats)
+def vmap_fit(fit):
+  """`fit_runs` bound to one loop: `vmap_fit(fit)(fit_states, keys, data, split, num_epochs=...)`."""
+  return functools.partial(fit_runs, fit)

@@ -38,7 +38,7 @@ _MOVED = {
   'concat_fusion': ('fewshot.models.har', 'concat_fusion'),
   'outer_fusion': ('fewshot.models.har', 'outer_fusion'),
   'make_model': ('fewshot.models.har', 'make_model'),
-  'TrainConfig': ('fewshot.protocols.har', 'TrainConfig'),
+  'TrainConfig': ('fewshot.protocols.har', 'train_config'),
   'nested_loso': ('fewshot.protocols.har', 'nested_loso'),
   'train_folds': ('fewshot.protocols.har', 'train_folds'),
 }

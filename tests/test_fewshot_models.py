@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from fewshot import models
-from fewshot import trainer as train_lib
 
 HIDDEN = (6, 4, 3)
 FC = (8, 5)
@@ -130,7 +129,7 @@ def test_input_is_channels_by_time(x):
   variables = model.init(jax.random.key(1), x)
   cell = variables['params']['embedder']['bilstm_1']['OptimizedLSTMCell_0']
   assert cell['ii']['kernel'].shape == (2, HIDDEN[0])
-  e = train_lib.embed(model, variables['params'], {}, x)
-  e_rev = train_lib.embed(model, variables['params'], {}, x[..., ::-1])
+  e = model.apply(variables, x, method='embed')
+  e_rev = model.apply(variables, x[..., ::-1], method='embed')
   chex.assert_shape(e, (3, FC[-1]))
   assert float(jnp.abs(e - e_rev).max()) > 1e-4

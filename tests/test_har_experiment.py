@@ -8,7 +8,7 @@ import pytest
 
 from experiments import har_fusion
 from experiments.configs import har_fusion as configs
-from fewshot.protocols.har import TrainConfig
+from fewshot.protocols.har import train_config
 
 TINY = configs.Config(
   participants=3,
@@ -19,7 +19,7 @@ TINY = configs.Config(
   combos=((('steps', 'hr'), 'outer'),),
   basicmotions_combos=((('acc', 'gyro'), 'concat'), (('acc', 'gyro'), 'outer')),
   basicmotions_groups=4,
-  train=TrainConfig(batch_size=16, max_epochs=2, patience=1, inner_folds=2),
+  train=train_config(batch_size=16, max_epochs=2, patience=1, inner_folds=2),
 )
 
 

@@ -7,11 +7,15 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
+import evaluation
+from fewshot import trainer
 from fewshot.models import har as hm
 from fewshot.protocols import har as ht
 from signals.har import data as hd
 
-CFG = ht.TrainConfig(batch_size=8, max_epochs=4, patience=2, inner_folds=3, eval_chunk=16)
+CFG = ht.train_config(
+  batch_size=8, learning_rate=1e-2, max_epochs=4, patience=2, inner_folds=3, eval_chunk=16
+)
 
 
 def _toy(n_subjects=4, per_subject=12, seed=0):
@@ -38,7 +42,7 @@ def _toy(n_subjects=4, per_subject=12, seed=0):
 def _spec(data, folds=((0, 1), (2,), (1, 2, 3))):
   train = [np.flatnonzero(np.isin(data.subjects, f, invert=True)) for f in folds]
   evals = [np.flatnonzero(np.isin(data.subjects, f) & data.test_window) for f in folds]
-  return ht.pad_folds(train, evals)
+  return trainer.make_split(train, evals)
 
 
 def test_vmapped_folds_equal_fold_by_fold():
@@ -48,18 +52,19 @@ def test_vmapped_folds_equal_fold_by_fold():
   model = hm.make_model(('a', 'b'), 'cnn', 'concat', 3)
   spec = _spec(data)
   keys = jax.random.split(jax.random.key(0), 3)
-  vm = ht.train_folds(model, CFG, 3, data.inputs, data.labels, spec, keys, 4)
-  seq = ht.train_folds(model, CFG, 3, data.inputs, data.labels, spec, keys, 4, vmapped=False)
+  arrays = {'inputs': data.inputs, 'y': data.labels}
+  vm = ht.train_folds(model, CFG, arrays, spec, keys, 4)
+  seq = ht.train_folds(model, CFG, arrays, spec, keys, 4, vmapped=False)
   np.testing.assert_array_equal(vm.epochs_run, seq.epochs_run)
   np.testing.assert_array_equal(vm.best_epoch, seq.best_epoch)
   np.testing.assert_allclose(vm.best_uar, seq.best_uar, atol=1e-6)
   assert len(set(np.asarray(vm.best_uar).tolist())) > 1  # folds really differ
   # Padding: fold 2 (12 training windows) ran beside a fold of 36, i.e. with
   # 24 masked entries and 3 all-padding batches per epoch; alone it has none.
-  alone = ht.pad_folds(
-    [spec.train_idx[2][spec.train_mask[2]]], [spec.eval_idx[2][spec.eval_mask[2]]]
+  alone = trainer.make_split(
+    [spec.train_idx[2][spec.train_mask[2]]], [spec.val_idx[2][spec.val_mask[2]]]
   )
-  one = ht.train_folds(model, CFG, 3, data.inputs, data.labels, alone, keys[2:], 4, vmapped=False)
+  one = ht.train_folds(model, CFG, arrays, alone, keys[2:], 4, vmapped=False)
   assert spec.train_mask[2].sum() == 12 and spec.train_idx.shape[1] == 36
   assert int(one.epochs_run[0]) == int(vm.epochs_run[2])
   assert int(one.best_epoch[0]) == int(vm.best_epoch[2])
@@ -71,7 +76,8 @@ def test_masked_uar_matches_sklearn():
   y = rng.integers(0, 4, 40)
   p = rng.integers(0, 4, 40)
   m = rng.random(40) < 0.6
-  ours = float(jax.jit(ht._masked_uar, static_argnums=3)(y, p, m, 4))
+  # har.eval_fn labels the padding -1, which the jitted UAR leaves out.
+  ours = float(jax.jit(evaluation.uar, static_argnums=2)(np.where(m, y, -1), p, 4))
   assert ours == pytest.approx(sklearn.metrics.balanced_accuracy_score(y[m], p[m]), abs=1e-6)
 
 
@@ -97,7 +103,7 @@ def test_nested_loso_end_to_end_and_validation():
   res = ht.nested_loso(model, CFG, data, jax.random.key(0))
   assert res.fold_uar.shape == (4,) and np.all((res.fold_uar >= 0) & (res.fold_uar <= 1))
   assert res.inner_epochs.shape == (4, 3)
-  assert np.all((res.epochs >= 1) & (res.epochs <= CFG.max_epochs))
+  assert np.all((res.epochs >= 1) & (res.epochs <= CFG.fit.num_epochs))
   np.testing.assert_array_equal(res.epochs, np.floor(np.median(res.inner_epochs, 1) + 0.5))
   assert res.y_true.shape == res.y_pred.shape == (int(data.test_window.sum()),)
   bad = data._replace(

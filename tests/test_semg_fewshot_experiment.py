@@ -3,6 +3,7 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -38,7 +39,7 @@ def test_tiny_experiment_writes_tables_and_resumes(tmp_path):
   with open(os.path.join(out, 'results.json')) as f:
     saved = json.load(f)
   # Paper layout: every method and every shot, one F1 per seed.
-  assert list(saved['raw']['IX']) == list(semg_fewshot.FSL_METHODS)
+  assert list(saved['raw']['IX']) == list(protocol.FSL_METHODS)
   for method, cols in saved['raw']['IX'].items():
     assert list(cols) == [f'k={k}' for k in cfg.shots]
     assert all(len(v) == cfg.num_seeds and all(0 <= s <= 1 for s in v) for v in cols.values())
@@ -71,13 +72,15 @@ def test_protocol_helpers():
     protocol.table3_counts(np.repeat(np.arange(7), 3), 7)
   y = protocol.local_labels(labels, (4, 5, 6))
   assert set(y[labels < 4]) == {-1} and set(y[labels == 5]) == {1}
-  rows = protocol.draw_shots(np.random.default_rng(0), np.arange(len(labels)), y, 3)
+  rows = protocol.draw_shots(jax.random.key(0), np.arange(len(labels)), y, 3)
   assert sorted(np.bincount(y[rows])) == [3, 3, 3] and len(set(rows)) == 9
+  again = protocol.draw_shots(jax.random.key(0), np.arange(len(labels)), y, 3)
+  np.testing.assert_array_equal(rows, again)  # deterministic from the key
   with pytest.raises(ValueError, match='only'):
-    protocol.draw_shots(np.random.default_rng(0), np.arange(10), y, 3)
-  idx, n = protocol.pad_rows([np.array([5, 6]), np.array([7])])
-  np.testing.assert_array_equal(idx, [[5, 6], [7, 7]])
-  np.testing.assert_array_equal(n, [2, 1])
+    protocol.draw_shots(jax.random.key(0), np.arange(10), y, 3)
+  keys = protocol.stage_keys(0)
+  assert list(keys) == list(protocol.STAGE_KEYS)
+  assert len({str(jax.random.key_data(k).tolist()) for k in keys.values()}) == len(keys)
 
 
 def test_cli_rejects_wrong_class_count(tmp_path):

@@ -22,8 +22,8 @@ The loop is timed on `--loop-episodes` episodes and extrapolated per episode.
 Repeats alternate loop and vectorized runs so that machine load hits both;
 medians are printed.
 
-    python -m experiments.bench_episodes                      # 10,000 3-way 5-shot episodes
-    python -m experiments.bench_episodes --classifier CL20 --loop-episodes 100
+    python -m experiments.bench.episodes                      # 10,000 3-way 5-shot episodes
+    python -m experiments.bench.episodes --classifier CL20 --loop-episodes 100
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Nested LOSO of one harAGE configuration: folds vmapped vs one after another.
 
-    python -m experiments.bench_har_folds [--participants 6] [--epochs 10] \
+    python -m experiments.bench.har_folds [--participants 6] [--epochs 10] \
         [--extractor cnn] [--modalities steps,hr,acc] [--fusion concat] [--task 10]
 
 Runs the full nested-LOSO grid (all inner folds of all outer folds, then all
@@ -22,14 +22,13 @@ and batch-norm reductions less efficiently than separate calls); GRU
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import jax
 import numpy as np
 
 from fewshot.models import har as har_models
-from fewshot.protocols import har as har_train
+from fewshot.protocols import har as har_protocol
 from signals.har import data as har_data
 
 
@@ -51,8 +50,8 @@ def main(argv=None) -> None:
   data = har_data.select_task(windows, args.task)
   mods = tuple(args.modalities.split(','))
   model = har_models.make_model(mods, args.extractor, args.fusion, len(data.class_names))
-  cfg = dataclasses.replace(har_train.TrainConfig(), max_epochs=args.epochs, patience=args.epochs)
-  outer, inner = har_train.nested_fold_indices(
+  cfg = har_protocol.train_config(max_epochs=args.epochs, patience=args.epochs)
+  outer, inner = har_protocol.nested_fold_indices(
     data.subjects, data.train_window, data.test_window, cfg.inner_folds
   )
   n_inner = sum(len(f) for f in inner)
@@ -63,7 +62,7 @@ def main(argv=None) -> None:
   )
   print(
     f'folds: {n_inner} inner + {len(outer)} outer, {args.epochs} epochs each '
-    f'(patience = cap), batch {cfg.batch_size}; devices: {jax.devices()}'
+    f'(patience = cap), batch {cfg.fit.batch_size}; devices: {jax.devices()}'
   )
 
   times, results = {}, {}
@@ -71,7 +70,7 @@ def main(argv=None) -> None:
     name = 'vmapped' if mode else 'sequential'
     for call in ('first', 'second'):
       t0 = time.perf_counter()
-      res = har_train.nested_loso(model, cfg, data, jax.random.key(1), vmapped=mode)
+      res = har_protocol.nested_loso(model, cfg, data, jax.random.key(1), vmapped=mode)
       times[name, call] = time.perf_counter() - t0
     results[name] = res
     print(

@@ -13,7 +13,7 @@ Competitors, timed in the same run on the same frames:
     per core (XLA runs these kernels single-threaded, so all cores are used
     by splitting the frames, exactly as on several accelerators).
 
-Run:  python -m experiments.bench_sampen [--recordings 512] [--repeats 3]
+Run:  python -m experiments.bench.sampen [--recordings 512] [--repeats 3]
 Prints frames/s for each and the ratio to antropy on all cores, and checks
 that every frame's SampEn equals antropy's (float64: to 1e-6; float32: the
 count of frames off by more than 1e-6, which happen only where a distance

@@ -1,8 +1,8 @@
 """Benchmark: 10 seeds trained as one vmapped program vs 10 sequential runs.
 
-    python -m experiments.bench_seeds [--seeds 10] [--repeats 3] [--paper-size]
+    python -m experiments.bench.seeds [--seeds 10] [--repeats 3] [--paper-size]
 
-Both sides run the same compiled epoch loop (`fewshot.train.make_fit`, base
+Both sides run the same compiled epoch loop (`fewshot.trainer.make_fit`, base
 model of Table I on 4 classes, random [2, 61] inputs); the sequential side
 calls the single-run program once per seed, the vmapped side calls the
 seed-vmapped program once. Compilation is timed separately and excluded from
@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fewshot import models
-from fewshot import trainer as train_lib
+from fewshot import trainer
+from fewshot.models import semg as models
+from fewshot.protocols import semg as semg_protocol
 
 
 def main(argv=None) -> None:
@@ -40,7 +41,7 @@ def main(argv=None) -> None:
 
   hidden = models.PAPER_HIDDEN if args.paper_size else (16, 8, 8)
   model = models.SEMGClassifier(4, hidden=hidden)
-  cfg = train_lib.FitConfig(
+  cfg = trainer.FitConfig(
     num_epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch, patience=args.epochs
   )
   tx = optax.adam(cfg.learning_rate)
@@ -48,48 +49,37 @@ def main(argv=None) -> None:
   key_x, key_init, key_train = jax.random.split(jax.random.key(0), 3)
   y = jnp.arange(n_train + n_val) % 4
   x = jax.random.normal(key_x, (n_train + n_val, 2, 61)) + y[:, None, None] * 0.3
-  data = (x, y)
-  split1 = train_lib.Split(jnp.arange(n_train), jnp.asarray(n_train), n_train + jnp.arange(n_val))
+  data = {'x': x, 'y': y}
   R = args.seeds
-  splits = jax.tree.map(lambda a: jnp.broadcast_to(a, (R,) + a.shape), split1)
-  init_keys = jax.random.split(key_init, R)
-  train_keys = jax.random.split(key_train, R)
-  init = jax.vmap(
-    lambda k: train_lib.init_fit_state(train_lib.init_train_state(model.init(k, x[:1]), tx))
-  )(init_keys)
-  fit = train_lib.make_fit(
-    train_lib.classifier_loss_fn(model),
-    train_lib.classifier_val_fn(model),
-    train_lib.supervised_batches,
-    tx,
-    cfg,
+  splits = trainer.make_split([range(n_train)] * R, [range(n_train, n_train + n_val)] * R)
+  init = jax.vmap(lambda k: trainer.init_fit_state(model.init(k, x[:1]), tx))(
+    jax.random.split(key_init, R)
   )
-  single = jax.jit(fit, static_argnums=(5,))
-  vmapped = train_lib.vmap_fit(fit)
-  one = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
+  train_keys = jax.random.split(key_train, R)
+  fit = trainer.make_fit(
+    semg_protocol.classifier_loss(model), tx, cfg, semg_protocol.classifier_eval(model)
+  )
 
-  def run_sequential():
-    return [
-      single(one(init, r), train_keys[r], data, split1, 0, cfg.num_epochs)[0] for r in range(R)
-    ]
+  def run(vmapped):
+    return trainer.fit_runs(
+      fit, init, train_keys, data, splits, num_epochs=cfg.num_epochs, vmapped=vmapped
+    )[0]
 
-  def run_vmapped():
-    return vmapped(init, train_keys, data, splits, 0, cfg.num_epochs)[0]
+  run_sequential = lambda: run(False)
+  run_vmapped = lambda: run(True)
 
   def timed(fn):
     t = time.perf_counter()
     jax.block_until_ready(fn())
     return time.perf_counter() - t
 
-  compile_seq = timed(
-    lambda: single(one(init, 0), train_keys[0], data, split1, 0, cfg.num_epochs)[0]
-  )
+  compile_seq = timed(run_sequential)
   compile_vm = timed(run_vmapped)
   seq = [timed(run_sequential) for _ in range(args.repeats)]
   vm = [timed(run_vmapped) for _ in range(args.repeats)]
   # Same numbers either way (the test suite checks this with allclose too).
-  a = run_vmapped().best_val_loss
-  b = jnp.stack([f.best_val_loss for f in run_sequential()])
+  a = run_vmapped().best_metric
+  b = run_sequential().best_metric
   print(
     f'device: {jax.devices()[0].platform}, hidden/direction {hidden}, {R} seeds, '
     f'{cfg.num_epochs} epochs x {cfg.steps_per_epoch} steps x batch {cfg.batch_size}'

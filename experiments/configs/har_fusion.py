@@ -40,7 +40,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-from fewshot.protocols.har import TrainConfig
+from fewshot.protocols.har import NestedLOSOConfig
+from fewshot.protocols.har import train_config
 
 HARAGE_MODALITIES = ('steps', 'hr', 'acc')
 BASICMOTIONS_MODALITIES = ('acc', 'gyro')
@@ -62,8 +63,8 @@ class Config:
     basicmotions_groups: pseudo-participants of BasicMotions.
     vmap_folds: train the folds of a level as one vmapped program (True) or
       one after another (False; faster for the CNN on a small CPU, see
-      experiments/bench_har_folds.py).
-    train: TrainConfig (4.3).
+      experiments/bench/har_folds.py).
+    train: NestedLOSOConfig (4.3).
   """
 
   seed: int = 0
@@ -77,7 +78,7 @@ class Config:
   basicmotions_combos: tuple | None = None
   basicmotions_groups: int = 10
   vmap_folds: bool = True
-  train: TrainConfig = TrainConfig()
+  train: NestedLOSOConfig = NestedLOSOConfig()
 
 
 def all_combos(modalities) -> tuple:
@@ -99,5 +100,5 @@ def get_config(quick: bool = False) -> Config:
     extractors=('cnn',),
     combos=tuple(((m,), 'concat') for m in HARAGE_MODALITIES)
     + ((HARAGE_MODALITIES, 'concat'), (HARAGE_MODALITIES, 'outer')),
-    train=TrainConfig(max_epochs=40, patience=20),
+    train=train_config(max_epochs=40, patience=20),
   )

@@ -32,67 +32,10 @@ CS^3_AB best).
 
 from __future__ import annotations
 
-import dataclasses
-
+from fewshot.protocols.semg import Config
 from fewshot.trainer import FitConfig
 
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-  """Everything that changes the numbers of a run.
-
-  Attributes:
-    seed: root seed; seed i of a table uses `fold_in(key(seed), i)`.
-    num_seeds: runs per table cell (paper: 10).
-    subjects, recordings_per_class: size of the synthetic default data.
-    shots: samples per class nu (Tables VII, VIII) and shots k (Table IX).
-    hidden: LSTM units per direction of the base model (Table I).
-    fc: widths of its fully connected layers; the last is the embedding.
-    depths: BiLSTM depths compared in Table IV.
-    base_fit: training of the base model (C1-C4, and all of C1-C7 for Table IV).
-    table4_epochs: epochs of the Table IV depth sweep (default: base_fit's).
-    table6: Table VI columns: frozen-layer settings of
-      `fewshot.transfer.FROZEN_SETTINGS`, and 'AdaBatch'.
-    few_fit: DL from scratch and TL with nu samples per class (Tables VII, VIII);
-      steps_per_epoch is recomputed from the largest nu.
-    transfer_fit: fine-tuning / AdaBatch on the full C5-C7 training split
-      (Table VI).
-    siamese_fit: siamese training on C1-C4 (CS^2, CS^3, CS^3_AB).
-    tl_frozen: the frozen-layer setting used for TL in Table VIII and for the
-      siamese twins of CS^2 / CS^3 (the paper's best, Table VI: first BiLSTM).
-    episodes: few-shot episodes per seed, method and k.
-    n_query: queries per class and episode (the paper: one query per episode).
-    chunk_epochs: epochs between checkpoints.
-    max_to_keep: checkpoints kept per stage.
-  """
-
-  seed: int = 0
-  num_seeds: int = 10
-  subjects: int = 15
-  recordings_per_class: int = 10
-  shots: tuple[int, ...] = (1, 5, 10, 20, 50)
-  hidden: tuple[int, ...] = (128, 64, 64)
-  fc: tuple[int, ...] = (64, 32)
-  depths: tuple[int, ...] = (1, 2, 3, 4)
-  base_fit: FitConfig = FitConfig(
-    num_epochs=100, steps_per_epoch=1, batch_size=32, patience=10, learning_rate=1e-3
-  )
-  few_fit: FitConfig = FitConfig(
-    num_epochs=100, steps_per_epoch=1, batch_size=32, patience=10, learning_rate=1e-3
-  )
-  transfer_fit: FitConfig = FitConfig(
-    num_epochs=50, steps_per_epoch=1, batch_size=32, patience=10, learning_rate=1e-3
-  )
-  siamese_fit: FitConfig = FitConfig(
-    num_epochs=50, steps_per_epoch=20, batch_size=32, patience=10, learning_rate=1e-3
-  )
-  table4_epochs: int | None = None
-  table6: tuple[str, ...] = ('1', '1-2', '1-2-3', 'AdaBatch')
-  tl_frozen: str = '1'
-  episodes: int = 1000
-  n_query: int = 5
-  chunk_epochs: int = 10
-  max_to_keep: int = 2
+__all__ = ['Config', 'get_config', 'get_tiny_config']
 
 
 def get_config(quick: bool = False) -> Config:
@@ -110,16 +53,10 @@ def get_config(quick: bool = False) -> Config:
     depths=(1, 2, 3, 4),
     # The base model on C1-C4 is what TL and every FSL method build on, so
     # it gets most of the budget; Table IV's depth sweep gets a short one.
-    base_fit=FitConfig(
-      num_epochs=24, steps_per_epoch=1, batch_size=32, patience=6, learning_rate=3e-3
-    ),
+    base_fit=FitConfig(num_epochs=24, batch_size=32, patience=6, learning_rate=3e-3),
     table4_epochs=6,
-    few_fit=FitConfig(
-      num_epochs=10, steps_per_epoch=1, batch_size=16, patience=4, learning_rate=3e-3
-    ),
-    transfer_fit=FitConfig(
-      num_epochs=6, steps_per_epoch=1, batch_size=32, patience=4, learning_rate=3e-3
-    ),
+    few_fit=FitConfig(num_epochs=10, batch_size=16, patience=4, learning_rate=3e-3),
+    transfer_fit=FitConfig(num_epochs=6, batch_size=32, patience=4, learning_rate=3e-3),
     siamese_fit=FitConfig(
       num_epochs=8, steps_per_epoch=8, batch_size=16, patience=4, learning_rate=3e-3
     ),
@@ -140,9 +77,9 @@ def get_tiny_config() -> Config:
     fc=(8, 8),
     depths=(1,),
     table6=('AdaBatch',),
-    base_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
-    few_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=2),
-    transfer_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=8, patience=2),
+    base_fit=FitConfig(num_epochs=2, batch_size=8, patience=2),
+    few_fit=FitConfig(num_epochs=2, batch_size=4, patience=2),
+    transfer_fit=FitConfig(num_epochs=2, batch_size=8, patience=2),
     siamese_fit=FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=2),
     episodes=8,
     n_query=1,

@@ -28,35 +28,11 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from fewshot.models.layers import BiLSTM
+
 # Table I: 128, 64, 64 LSTM units per direction; FC 64; FC 32 (the embedding).
 PAPER_HIDDEN = (128, 64, 64)
 PAPER_FC = (64, 32)
-
-
-class BiLSTM(nn.Module):
-  """One bidirectional LSTM layer over `[batch, time, features]`.
-
-  Attributes:
-    features: LSTM units per direction.
-    return_sequences: if True return `[batch, time, 2 * features]`, else the
-      final states of both directions `[batch, 2 * features]` (forward after the
-      last step, backward after the first step).
-  """
-
-  features: int
-  return_sequences: bool = True
-
-  @nn.compact
-  def __call__(self, x):
-    fwd = nn.RNN(nn.OptimizedLSTMCell(self.features), name='forward')
-    bwd = nn.RNN(nn.OptimizedLSTMCell(self.features), name='backward')
-    # `Bidirectional` flips the backward outputs back into time order, so the
-    # backward direction's final state sits at time index 0.
-    y = nn.Bidirectional(fwd, bwd, name='bi')(x)  # (B, T, 2H)
-    if self.return_sequences:
-      return y
-    h = self.features
-    return jnp.concatenate([y[:, -1, :h], y[:, 0, h:]], axis=-1)  # (B, 2H)
 
 
 class SEMGEmbedder(nn.Module):

@@ -1,24 +1,43 @@
-"""The sEMG paper's experimental protocol (Sec. III) as reusable stage functions.
+"""The sEMG paper's experimental protocol (Ergeneci et al., Sec. III): Tables IV-IX.
 
-A *stage* trains one model setting for many runs at once (the 10 seeds of a
-table, or seeds x samples-per-class), as one compiled, vmapped program, with
-Orbax checkpoints so that an interrupted experiment resumes and a finished
-stage is skipped (`fewshot.checkpoint`). The experiment script
-(`experiments/semg_fewshot.py`) only strings stages together and writes tables.
+A *stage* trains one model setting for many runs at once (the seeds of a
+table, or seeds x samples per class) as one compiled, vmapped program on the
+library's trainer, with Orbax checkpoints so that an interrupted experiment
+resumes and a finished stage is skipped (`fewshot.checkpoint`). The table
+functions below string stages together; `run_tables` runs all of them and
+`experiments/semg_fewshot.py` only loads data, calls it and writes reports.
 
-Splits (Sec. III, Table III). Each seed redraws a per-class train / validation
-/ test split with the counts of Table III (`evaluation.per_class_split`); a
-data set with fewer recordings per class (the synthetic default) gets each
-class's Table III row scaled down to what it has (`table3_counts`), keeping
-the paper's proportions. C1-C4 are the seen tasks C^1, C5-C7 the unseen C^2.
+Splits (Table III). Each seed redraws a per-class train / validation / test
+split with the counts of Table III (`evaluation.per_class_split`); a data set
+with fewer recordings per class (the synthetic default) gets each class's
+Table III row scaled down to what it has (`table3_counts`), keeping the
+paper's proportions. C1-C4 are the seen tasks C^1, C5-C7 the unseen C^2.
+
+Randomness. One root key per experiment, split once into a named key per
+stage (`stage_keys`); a stage splits its key into initialisation and training
+keys, and settings within a stage (depth, Table VI column, siamese method)
+fold in their position. Every random draw (splits, nu-shot subsets, weights,
+batches, episodes) comes from these keys.
+
+Protocol choices the paper leaves open (all per seed): DL and TL with nu
+samples per class stop early on the full C5-C7 validation split (Sec. III:
+"the validation set is used to prevent overfitting"); TL fine-tunes with the
+first BiLSTM frozen (the best setting of Table VI); Table VI fine-tunes on the
+full C5-C7 training split; a seed's FSL score is the mean F1 over its
+episodes (3-way, support from the training split with replacement, queries
+from the test split); every table reports the median and IQR over seeds.
+Standardisation: per-channel z-scores over all recordings (no labels used).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
+import time
 from typing import Callable
+from typing import NamedTuple
 from typing import Sequence
 
 import jax
@@ -27,13 +46,113 @@ import numpy as np
 import optax
 
 from evaluation import f1_score
+from evaluation import per_class_split
 from evaluation import precision
 from evaluation import recall
+from evaluation import validation
+from evaluation.protocols import SEMG_SEEN_CLASSES
 from evaluation.protocols import SEMG_TABLE_III
+from evaluation.protocols import SEMG_UNSEEN_CLASSES
 from fewshot import checkpoint
+from fewshot import classifiers
+from fewshot import episodes
 from fewshot import siamese as siamese_lib
-from fewshot import trainer as train_lib
+from fewshot import trainer
 from fewshot import transfer
+from fewshot.models import semg as models
+
+FSL_METHODS = ('CL^1', 'CL^2', 'CL^20', 'CM', 'CP', 'CS^2', 'CS^3', 'CS^3_AB')
+# Siamese methods of Table IX: (loss, AdaBatch).
+SIAMESE = {'CS^2': ('contrastive', False), 'CS^3': ('triplet', False), 'CS^3_AB': ('triplet', True)}
+STAGE_KEYS = ('split', 'shots', 'table4', 'base', 'dl', 'tl', 'table6', 'siamese', 'episodes')
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that changes the numbers of a run.
+
+  Attributes:
+    seed: root seed (`stage_keys`).
+    num_seeds: runs per table cell (paper: 10).
+    subjects, recordings_per_class: size of the synthetic default data.
+    shots: samples per class nu (Tables VII, VIII) and shots k (Table IX).
+    hidden: LSTM units per direction of the base model (Table I).
+    fc: widths of its fully connected layers; the last is the embedding.
+    depths: BiLSTM depths compared in Table IV.
+    base_fit: training of the base model (C1-C4, and all of C1-C7 for Table
+      IV); steps per epoch: one pass over the training split.
+    table4_epochs: epochs of the Table IV depth sweep (default: base_fit's).
+    table6: Table VI columns: frozen-layer settings of
+      `fewshot.transfer.FROZEN_SETTINGS`, and 'AdaBatch'.
+    few_fit: DL from scratch and TL with nu samples per class (Tables VII,
+      VIII); every run takes the steps of the largest nu.
+    transfer_fit: fine-tuning / AdaBatch on the full C5-C7 training split (Table VI).
+    siamese_fit: siamese training on C1-C4 (CS^2, CS^3, CS^3_AB); its
+      steps_per_epoch must be set.
+    tl_frozen: the frozen-layer setting used for TL in Table VIII and for the
+      siamese twins of CS^2 / CS^3 (the paper's best, Table VI: first BiLSTM).
+    episodes: few-shot episodes per seed, method and k.
+    n_query: queries per class and episode (the paper: one query per episode).
+    chunk_epochs: epochs between checkpoints.
+    max_to_keep: checkpoints kept per stage.
+  """
+
+  seed: int = 0
+  num_seeds: int = 10
+  subjects: int = 15
+  recordings_per_class: int = 10
+  shots: tuple[int, ...] = (1, 5, 10, 20, 50)
+  hidden: tuple[int, ...] = models.PAPER_HIDDEN
+  fc: tuple[int, ...] = models.PAPER_FC
+  depths: tuple[int, ...] = (1, 2, 3, 4)
+  base_fit: trainer.FitConfig = trainer.FitConfig(num_epochs=100, batch_size=32, patience=10)
+  few_fit: trainer.FitConfig = trainer.FitConfig(num_epochs=100, batch_size=32, patience=10)
+  transfer_fit: trainer.FitConfig = trainer.FitConfig(num_epochs=50, batch_size=32, patience=10)
+  siamese_fit: trainer.FitConfig = trainer.FitConfig(
+    num_epochs=50, steps_per_epoch=20, batch_size=32, patience=10
+  )
+  table4_epochs: int | None = None
+  table6: tuple[str, ...] = ('1', '1-2', '1-2-3', 'AdaBatch')
+  tl_frozen: str = '1'
+  episodes: int = 1000
+  n_query: int = 5
+  chunk_epochs: int = 10
+  max_to_keep: int = 2
+
+  def __post_init__(self):
+    for name in ('num_seeds', 'episodes', 'n_query', 'chunk_epochs', 'max_to_keep'):
+      validation.check_int(f'Config.{name}', getattr(self, name))
+    for name in ('shots', 'hidden', 'fc', 'depths'):
+      values = getattr(self, name)
+      if not values:
+        raise ValueError(f'Config.{name} must not be empty.')
+      for v in values:
+        validation.check_int(f'Config.{name} entries', v)
+    if self.siamese_fit.steps_per_epoch is None:
+      raise ValueError('Config.siamese_fit.steps_per_epoch must be set (triplets are sampled).')
+    for setting in (*self.table6, self.tl_frozen):
+      if setting == 'AdaBatch':
+        continue
+      if setting not in transfer.FROZEN_SETTINGS:
+        raise ValueError(
+          f'unknown frozen-layer setting {setting!r}; use one of '
+          f'{list(transfer.FROZEN_SETTINGS)} or AdaBatch'
+        )
+      if len(transfer.FROZEN_SETTINGS[setting]) > len(self.hidden):
+        raise ValueError(
+          f'setting {setting!r} freezes more BiLSTM layers than the '
+          f'{len(self.hidden)} of hidden={self.hidden}'
+        )
+
+
+def stage_keys(seed: int) -> dict:
+  """One named PRNG key per stage of the experiment (`STAGE_KEYS`), from one root key."""
+  keys = jax.random.split(jax.random.key(seed), len(STAGE_KEYS))
+  return dict(zip(STAGE_KEYS, keys))
+
+
+# ---------------------------------------------------------------------------
+# Data and splits.
 
 
 def table3_counts(labels, num_classes: int, table=SEMG_TABLE_III) -> np.ndarray:
@@ -82,11 +201,11 @@ def restrict(idx, labels_local) -> np.ndarray:
   return idx[np.asarray(labels_local)[idx] >= 0]
 
 
-def draw_shots(rng: np.random.Generator, idx, labels_local, nu: int) -> np.ndarray:
+def draw_shots(key, idx, labels_local, nu: int) -> np.ndarray:
   """`nu` training examples per class of the task, without replacement.
 
   Args:
-    rng: NumPy generator (one per seed and nu).
+    key: PRNG key (one per seed and nu).
     idx: [m] candidate indices (a seed's training split).
     labels_local: [n] task labels (-1 outside the task).
     nu: samples per class (Table VII's nu).
@@ -104,35 +223,21 @@ def draw_shots(rng: np.random.Generator, idx, labels_local, nu: int) -> np.ndarr
         f'nu={nu} samples per class requested but task class {c} has '
         f'only {len(pool)} training examples'
       )
-    out.append(rng.choice(pool, nu, replace=False))
+    pick = jax.random.choice(jax.random.fold_in(key, c), len(pool), (nu,), replace=False)
+    out.append(pool[np.asarray(pick)])
   return np.concatenate(out)
 
 
-def pad_rows(rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-  """Stacks index arrays of different lengths: ([R, max_len] int32, [R] int32 lengths).
-
-  Padding repeats each row's first entry, so every index is valid.
-  """
-  rows = [np.asarray(r) for r in rows]
-  if not rows or min(len(r) for r in rows) == 0:
-    raise ValueError('every run needs at least one training example')
-  width = max(len(r) for r in rows)
-  out = np.stack([np.concatenate([r, np.full(width - len(r), r[0])]) for r in rows])
-  return out.astype(np.int32), np.array([len(r) for r in rows], np.int32)
+def standardize(x) -> np.ndarray:
+  """Per-channel z-scores over all examples (no labels used): [n, 2, T]."""
+  x = np.asarray(x, np.float32)
+  mean = x.mean(axis=(0, 2), keepdims=True)
+  std = x.std(axis=(0, 2), keepdims=True)
+  return (x - mean) / np.where(std > 0, std, 1.0)
 
 
-def stack_split(train_rows, val_rows) -> train_lib.Split:
-  """A batched `Split` from per-run train and validation index arrays."""
-  train_idx, n_train = pad_rows(train_rows)
-  val = [np.asarray(v) for v in val_rows]
-  if len({len(v) for v in val}) != 1:
-    raise ValueError(
-      'all runs of a stage need equally many validation examples, got '
-      f'{sorted({len(v) for v in val})}'
-    )
-  return train_lib.Split(
-    jnp.asarray(train_idx), jnp.asarray(n_train), jnp.asarray(np.stack(val).astype(np.int32))
-  )
+# ---------------------------------------------------------------------------
+# Stages: one setting trained for many runs.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +248,7 @@ class Stage:
     name: checkpoint folder name.
     model: the Flax model (a `SEMGClassifier` or `SiameseNet`).
     tx: its optimizer (Adam, or a masked Adam for transfer).
-    fit: an unvmapped `make_fit`-style loop.
+    fit: the trainer's epoch loop (`trainer.make_fit`).
     fit_config: its `FitConfig`.
   """
 
@@ -151,18 +256,36 @@ class Stage:
   model: object
   tx: optax.GradientTransformation
   fit: Callable
-  fit_config: train_lib.FitConfig
+  fit_config: trainer.FitConfig
+
+
+def classifier_loss(model):
+  """`loss_fn` of supervised cross-entropy training (eq. (9), multi-class form) on {'x', 'y'}."""
+
+  def loss_fn(params, batch_stats, key, batch):
+    del key  # the sEMG models have no dropout
+    logits, batch_stats = trainer.apply_model(
+      model, params, batch_stats, batch.data['x'], train=True
+    )
+    return trainer.cross_entropy_loss(logits, batch.data['y'], batch.mask), batch_stats
+
+  return loss_fn
+
+
+def classifier_eval(model):
+  """`eval_fn`: the cross-entropy on the run's validation split, {'val_loss': []}."""
+
+  def eval_fn(params, batch_stats, data, split):
+    x, y = data['x'][split.val_idx], data['y'][split.val_idx]
+    logits, _ = trainer.apply_model(model, params, batch_stats, x, train=False)
+    return {'val_loss': trainer.cross_entropy_loss(logits, y, split.val_mask)}
+
+  return eval_fn
 
 
 def classifier_stage(name, model, tx, fit_config) -> Stage:
   """A supervised cross-entropy stage (Tables IV, VI, VII, VIII, base model)."""
-  fit = train_lib.make_fit(
-    train_lib.classifier_loss_fn(model),
-    train_lib.classifier_val_fn(model),
-    train_lib.supervised_batches,
-    tx,
-    fit_config,
-  )
+  fit = trainer.make_fit(classifier_loss(model), tx, fit_config, classifier_eval(model))
   return Stage(name, model, tx, fit, fit_config)
 
 
@@ -172,13 +295,20 @@ def siamese_stage(name, model, tx, fit_config, kind: str, num_val: int = 128) ->
   return Stage(name, model, tx, fit, fit_config)
 
 
-def _example_inputs(model, x):
-  ex = x[:2]
-  return (ex, ex) if hasattr(model, 'compare') else (ex,)
+@functools.lru_cache(maxsize=64)
+def _init_fn(model, tx, with_base: bool):
+  def one(key, x, base):
+    ex = (x[:2], x[:2]) if isinstance(model, models.SiameseNet) else (x[:2],)
+    variables = model.init(key, *ex)
+    if with_base:
+      variables = transfer.transfer_variables(variables, base)
+    return trainer.init_fit_state(variables, tx)
+
+  return jax.jit(jax.vmap(one, in_axes=(0, None, 0 if with_base else None)))
 
 
-def init_runs(stage: Stage, keys, x, base_variables=None) -> train_lib.FitState:
-  """Initial `FitState` of every run (vmapped over `keys` [R]).
+def init_runs(stage: Stage, keys, x, base_variables=None) -> trainer.FitState:
+  """Initial `FitState` of every run (vmapped over `keys` [R]; compiled once per stage).
 
   Args:
     stage: the stage.
@@ -187,22 +317,8 @@ def init_runs(stage: Stage, keys, x, base_variables=None) -> train_lib.FitState:
     base_variables: optional `{'params', 'batch_stats'}` with a leading [R]
       axis; their `embedder` is transferred into each run (eq. (11)).
   """
-  ex = _example_inputs(stage.model, x)
-
-  def one(key, base):
-    variables = stage.model.init(key, *ex)
-    if base is not None:
-      variables = transfer.transfer_variables(variables, base)
-    return train_lib.init_fit_state(train_lib.init_train_state(variables, stage.tx))
-
-  if base_variables is None:
-    return jax.jit(jax.vmap(lambda k: one(k, None)))(keys)
-  return jax.jit(jax.vmap(one))(keys, base_variables)
-
-
-def best_variables(fs: train_lib.FitState) -> dict:
-  """`{'params', 'batch_stats'}` of the best validation epoch (batched over runs)."""
-  return {'params': fs.best_params, 'batch_stats': fs.best_batch_stats}
+  fn = _init_fn(stage.model, stage.tx, base_variables is not None)
+  return fn(keys, jnp.asarray(x[:2]), base_variables)
 
 
 def run_stage(
@@ -211,7 +327,7 @@ def run_stage(
   init,
   keys,
   data,
-  split: train_lib.Split,
+  split: trainer.Split,
   chunk_epochs: int | None = None,
   max_to_keep: int = 2,
   progress: Callable[[int], None] | None = None,
@@ -224,7 +340,7 @@ def run_stage(
     init: initial batched `FitState` (`init_runs`), or a function returning
       it (called only if the stage has no checkpoint yet).
     keys: [R] training keys.
-    data: `(x [n, 2, T], labels [n])` shared by all runs.
+    data: `{'x': [n, 2, T], 'y': [n]}` shared by all runs.
     split: batched `Split`.
     chunk_epochs: at most this many epochs between checkpoints (the largest
       divisor of num_epochs not above it; default: all in one chunk).
@@ -234,53 +350,57 @@ def run_stage(
   Returns:
     `(fit_state, chunks_run)`; `chunks_run == 0` means the stage was restored.
   """
-  cfg = stage.fit_config
-  chunk = cfg.num_epochs if chunk_epochs is None else max(1, min(chunk_epochs, cfg.num_epochs))
-  while cfg.num_epochs % chunk:  # equal chunks: one compiled program per stage
+  epochs = stage.fit_config.num_epochs
+  chunk = epochs if chunk_epochs is None else max(1, min(chunk_epochs, epochs))
+  while epochs % chunk:  # equal chunks: one compiled program per stage
     chunk -= 1
-  train_lib.validate_split(split, int(data[0].shape[0]))
-  vfit = train_lib.vmap_fit(stage.fit)
+  trainer.validate_split(split, int(data['x'].shape[0]))
 
   def run_chunk(fs, c):
-    fs, _ = vfit(fs, keys, data, split, c * chunk, chunk)
-    train_lib.check_finite(fs, stage.name)
+    fs, _ = trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=chunk)
+    trainer.check_finite(fs, stage.name)
     return fs
 
   return checkpoint.run_stage(
     os.path.join(directory, stage.name),
     init,
     run_chunk,
-    cfg.num_epochs // chunk,
+    epochs // chunk,
     max_to_keep=max_to_keep,
     on_chunk=None if progress is None else (lambda c: progress(chunk)),
   )
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _f1_runs(model, num_classes, average, params, batch_stats, xt, y):
+# ---------------------------------------------------------------------------
+# Scoring of trained runs (jitted, vmapped over runs).
+
+
+@functools.partial(jax.jit, static_argnames=('model', 'num_classes', 'average', 'per_class'))
+def _scores(model, num_classes, average, per_class, params, batch_stats, xt, y):
   def one(p, b, xt, y):
-    pred = train_lib.predict(model, p, b, xt)
+    pred = jnp.argmax(trainer.apply_model(model, p, b, xt, train=False)[0], axis=-1)
+    if per_class:
+      return (
+        precision(y, pred, num_classes),
+        recall(y, pred, num_classes),
+        f1_score(y, pred, num_classes),
+      )
     return f1_score(y, pred, num_classes, average=average)
 
   return jax.vmap(one)(params, batch_stats, xt, y)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _per_class_runs(model, num_classes, params, batch_stats, xt, y):
-  def one(p, b, xt, y):
-    pred = train_lib.predict(model, p, b, xt)
-    return (
-      precision(y, pred, num_classes),
-      recall(y, pred, num_classes),
-      f1_score(y, pred, num_classes),
-    )
-
-  return jax.vmap(one)(params, batch_stats, xt, y)
+def _test_inputs(fs, x, labels_local, test_idx):
+  test_idx = np.asarray(test_idx)
+  runs = jax.tree.leaves(fs.best_params)[0].shape[0]
+  if test_idx.ndim == 1:
+    test_idx = np.broadcast_to(test_idx, (runs, test_idx.shape[0]))
+  return jnp.asarray(x)[test_idx], jnp.asarray(np.asarray(labels_local)[test_idx])
 
 
 def test_f1(
   model,
-  fs: train_lib.FitState,
+  fs: trainer.FitState,
   x,
   labels_local,
   test_idx,
@@ -297,29 +417,372 @@ def test_f1(
     num_classes: classes of the task.
     average: 'weighted' (the paper's F1, Fig. 3) or 'macro'.
   """
-  test_idx = np.asarray(test_idx)
-  params, batch_stats = fs.best_params, fs.best_batch_stats
-  runs = jax.tree.leaves(params)[0].shape[0]
-  if test_idx.ndim == 1:
-    test_idx = np.broadcast_to(test_idx, (runs, test_idx.shape[0]))
-  y = jnp.asarray(np.asarray(labels_local)[test_idx])
+  xt, y = _test_inputs(fs, x, labels_local, test_idx)
   return np.asarray(
-    _f1_runs(model, num_classes, average, params, batch_stats, jnp.asarray(x)[test_idx], y)
+    _scores(model, num_classes, average, False, fs.best_params, fs.best_batch_stats, xt, y)
   )
 
 
 def per_class_scores(model, fs, x, labels_local, test_idx, num_classes: int):
   """Per-class precision, recall and F1 of every run (Table V): 3 x [R, C]."""
-  test_idx = np.asarray(test_idx)
-  y = jnp.asarray(np.asarray(labels_local)[test_idx])
-  out = _per_class_runs(
-    model, num_classes, fs.best_params, fs.best_batch_stats, jnp.asarray(x)[test_idx], y
-  )
+  xt, y = _test_inputs(fs, x, labels_local, test_idx)
+  out = _scores(model, num_classes, None, True, fs.best_params, fs.best_batch_stats, xt, y)
   return tuple(np.asarray(a) for a in out)
 
 
-def embeddings(model, fs: train_lib.FitState, x) -> np.ndarray:
+@functools.partial(jax.jit, static_argnames=('model',))
+def _embed_runs(model, params, batch_stats, x):
+  one = lambda p, b: trainer.apply_model(model, p, b, x, train=False, method='embed')[0]
+  return jax.vmap(one)(params, batch_stats)
+
+
+def embeddings(model, fs: trainer.FitState, x) -> np.ndarray:
   """Embeddings of all examples under every run's best model: [R, n, 32]."""
-  return np.asarray(
-    train_lib.embed_many(model, fs.best_params, fs.best_batch_stats, jnp.asarray(x))
+  return np.asarray(_embed_runs(model, fs.best_params, fs.best_batch_stats, jnp.asarray(x)))
+
+
+# ---------------------------------------------------------------------------
+# The tables.
+
+
+class Context(NamedTuple):
+  """What every table of one experiment shares.
+
+  x: [n, 2, T] standardised features; y_all / y_seen / y_unseen: [n] labels
+  of the 7-class task, of C^1 and of C^2 (-1 outside the task); splits: the
+  per-seed Table III splits; keys: `stage_keys`; ckpt: checkpoint folder;
+  progress: epoch-progress callback or None.
+  """
+
+  cfg: Config
+  x: jax.Array
+  y_all: np.ndarray
+  y_seen: np.ndarray
+  y_unseen: np.ndarray
+  splits: list
+  keys: dict
+  ckpt: str
+  progress: Callable[[int], None] | None
+
+
+def make_context(cfg: Config, x, labels, ckpt: str, progress=None) -> Context:
+  """Validates the data, standardises it and draws the per-seed Table III splits."""
+  x = validation.check_array('features', x, ndim=3, kind='float')
+  present = np.unique(validation.check_labels('labels', labels, n=x.shape[0]))
+  if present.tolist() != list(range(7)):
+    raise ValueError(
+      'the paper protocol needs 7 classes (C1-C4 seen, C5-C7 unseen) labelled 0..6; '
+      f'the data has classes {present.tolist()}'
+    )
+  labels = np.asarray(labels, np.int32)
+  keys = stage_keys(cfg.seed)
+  counts = table3_counts(labels, 7)
+  splits = [
+    per_class_split(labels, counts, seed=jax.random.fold_in(keys['split'], s))
+    for s in range(cfg.num_seeds)
+  ]
+  return Context(
+    cfg,
+    jnp.asarray(standardize(x)),
+    labels,
+    local_labels(labels, SEMG_SEEN_CLASSES),
+    local_labels(labels, SEMG_UNSEEN_CLASSES),
+    splits,
+    keys,
+    ckpt,
+    progress,
   )
+
+
+def total_epochs(cfg: Config) -> int:
+  """Upper bound on the epochs of all stages (for a progress bar)."""
+  return (
+    len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs)
+    + 2 * cfg.base_fit.num_epochs
+    + 2 * cfg.few_fit.num_epochs
+    + len(cfg.table6) * cfg.transfer_fit.num_epochs
+    + len(SIAMESE) * cfg.siamese_fit.num_epochs
+  )
+
+
+def _one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
+  # Full batches read cyclically: one pass over the largest run's n examples.
+  return dataclasses.replace(fit, steps_per_epoch=max(1, math.ceil(n / fit.batch_size)))
+
+
+def _seed_split(ctx: Context, task_labels) -> trainer.Split:
+  return trainer.make_split(
+    [restrict(s.train, task_labels) for s in ctx.splits],
+    [restrict(s.val, task_labels) for s in ctx.splits],
+  )
+
+
+def _train(ctx: Context, stage: Stage, key, labels, split, base=None) -> trainer.FitState:
+  """Initialises and trains every run of a stage (resuming from its checkpoints)."""
+  k_init, k_train = jax.random.split(key)
+  runs = split.train_idx.shape[0]
+  init = lambda: init_runs(stage, jax.random.split(k_init, runs), ctx.x, base)
+  data = {'x': ctx.x, 'y': jnp.asarray(labels)}
+  fs, chunks = run_stage(
+    stage,
+    ctx.ckpt,
+    init,
+    jax.random.split(k_train, runs),
+    data,
+    split,
+    ctx.cfg.chunk_epochs,
+    ctx.cfg.max_to_keep,
+    ctx.progress,
+  )
+  if chunks == 0 and ctx.progress is not None:
+    ctx.progress(stage.fit_config.num_epochs)
+  return fs
+
+
+def _depth_hidden(hidden, depth):
+  """Table IV: the first `depth` layers of Table I, repeating the last one."""
+  return tuple(hidden[:depth]) + (hidden[-1],) * max(0, depth - len(hidden))
+
+
+def table4(ctx: Context) -> dict:
+  """Table IV: test F1 of the base DL model on all seven classes vs BiLSTM depth, [R] per depth."""
+  cfg = ctx.cfg
+  split = _seed_split(ctx, ctx.y_all)
+  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  if cfg.table4_epochs is not None:
+    fit = dataclasses.replace(fit, num_epochs=cfg.table4_epochs)
+  test = np.stack([s.test for s in ctx.splits])
+  out = {}
+  for depth in cfg.depths:
+    model = models.SEMGClassifier(7, hidden=_depth_hidden(cfg.hidden, depth), fc=cfg.fc)
+    stage = classifier_stage(f'table4_depth{depth}', model, optax.adam(fit.learning_rate), fit)
+    fs = _train(ctx, stage, jax.random.fold_in(ctx.keys['table4'], depth), ctx.y_all, split)
+    out[f'{depth} Layer'] = test_f1(model, fs, ctx.x, ctx.y_all, test, 7)
+  return {'F1 Score': out}
+
+
+def base_models(ctx: Context) -> dict:
+  """The base models on C^1 (Sec. II-C): {False: plain, True: with BatchNorm for AdaBatch}.
+
+  Returns:
+    {batch_norm: (model, FitState)}.
+  """
+  cfg = ctx.cfg
+  split = _seed_split(ctx, ctx.y_seen)
+  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  out = {}
+  for bn in (False, True):
+    model = models.SEMGClassifier(4, hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
+    name = 'base_c1_bn' if bn else 'base_c1'
+    stage = classifier_stage(name, model, optax.adam(fit.learning_rate), fit)
+    out[bn] = (
+      model,
+      _train(ctx, stage, jax.random.fold_in(ctx.keys['base'], bn), ctx.y_seen, split),
+    )
+  return out
+
+
+def table5(ctx: Context, base) -> tuple[dict, np.ndarray]:
+  """Table V: per-class precision / recall / F1 of the plain base model on C1-C4, and its weighted F1."""
+  model, fs = base[False]
+  test = np.stack([restrict(s.test, ctx.y_seen) for s in ctx.splits])
+  p, r, f = per_class_scores(model, fs, ctx.x, ctx.y_seen, test, 4)
+  table = {
+    f'C{c + 1}': {'Precision': p[:, i], 'Recall': r[:, i], 'F1': f[:, i]}
+    for i, c in enumerate(SEMG_SEEN_CLASSES)
+  }
+  return table, test_f1(model, fs, ctx.x, ctx.y_seen, test, 4)
+
+
+def tables7_8(ctx: Context, base) -> tuple[dict, dict]:
+  """Tables VII (DL from scratch) and VIII (TL, `cfg.tl_frozen` frozen) vs nu samples per class.
+
+  Runs are seeds x nu (run i * R + s: nu = shots[i], seed s), trained as one
+  program per table; each draws its nu examples per class of C^2 from the
+  seed's training split and stops early on the seed's full C^2 validation split.
+
+  Returns:
+    ({'DL': {'ν=1': [R], ...}}, {'TL': {...}}).
+  """
+  cfg = ctx.cfg
+  R = cfg.num_seeds
+  rows = [
+    draw_shots(
+      jax.random.fold_in(jax.random.fold_in(ctx.keys['shots'], nu), s),
+      ctx.splits[s].train,
+      ctx.y_unseen,
+      nu,
+    )
+    for nu in cfg.shots
+    for s in range(R)
+  ]
+  val = [restrict(s.val, ctx.y_unseen) for s in ctx.splits] * len(cfg.shots)
+  split = trainer.make_split(rows, val)
+  test = np.concatenate(
+    [np.stack([restrict(s.test, ctx.y_unseen) for s in ctx.splits])] * len(cfg.shots)
+  )
+  fit = _one_pass(cfg.few_fit, 3 * max(cfg.shots))
+  model = models.SEMGClassifier(3, hidden=cfg.hidden, fc=cfg.fc)
+  by_shot = lambda f1: {f'ν={nu}': f1[i * R : (i + 1) * R] for i, nu in enumerate(cfg.shots)}
+
+  stage = classifier_stage('table7_dl', model, optax.adam(fit.learning_rate), fit)
+  fs = _train(ctx, stage, ctx.keys['dl'], ctx.y_unseen, split)
+  dl = {'DL': by_shot(test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3))}
+
+  tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
+  stage = classifier_stage('table8_tl', model, tx, fit)
+  base_vars = jax.tree.map(
+    lambda a: jnp.concatenate([a] * len(cfg.shots)), trainer.best_variables(base[False][1])
+  )
+  fs = _train(ctx, stage, ctx.keys['tl'], ctx.y_unseen, split, base_vars)
+  return dl, {'TL': by_shot(test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3))}
+
+
+def table6(ctx: Context, base) -> dict:
+  """Table VI: fine-tuning with frozen layers, and AdaBatch, on the full C^2 training split."""
+  cfg = ctx.cfg
+  split = _seed_split(ctx, ctx.y_unseen)
+  fit = _one_pass(cfg.transfer_fit, split.train_idx.shape[1])
+  test = np.stack([restrict(s.test, ctx.y_unseen) for s in ctx.splits])
+  out = {}
+  for j, setting in enumerate(cfg.table6):
+    bn = setting == 'AdaBatch'
+    if bn:
+      col, tx = 'AdaBatch', transfer.adabatch_tx(fit.learning_rate)
+    else:
+      col = f'{setting} Layer'
+      tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[setting], fit.learning_rate)
+    model = models.SEMGClassifier(3, hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
+    stage = classifier_stage(f'table6_{col.replace(" ", "_").lower()}', model, tx, fit)
+    fs = _train(
+      ctx,
+      stage,
+      jax.random.fold_in(ctx.keys['table6'], j),
+      ctx.y_unseen,
+      split,
+      trainer.best_variables(base[bn][1]),
+    )
+    out[col] = test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3)
+  return {'Median F1 Score': out}
+
+
+def siamese_models(ctx: Context, base) -> dict:
+  """The siamese networks of Table IX trained on C^1: {method: (model, FitState)}.
+
+  CS^2 (contrastive) and CS^3 (triplet) fine-tune the plain base model's
+  embedder with `cfg.tl_frozen` frozen; CS^3_AB trains the BatchNorm base
+  model's BN layers only (AdaBatch).
+  """
+  cfg = ctx.cfg
+  split = _seed_split(ctx, ctx.y_seen)
+  fit = cfg.siamese_fit
+  out = {}
+  for j, (method, (kind, bn)) in enumerate(SIAMESE.items()):
+    model = models.SiameseNet(hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
+    tx = (
+      transfer.adabatch_tx(fit.learning_rate)
+      if bn
+      else transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
+    )
+    stage = siamese_stage('siamese_' + method.replace('^', '').lower(), model, tx, fit, kind)
+    fs = _train(
+      ctx,
+      stage,
+      jax.random.fold_in(ctx.keys['siamese'], j),
+      ctx.y_seen,
+      split,
+      trainer.best_variables(base[bn][1]),
+    )
+    out[method] = (model, fs)
+  return out
+
+
+def table9(ctx: Context, base, siamese, progress=None) -> tuple[dict, int]:
+  """Table IX: F1 of the eight FSL methods on 3-way k-shot episodes of C^2.
+
+  Support from each seed's training split (with replacement, eq. (13)),
+  queries from its test split; a seed's score is the mean F1 over its
+  `cfg.episodes` episodes.
+
+  Returns:
+    ({method: {'k=1': [R], ...}}, queries per class used).
+  """
+  cfg = ctx.cfg
+  emb_base = embeddings(*base[False], ctx.x)  # (R, n, D)
+  emb_sia = {m: embeddings(model, fs, ctx.x) for m, (model, fs) in siamese.items()}
+  sup_idx = [restrict(s.train, ctx.y_unseen) for s in ctx.splits]
+  test_idx = [restrict(s.test, ctx.y_unseen) for s in ctx.splits]
+  n_query = max(1, int(min(np.bincount(ctx.y_unseen[test_idx[0]]).min(), cfg.n_query)))
+  table = {m: {f'k={k}': [] for k in cfg.shots} for m in FSL_METHODS}
+  for s in range(cfg.num_seeds):
+    for method in FSL_METHODS:
+      if method in siamese:
+        emb = emb_sia[method][s]
+        head = siamese_lib.head_params(jax.tree.map(lambda a: a[s], siamese[method][1].best_params))
+        clf = classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
+      else:
+        emb, clf = emb_base[s], classifiers.METRIC_CLASSIFIERS[method]
+      for k in cfg.shots:
+        res = episodes.evaluate_episodes(
+          jax.random.fold_in(jax.random.fold_in(ctx.keys['episodes'], s), k),
+          emb[sup_idx[s]],
+          ctx.y_unseen[sup_idx[s]],
+          emb[test_idx[s]],
+          ctx.y_unseen[test_idx[s]],
+          classifier=clf,
+          n_way=3,
+          k_shot=k,
+          n_query=n_query,
+          num_episodes=cfg.episodes,
+          average='weighted',
+        )
+        table[method][f'k={k}'].append(float(np.mean(res.f1)))
+        if progress is not None:
+          progress(1)
+  return table, n_query
+
+
+def run_tables(ctx: Context, episode_progress=None) -> tuple[dict, dict]:
+  """Every table of the paper's protocol in order; returns (tables, timings in seconds).
+
+  tables: 'IV', 'V', 'V_base_weighted_f1', 'VI', 'VII', 'VIII', 'IX' (per-seed
+  scores, `evaluation.reports.summarize` gives median / IQR), and 'n_query'.
+  """
+  tables, timings = {}, {}
+
+  def timed(name, fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    timings[f'{name}_s'] = time.perf_counter() - t
+    return out
+
+  tables['IV'] = timed('table_iv', table4, ctx)
+  base = timed('base', base_models, ctx)
+  tables['V'], tables['V_base_weighted_f1'] = table5(ctx, base)
+  tables['VII'], tables['VIII'] = timed('tables_vii_viii', tables7_8, ctx, base)
+  tables['VI'] = timed('table_vi', table6, ctx, base)
+  sia = timed('siamese', siamese_models, ctx, base)
+  tables['IX'], tables['n_query'] = timed('table_ix', table9, ctx, base, sia, episode_progress)
+  return tables, timings
+
+
+def finding(tables) -> dict:
+  """The paper's qualitative claim at 1 and 5 shots: best FSL > TL > DL (medians)."""
+  out = {}
+  for nu in (1, 5):
+    col_nu, col_k = f'ν={nu}', f'k={nu}'
+    if col_nu not in tables['VII']['DL']:
+      continue
+    dl = float(np.median(tables['VII']['DL'][col_nu]))
+    tl = float(np.median(tables['VIII']['TL'][col_nu]))
+    fsl = {m: float(np.median(v[col_k])) for m, v in tables['IX'].items()}
+    best = max(fsl, key=fsl.get)
+    out[str(nu)] = {
+      'DL': dl,
+      'TL': tl,
+      'best_FSL': best,
+      'best_FSL_F1': fsl[best],
+      'FSL>TL': fsl[best] > tl,
+      'TL>DL': tl > dl,
+    }
+  return out

@@ -1,0 +1,144 @@
+"""Layers shared by the papers' models: a fast bidirectional LSTM.
+
+`BiLSTM` computes exactly what Flax's `nn.Bidirectional(nn.RNN(
+nn.OptimizedLSTMCell(H)), nn.RNN(nn.OptimizedLSTMCell(H)))` computes, with the
+same parameters (names, shapes, initialisers, hence the same values from the
+same key), so checkpoints of either load into the other. It is organised for
+speed and for short compile times:
+
+* the input projections x W_i of all time steps and both directions are one
+  matmul before the recurrence (they do not depend on the state);
+* both directions advance in one `lax.scan`: the backward direction reads its
+  inputs reversed within each sequence, so step t of the scan is time t of
+  the forward direction and time L - 1 - t of the backward one;
+* the four gates of a direction are one matmul h W_h ([H, 4H]), the two
+  directions one batched matmul.
+
+Padded sequences: with `lengths`, steps at or after a sequence's length leave
+its state unchanged and output zeros, and the backward direction starts at
+the sequence's last valid step, so padding changes no output.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+GATES = ('i', 'f', 'g', 'o')  # input, forget, cell candidate, output (flax's order)
+
+
+class _DenseParams(nn.Module):
+  """The parameters of one `nn.Dense` (as Flax's LSTM cells create them), unapplied."""
+
+  features: int
+  use_bias: bool
+  kernel_init: nn.initializers.Initializer
+
+  @nn.compact
+  def __call__(self, in_features: int):
+    kernel = self.param('kernel', self.kernel_init, (in_features, self.features))
+    bias = (
+      self.param('bias', nn.initializers.zeros_init(), (self.features,)) if self.use_bias else None
+    )
+    return kernel, bias
+
+
+class _LSTMCellParams(nn.Module):
+  """`nn.OptimizedLSTMCell`'s parameters, fused: W_i [D, 4H], W_h [H, 4H], b [4H] (gates i, f, g, o)."""
+
+  features: int
+
+  @nn.compact
+  def __call__(self, in_features: int):
+    h = self.features
+    w_i = [
+      _DenseParams(h, False, nn.initializers.lecun_normal(), name=f'i{g}')(in_features)[0]
+      for g in GATES
+    ]
+    hidden = [_DenseParams(h, True, nn.initializers.orthogonal(), name=f'h{g}')(h) for g in GATES]
+    w_h = jnp.concatenate([k for k, _ in hidden], axis=-1)
+    b = jnp.concatenate([b for _, b in hidden], axis=-1)
+    return jnp.concatenate(w_i, axis=-1), w_h, b
+
+
+def _reverse_index(batch: int, time: int, lengths):
+  """[B, T] index that reverses each sequence within its length (an involution), and the [B, T] mask."""
+  t = jnp.arange(time)
+  if lengths is None:
+    return jnp.broadcast_to(time - 1 - t, (batch, time)), jnp.ones((batch, time), bool)
+  lengths = jnp.asarray(lengths)[:, None]
+  valid = t < lengths
+  return jnp.where(valid, lengths - 1 - t, t), valid
+
+
+class BiLSTM(nn.Module):
+  """One bidirectional LSTM layer over `[batch, time, features]`.
+
+  Attributes:
+    features: LSTM units per direction.
+    return_sequences: if True return `[batch, time, 2 * features]` (forward
+      then backward units, in time order), else the final states of both
+      directions `[batch, 2 * features]` (forward after the last valid step,
+      backward after the first step).
+  """
+
+  features: int
+  return_sequences: bool = True
+
+  @nn.compact
+  def __call__(self, x, lengths=None):
+    """Runs both directions.
+
+    Args:
+      x: [batch, time, in_features] float.
+      lengths: optional [batch] int valid steps per sequence (the rest is padding).
+
+    Returns:
+      [batch, time, 2H] or [batch, 2H] (see the class docstring).
+    """
+    batch, time, in_features = x.shape
+    params = (
+      _LSTMCellParams(self.features, name='OptimizedLSTMCell_0')(in_features),  # forward
+      _LSTMCellParams(self.features, name='OptimizedLSTMCell_1')(in_features),  # backward
+    )
+    if lengths is None:
+      x_rev = x[:, ::-1]
+    else:
+      rev, valid = _reverse_index(batch, time, lengths)
+      x_rev = jnp.take_along_axis(x, rev[..., None], axis=1)
+    # Input projections of every step, outside the recurrence: (T, B, 4H) per direction.
+    proj = tuple(
+      jnp.swapaxes(jnp.dot(xs, w_i) + b, 0, 1) for xs, (w_i, _, b) in zip((x, x_rev), params)
+    )
+
+    def cell(h, c, z, w_h):
+      i, f, g, o = jnp.split(z + jnp.dot(h, w_h), 4, axis=-1)
+      c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+      return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+    def step(carry, inputs):
+      z, m = inputs  # ((B, 4H), (B, 4H)), (B,) or None
+      new = [cell(h, c, z_k, p[1]) for (h, c), z_k, p in zip(carry, z, params)]
+      if m is not None:
+        keep = m[:, None]
+        new = [
+          (jnp.where(keep, h, h0), jnp.where(keep, c, c0)) for (h, c), (h0, c0) in zip(new, carry)
+        ]
+      out = tuple(h for h, _ in new)
+      if m is not None:
+        out = tuple(jnp.where(m[:, None], h, 0.0) for h in out)
+      return tuple(new), out
+
+    zeros = jnp.zeros((batch, self.features), proj[0].dtype)
+    mask = None if lengths is None else valid.T
+    carry, (y_f, y_b) = jax.lax.scan(step, ((zeros, zeros), (zeros, zeros)), (proj, mask))
+    if not self.return_sequences:
+      return jnp.concatenate([carry[0][0], carry[1][0]], axis=-1)  # (B, 2H)
+    forward = jnp.swapaxes(y_f, 0, 1)  # (B, T, H)
+    backward = jnp.swapaxes(y_b, 0, 1)  # in reversed time
+    if lengths is None:
+      backward = backward[:, ::-1]
+    else:
+      backward = jnp.take_along_axis(backward, rev[..., None], axis=1)
+    return jnp.concatenate([forward, backward], axis=-1)
