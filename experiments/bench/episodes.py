@@ -69,11 +69,18 @@ def make_pools(key, dim_in=(2, 61)):
   return x_train, y_train, x_test, y_test
 
 
-def main(argv=None) -> dict:
-  args = parse_args(argv)
-  key = jax.random.key(args.seed)
-  k_init, k_data, k_episodes = jax.random.split(key, 3)
-  del key
+def median_time(fn, repeats: int) -> float:
+  times = []
+  for _ in range(repeats):
+    t = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t)
+  return float(np.median(times))
+
+
+def setup(args):
+  """The model, pools and the two ways of scoring the same episodes."""
+  k_init, k_data, k_episodes = jax.random.split(jax.random.key(args.seed), 3)
   x_train, y_train, x_test, y_test = make_pools(k_data)
   model = SEMGEmbedder()
   params = model.init(k_init, x_train[:1])
@@ -82,18 +89,17 @@ def main(argv=None) -> dict:
   shape = dict(n_way=args.n_way, k_shot=args.k_shot, n_query=args.n_query)
 
   def score(emb_train, emb_test):
-    return jax.block_until_ready(
-      fewshot.evaluate_episodes(
-        k_episodes,
-        emb_train,
-        y_train,
-        emb_test,
-        y_test,
-        classifier=classifier,
-        num_episodes=args.episodes,
-        **shape,
-      )
+    res = fewshot.evaluate_episodes(
+      k_episodes,
+      emb_train,
+      y_train,
+      emb_test,
+      y_test,
+      classifier=classifier,
+      num_episodes=args.episodes,
+      **shape,
     )
+    return jax.block_until_ready(res)
 
   def vectorized():
     return score(embed(params, x_train), embed(params, x_test))  # each pool embedded once
@@ -107,63 +113,58 @@ def main(argv=None) -> dict:
 
   @jax.jit
   def episode_step(params, x_support, support_labels, x_query, query_labels):
-    predictions = classifier(
-      embed(params, x_support), support_labels, embed(params, x_query), args.n_way
-    )
-    return f1_score(query_labels, predictions, args.n_way, average='macro'), predictions
+    emb_s, emb_q = embed(params, x_support), embed(params, x_query)
+    predictions = classifier(emb_s, support_labels, emb_q, args.n_way)
+    return f1_score(query_labels, predictions, args.n_way, average='macro')
 
   def loop():
-    f1s = []
-    for i in range(args.loop_episodes):
-      f1, _ = episode_step(
-        params,
-        x_train[episodes.support[i]],
-        episodes.support_labels[i],
-        x_test[episodes.query[i]],
-        episodes.query_labels[i],
-      )
-      f1s.append(float(f1))  # per-episode host fetch, as `.item()` in torch loops
-    return np.array(f1s)
+    # A per-episode host fetch, as `.item()` in torch loops.
+    return np.array(
+      [
+        float(
+          episode_step(
+            params,
+            x_train[episodes.support[i]],
+            episodes.support_labels[i],
+            x_test[episodes.query[i]],
+            episodes.query_labels[i],
+          )
+        )
+        for i in range(args.loop_episodes)
+      ]
+    )
 
+  def pools():
+    return jax.block_until_ready((embed(params, x_train), embed(params, x_test)))
+
+  return vectorized, loop, score, pools
+
+
+def measure(args) -> dict:
+  vectorized, loop, score, pools = setup(args)
   t = time.perf_counter()
   result = vectorized()
   first_vectorized = time.perf_counter() - t
   t = time.perf_counter()
   loop_f1 = loop()
   first_loop = time.perf_counter() - t
-
-  vec_times, loop_times = [], []
-  for _ in range(args.repeats):
-    t = time.perf_counter()
-    vectorized()
-    vec_times.append(time.perf_counter() - t)
-    t = time.perf_counter()
-    loop()
-    loop_times.append(time.perf_counter() - t)
-
-  # The share of the episodes alone (embeddings already computed).
-  emb_train, emb_test = jax.block_until_ready((embed(params, x_train), embed(params, x_test)))
-  score_times = []
-  for _ in range(args.repeats):
-    t = time.perf_counter()
-    score(emb_train, emb_test)
-    score_times.append(time.perf_counter() - t)
-
-  vec_per_ep = np.median(vec_times) / args.episodes
-  loop_per_ep = np.median(loop_times) / args.loop_episodes
-  n_check = args.loop_episodes
-  agree = np.mean(np.isclose(np.asarray(result.f1[:n_check]), loop_f1, atol=1e-6))
-  figures = {
+  vec = median_time(vectorized, args.repeats)
+  looped = median_time(loop, args.repeats)
+  emb = pools()
+  scoring = median_time(lambda: score(*emb), args.repeats)  # the episodes alone
+  vec_per_ep, loop_per_ep = vec / args.episodes, looped / args.loop_episodes
+  agree = np.mean(np.isclose(np.asarray(result.f1[: args.loop_episodes]), loop_f1, atol=1e-6))
+  return {
     'device': f'{jax.devices()[0].device_kind} ({jax.default_backend()}), '
     f'{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}',
     'jax': jax.__version__,
     'setting': f'{args.n_way}-way {args.k_shot}-shot, {args.n_query} queries/class, '
     f'classifier {args.classifier}, model Table I BiLSTM (random init)',
-    'vectorized_s_median': float(np.median(vec_times)),
+    'vectorized_s_median': vec,
     'vectorized_first_call_s': first_vectorized,
     'vectorized_episodes_per_s': 1.0 / vec_per_ep,
-    'scoring_only_s_median': float(np.median(score_times)),
-    'loop_s_median': float(np.median(loop_times)),
+    'scoring_only_s_median': scoring,
+    'loop_s_median': looped,
     'loop_first_call_s': first_loop,
     'loop_episodes_per_s': 1.0 / loop_per_ep,
     'loop_extrapolated_s': loop_per_ep * args.episodes,
@@ -171,29 +172,39 @@ def main(argv=None) -> dict:
     'f1_agreement': float(agree),
     'median_f1': float(np.median(result.f1)),
   }
-  print(f'device      {figures["device"]}, jax {figures["jax"]}')
-  print(f'setting     {figures["setting"]}')
+
+
+def report(args, f: dict) -> None:
+  print(f'device      {f["device"]}, jax {f["jax"]}')
+  print(f'setting     {f["setting"]}')
   print(
-    f'vectorized  {args.episodes} episodes: median {figures["vectorized_s_median"]:.3f} s over '
-    f'{args.repeats} repeats (first call incl. compile {first_vectorized:.2f} s) -> '
-    f'{figures["vectorized_episodes_per_s"]:,.0f} episodes/s'
+    f'vectorized  {args.episodes} episodes: median {f["vectorized_s_median"]:.3f} s over '
+    f'{args.repeats} repeats (first call incl. compile {f["vectorized_first_call_s"]:.2f} s)'
+    f' -> {f["vectorized_episodes_per_s"]:,.0f} episodes/s'
   )
   print(
     f'            of which scoring the episodes (pools already embedded): median '
-    f'{figures["scoring_only_s_median"]:.3f} s -> '
-    f'{args.episodes / figures["scoring_only_s_median"]:,.0f} episodes/s'
+    f'{f["scoring_only_s_median"]:.3f} s -> '
+    f'{args.episodes / f["scoring_only_s_median"]:,.0f} episodes/s'
   )
   print(
-    f'loop        {args.loop_episodes} episodes: median {figures["loop_s_median"]:.3f} s '
-    f'(first call incl. compile {first_loop:.2f} s) -> '
-    f'{figures["loop_episodes_per_s"]:,.1f} episodes/s; '
-    f'{args.episodes} episodes would take {figures["loop_extrapolated_s"]:.1f} s'
+    f'loop        {args.loop_episodes} episodes: median {f["loop_s_median"]:.3f} s '
+    f'(first call incl. compile {f["loop_first_call_s"]:.2f} s) -> '
+    f'{f["loop_episodes_per_s"]:,.1f} episodes/s; '
+    f'{args.episodes} episodes would take {f["loop_extrapolated_s"]:.1f} s'
   )
-  print(f'speedup     {figures["speedup"]:.0f}x per episode')
+  print(f'speedup     {f["speedup"]:.0f}x per episode')
   print(
-    f'check       per-episode F1 equal on the {n_check} shared episodes: {agree:.1%} '
-    f'(median F1 {figures["median_f1"]:.3f}; random weights, so near chance)'
+    f'check       per-episode F1 equal on the {args.loop_episodes} shared episodes: '
+    f'{f["f1_agreement"]:.1%} (median F1 {f["median_f1"]:.3f}; random weights, so near '
+    'chance)'
   )
+
+
+def main(argv=None) -> dict:
+  args = parse_args(argv)
+  figures = measure(args)
+  report(args, figures)
   return figures
 
 

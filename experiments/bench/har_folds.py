@@ -32,7 +32,7 @@ from fewshot.protocols import har as har_protocol
 from signals.har import data as har_data
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--participants', type=int, default=6)
   p.add_argument('--block-seconds', type=float, default=60.0)
@@ -41,8 +41,11 @@ def main(argv=None) -> None:
   p.add_argument('--fusion', default='concat', choices=har_models.FUSIONS)
   p.add_argument('--modalities', default='steps,hr,acc')
   p.add_argument('--task', type=int, default=10, choices=(2, 7, 10))
-  args = p.parse_args(argv)
+  return p.parse_args(argv)
 
+
+def main(argv=None) -> None:
+  args = parse_args(argv)
   parts = har_data.synthetic_harage(
     jax.random.key(0), args.participants, args.block_seconds, rest_seconds=60.0
   )
@@ -65,6 +68,11 @@ def main(argv=None) -> None:
     f'(patience = cap), batch {cfg.fit.batch_size}; devices: {jax.devices()}'
   )
 
+  compare(model, cfg, data)
+
+
+def compare(model, cfg, data) -> None:
+  """Nested LOSO vmapped and fold after fold, twice each; prints times, ratios, agreement."""
   times, results = {}, {}
   for mode in (True, False):
     name = 'vmapped' if mode else 'sequential'
