@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vision.sign.extract import extract_poses
+from vision.sign.extract import extract_pose_files
 from vision.sign.extract import parse_shard
 
 
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
   parser.add_argument('--no-progress', action='store_true', help='no progress bar')
   args = parser.parse_args(argv)
   config = {'refine_face_landmarks': True} if args.refine_face else {}
-  report = extract_poses(
+  report = extract_pose_files(
     args.videos,
     args.out,
     workers=args.workers,

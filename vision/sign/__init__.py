@@ -19,7 +19,7 @@ from vision.sign.data import fingerspelling_lexicon_dir
 from vision.sign.data import load_autsl
 from vision.sign.data import load_fingerspelling_lexicon
 from vision.sign.extract import ExtractionReport
-from vision.sign.extract import extract_poses
+from vision.sign.extract import extract_pose_files
 from vision.sign.extract import parse_shard
 from vision.sign.extract import video_to_pose
 from vision.sign.features import FEATURE_SETS
@@ -54,7 +54,7 @@ __all__ = [
   'autsl_samples',
   'dominant_hand',
   'dominant_hand_presence',
-  'extract_poses',
+  'extract_pose_files',
   'feature_size',
   'fingerspelling_lexicon_dir',
   'flip_horizontal',

@@ -14,7 +14,7 @@ Only the models bundled in mediapipe 0.10.21 are used: `model_complexity=1`
 (the default). Complexities 0 and 2 would make mediapipe download a model at
 run time and are refused.
 
-Many videos (`extract_poses`): worker processes (spawned, each with its own
+Many videos (`extract_pose_files`): worker processes (spawned, each with its own
 Holistic graph), a progress bar, videos whose `.pose` already exists are
 skipped (so an interrupted run resumes; files appear atomically, a killed
 worker leaves no half-written `.pose`), a video that cannot be read is named
@@ -38,7 +38,13 @@ from typing import NamedTuple
 
 from evaluation import validation
 
-__all__ = ['ExtractionReport', 'extract_poses', 'parse_shard', 'pose_path_for', 'video_to_pose']
+__all__ = [
+  'ExtractionReport',
+  'extract_pose_files',
+  'parse_shard',
+  'pose_path_for',
+  'video_to_pose',
+]
 
 # pose-format's `video_to_pose` with no --additional-config passes {} (mediapipe's defaults).
 _ALLOWED_CONFIG = {
@@ -53,7 +59,7 @@ _ALLOWED_CONFIG = {
 
 
 class ExtractionReport(NamedTuple):
-  """What `extract_poses` did.
+  """What `extract_pose_files` did.
 
   Attributes:
     written: `.pose` paths created by this call.
@@ -190,7 +196,7 @@ def _plan(videos, out_dir: Path, shard):
   return todo, [str(t) for _, t in skipped]
 
 
-def extract_poses(
+def extract_pose_files(
   videos: Sequence,
   out_dir,
   *,
