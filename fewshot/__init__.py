@@ -15,6 +15,10 @@ from fewshot.classifiers import matching_classifier
 from fewshot.classifiers import pairwise_scores
 from fewshot.classifiers import prototype_classifier
 from fewshot.classifiers import siamese_classifier
+from fewshot.ctc import CTCDecoding
+from fewshot.ctc import ctc_beam_search
+from fewshot.ctc import ctc_beam_search_batch
+from fewshot.ctc import ctc_class_loss
 from fewshot.episodes import EpisodeEvaluation
 from fewshot.episodes import Episodes
 from fewshot.episodes import evaluate_episodes
