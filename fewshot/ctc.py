@@ -37,7 +37,13 @@ import optax
 
 from evaluation import validation
 
-__all__ = ['CTCDecoding', 'ctc_beam_search', 'ctc_beam_search_batch', 'ctc_class_loss']
+__all__ = [
+  'CTCDecoding',
+  'ctc_beam_search',
+  'ctc_beam_search_batch',
+  'ctc_class_loss',
+  'ctc_classes',
+]
 
 NEG_INF = -jnp.inf
 
@@ -199,27 +205,60 @@ def ctc_beam_search_batch(log_probs, lengths, beam_width: int = 10, blank: int =
   return _search_batch(log_probs, lengths, beam_width, blank)
 
 
-def ctc_class_loss(logits, frame_mask, labels, blank: int = 0):
+def ctc_class_loss(logits, frame_mask, labels):
   """CTC loss of one class per sequence (isolated signs, section 3.1), per example.
 
-  Class c is the CTC symbol c + 1 when blank = 0 (the symbols are the
-  classes with the blank inserted at `blank`); the target labelling has
-  length 1. Uses `optax.ctc_loss`.
+  Symbol 0 is the blank and class c is symbol c + 1; the target labelling is
+  the single symbol of the sequence's class. Uses `optax.ctc_loss`.
 
   Args:
-    logits: [B, T, K + 1] float, K classes and the blank.
+    logits: [B, T, K + 1] float over the blank and K classes.
     frame_mask: [B, T] bool, True for real frames.
     labels: [B] int class ids in [0, K).
-    blank: index of the blank symbol among the K + 1.
 
   Returns:
     [B] float32 negative log-likelihood of each sequence's class.
   """
-  symbols = labels + (labels >= blank)  # skip over the blank's index
   return optax.ctc_loss(
     logits,
     (~frame_mask).astype(logits.dtype),
-    symbols[:, None].astype(jnp.int32),
+    (labels + 1)[:, None].astype(jnp.int32),
     jnp.zeros((labels.shape[0], 1), logits.dtype),
-    blank_id=blank,
+    blank_id=0,
   )
+
+
+@functools.partial(jax.jit, static_argnames='beam_width')
+def _ctc_classes(logits, frame_mask, beam_width):
+  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  lengths = frame_mask.sum(-1).astype(jnp.int32)
+  search = functools.partial(_search, beam_width=beam_width, blank=0)
+  best = jax.vmap(search)(log_probs, lengths)
+  # An all-blank decoding names no class: fall back to the class with the most
+  # probability mass over the real frames.
+  mass = jnp.where(frame_mask[..., None], jnp.exp(log_probs[..., 1:]), 0).sum(1)  # (B, K)
+  return jnp.where(best.length > 0, best.labels[:, 0] - 1, jnp.argmax(mass, -1)).astype(jnp.int32)
+
+
+def ctc_classes(logits, frame_mask, beam_width: int = 10) -> jax.Array:
+  """Predicted class of each sequence: the first label of its beam-search decoding.
+
+  As in section 3.1, a model trained on one class per video is decoded by
+  CTC beam search and its (collapsed) labelling read as the class; when
+  the labelling is empty (all blank), the class with the largest summed
+  probability over the real frames is returned.
+
+  Args:
+    logits: [B, T, K + 1] float, symbol 0 the blank.
+    frame_mask: [B, T] bool, True for real frames (a prefix of each row).
+    beam_width: labellings kept per frame.
+
+  Returns:
+    [B] int32 class ids in [0, K).
+  """
+  logits = validation.check_array('logits', logits, ndim=3, kind='float')
+  frame_mask = validation.check_array('frame_mask', frame_mask, ndim=2, finite=False)
+  if tuple(frame_mask.shape) != tuple(logits.shape[:2]):
+    raise ValueError(f'frame_mask must be {tuple(logits.shape[:2])}, got {frame_mask.shape}.')
+  validation.check_int('beam_width', beam_width)
+  return _ctc_classes(logits, frame_mask, beam_width)
