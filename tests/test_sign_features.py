@@ -172,6 +172,9 @@ def test_feature_layout(poses):
   limbs = np.asarray(vision.pose_features(c.points, c.mask, 'limbs'))
   assert full.shape[-1] == 379 and pts.shape[-1] == 225 and limbs.shape[-1] == 154
   np.testing.assert_array_equal(full, np.concatenate([pts, limbs], -1))
+  np.testing.assert_array_equal(full[:, vision.feature_columns('points')], pts)
+  np.testing.assert_array_equal(full[:, vision.feature_columns('limbs')], limbs)
+  assert vision.feature_columns('points+limbs').all()
   normed = np.asarray(vision.normalize_shoulders(c.points, c.mask))
   np.testing.assert_allclose(pts, normed.reshape(len(normed), -1))
 

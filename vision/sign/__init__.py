@@ -25,6 +25,7 @@ from vision.sign.extract import video_to_pose
 from vision.sign.features import FEATURE_SETS
 from vision.sign.features import FLIP_PERMUTATION
 from vision.sign.features import LIMBS
+from vision.sign.features import feature_columns
 from vision.sign.features import feature_size
 from vision.sign.features import flip_horizontal
 from vision.sign.features import limb_features
@@ -55,6 +56,7 @@ __all__ = [
   'dominant_hand',
   'dominant_hand_presence',
   'extract_pose_files',
+  'feature_columns',
   'feature_size',
   'fingerspelling_lexicon_dir',
   'flip_horizontal',

@@ -221,7 +221,12 @@ def autsl_samples(root, split: str, pose_dir=None, num_classes: int = AUTSL_NUM_
 
 
 def load_autsl(
-  root, split: str, max_frames: int | None = None, pose_dir=None, limit: int | None = None
+  root,
+  split: str,
+  max_frames: int | None = None,
+  pose_dir=None,
+  limit: int | None = None,
+  pad_to: int | None = None,
 ) -> AUTSLData:
   """Reads one AUTSL split's Holistic poses into a padded batch.
 
@@ -231,6 +236,7 @@ def load_autsl(
     max_frames: subsample longer clips to this many frames (see `pad_poses`).
     pose_dir: see `autsl_samples`.
     limit: read only the first `limit` samples (quick runs).
+    pad_to: pad to this many frames (so splits share one shape).
 
   Returns:
     `AUTSLData`.
@@ -240,4 +246,4 @@ def load_autsl(
     validation.check_int('limit', limit)
     ids, labels, signers, paths = ids[:limit], labels[:limit], signers[:limit], paths[:limit]
   clips = [read_pose_arrays(p) for p in paths]
-  return AUTSLData(pad_poses(clips, max_frames=max_frames), labels, signers, ids)
+  return AUTSLData(pad_poses(clips, max_frames=max_frames, pad_to=pad_to), labels, signers, ids)

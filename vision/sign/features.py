@@ -41,6 +41,7 @@ __all__ = [
   'FEATURE_SETS',
   'FLIP_PERMUTATION',
   'LIMBS',
+  'feature_columns',
   'feature_size',
   'flip_horizontal',
   'limb_features',
@@ -250,6 +251,21 @@ def flip_horizontal(points, mask, width) -> tuple[jax.Array, jax.Array]:
   if tuple(width.shape) not in ((), lead):
     raise ValueError(f'width must be a scalar or of the leading shape {lead}, got {width.shape}.')
   return _flip_horizontal(points, mask, jnp.asarray(width, points.dtype))
+
+
+def feature_columns(feature_set: str, dims: int = 3) -> np.ndarray:
+  """Which columns of the full 'points+limbs' feature vector a feature set uses.
+
+  Returns:
+    [75 * dims + 2 * L] bool; `pose_features(p, m, feature_set)` equals
+    `pose_features(p, m)[..., feature_columns(feature_set)]`.
+  """
+  validation.check_choice('feature_set', feature_set, FEATURE_SETS)
+  n_points = NUM_POINTS * dims
+  keep = np.zeros(n_points + 2 * len(LIMBS), bool)
+  keep[:n_points] = 'points' in feature_set
+  keep[n_points:] = 'limbs' in feature_set
+  return keep
 
 
 def feature_size(feature_set: str = 'points+limbs', dims: int = 3) -> int:

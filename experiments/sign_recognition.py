@@ -1,0 +1,256 @@
+"""Pose-based sign recognition: Table 1's layout, the hand-presence analysis (section 5, Figure 6), few-shot letters.
+
+    python -m experiments.sign_recognition [--quick] [--out runs/sign_recognition] [--data-root AUTSL]
+
+Without --data-root it runs on spoken-to-signed's fingerspelling lexicon (see
+experiments/configs/sign_recognition.py for what that data can and cannot
+show); with it, on AUTSL poses (train / validation). The run folder holds:
+
+    config.json   the settings of the run
+    results.json  per-fold accuracies, per-clip dominant-hand presence, the test, few-shot scores
+    tables.md     Table 1 (feature sets x models -> accuracy), the hand-presence analysis
+                  with its Wilcoxon rank-sum test, the few-shot table
+    figure6.png   histogram of the dominant hand's share of frames, correct vs incorrect
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+
+import fewshot
+import vision
+from evaluation import reports
+from experiments.configs import sign_recognition as configs
+from fewshot import trainer
+from fewshot.protocols import sign as protocol
+from vision.sign.data import AUTSL_NUM_CLASSES
+
+TEAMS = {'transformer': 'Team 1 (transformer, CTC)', 'bilstm': 'Team 2 (BiLSTM)'}
+ROWS = {
+  'points': 'Holistic points',
+  'limbs': 'Holistic limbs',
+  'points+limbs': 'Holistic points+limbs',
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  p.add_argument('--quick', action='store_true', help='minutes-long CPU setting')
+  p.add_argument('--out', default='runs/sign_recognition', help='run folder')
+  p.add_argument(
+    '--data-root', default=None, help='AUTSL folder (labels CSVs and Holistic .pose files)'
+  )
+  return p.parse_args(argv)
+
+
+def make_model(kind: str, cfg, num_classes: int):
+  if kind == 'bilstm':
+    hidden, lstm, dropout = cfg.bilstm
+    return fewshot.SignBiLSTM(num_classes, hidden=hidden, lstm=tuple(lstm), dropout=dropout)
+  dim, heads, layers, ff, dropout = cfg.transformer
+  return fewshot.SignTransformer(
+    num_classes, dim=dim, heads=heads, layers=layers, ff=ff, dropout=dropout
+  )
+
+
+def fit_config(cfg, validate: bool) -> trainer.FitConfig:
+  patience = cfg.patience if validate else cfg.epochs
+  return trainer.FitConfig(num_epochs=cfg.epochs, batch_size=cfg.batch_size, patience=patience)
+
+
+def table1(cfg, data, split, test_rows, num_classes, key, validate=False):
+  """Accuracy of every model and feature set on each run's test rows.
+
+  Returns:
+    ({row: {team: [R] accuracies}}, {(kind, feature_set): [N] bool correct or None}).
+  """
+  tx = optax.adam(cfg.learning_rate)
+  scores, correct = {}, {}
+  for kind in cfg.kinds:
+    model = make_model(kind, cfg, num_classes)
+    for fs in cfg.feature_sets:
+      key, sub = jax.random.split(key)
+      started = time.time()
+      selected = protocol.select_features(data, fs)
+      states, _ = protocol.train_runs(
+        model,
+        kind,
+        selected,
+        split,
+        tx=tx,
+        config=fit_config(cfg, validate),
+        key=sub,
+        flip=cfg.flip,
+        validate=validate,
+      )
+      every = np.concatenate(test_rows)
+      pred = protocol.predict_runs(model, kind, states, selected, every, cfg.beam_width)
+      y = np.asarray(data['y'])
+      hits = np.zeros(len(y), bool)
+      accs, start = [], 0
+      for r, rows in enumerate(test_rows):
+        ok = pred[r, start : start + len(rows)] == y[rows]
+        hits[rows], start = ok, start + len(rows)
+        accs.append(float(ok.mean()))
+      scores.setdefault(ROWS[fs], {})[TEAMS[kind]] = accs
+      correct[(kind, fs)] = hits
+      print(
+        f'{TEAMS[kind]:28s} {ROWS[fs]:24s} acc {np.mean(accs):.3f} ({time.time() - started:.0f} s)'
+      )
+  return scores, correct
+
+
+def few_shot(cfg, lexicon, data, key) -> dict:
+  """Task (b): episodes on the novel letters, trained BiLSTM vs untrained mean features."""
+  base, novel = protocol.letter_task(lexicon, cfg.min_languages, cfg.num_base)
+  rows = np.flatnonzero(base.labels >= 0)
+  base_data = dict(data, y=np.maximum(base.labels, 0))
+  split = trainer.make_split([rows], [rows])
+  model = make_model('bilstm', cfg, len(base.class_names))
+  tx = optax.adam(cfg.learning_rate)
+  key_fit, key_ep = jax.random.split(key)
+  states, _ = protocol.train_runs(
+    model,
+    'bilstm',
+    base_data,
+    split,
+    tx=tx,
+    config=fit_config(cfg, False),
+    key=key_fit,
+    flip=cfg.flip,
+  )
+  idx = np.flatnonzero(novel.labels >= 0)
+  embeddings = {
+    'mean features (no training)': np.asarray(protocol.mean_features(data))[idx],
+    f'BiLSTM trained on {base.class_names[0]}..{base.class_names[-1]}': protocol.embed_runs(
+      model, 'bilstm', states, data, idx
+    )[0],
+  }
+  table = {}
+  for name, emb in embeddings.items():
+    for k in cfg.shots:
+      acc, _ = protocol.few_shot_letters(
+        key_ep,
+        emb,
+        novel.labels[idx],
+        n_way=cfg.n_way,
+        k_shot=k,
+        n_query=cfg.n_query,
+        num_episodes=cfg.episodes,
+      )
+      table.setdefault(name, {})[f'{cfg.n_way}-way {k}-shot'] = acc.tolist()
+  return {'letters': list(novel.class_names), 'table': table}
+
+
+def presence_report(poses, correct, out: Path) -> tuple[dict, str]:
+  """Section 5 on one model's predictions: group means, Wilcoxon rank-sum, Figure 6."""
+  res = protocol.hand_presence_analysis(poses, correct)
+  groups = {'correct': res['correct'], 'incorrect': res['incorrect']}
+  groups = {k: v for k, v in groups.items() if len(v)}
+  reports.plot_histograms(
+    groups,
+    out / 'figure6.png',
+    bins=10,
+    value_range=(0, 100),
+    scale=100,
+    xlabel='% of frames with the dominant hand estimated',
+    title='Dominant-hand presence by recognition outcome (Figure 6)',
+  )
+  lines = ['**Hand presence (section 5, Team 2, points+limbs)**', '']
+  lines.append(
+    f'correct: {len(res["correct"])} clips, mean {_pct(res["mean_correct"])}; '
+    f'incorrect: {len(res["incorrect"])} clips, mean {_pct(res["mean_incorrect"])}'
+  )
+  if res['ranksum']:
+    t = res['ranksum']
+    lines.append(
+      f'Wilcoxon rank-sum (correct vs incorrect): z = {t["statistic"]:.3f}, p = {t["pvalue"]:.3g}'
+    )
+  else:
+    lines.append('Wilcoxon rank-sum: not computed (one group is empty)')
+  return res, '\n'.join(lines) + '\n'
+
+
+def _pct(x):
+  return 'n/a' if x is None else f'{100 * x:.2f} %'
+
+
+def lexicon_data(cfg):
+  lex = vision.load_fingerspelling_lexicon(max_frames=cfg.max_frames)
+  task = protocol.language_task(lex, cfg.folds, cfg.seed)
+  data = protocol.clip_data(lex.poses, task.labels, flip=cfg.flip)
+  rows = [f.test for f in task.folds]
+  split = trainer.make_split([f.train for f in task.folds], rows)
+  return lex, task, data, split, rows
+
+
+def autsl_data(cfg, root):
+  train = vision.load_autsl(
+    root, 'train', cfg.max_frames, limit=cfg.autsl_limit, pad_to=cfg.max_frames
+  )
+  val = vision.load_autsl(root, 'val', cfg.max_frames, limit=cfg.autsl_limit, pad_to=cfg.max_frames)
+  poses = vision.PoseBatch(*(np.concatenate([a, b]) for a, b in zip(train.poses, val.poses)))
+  labels = np.concatenate([train.labels, val.labels])
+  data = protocol.clip_data(poses, labels, flip=cfg.flip)
+  n = len(train.labels)
+  rows = [n + np.arange(len(val.labels))]
+  return poses, data, trainer.make_split([np.arange(n)], rows), rows
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  cfg = configs.get_config(args.quick, autsl=args.data_root is not None)
+  out = Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  reports.write_json(dataclasses.asdict(cfg), out / 'config.json')
+  started = time.time()
+  key_t1, key_fs = jax.random.split(jax.random.key(cfg.seed))
+  if args.data_root:
+    poses, data, split, rows = autsl_data(cfg, args.data_root)
+    scores, correct = table1(cfg, data, split, rows, AUTSL_NUM_CLASSES, key_t1, validate=True)
+    fewshot_res, title = None, 'Table 1 layout: AUTSL validation accuracy (%)'
+  else:
+    lex, task, data, split, rows = lexicon_data(cfg)
+    poses = lex.poses
+    scores, correct = table1(cfg, data, split, rows, len(task.class_names), key_t1)
+    fewshot_res = few_shot(cfg, lex, data, key_fs)
+    title = f'Table 1 layout: sign-language identification accuracy (%), {cfg.folds} leave-letters-out folds'
+  key = ('bilstm', 'points+limbs')
+  hits = correct.get(key, next(iter(correct.values())))
+  evaluated = np.concatenate(rows)
+  sub = vision.PoseBatch(*(np.asarray(a)[evaluated] for a in poses))
+  presence, presence_md = presence_report(sub, hits[evaluated], out)
+  text = (
+    reports.markdown_table(reports.summarize(scores, 'mean_std'), title=title, layout='inline')
+    + '\n'
+  )
+  text += presence_md
+  if fewshot_res:
+    text += '\n' + reports.markdown_table(
+      reports.summarize(fewshot_res['table'], 'mean_std'),
+      layout='inline',
+      title=f'Few-shot letters {", ".join(fewshot_res["letters"])}: episode accuracy (%), mean ± std over episodes',
+    )
+  (out / 'tables.md').write_text(text)
+  results = {
+    'table1': scores,
+    'hand_presence': presence,
+    'few_shot': fewshot_res,
+    'wall_seconds': time.time() - started,
+  }
+  reports.write_json(results, out / 'results.json')
+  print(text)
+  print(f'wrote {out}/tables.md, results.json, figure6.png in {time.time() - started:.0f} s')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
