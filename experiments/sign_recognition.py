@@ -25,7 +25,6 @@ import jax
 import numpy as np
 import optax
 
-import fewshot
 import vision
 from evaluation import reports
 from experiments.configs import sign_recognition as configs
@@ -52,13 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def make_model(kind: str, cfg, num_classes: int):
-  if kind == 'bilstm':
-    hidden, lstm, dropout = cfg.bilstm
-    return fewshot.SignBiLSTM(num_classes, hidden=hidden, lstm=tuple(lstm), dropout=dropout)
-  dim, heads, layers, ff, dropout = cfg.transformer
-  return fewshot.SignTransformer(
-    num_classes, dim=dim, heads=heads, layers=layers, ff=ff, dropout=dropout
-  )
+  return protocol.make_model(kind, num_classes, bilstm=cfg.bilstm, transformer=cfg.transformer)
 
 
 def fit_config(cfg, validate: bool) -> trainer.FitConfig:
@@ -91,15 +84,10 @@ def table1(cfg, data, split, test_rows, num_classes, key, validate=False):
         flip=cfg.flip,
         validate=validate,
       )
-      every = np.concatenate(test_rows)
-      pred = protocol.predict_runs(model, kind, states, selected, every, cfg.beam_width)
-      y = np.asarray(data['y'])
-      hits = np.zeros(len(y), bool)
-      accs, start = [], 0
-      for r, rows in enumerate(test_rows):
-        ok = pred[r, start : start + len(rows)] == y[rows]
-        hits[rows], start = ok, start + len(rows)
-        accs.append(float(ok.mean()))
+      pred = protocol.predict_runs(
+        model, kind, states, selected, np.concatenate(test_rows), cfg.beam_width
+      )
+      accs, hits = protocol.run_accuracies(pred, np.asarray(data['y']), test_rows)
       scores.setdefault(ROWS[fs], {})[TEAMS[kind]] = accs
       correct[(kind, fs)] = hits
       print(
@@ -184,7 +172,7 @@ def _pct(x):
 
 
 def lexicon_data(cfg):
-  lex = vision.load_fingerspelling_lexicon(max_frames=cfg.max_frames)
+  lex = vision.load_fingerspelling_lexicon(max_frames=cfg.max_frames, languages=cfg.languages)
   task = protocol.language_task(lex, cfg.folds, cfg.seed)
   data = protocol.clip_data(lex.poses, task.labels, flip=cfg.flip)
   rows = [f.test for f in task.folds]
@@ -205,50 +193,55 @@ def autsl_data(cfg, root):
   return poses, data, trainer.make_split([np.arange(n)], rows), rows
 
 
-def main(argv=None) -> int:
-  args = parse_args(argv)
-  cfg = configs.get_config(args.quick, autsl=args.data_root is not None)
-  out = Path(args.out)
+def run(cfg, out, data_root=None) -> dict:
+  """Runs the experiment with settings `cfg` and writes the run folder `out`."""
+  out = Path(out)
   out.mkdir(parents=True, exist_ok=True)
-  reports.write_json(dataclasses.asdict(cfg), out / 'config.json')
+  reports.write_json(
+    {'config': dataclasses.asdict(cfg), 'data_root': data_root}, out / 'config.json'
+  )
   started = time.time()
   key_t1, key_fs = jax.random.split(jax.random.key(cfg.seed))
-  if args.data_root:
-    poses, data, split, rows = autsl_data(cfg, args.data_root)
+  fewshot_res = None
+  if data_root:
+    poses, data, split, rows = autsl_data(cfg, data_root)
     scores, correct = table1(cfg, data, split, rows, AUTSL_NUM_CLASSES, key_t1, validate=True)
-    fewshot_res, title = None, 'Table 1 layout: AUTSL validation accuracy (%)'
+    title = 'Table 1 layout: AUTSL validation accuracy (%)'
   else:
     lex, task, data, split, rows = lexicon_data(cfg)
     poses = lex.poses
     scores, correct = table1(cfg, data, split, rows, len(task.class_names), key_t1)
     fewshot_res = few_shot(cfg, lex, data, key_fs)
     title = f'Table 1 layout: sign-language identification accuracy (%), {cfg.folds} leave-letters-out folds'
-  key = ('bilstm', 'points+limbs')
-  hits = correct.get(key, next(iter(correct.values())))
+  hits = correct.get(('bilstm', 'points+limbs'), next(iter(correct.values())))
   evaluated = np.concatenate(rows)
   sub = vision.PoseBatch(*(np.asarray(a)[evaluated] for a in poses))
-  presence, presence_md = presence_report(sub, hits[evaluated], out)
+  presence, text = presence_report(sub, hits[evaluated], out)
   text = (
     reports.markdown_table(reports.summarize(scores, 'mean_std'), title=title, layout='inline')
     + '\n'
+    + text
   )
-  text += presence_md
   if fewshot_res:
+    letters = ', '.join(fewshot_res['letters'])
     text += '\n' + reports.markdown_table(
       reports.summarize(fewshot_res['table'], 'mean_std'),
       layout='inline',
-      title=f'Few-shot letters {", ".join(fewshot_res["letters"])}: episode accuracy (%), mean ± std over episodes',
+      title=f'Few-shot letters {letters}: episode accuracy (%), mean ± std over episodes',
     )
   (out / 'tables.md').write_text(text)
-  results = {
-    'table1': scores,
-    'hand_presence': presence,
-    'few_shot': fewshot_res,
-    'wall_seconds': time.time() - started,
-  }
+  results = {'table1': scores, 'hand_presence': presence, 'few_shot': fewshot_res}
+  results['wall_seconds'] = time.time() - started
   reports.write_json(results, out / 'results.json')
-  print(text)
-  print(f'wrote {out}/tables.md, results.json, figure6.png in {time.time() - started:.0f} s')
+  return results
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  cfg = configs.get_config(args.quick, autsl=args.data_root is not None)
+  results = run(cfg, args.out, args.data_root)
+  print((Path(args.out) / 'tables.md').read_text())
+  print(f'wrote {args.out}/tables.md, results.json, figure6.png in {results["wall_seconds"]:.0f} s')
   return 0
 
 

@@ -66,6 +66,7 @@ class Config:
       the first num_base alphabetically train the embedding.
     n_way, shots, n_query, episodes: task (b) episodes.
     autsl_limit: read only the first N clips of each AUTSL split (None: all).
+    languages: restrict the lexicon to these languages (None: all 19).
   """
 
   seed: int = 0
@@ -88,6 +89,7 @@ class Config:
   n_query: int = 5
   episodes: int = 2000
   autsl_limit: int | None = None
+  languages: tuple | None = None
 
 
 def get_config(quick: bool = False, autsl: bool = False) -> Config:

@@ -40,6 +40,8 @@ from fewshot.classifiers import prototype_classifier
 from fewshot.ctc import ctc_class_loss
 from fewshot.ctc import ctc_classes
 from fewshot.episodes import evaluate_episodes
+from fewshot.models.sign import SignBiLSTM
+from fewshot.models.sign import SignTransformer
 
 KINDS = ('transformer', 'bilstm')  # Team 1, Team 2
 
@@ -95,6 +97,19 @@ def select_features(data: dict, feature_set: str) -> dict:
 
 
 # ------------------------------------------------------------- training
+
+
+def make_model(
+  kind: str, num_classes: int, bilstm=(512, (256, 256), 0.2), transformer=(256, 8, 2, 1024, 0.1)
+):
+  """Team 2's `SignBiLSTM` (hidden, lstm units, dropout) or Team 1's `SignTransformer`
+  (dim, heads, layers, ff, dropout) for `num_classes` classes."""
+  evaluation.validation.check_choice('kind', kind, KINDS)
+  if kind == 'bilstm':
+    hidden, lstm, dropout = bilstm
+    return SignBiLSTM(num_classes, hidden=hidden, lstm=tuple(lstm), dropout=dropout)
+  dim, heads, layers, ff, dropout = transformer
+  return SignTransformer(num_classes, dim=dim, heads=heads, layers=layers, ff=ff, dropout=dropout)
 
 
 def _forward(model, kind, params, batch_stats, x, frame_mask, train, key=None):
@@ -223,6 +238,30 @@ def embed_runs(model, kind, fit_states, data, idx) -> np.ndarray:
   return np.asarray(
     _apply_runs(model, kind, fs.best_params, fs.best_batch_stats, x, fm, 1, 'embed')
   )
+
+
+def run_accuracies(predictions, labels, test_rows) -> tuple[list, np.ndarray]:
+  """Accuracy of each run on its own test rows.
+
+  Args:
+    predictions: [R, sum of the runs' test sizes] classes predicted by every
+      run for the concatenated test rows of all runs (`predict_runs`).
+    labels: [N] true classes.
+    test_rows: R index arrays, run r's test clips.
+
+  Returns:
+    ([R] accuracies, [N] bool: whether the run that tested a clip got it right;
+    clips no run tested are False).
+  """
+  labels = np.asarray(labels)
+  hits = np.zeros(len(labels), bool)
+  accs, start = [], 0
+  for r, rows in enumerate(test_rows):
+    ok = np.asarray(predictions)[r, start : start + len(rows)] == labels[rows]
+    hits[rows] = ok
+    start += len(rows)
+    accs.append(float(ok.mean()))
+  return accs, hits
 
 
 # ------------------------------------------------------- lexicon tasks
