@@ -1,6 +1,7 @@
 """Holistic extraction of a real video vs pose-format's own `video_to_pose`; resume, shards, errors."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -141,3 +142,24 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
   with pytest.raises(OSError, match='disk full'):
     extract._write_atomic(Exploding(), target)
   assert list(tmp_path.iterdir()) == []  # no half-written .pose, no temp file
+
+
+def test_hand_presence_demo_writes_its_figure(short_clip, tmp_path, capsys):
+  from experiments import sign_hand_presence_demo as demo
+
+  out = tmp_path / 'demo'
+  args = ['--video', str(short_clip), '--hand-at-face', '2:5', '--out', str(out)]
+  assert demo.main(args) == 0
+  results = json.loads((out / 'results.json').read_text())
+  clip = vision.read_pose_arrays(out / 'wolfgang.pose')
+  present = np.asarray(vision.hand_presence(clip.mask))
+  assert (
+    results['left_hand'] == present[:, 0].tolist()
+    and results['right_hand'] == present[:, 1].tolist()
+  )
+  counts = results['counts']
+  assert counts['frames'] == NUM_FRAMES and counts['hand_at_face_frames'] == 3
+  missed = int((~present[2:5].any(1)).sum())
+  assert counts['hand_at_face_but_no_hand_estimated'] == missed
+  assert (out / 'hand_presence.png').stat().st_size > 5000
+  assert 'hand_at_face_frames | 3' in (out / 'tables.md').read_text()
