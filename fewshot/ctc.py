@@ -22,7 +22,7 @@ alignments).
 
 Everything is fixed-shape JAX (beams as [W, T] label arrays), so one sequence
 runs as a `lax.scan` over frames and a batch is `vmap` of it, jitted once per
-shape, beam width and blank.
+shape and beam width.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _init_beams(beam_width: int, max_len: int) -> _Beams:
   )
 
 
-def _step(beams: _Beams, y: jax.Array, blank: int) -> _Beams:
+def _step(beams: _Beams, y: jax.Array, blank) -> _Beams:
   """One frame of prefix beam search; y: [K] log-probabilities."""
   w, max_len = beams.prefix.shape
   k = y.shape[0]
@@ -124,7 +124,7 @@ def _step(beams: _Beams, y: jax.Array, blank: int) -> _Beams:
   return _Beams(prefix, length, last, cand_b[top], cand_nb[top])
 
 
-def _search(log_probs, length, beam_width: int, blank: int) -> CTCDecoding:
+def _search(log_probs, length, beam_width: int, blank) -> CTCDecoding:
   t_max = log_probs.shape[0]
 
   def body(beams, inputs):
@@ -139,12 +139,13 @@ def _search(log_probs, length, beam_width: int, blank: int) -> CTCDecoding:
   return CTCDecoding(beams.prefix[best], beams.length[best], scores[best])
 
 
-@functools.partial(jax.jit, static_argnames=('beam_width', 'blank'))
+# The blank is a traced argument: any blank index shares one compiled program.
+@functools.partial(jax.jit, static_argnames='beam_width')
 def _search_one(log_probs, beam_width, blank):
   return _search(log_probs.astype(jnp.float32), log_probs.shape[0], beam_width, blank)
 
 
-@functools.partial(jax.jit, static_argnames=('beam_width', 'blank'))
+@functools.partial(jax.jit, static_argnames='beam_width')
 def _search_batch(log_probs, lengths, beam_width, blank):
   search = functools.partial(_search, beam_width=beam_width, blank=blank)
   return jax.vmap(search)(log_probs.astype(jnp.float32), lengths)
@@ -177,7 +178,7 @@ def ctc_beam_search(log_probs, beam_width: int = 10, blank: int = 0) -> CTCDecod
     `CTCDecoding` with labels [T] (-1 padded), length [] and log_prob [].
   """
   log_probs = _check_log_probs(log_probs, 2, beam_width, blank)
-  return _search_one(log_probs, beam_width, blank)
+  return _search_one(log_probs, beam_width, jnp.int32(blank))
 
 
 def ctc_beam_search_batch(log_probs, lengths, beam_width: int = 10, blank: int = 0) -> CTCDecoding:
@@ -202,7 +203,7 @@ def ctc_beam_search_batch(log_probs, lengths, beam_width: int = 10, blank: int =
       raise ValueError(
         f'lengths must lie in [0, {log_probs.shape[1]}], got [{ls.min()}, {ls.max()}].'
       )
-  return _search_batch(log_probs, lengths, beam_width, blank)
+  return _search_batch(log_probs, lengths, beam_width, jnp.int32(blank))
 
 
 def ctc_class_loss(logits, frame_mask, labels):
