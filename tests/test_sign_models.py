@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fewshot
-from fewshot.models.semg import BiLSTM
+from fewshot.models.layers import BiLSTM
 from fewshot.models.sign import sinusoidal_encoding
 
 F = 6
@@ -99,7 +99,7 @@ def test_bilstm_final_state_respects_lengths(initialized):
   layer = BiLSTM(8, return_sequences=False)
   # the first BiLSTM layer of the model above: 8 units per direction over 16 features
   variables = {'params': initialized['bilstm']['params']['bilstms_0']}
-  both = jax.jit(lambda v, a, n: (layer.apply(v, a, seq_lengths=n), layer.apply(v, a)))
+  both = jax.jit(lambda v, a, n: (layer.apply(v, a, lengths=n), layer.apply(v, a)))
   got, full = both(variables, padded, jnp.asarray(LENGTHS))
   # a padded row with its length = the row alone with its real frames only
   alone = jax.jit(layer.apply)(variables, x[2:, :1])

@@ -33,7 +33,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from fewshot.models.semg import BiLSTM
+from fewshot.models.layers import BiLSTM
 
 __all__ = ['SignBiLSTM', 'SignTransformer', 'sinusoidal_encoding']
 
@@ -78,7 +78,7 @@ class SignBiLSTM(nn.Module):
     h = self.project(h)  # (B, T, hidden)
     lengths = frame_mask.sum(-1).astype(jnp.int32)
     for layer in self.bilstms:
-      h = layer(h, seq_lengths=lengths)  # (B, T, 2 * units)
+      h = layer(h, lengths=lengths)  # (B, T, 2 * units)
     return jnp.max(jnp.where(valid, h, -jnp.inf), axis=1)  # max over real frames only
 
   def __call__(self, x, frame_mask, train: bool = False):
