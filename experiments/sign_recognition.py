@@ -23,7 +23,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import optax
 
 import vision
 from evaluation import reports
@@ -33,11 +32,7 @@ from fewshot.protocols import sign as protocol
 from vision.sign.data import AUTSL_NUM_CLASSES
 
 TEAMS = {'transformer': 'Team 1 (transformer, CTC)', 'bilstm': 'Team 2 (BiLSTM)'}
-ROWS = {
-  'points': 'Holistic points',
-  'limbs': 'Holistic limbs',
-  'points+limbs': 'Holistic points+limbs',
-}
+ROWS = {fs: f'Holistic {fs}' for fs in vision.FEATURE_SETS}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,9 +49,10 @@ def make_model(kind: str, cfg, num_classes: int):
   return protocol.make_model(kind, num_classes, bilstm=cfg.bilstm, transformer=cfg.transformer)
 
 
-def fit_config(cfg, validate: bool) -> trainer.FitConfig:
-  patience = cfg.patience if validate else cfg.epochs
-  return trainer.FitConfig(num_epochs=cfg.epochs, batch_size=cfg.batch_size, patience=patience)
+def fit_config(cfg, kind: str, validate: bool) -> trainer.FitConfig:
+  epochs = cfg.ctc_epochs if kind == 'transformer' else cfg.epochs
+  patience = cfg.patience if validate else epochs
+  return trainer.FitConfig(num_epochs=epochs, batch_size=cfg.batch_size, patience=patience)
 
 
 def table1(cfg, data, split, test_rows, num_classes, key, validate=False):
@@ -65,7 +61,7 @@ def table1(cfg, data, split, test_rows, num_classes, key, validate=False):
   Returns:
     ({row: {team: [R] accuracies}}, {(kind, feature_set): [N] bool correct or None}).
   """
-  tx = optax.adam(cfg.learning_rate)
+  tx = protocol.adam(cfg.learning_rate)
   scores, correct = {}, {}
   for kind in cfg.kinds:
     model = make_model(kind, cfg, num_classes)
@@ -79,7 +75,7 @@ def table1(cfg, data, split, test_rows, num_classes, key, validate=False):
         selected,
         split,
         tx=tx,
-        config=fit_config(cfg, validate),
+        config=fit_config(cfg, kind, validate),
         key=sub,
         flip=cfg.flip,
         validate=validate,
@@ -96,45 +92,50 @@ def table1(cfg, data, split, test_rows, num_classes, key, validate=False):
   return scores, correct
 
 
-def few_shot(cfg, lexicon, data, key) -> dict:
-  """Task (b): episodes on the novel letters, trained BiLSTM vs untrained mean features."""
+def few_shot(cfg, lexicon, data, like, num_classes, key) -> dict:
+  """Task (b): episodes on the novel letters, trained BiLSTMs vs untrained mean features.
+
+  One BiLSTM per run of the Table 1 split (seeds), trained on the base
+  letters with Table 1's shapes (split padded, `num_classes` outputs), so the
+  Team 2 training program compiled for Table 1 is reused.
+  """
   base, novel = protocol.letter_task(lexicon, cfg.min_languages, cfg.num_base)
-  rows = np.flatnonzero(base.labels >= 0)
-  base_data = dict(data, y=np.maximum(base.labels, 0))
-  split = trainer.make_split([rows], [rows])
-  model = make_model('bilstm', cfg, len(base.class_names))
-  tx = optax.adam(cfg.learning_rate)
+  rows = [np.flatnonzero(base.labels >= 0)] * like.train_idx.shape[0]
+  split = protocol.pad_split(trainer.make_split(rows, rows), like)
+  model = make_model('bilstm', cfg, num_classes)
   key_fit, key_ep = jax.random.split(key)
   states, _ = protocol.train_runs(
     model,
     'bilstm',
-    base_data,
+    dict(data, y=np.maximum(base.labels, 0)),
     split,
-    tx=tx,
-    config=fit_config(cfg, False),
+    tx=protocol.adam(cfg.learning_rate),
+    config=fit_config(cfg, 'bilstm', False),
     key=key_fit,
     flip=cfg.flip,
   )
   idx = np.flatnonzero(novel.labels >= 0)
+  trained = f'BiLSTM trained on {base.class_names[0]}..{base.class_names[-1]}'
   embeddings = {
-    'mean features (no training)': np.asarray(protocol.mean_features(data))[idx],
-    f'BiLSTM trained on {base.class_names[0]}..{base.class_names[-1]}': protocol.embed_runs(
-      model, 'bilstm', states, data, idx
-    )[0],
+    'mean features (no training)': np.asarray(protocol.mean_features(data))[idx][None],
+    trained: protocol.embed_runs(model, 'bilstm', states, data, idx),
   }
   table = {}
-  for name, emb in embeddings.items():
+  for name, runs in embeddings.items():
     for k in cfg.shots:
-      acc, _ = protocol.few_shot_letters(
-        key_ep,
-        emb,
-        novel.labels[idx],
-        n_way=cfg.n_way,
-        k_shot=k,
-        n_query=cfg.n_query,
-        num_episodes=cfg.episodes,
-      )
-      table.setdefault(name, {})[f'{cfg.n_way}-way {k}-shot'] = acc.tolist()
+      acc = [
+        protocol.few_shot_letters(
+          key_ep,
+          emb,
+          novel.labels[idx],
+          n_way=cfg.n_way,
+          k_shot=k,
+          n_query=cfg.n_query,
+          num_episodes=cfg.episodes,
+        )[0]
+        for emb in runs
+      ]
+      table.setdefault(name, {})[f'{cfg.n_way}-way {k}-shot'] = np.concatenate(acc).tolist()
   return {'letters': list(novel.class_names), 'table': table}
 
 
@@ -152,10 +153,11 @@ def presence_report(poses, correct, out: Path) -> tuple[dict, str]:
     xlabel='% of frames with the dominant hand estimated',
     title='Dominant-hand presence by recognition outcome (Figure 6)',
   )
+  pct = lambda x: 'n/a' if x is None else f'{100 * x:.2f} %'
   lines = ['**Hand presence (section 5, Team 2, points+limbs)**', '']
   lines.append(
-    f'correct: {len(res["correct"])} clips, mean {_pct(res["mean_correct"])}; '
-    f'incorrect: {len(res["incorrect"])} clips, mean {_pct(res["mean_incorrect"])}'
+    f'correct: {len(res["correct"])} clips, mean {pct(res["mean_correct"])}; '
+    f'incorrect: {len(res["incorrect"])} clips, mean {pct(res["mean_incorrect"])}'
   )
   if res['ranksum']:
     t = res['ranksum']
@@ -165,10 +167,6 @@ def presence_report(poses, correct, out: Path) -> tuple[dict, str]:
   else:
     lines.append('Wilcoxon rank-sum: not computed (one group is empty)')
   return res, '\n'.join(lines) + '\n'
-
-
-def _pct(x):
-  return 'n/a' if x is None else f'{100 * x:.2f} %'
 
 
 def lexicon_data(cfg):
@@ -211,7 +209,9 @@ def run(cfg, out, data_root=None) -> dict:
     lex, task, data, split, rows = lexicon_data(cfg)
     poses = lex.poses
     scores, correct = table1(cfg, data, split, rows, len(task.class_names), key_t1)
-    fewshot_res = few_shot(cfg, lex, data, key_fs)
+    fewshot_res = (
+      few_shot(cfg, lex, data, split, len(task.class_names), key_fs) if cfg.shots else None
+    )
     title = f'Table 1 layout: sign-language identification accuracy (%), {cfg.folds} leave-letters-out folds'
   hits = correct.get(('bilstm', 'points+limbs'), next(iter(correct.values())))
   evaluated = np.concatenate(rows)

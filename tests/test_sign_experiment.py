@@ -9,21 +9,21 @@ import pytest
 from experiments import sign_recognition
 from experiments.configs import sign_recognition as configs
 
-# Four Latin-alphabet languages (26-29 letters each), 2 folds, two epochs, tiny models.
+# Four Latin-alphabet languages (26-29 letters each), 2 folds, one feature set,
+# one epoch, tiny models, no few-shot part (its pieces have their own tests):
+# compiling the two training programs is most of the time.
 TINY = dataclasses.replace(
   configs.get_config(quick=True),
   languages=('ase', 'bzs', 'psr', 'swl'),
   max_frames=8,
   folds=2,
-  feature_sets=('limbs', 'points+limbs'),
-  epochs=2,
-  batch_size=32,
+  feature_sets=('points+limbs',),
+  epochs=1,
+  ctc_epochs=1,
+  batch_size=64,
   bilstm=(16, (8, 8), 0.2),
   transformer=(16, 2, 1, 32, 0.1),
-  min_languages=4,
-  shots=(1,),
-  n_query=2,
-  episodes=64,
+  shots=(),
 )
 
 
@@ -60,7 +60,5 @@ def test_tiny_run_writes_table_histogram_and_test(tmp_path):
   assert np.all((np.array(presence['presence']) >= 0) & (np.array(presence['presence']) <= 1))
   if presence['ranksum'] is not None:
     assert 0 <= presence['ranksum']['pvalue'] <= 1
-  shots = saved['few_shot']['table']
-  assert set(shots) == {'mean features (no training)', 'BiLSTM trained on A..M'}
-  assert all(len(v['5-way 1-shot']) == 64 for v in shots.values())
+  assert saved['few_shot'] is None
   assert results['wall_seconds'] > 0

@@ -119,3 +119,21 @@ def test_timeline_plot(tmp_path):
   assert png.stat().st_size > 5000
   with pytest.raises(ValueError, match='same length'):
     reports.plot_timeline({'a': np.zeros(3), 'b': np.zeros(4)}, tmp_path / 'u.png')
+
+
+def test_run_accuracies_score_each_run_on_its_own_rows():
+  labels = np.array([0, 1, 2, 0, 1, 2])
+  rows = [np.array([0, 3]), np.array([1, 2, 4, 5])]
+  # run 0 predicted (rows 0, 3 | rows 1, 2, 4, 5): only its first two entries count for it
+  pred = np.array([[0, 1, 9, 9, 9, 9], [9, 9, 1, 2, 0, 2]])
+  accs, hits = protocol.run_accuracies(pred, labels, rows)
+  assert accs == [0.5, 0.75]
+  np.testing.assert_array_equal(hits, [True, True, True, False, False, True])
+
+
+def test_make_model_builds_both_teams():
+  bilstm = protocol.make_model('bilstm', 7)
+  assert (bilstm.hidden, tuple(bilstm.lstm), bilstm.dropout) == (512, (256, 256), 0.2)
+  assert protocol.make_model('transformer', 7, transformer=(32, 4, 3, 64, 0.0)).layers == 3
+  with pytest.raises(ValueError, match='kind'):
+    protocol.make_model('cnn', 7)

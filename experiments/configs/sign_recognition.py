@@ -51,8 +51,11 @@ class Config:
     folds: k of the leave-letters-out folds of task (a).
     feature_sets: rows of Table 1 (`vision.FEATURE_SETS`).
     kinds: columns of Table 1: 'transformer' (Team 1), 'bilstm' (Team 2).
-    epochs: training epochs (the last epoch's model is kept on the lexicon;
-      the best validation epoch on AUTSL, with `patience`).
+    epochs: training epochs of the BiLSTMs (the last epoch's model is kept on
+      the lexicon; the best validation epoch on AUTSL, with `patience`).
+    ctc_epochs: the same for the CTC transformer, which needs more steps: it
+      first sits on the CTC plateau of all-blank outputs (on the lexicon's
+      quick setting, about 150-200 steps at batch 32).
     patience: early-stopping patience on AUTSL.
     batch_size: clips per step (Team 2: 512).
     learning_rate: Adam step size (Adam's default 1e-3, as the paper).
@@ -64,7 +67,7 @@ class Config:
     beam_width: CTC beam width.
     min_languages, num_base: task (b): letters in >= min_languages languages,
       the first num_base alphabetically train the embedding.
-    n_way, shots, n_query, episodes: task (b) episodes.
+    n_way, shots, n_query, episodes: task (b) episodes; shots=() skips task (b).
     autsl_limit: read only the first N clips of each AUTSL split (None: all).
     languages: restrict the lexicon to these languages (None: all 19).
   """
@@ -75,6 +78,7 @@ class Config:
   feature_sets: tuple = FEATURE_SETS
   kinds: tuple = ('transformer', 'bilstm')
   epochs: int = 60
+  ctc_epochs: int = 100
   patience: int = 10
   batch_size: int = 64
   learning_rate: float = 1e-3
@@ -101,9 +105,10 @@ def get_config(quick: bool = False, autsl: bool = False) -> Config:
     return cfg
   if quick:
     return Config(
-      max_frames=24,
+      max_frames=16,
       folds=3,
-      epochs=25,
+      epochs=20,
+      ctc_epochs=30,
       batch_size=32,
       bilstm=(64, (32, 32), 0.2),
       transformer=(64, 4, 2, 128, 0.1),

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import evaluation
 import vision
@@ -160,10 +161,38 @@ def make_eval_fn(model, kind: str):
   return eval_fn
 
 
+@functools.lru_cache(maxsize=8)
+def adam(learning_rate: float = 1e-3):
+  """Adam with its defaults (the paper's optimizer), one object per rate so compiled fits are reused."""
+  return optax.adam(learning_rate)
+
+
+def pad_split(split, like):
+  """`split` padded with masked entries to the index widths of `like` (same runs).
+
+  A run padded this way trains exactly as before (masked entries are never
+  used) and shares `like`'s compiled program.
+  """
+  if split.train_idx.shape[0] != like.train_idx.shape[0]:
+    raise ValueError(f'{split.train_idx.shape[0]} runs, expected {like.train_idx.shape[0]}.')
+  out = []
+  for a, b in zip(split, like):
+    extra = b.shape[1] - a.shape[1]
+    if extra < 0:
+      raise ValueError(f'split is wider ({a.shape[1]}) than the one to match ({b.shape[1]}).')
+    out.append(jnp.pad(a, ((0, 0), (0, extra))))  # index 0, mask False
+  return trainer.Split(*out)
+
+
+@functools.partial(jax.jit, static_argnames='model')
+def _init_runs(model, keys, x, frame_mask):
+  return jax.vmap(lambda k: model.init(k, x, frame_mask))(keys)
+
+
 def init_runs(model, key, data, num_runs: int):
   """Flax variables of `num_runs` independently initialised models (leading [R] axis)."""
-  x, m = data['x'][:1], data['mask'][:1]
-  return jax.jit(jax.vmap(lambda k: model.init(k, x, m)))(jax.random.split(key, num_runs))
+  keys = jax.random.split(key, num_runs)
+  return _init_runs(model, keys, data['x'][:1], data['mask'][:1])
 
 
 def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate=False):
