@@ -179,13 +179,13 @@ def lexicon_data(cfg):
 
 
 def autsl_data(cfg, root):
-  train = vision.load_autsl(
-    root, 'train', cfg.max_frames, limit=cfg.autsl_limit, pad_to=cfg.max_frames
+  """Train and validation clips in one padded batch; poses are extracted from videos that lack them."""
+  load = lambda split: vision.load_autsl(
+    root, split, cfg.max_frames, limit=cfg.autsl_limit, pad_to=cfg.max_frames, extract=True
   )
-  val = vision.load_autsl(root, 'val', cfg.max_frames, limit=cfg.autsl_limit, pad_to=cfg.max_frames)
+  train, val = load('train'), load('val')
   poses = vision.PoseBatch(*(np.concatenate([a, b]) for a, b in zip(train.poses, val.poses)))
-  labels = np.concatenate([train.labels, val.labels])
-  data = protocol.clip_data(poses, labels, flip=cfg.flip)
+  data = protocol.clip_data(poses, np.concatenate([train.labels, val.labels]), flip=cfg.flip)
   n = len(train.labels)
   rows = [n + np.arange(len(val.labels))]
   return poses, data, trainer.make_split([np.arange(n)], rows), rows

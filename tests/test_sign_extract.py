@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,21 @@ def test_hand_presence_demo_writes_its_figure(short_clip, tmp_path, capsys):
   assert counts['hand_at_face_but_no_hand_estimated'] == missed
   assert (out / 'hand_presence.png').stat().st_size > 5000
   assert 'hand_at_face_frames | 3' in (out / 'tables.md').read_text()
+
+
+def test_autsl_loader_extracts_missing_poses_from_videos(short_clip, tmp_path):
+  (tmp_path / 'val').mkdir()
+  (tmp_path / 'val_labels.csv').write_text('signer2_sample9,17\nsigner5_sample1,3\n')
+  shutil.copy(short_clip, tmp_path / 'val' / 'signer2_sample9_color.mp4')
+  (tmp_path / 'val' / 'signer5_sample1_color.mp4').write_bytes(b'broken')
+  with pytest.raises(
+    FileNotFoundError, match='1 of 2 val samples.*Extraction failed.*signer5_sample1'
+  ):
+    vision.load_autsl(tmp_path, 'val', extract=True)
+  extracted = tmp_path / 'poses' / 'val' / 'signer2_sample9_color.pose'
+  assert extracted.is_file()  # the readable video was extracted on the way
+  (tmp_path / 'val_labels.csv').write_text('signer2_sample9,17\n')
+  data = vision.load_autsl(tmp_path, 'val')
+  clip = vision.read_pose_arrays(extracted)
+  assert list(data.labels) == [17] and data.poses.lengths[0] == NUM_FRAMES
+  np.testing.assert_array_equal(data.poses.points[0], clip.points)

@@ -23,7 +23,8 @@ A sample's `.pose` is looked for as `{id}.pose` or `{id}_color.pose` (what
 `python -m vision.extract_poses ROOT/train/*_color.mp4 --out ROOT/poses/train`
 writes) in `pose_dir`, `ROOT/poses/{split}`, `ROOT/holistic/{split}` (the
 layout of the sign-language-datasets Holistic archive, which names the
-validation split `validation`) and `ROOT/{split}`.
+validation split `validation`) and `ROOT/{split}`. With `extract=True` the
+poses of samples that have only their video are extracted first.
 """
 
 from __future__ import annotations
@@ -162,7 +163,25 @@ def _read_labels(path: Path, num_classes: int) -> list[tuple[str, int]]:
   return rows
 
 
-def autsl_samples(root, split: str, pose_dir=None, num_classes: int = AUTSL_NUM_CLASSES):
+def _find_poses(rows, folders):
+  paths, missing = [], []
+  for sample, _ in rows:
+    names = (f'{sample}.pose', f'{sample}_color.pose')
+    found = next((f / n for f in folders for n in names if (f / n).is_file()), None)
+    paths.append(str(found) if found else '')
+    if found is None:
+      missing.append(sample)
+  return paths, missing
+
+
+def autsl_samples(
+  root,
+  split: str,
+  pose_dir=None,
+  num_classes: int = AUTSL_NUM_CLASSES,
+  extract: bool = False,
+  workers: int = 1,
+):
   """Sample ids, labels, signers and `.pose` paths of one AUTSL split.
 
   Args:
@@ -171,6 +190,10 @@ def autsl_samples(root, split: str, pose_dir=None, num_classes: int = AUTSL_NUM_
     pose_dir: folder holding this split's `.pose` files, if not one of the
       default places.
     num_classes: class ids must lie in [0, num_classes).
+    extract: run Holistic (`extract_pose_files`) on the videos
+      `ROOT/{split}/{id}_color.mp4` of samples without a `.pose`, writing
+      `ROOT/poses/{split}/{id}_color.pose` (resumable).
+    workers: worker processes for `extract`.
 
   Returns:
     (ids [N] str, labels [N] int32, signers [N] int32, pose paths [N] str).
@@ -189,28 +212,24 @@ def autsl_samples(root, split: str, pose_dir=None, num_classes: int = AUTSL_NUM_
   folders += [root / 'poses' / split, root / 'holistic' / split, root / split]
   if split == 'val':
     folders.append(root / 'holistic' / 'validation')
-  paths, missing = [], []
-  for sample, _ in rows:
-    found = next(
-      (
-        f / n
-        for f in folders
-        for n in (f'{sample}.pose', f'{sample}_color.pose')
-        if (f / n).is_file()
-      ),
-      None,
+  paths, missing = _find_poses(rows, folders)
+  videos = [root / split / f'{m}_color.mp4' for m in missing]
+  hint = ''
+  if extract and missing:
+    from vision.sign.extract import extract_pose_files
+
+    report = extract_pose_files(
+      [v for v in videos if v.is_file()], root / 'poses' / split, workers=workers
     )
-    paths.append(str(found) if found else '')
-    if found is None:
-      missing.append(sample)
+    paths, missing = _find_poses(rows, folders)
+    if report.failed:
+      hint = f' Extraction failed for {len(report.failed)} video(s), e.g. {next(iter(report.failed.values()))}'
+  elif missing and videos[0].is_file():
+    hint = (
+      f' The videos are there: extract the poses with `python -m vision.extract_poses '
+      f'{root / split}/*_color.mp4 --out {root / "poses" / split}` (or extract=True).'
+    )
   if missing:
-    videos = root / split
-    hint = ''
-    if (videos / f'{missing[0]}_color.mp4').is_file():
-      hint = (
-        f' The videos are there: extract the poses with `python -m vision.extract_poses '
-        f'{videos}/*_color.mp4 --out {root / "poses" / split}`.'
-      )
     raise FileNotFoundError(
       f'{len(missing)} of {len(rows)} {split} samples have no .pose file (first: {missing[0]}; '
       f'looked in {[str(f) for f in folders]}).{hint}'
@@ -227,6 +246,8 @@ def load_autsl(
   pose_dir=None,
   limit: int | None = None,
   pad_to: int | None = None,
+  extract: bool = False,
+  workers: int = 1,
 ) -> AUTSLData:
   """Reads one AUTSL split's Holistic poses into a padded batch.
 
@@ -237,11 +258,15 @@ def load_autsl(
     pose_dir: see `autsl_samples`.
     limit: read only the first `limit` samples (quick runs).
     pad_to: pad to this many frames (so splits share one shape).
+    extract, workers: extract missing poses from the split's videos (see
+      `autsl_samples`).
 
   Returns:
     `AUTSLData`.
   """
-  ids, labels, signers, paths = autsl_samples(root, split, pose_dir)
+  ids, labels, signers, paths = autsl_samples(
+    root, split, pose_dir, extract=extract, workers=workers
+  )
   if limit is not None:
     validation.check_int('limit', limit)
     ids, labels, signers, paths = ids[:limit], labels[:limit], signers[:limit], paths[:limit]
