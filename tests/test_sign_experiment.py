@@ -21,7 +21,7 @@ TINY = dataclasses.replace(
   epochs=1,
   ctc_epochs=1,
   batch_size=64,
-  bilstm=(16, (8, 8), 0.2),
+  bilstm=(16, (8,), 0.2),
   transformer=(16, 2, 1, 32, 0.1),
   shots=(),
 )
