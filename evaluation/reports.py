@@ -420,6 +420,117 @@ def plot_score_vs_shots(
   return _save(fig, path)
 
 
+def plot_histograms(
+  groups: Mapping,
+  path,
+  *,
+  bins=10,
+  value_range: tuple[float, float] | None = None,
+  xlabel: str = 'value',
+  title: str | None = None,
+  scale: float = 1.0,
+) -> Path:
+  """Overlaid histograms of one quantity in several groups (sign paper, Figure 6).
+
+  Each group is drawn as the share of its own samples per bin (so groups of
+  different sizes compare), with its size and mean in the legend.
+
+  Args:
+    groups: {name: [n] values}; every group needs at least one finite value.
+    path: output .png path.
+    bins: number of bins or their edges (in displayed units, after `scale`).
+    value_range: (low, high) of the bins in displayed units; default the data's.
+    xlabel: x-axis label.
+    title: optional title.
+    scale: multiplier for display (100 for percent).
+  """
+  if not isinstance(groups, Mapping) or not groups:
+    raise ValueError('groups must be a non-empty dict {name: values}.')
+  data = {}
+  for name, values in groups.items():
+    x = np.asarray(values, dtype=np.float64).ravel() * scale
+    if x.size == 0 or not np.all(np.isfinite(x)):
+      raise ValueError(f'group {name!r} must hold at least one value, all finite.')
+    data[name] = x
+  fig = Figure(figsize=(6, 4))
+  ax = fig.add_subplot()
+  edges = np.histogram_bin_edges(np.concatenate(list(data.values())), bins=bins, range=value_range)
+  for name, x in data.items():
+    weights = np.full(x.shape, 100.0 / x.size)
+    ax.hist(
+      x, bins=edges, weights=weights, alpha=0.5, label=f'{name} (n={x.size}, mean {x.mean():.1f})'
+    )
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel('% of the group')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  if title:
+    ax.set_title(title)
+  return _save(fig, path)
+
+
+def plot_timeline(
+  series: Mapping,
+  path,
+  *,
+  times=None,
+  xlabel: str = 'frame',
+  title: str | None = None,
+  shade=None,
+  shade_label: str | None = None,
+) -> Path:
+  """Signals over time, one panel each (e.g. per-frame hand presence; sign paper, Figure 5).
+
+  Args:
+    series: {name: [T] values} (bool series are drawn as 0/1 steps).
+    path: output .png path.
+    times: [T] x values (default 0..T-1).
+    xlabel: x-axis label.
+    title: optional title.
+    shade: optional [T] bool; frames where it is True are shaded in every panel.
+    shade_label: legend entry for the shading.
+  """
+  if not isinstance(series, Mapping) or not series:
+    raise ValueError('series must be a non-empty dict {name: [T] values}.')
+  arrays = {k: np.asarray(v) for k, v in series.items()}
+  lengths = {a.shape for a in arrays.values()}
+  if len(lengths) != 1 or len(next(iter(lengths))) != 1 or next(iter(lengths))[0] == 0:
+    raise ValueError(f'every series must be 1-D with the same length > 0, got shapes {lengths}.')
+  n = next(iter(lengths))[0]
+  t = np.arange(n) if times is None else np.asarray(times, dtype=np.float64)
+  if t.shape != (n,):
+    raise ValueError(f'times must have shape ({n},), got {t.shape}.')
+  fig = Figure(figsize=(8, 1.4 + 1.3 * len(arrays)))
+  axes = fig.subplots(len(arrays), 1, sharex=True, squeeze=False)[:, 0]
+  for ax, (name, y) in zip(axes, arrays.items()):
+    if y.dtype == bool:
+      ax.step(t, y.astype(float), where='mid')
+      ax.set_yticks([0, 1], labels=['no', 'yes'])
+      ax.set_ylim(-0.2, 1.2)
+    else:
+      ax.plot(t, y)
+    if shade is not None:
+      ax.fill_between(
+        t,
+        0,
+        1,
+        where=np.asarray(shade, bool),
+        step='mid',
+        color='tab:red',
+        alpha=0.2,
+        transform=ax.get_xaxis_transform(),
+        label=shade_label,
+      )
+    ax.set_ylabel(name, rotation=0, ha='right', va='center')
+    ax.grid(alpha=0.3)
+  if shade is not None and shade_label:
+    axes[0].legend(fontsize=8, loc='upper right')
+  axes[-1].set_xlabel(xlabel)
+  if title:
+    axes[0].set_title(title)
+  return _save(fig, path)
+
+
 # ------------------------------------------------------------------ bundle
 
 

@@ -15,6 +15,11 @@ from fewshot.classifiers import matching_classifier
 from fewshot.classifiers import pairwise_scores
 from fewshot.classifiers import prototype_classifier
 from fewshot.classifiers import siamese_classifier
+from fewshot.ctc import CTCDecoding
+from fewshot.ctc import ctc_beam_search
+from fewshot.ctc import ctc_beam_search_batch
+from fewshot.ctc import ctc_class_loss
+from fewshot.ctc import ctc_classes
 from fewshot.episodes import EpisodeEvaluation
 from fewshot.episodes import Episodes
 from fewshot.episodes import evaluate_episodes
@@ -23,6 +28,8 @@ from fewshot.models import BiLSTM
 from fewshot.models import SEMGClassifier
 from fewshot.models import SEMGEmbedder
 from fewshot.models import SiameseNet
+from fewshot.models import SignBiLSTM
+from fewshot.models import SignTransformer
 from fewshot.siamese import contrastive_loss
 from fewshot.siamese import head_scores
 from fewshot.siamese import sample_pairs

@@ -2,6 +2,7 @@
 
 * `semg`: the sEMG base model (Table I) and siamese network (Table II).
 * `har`: the harAGE extractors, fusions and classifier (section 4.2).
+* `sign`: the pose sign-language paper's BiLSTM (Team 2) and CTC transformer (Team 1).
 """
 
 from fewshot.models.har import HARFusionModel
@@ -14,3 +15,6 @@ from fewshot.models.semg import BiLSTM
 from fewshot.models.semg import SEMGClassifier
 from fewshot.models.semg import SEMGEmbedder
 from fewshot.models.semg import SiameseNet
+from fewshot.models.sign import SignBiLSTM
+from fewshot.models.sign import SignTransformer
+from fewshot.models.sign import sinusoidal_encoding

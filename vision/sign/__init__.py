@@ -1,3 +1,75 @@
-"""Sign language from MediaPipe Holistic poses (pose_sign_language.txt): extraction, features, data."""
+"""Sign language from MediaPipe Holistic poses (pose_sign_language.txt): extraction, features, data.
 
-__all__ = []
+* `extract`: Holistic on every frame of a video, written as pose-format
+  `.pose` files (worker processes, resume, shards); mediapipe is imported
+  only when extracting.
+* `poses`: `.pose` -> the paper's 75 points `[T, 75, 3]` and a `[T, 75]`
+  presence mask; padded batches with lengths.
+* `features`: shoulder normalisation, limb angles and lengths, horizontal
+  flip (each equal to pose-format's), and the model input of section 3.2.
+* `presence`: per-frame hand presence and the dominant hand's share of frames
+  (section 5).
+* `data`: spoken-to-signed's fingerspelling lexicon and the AUTSL loader.
+"""
+
+from vision.sign.data import AUTSLData
+from vision.sign.data import FingerspellingLexicon
+from vision.sign.data import autsl_samples
+from vision.sign.data import fingerspelling_lexicon_dir
+from vision.sign.data import load_autsl
+from vision.sign.data import load_fingerspelling_lexicon
+from vision.sign.extract import ExtractionReport
+from vision.sign.extract import extract_pose_files
+from vision.sign.extract import parse_shard
+from vision.sign.extract import video_to_pose
+from vision.sign.features import FEATURE_SETS
+from vision.sign.features import FLIP_PERMUTATION
+from vision.sign.features import LIMBS
+from vision.sign.features import feature_columns
+from vision.sign.features import feature_size
+from vision.sign.features import flip_horizontal
+from vision.sign.features import limb_features
+from vision.sign.features import normalize_shoulders
+from vision.sign.features import pose_features
+from vision.sign.poses import NUM_POINTS
+from vision.sign.poses import PoseArrays
+from vision.sign.poses import PoseBatch
+from vision.sign.poses import pad_poses
+from vision.sign.poses import pose_to_arrays
+from vision.sign.poses import read_pose
+from vision.sign.poses import read_pose_arrays
+from vision.sign.presence import dominant_hand
+from vision.sign.presence import dominant_hand_presence
+from vision.sign.presence import hand_presence
+
+__all__ = [
+  'AUTSLData',
+  'ExtractionReport',
+  'FEATURE_SETS',
+  'FLIP_PERMUTATION',
+  'FingerspellingLexicon',
+  'LIMBS',
+  'NUM_POINTS',
+  'PoseArrays',
+  'PoseBatch',
+  'autsl_samples',
+  'dominant_hand',
+  'dominant_hand_presence',
+  'extract_pose_files',
+  'feature_columns',
+  'feature_size',
+  'fingerspelling_lexicon_dir',
+  'flip_horizontal',
+  'hand_presence',
+  'limb_features',
+  'load_autsl',
+  'load_fingerspelling_lexicon',
+  'normalize_shoulders',
+  'pad_poses',
+  'parse_shard',
+  'pose_features',
+  'pose_to_arrays',
+  'read_pose',
+  'read_pose_arrays',
+  'video_to_pose',
+]

@@ -1,0 +1,208 @@
+"""`.pose` files (pose-format) to arrays: the paper's 75 points and a presence mask.
+
+Section 3.2: of the 543 MediaPipe Holistic landmarks, the 468 (or 478 with
+refined irises) face-mesh points are dropped and the remaining 75 used:
+
+    0..32   POSE_LANDMARKS        (body, 33)
+    33..53  LEFT_HAND_LANDMARKS   (21)
+    54..74  RIGHT_HAND_LANDMARKS  (21)
+
+Coordinates are pose-format's: x and y in pixels of the source video (the
+header's width and height), z as MediaPipe reports it (unscaled). A point is
+present when its confidence is > 0, which is pose-format's own mask
+(`NumPyPoseBody` masks confidence == 0); Holistic writes confidence 0 and
+coordinates 0 for a hand it did not detect, so a missing hand is 21 points
+with mask False. Missing points are returned as exact zeros.
+
+The file format itself is pose-format's (`Pose.read`); nothing here parses
+bytes by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from evaluation import validation
+
+__all__ = [
+  'COMPONENTS',
+  'NUM_POINTS',
+  'PoseArrays',
+  'PoseBatch',
+  'pad_poses',
+  'pose_to_arrays',
+  'read_pose',
+  'read_pose_arrays',
+]
+
+# The three Holistic components kept by the paper (section 3.2), in this order.
+COMPONENTS = ('POSE_LANDMARKS', 'LEFT_HAND_LANDMARKS', 'RIGHT_HAND_LANDMARKS')
+COMPONENT_SIZES = (33, 21, 21)
+NUM_POINTS = sum(COMPONENT_SIZES)  # 75
+
+
+class PoseArrays(NamedTuple):
+  """One clip as arrays.
+
+  Attributes:
+    points: [T, 75, 3] float32, x/y in pixels, z unscaled; 0 where missing.
+    mask: [T, 75] bool, True where the point was estimated (confidence > 0).
+    fps: frames per second from the file.
+    width: frame width in pixels (the header's), needed to mirror x.
+    height: frame height in pixels.
+  """
+
+  points: np.ndarray
+  mask: np.ndarray
+  fps: float
+  width: int
+  height: int
+
+
+class PoseBatch(NamedTuple):
+  """Clips of different lengths, zero-padded at the end to a common length.
+
+  Attributes:
+    points: [B, T, 75, 3] float32; padded frames are zeros.
+    mask: [B, T, 75] bool; padded frames are all False.
+    lengths: [B] int32 number of real frames of each clip.
+    width: [B] float32 frame widths (for `flip_horizontal`).
+  """
+
+  points: np.ndarray
+  mask: np.ndarray
+  lengths: np.ndarray
+  width: np.ndarray
+
+
+def read_pose(path):
+  """Reads a `.pose` file with pose-format (`pose_format.Pose.read`).
+
+  Raises:
+    FileNotFoundError: naming the path.
+    ValueError: naming the path when pose-format cannot parse it.
+  """
+  from pose_format import Pose
+
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'pose file not found: {path}')
+  with open(path, 'rb') as f:
+    buffer = f.read()
+  try:
+    return Pose.read(buffer)
+  except Exception as e:  # pose-format raises struct/Index/Value errors on bad bytes
+    raise ValueError(f'{path} is not a readable .pose file ({type(e).__name__}: {e}).') from e
+
+
+def pose_to_arrays(pose, person: int = 0, source: str = 'pose') -> PoseArrays:
+  """The 75 body and hand points of one person of a pose-format `Pose`.
+
+  Args:
+    pose: a `pose_format.Pose` from MediaPipe Holistic (pose-format's
+      components; the face and world landmarks are ignored).
+    person: which person of the body's people axis.
+    source: a name for error messages (e.g. the file path).
+
+  Returns:
+    `PoseArrays` with points [T, 75, 3] and mask [T, 75].
+
+  Raises:
+    ValueError: a component is missing or has another number of points, or
+      the person index is out of range, naming `source`.
+  """
+  names = [c.name for c in pose.header.components]
+  starts, start = {}, 0
+  for c in pose.header.components:
+    starts[c.name] = (start, len(c.points), len(c.format))
+    start += len(c.points)
+  for name, size in zip(COMPONENTS, COMPONENT_SIZES):
+    if name not in starts:
+      raise ValueError(
+        f'{source}: no {name} component (components: {names}); expected a MediaPipe '
+        'Holistic pose as written by pose-format.'
+      )
+    if starts[name][1] != size:
+      raise ValueError(f'{source}: {name} has {starts[name][1]} points, expected {size}.')
+  data = np.asarray(pose.body.data.data if hasattr(pose.body.data, 'data') else pose.body.data)
+  confidence = np.asarray(pose.body.confidence)
+  if data.ndim != 4 or data.shape[-1] < 3:
+    raise ValueError(
+      f'{source}: body data must be [frames, people, points, >=3], got {data.shape}.'
+    )
+  people = data.shape[1]
+  validation.check_int('person', person, low=0, high=people - 1)
+  idx = np.concatenate([np.arange(starts[n][0], starts[n][0] + starts[n][1]) for n in COMPONENTS])
+  points = data[:, person][:, idx, :3].astype(np.float32)
+  mask = confidence[:, person][:, idx] > 0
+  points = np.where(mask[..., None], points, 0.0).astype(np.float32)
+  if not np.all(np.isfinite(points)):
+    raise ValueError(f'{source}: the pose holds NaN or inf coordinates at present points.')
+  dims = pose.header.dimensions
+  return PoseArrays(points, mask, float(pose.body.fps), int(dims.width), int(dims.height))
+
+
+def read_pose_arrays(path, person: int = 0) -> PoseArrays:
+  """`read_pose` then `pose_to_arrays`: a `.pose` file -> [T, 75, 3] points and [T, 75] mask."""
+  return pose_to_arrays(read_pose(path), person=person, source=os.fspath(path))
+
+
+def _subsample(n: int, max_frames: int) -> np.ndarray:
+  # Evenly spaced frames over the whole clip (first and last kept), so a long
+  # clip keeps its time course instead of losing its end.
+  if n <= max_frames:
+    return np.arange(n)
+  return np.round(np.linspace(0, n - 1, max_frames)).astype(np.int64)
+
+
+def pad_poses(
+  clips: Sequence[PoseArrays], max_frames: int | None = None, pad_to: int | None = None
+) -> PoseBatch:
+  """Stacks clips into one zero-padded batch with their lengths.
+
+  Args:
+    clips: `PoseArrays` (or any objects with `points` [T, 75, 3], `mask`
+      [T, 75] and `width`).
+    max_frames: clips longer than this are subsampled to `max_frames` evenly
+      spaced frames (first and last kept); None keeps every frame.
+    pad_to: pad to this many frames (>= the longest clip after
+      subsampling), so batches of different clips share one shape; default
+      the longest clip.
+
+  Returns:
+    `PoseBatch` with points [B, T, 75, 3], mask [B, T, 75], lengths [B].
+  """
+  if len(clips) == 0:
+    raise ValueError('clips is empty: nothing to batch.')
+  if max_frames is not None:
+    validation.check_int('max_frames', max_frames)
+  kept = []
+  for i, c in enumerate(clips):
+    p, m = np.asarray(c.points), np.asarray(c.mask)
+    if p.ndim != 3 or p.shape[1:] != (NUM_POINTS, 3) or m.shape != p.shape[:2]:
+      raise ValueError(
+        f'clip {i}: points must be [T, {NUM_POINTS}, 3] and mask [T, {NUM_POINTS}], got '
+        f'{p.shape} and {m.shape}.'
+      )
+    if p.shape[0] == 0:
+      raise ValueError(f'clip {i} has no frames.')
+    sel = _subsample(p.shape[0], max_frames) if max_frames else np.arange(p.shape[0])
+    kept.append((p[sel], m[sel]))
+  longest = max(p.shape[0] for p, _ in kept)
+  if pad_to is None:
+    pad_to = longest
+  validation.check_int('pad_to', pad_to, low=longest)
+  b = len(kept)
+  points = np.zeros((b, pad_to, NUM_POINTS, 3), np.float32)
+  mask = np.zeros((b, pad_to, NUM_POINTS), bool)
+  lengths = np.zeros(b, np.int32)
+  for i, (p, m) in enumerate(kept):
+    points[i, : len(p)] = p
+    mask[i, : len(p)] = m
+    lengths[i] = len(p)
+  width = np.array([float(c.width) for c in clips], np.float32)
+  return PoseBatch(points, mask, lengths, width)
