@@ -16,15 +16,17 @@ from fewshot.protocols import semg as protocol
 
 HIDDEN, FC = (3, 3), (4, 4)  # two BiLSTM layers: enough to freeze one, not the other
 N, R = 48, 3
+# Patience = epochs: the runs' lengths must not hinge on float rounding (the toy
+# problems below test early stopping itself).
 CFG = trainer.FitConfig(
-  num_epochs=4, steps_per_epoch=2, batch_size=6, patience=2, learning_rate=1e-2
+  num_epochs=4, steps_per_epoch=4, batch_size=8, patience=4, learning_rate=1e-2
 )
 
 
 @pytest.fixture(scope='module')
 def data():
   y = jnp.arange(N) % 4
-  x = jax.random.normal(jax.random.key(0), (N, 2, 61)) + y[:, None, None] * 0.5
+  x = jax.random.normal(jax.random.key(0), (N, 2, 61)) + y[:, None, None] * 1.0
   return {'x': x, 'y': y}
 
 
@@ -230,7 +232,10 @@ def test_unknown_monitor_is_named():
 @pytest.fixture(scope='module')
 def base(data):
   model = models.SEMGClassifier(4, hidden=HIDDEN, fc=FC, batch_norm=True)
-  fs0, fs, hist, fit = _fit_runs(model, optax.adam(CFG.learning_rate), data)
+  # SGD, not Adam: Adam's first steps are sign(g), which turns float rounding
+  # in near-zero gradients (batched vs single matmuls) into 1e-2 steps, so
+  # vmapped and sequential runs would differ by far more than rounding.
+  fs0, fs, hist, fit = _fit_runs(model, optax.sgd(0.1, momentum=0.9), data)
   return model, fs0, fs, hist, fit
 
 
@@ -267,19 +272,13 @@ def test_seed_vmapped_equals_sequential(base, data):
 
 
 def test_ragged_run_trains_as_it_would_alone(base, data):
-  """Run 2 (4 examples) padded to 32 in a batch of runs trains as the same run alone.
-
-  Same batches, masks and keys; the only difference is float rounding in the
-  batched matmuls, which Adam's normalised steps amplify over epochs (with SGD
-  the two agree to 1e-7), hence the looser tolerance after the first epoch.
-  """
+  """Run 2 (4 examples) padded to 32 in a batch of runs trains as the same run alone."""
   model, fs0, fs, hist, fit = base
   take = lambda t: jax.tree.map(lambda a: a[2:], t)
   alone = trainer.make_split([range(4)], [range(32, 48)])
   keys = jax.random.split(jax.random.key(2), R)[2:]
   out, h = trainer.fit_runs(fit, take(fs0), keys, data, alone, num_epochs=CFG.num_epochs)
-  np.testing.assert_allclose(h['val_loss'][0, 0], hist['val_loss'][2, 0], rtol=1e-6)
-  np.testing.assert_allclose(h['val_loss'][0], hist['val_loss'][2], rtol=3e-3)
+  np.testing.assert_allclose(h['val_loss'][0], hist['val_loss'][2], rtol=1e-5)
   assert int(out.epoch[0]) == int(fs.epoch[2])
 
 
