@@ -296,10 +296,21 @@ def sampen_counts(frames, tol, m: int = 2, strict: bool = True, templates: str =
 _UNDEFINED = ('bound', 'nan', 'library')
 
 
+def _std(x, ddof: int):
+  """Standard deviation of the last axis (two passes, as jnp.std), with the
+  sums as matrix-vector products: XLA:CPU reduces short rows slowly (about
+  0.6 us per 128-sample frame against 0.2 us, a fifth of the whole SampEn)."""
+  n = x.shape[-1]
+  ones = jnp.ones((n,), x.dtype)
+  row_sum = lambda a: jnp.matmul(a, ones, precision=lax.Precision.HIGHEST)
+  centred = x - (row_sum(x) / n)[..., None]
+  return jnp.sqrt(row_sum(centred * centred) / (n - ddof))
+
+
 def _sampen(x, r, m, relative, ddof, strict, templates, undefined):
   lead, n = x.shape[:-1], x.shape[-1]
   if relative:
-    tol = r * jnp.std(x, axis=-1, ddof=ddof)
+    tol = r * _std(x, ddof)
   else:
     tol = jnp.broadcast_to(jnp.asarray(r, x.dtype), lead)
   frames = x.reshape(-1, n)
