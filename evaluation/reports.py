@@ -447,8 +447,7 @@ def plot_histograms(
   data = {}
   for name, values in groups.items():
     x = np.asarray(values, dtype=np.float64).ravel() * scale
-    if x.size == 0 or not np.all(np.isfinite(x)):
-      raise ValueError(f'group {name!r} must hold at least one value, all finite.')
+    validation.check_finite_scores(x, f'group {name!r}')
     data[name] = x
   fig = Figure(figsize=(6, 4))
   ax = fig.add_subplot()
