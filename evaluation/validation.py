@@ -125,7 +125,7 @@ def check_array(
   x = as_array(x)
   shape = tuple(x.shape)
   if ndim is not None and len(shape) != ndim:
-    raise ValueError(f'{name} must be {ndim}-D ({ndim} dimension(s)), got shape {shape}.')
+    raise ValueError(f'{name} must have {ndim} dimension(s) ({ndim}-D), got shape {shape}.')
   if min_ndim is not None and len(shape) < min_ndim:
     raise ValueError(f'{name} must have at least {min_ndim} dimension(s), got shape {shape}.')
   if nonempty and int(np.prod(shape)) == 0:

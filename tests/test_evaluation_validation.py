@@ -26,7 +26,7 @@ def test_check_int_accepts_ints_and_names_the_problem():
 def test_check_array_shapes_dtypes_and_values():
   x = validation.check_array('x', [[1.0, 2.0]], ndim=2)
   assert isinstance(x, np.ndarray) and x.shape == (1, 2)
-  with pytest.raises(ValueError, match=r'x must be 1-D \(1 dimension\(s\)\), got shape \(1, 2\)'):
+  with pytest.raises(ValueError, match=r'x must have 1 dimension\(s\) \(1-D\), got shape \(1, 2\)'):
     validation.check_array('x', x, ndim=1)
   with pytest.raises(ValueError, match='at least 3 dimension'):
     validation.check_array('x', x, min_ndim=3)
