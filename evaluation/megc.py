@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -157,10 +158,29 @@ def composite_database(
   )
 
 
+def _bucket(n: int) -> int:
+  # Fold and database sizes vary; padding the pooled labels to a power of two
+  # bounds the compilations to a handful of lengths.
+  return max(64, 1 << (int(n) - 1).bit_length())
+
+
+@functools.partial(jax.jit, static_argnames=('num_classes',))
+def _pooled_scores(y_true, y_pred, num_classes):
+  # Padding labels are -1: their one-hot rows are zero, so they count nowhere.
+  cm = metrics._confusion(y_true, y_pred, num_classes)
+  uf1 = metrics._score(cm, 'f1', 'macro', 0.0)
+  f1 = metrics._score(cm, 'f1', None, 0.0)
+  return cm, uf1, metrics._uar(cm), f1
+
+
 def composite_scores(
   fold_true: Sequence, fold_pred: Sequence, num_classes: int = len(MEGC_CLASSES)
 ) -> dict:
   """UF1 and UAR with TP/FP/FN pooled over all LOSO folds (eq. 3-5).
+
+  Pooling sums the folds' confusion matrices, which is the confusion matrix
+  of all held-out predictions together; it is computed that way, in one
+  jitted program per (bucketed) total length.
 
   Args:
     fold_true: per fold, [n_f] int true labels of the held-out subject.
@@ -175,19 +195,19 @@ def composite_scores(
     raise ValueError(f'{len(fold_true)} folds of true labels but {len(fold_pred)} of predictions.')
   if len(fold_true) == 0:
     raise ValueError('no folds given.')
-  cm = sum(
-    np.asarray(metrics.confusion_matrix(t, p, num_classes)) for t, p in zip(fold_true, fold_pred)
-  )
-  return _scores_from_confusion(cm)
-
-
-def _scores_from_confusion(cm) -> dict:
-  cm = jnp.asarray(cm)
+  num_classes = _validation.check_num_classes(num_classes)
+  for t, p in zip(fold_true, fold_pred):
+    _validation.check_label_pair(_validation.as_array(t), _validation.as_array(p), num_classes)
+  y_true = np.concatenate([np.asarray(t) for t in fold_true]).astype(np.int32)
+  y_pred = np.concatenate([np.asarray(p) for p in fold_pred]).astype(np.int32)
+  pad = _bucket(len(y_true)) - len(y_true)
+  y_true, y_pred = (np.pad(y, (0, pad), constant_values=-1) for y in (y_true, y_pred))
+  cm, uf1, uar, f1 = jax.device_get(_pooled_scores(y_true, y_pred, num_classes=num_classes))
   return {
-    'UF1': float(metrics.f1_from_confusion(cm, 'macro')),
-    'UAR': float(metrics.uar_from_confusion(cm)),
-    'F1': np.asarray(metrics.f1_from_confusion(cm)).tolist(),
-    'confusion': np.asarray(cm).tolist(),
+    'UF1': float(uf1),
+    'UAR': float(uar),
+    'F1': f1.tolist(),
+    'confusion': cm.tolist(),
   }
 
 
@@ -219,6 +239,11 @@ def scores_by_database(y_true, y_pred, database, num_classes: int = len(MEGC_CLA
   return out
 
 
+@jax.jit
+def _sum_folds(fold_cms):
+  return jnp.sum(fold_cms, axis=0)
+
+
 def pooled_confusion(fold_cms) -> jax.Array:
   """Sums stacked per-fold confusion matrices: [folds, C, C] -> [C, C].
 
@@ -226,9 +251,10 @@ def pooled_confusion(fold_cms) -> jax.Array:
   equal size; pooled UF1/UAR are then `f1_from_confusion(pooled, 'macro')`
   and `uar_from_confusion(pooled)`.
   """
+  fold_cms = _validation.as_array(fold_cms)
   shape = np.shape(fold_cms)
   if len(shape) != 3 or shape[1] != shape[2]:
     raise ValueError(f'expected [folds, C, C] matrices, got shape {shape}.')
-  if _validation.is_concrete(fold_cms) and shape[0] == 0:
+  if shape[0] == 0:
     raise ValueError('no folds given.')
-  return jnp.sum(jnp.asarray(fold_cms), axis=0)
+  return _sum_folds(fold_cms)

@@ -46,6 +46,7 @@ class). This equals scikit-learn `balanced_accuracy_score(y_true, y_pred)`.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -66,7 +67,8 @@ class PerClassScores(NamedTuple):
 
 
 def _as_labels(y):
-  return jnp.asarray(y)
+  # Lists become host arrays: a list reaching jit would be a pytree of scalars.
+  return _validation.as_array(y)
 
 
 def _safe_div(num, den, zero_division: float):
@@ -81,6 +83,12 @@ def _check_average(average):
     raise ValueError(f'average must be one of {AVERAGES}, got {average!r}.')
 
 
+# Every public function validates on the host (static shapes always, label
+# values when concrete), then calls one module-level jitted core with
+# num_classes, average and zero_division static: one compile per shape and
+# setting, reused by later calls, and a nested call inside a user's
+# jit/vmap (e.g. evaluate_episodes) is inlined into the caller's program.
+
 # ---------------------------------------------------------------- counting
 
 
@@ -90,6 +98,9 @@ def _confusion(y_true, y_pred, num_classes: int) -> jax.Array:
   t = jax.nn.one_hot(y_true, num_classes, dtype=jnp.int32)  # (N, C)
   p = jax.nn.one_hot(y_pred, num_classes, dtype=jnp.int32)  # (N, C)
   return jnp.einsum('nc,nd->cd', t, p, preferred_element_type=jnp.int32)
+
+
+_confusion_jit = jax.jit(_confusion, static_argnames=('num_classes',))
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> jax.Array:
@@ -106,12 +117,12 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> jax.Array:
     labels=range(C))`.
   """
   num_classes = _validation.check_num_classes(num_classes)
+  y_true, y_pred = _as_labels(y_true), _as_labels(y_pred)
   _validation.check_label_pair(y_true, y_pred, num_classes)
-  return _confusion(_as_labels(y_true), _as_labels(y_pred), num_classes)
+  return _confusion_jit(y_true, y_pred, num_classes=num_classes)
 
 
 def _counts(cm):
-  cm = jnp.asarray(cm)
   tp = jnp.diagonal(cm)
   fp = cm.sum(axis=0) - tp
   fn = cm.sum(axis=1) - tp
@@ -142,9 +153,20 @@ def _average_scores(per_class, support, average, micro):
 
 def _micro(cm, zero_division):
   # Single-label multiclass: pooled TP = trace, pooled TP+FP = TP+FN = n.
-  cm = jnp.asarray(cm)
   n = cm.sum().astype(jnp.float32)
   return _safe_div(jnp.trace(cm).astype(jnp.float32), n, zero_division)
+
+
+def _score(cm, field: str, average, zero_division: float):
+  """One metric ('precision', 'recall' or 'f1') from a [C, C] matrix, averaged."""
+  cm = jnp.asarray(cm)
+  s = _per_class_from_confusion(cm, zero_division)
+  return _average_scores(getattr(s, field), s.support, average, _micro(cm, zero_division))
+
+
+_STATIC = ('field', 'average', 'zero_division')
+_score_jit = jax.jit(_score, static_argnames=_STATIC)
+_per_class_jit = jax.jit(_per_class_from_confusion, static_argnames=('zero_division',))
 
 
 # ------------------------------------------------------ from a confusion
@@ -154,36 +176,34 @@ def per_class_from_confusion(cm, zero_division: float = 0.0) -> PerClassScores:
   """Per-class precision, recall, F1 and support from a [C, C] matrix."""
   _validation.check_confusion(cm)
   zero_division = _validation.check_zero_division(zero_division)
-  return _per_class_from_confusion(cm, zero_division)
+  return _per_class_jit(_validation.as_array(cm), zero_division=zero_division)
+
+
+def _from_confusion(field, cm, average, zero_division):
+  _check_average(average)
+  _validation.check_confusion(cm)
+  zero_division = _validation.check_zero_division(zero_division)
+  return _score_jit(
+    _validation.as_array(cm), field=field, average=average, zero_division=zero_division
+  )
 
 
 def precision_from_confusion(cm, average=None, zero_division: float = 0.0):
   """Precision from a [C, C] confusion matrix; see module docstring."""
-  _check_average(average)
-  s = per_class_from_confusion(cm, zero_division)
-  return _average_scores(s.precision, s.support, average, _micro(cm, zero_division))
+  return _from_confusion('precision', cm, average, zero_division)
 
 
 def recall_from_confusion(cm, average=None, zero_division: float = 0.0):
   """Recall from a [C, C] confusion matrix; see module docstring."""
-  _check_average(average)
-  s = per_class_from_confusion(cm, zero_division)
-  return _average_scores(s.recall, s.support, average, _micro(cm, zero_division))
+  return _from_confusion('recall', cm, average, zero_division)
 
 
 def f1_from_confusion(cm, average=None, zero_division: float = 0.0):
   """F1 from a [C, C] confusion matrix (MEGC eq. 3; 'macro' is UF1, eq. 4)."""
-  _check_average(average)
-  s = per_class_from_confusion(cm, zero_division)
-  return _average_scores(s.f1, s.support, average, _micro(cm, zero_division))
+  return _from_confusion('f1', cm, average, zero_division)
 
 
-def uar_from_confusion(cm) -> jax.Array:
-  """UAR = mean recall over classes present in the true labels (MEGC eq. 5)."""
-  _validation.check_confusion(cm)
-  return _uar(cm)
-
-
+@jax.jit
 def _uar(cm) -> jax.Array:
   cm = jnp.asarray(cm)
   tp = jnp.diagonal(cm).astype(jnp.float32)
@@ -193,21 +213,37 @@ def _uar(cm) -> jax.Array:
   return jnp.sum(recall) / jnp.maximum(jnp.sum(present), 1)
 
 
+def uar_from_confusion(cm) -> jax.Array:
+  """UAR = mean recall over classes present in the true labels (MEGC eq. 5)."""
+  _validation.check_confusion(cm)
+  return _uar(_validation.as_array(cm))
+
+
+@jax.jit
+def _accuracy_from_confusion(cm) -> jax.Array:
+  return jnp.trace(cm).astype(jnp.float32) / cm.sum().astype(jnp.float32)
+
+
 def accuracy_from_confusion(cm) -> jax.Array:
   """Fraction of correct predictions from a [C, C] confusion matrix."""
   _validation.check_confusion(cm)
-  cm = jnp.asarray(cm)
-  return jnp.trace(cm).astype(jnp.float32) / cm.sum().astype(jnp.float32)
+  return _accuracy_from_confusion(_validation.as_array(cm))
 
 
 # ------------------------------------------------------------ from labels
 
 
-def _checked_confusion(y_true, y_pred, num_classes, zero_division=0.0):
+def _checked_labels(y_true, y_pred, num_classes, zero_division=0.0):
   num_classes = _validation.check_num_classes(num_classes)
+  y_true, y_pred = _as_labels(y_true), _as_labels(y_pred)
   _validation.check_label_pair(y_true, y_pred, num_classes)
   zero_division = _validation.check_zero_division(zero_division)
-  return _confusion(_as_labels(y_true), _as_labels(y_pred), num_classes), zero_division
+  return y_true, y_pred, num_classes, zero_division
+
+
+@functools.partial(jax.jit, static_argnames=('num_classes', 'zero_division'))
+def _precision_recall_f1(y_true, y_pred, num_classes, zero_division):
+  return _per_class_from_confusion(_confusion(y_true, y_pred, num_classes), zero_division)
 
 
 def precision_recall_f1(
@@ -224,15 +260,21 @@ def precision_recall_f1(
   Returns:
     PerClassScores with [C] float32 precision/recall/f1 and [C] int32 support.
   """
-  cm, zd = _checked_confusion(y_true, y_pred, num_classes, zero_division)
-  return _per_class_from_confusion(cm, zd)
+  y_true, y_pred, num_classes, zd = _checked_labels(y_true, y_pred, num_classes, zero_division)
+  return _precision_recall_f1(y_true, y_pred, num_classes=num_classes, zero_division=zd)
+
+
+@functools.partial(jax.jit, static_argnames=('num_classes',) + _STATIC)
+def _label_score(y_true, y_pred, num_classes, field, average, zero_division):
+  return _score(_confusion(y_true, y_pred, num_classes), field, average, zero_division)
 
 
 def _label_metric(field, y_true, y_pred, num_classes, average, zero_division):
   _check_average(average)
-  cm, zd = _checked_confusion(y_true, y_pred, num_classes, zero_division)
-  s = _per_class_from_confusion(cm, zd)
-  return _average_scores(getattr(s, field), s.support, average, _micro(cm, zd))
+  y_true, y_pred, num_classes, zd = _checked_labels(y_true, y_pred, num_classes, zero_division)
+  return _label_score(
+    y_true, y_pred, num_classes=num_classes, field=field, average=average, zero_division=zd
+  )
 
 
 def precision(y_true, y_pred, num_classes: int, average=None, zero_division: float = 0.0):
@@ -278,6 +320,11 @@ def f1_score(y_true, y_pred, num_classes: int, average=None, zero_division: floa
   return _label_metric('f1', y_true, y_pred, num_classes, average, zero_division)
 
 
+@functools.partial(jax.jit, static_argnames=('num_classes',))
+def _label_uar(y_true, y_pred, num_classes):
+  return _uar(_confusion(y_true, y_pred, num_classes))
+
+
 def uar(y_true, y_pred, num_classes: int) -> jax.Array:
   """Unweighted Average Recall (= balanced accuracy), MEGC 2019 eq. 5.
 
@@ -290,8 +337,13 @@ def uar(y_true, y_pred, num_classes: int) -> jax.Array:
     float32 scalar: mean over classes present in y_true of TP_c / n_c; equals
     `sklearn.metrics.balanced_accuracy_score(y_true, y_pred)`.
   """
-  cm, _ = _checked_confusion(y_true, y_pred, num_classes)
-  return _uar(cm)
+  y_true, y_pred, num_classes, _ = _checked_labels(y_true, y_pred, num_classes)
+  return _label_uar(y_true, y_pred, num_classes=num_classes)
+
+
+@jax.jit
+def _accuracy(y_true, y_pred):
+  return jnp.mean((y_true == y_pred).astype(jnp.float32))
 
 
 def accuracy(y_true, y_pred, num_classes: int | None = None) -> jax.Array:
@@ -302,6 +354,6 @@ def accuracy(y_true, y_pred, num_classes: int | None = None) -> jax.Array:
   """
   if num_classes is not None:
     num_classes = _validation.check_num_classes(num_classes)
+  y_true, y_pred = _as_labels(y_true), _as_labels(y_pred)
   _validation.check_label_pair(y_true, y_pred, num_classes)
-  t, p = _as_labels(y_true), _as_labels(y_pred)
-  return jnp.mean((t == p).astype(jnp.float32))
+  return _accuracy(y_true, y_pred)

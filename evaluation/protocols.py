@@ -22,6 +22,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from evaluation import validation
+
 # sEMG paper, Table III: (training, validation, test) samples per class C1-C7.
 SEMG_TABLE_III = (
   (389, 111, 120),  # C1 60-degree adductor squeeze
@@ -84,8 +86,7 @@ def _subjects(subjects) -> np.ndarray:
     raise ValueError(f'subjects must be 1-D [n], got shape {s.shape}.')
   if s.size == 0:
     raise ValueError('subjects is empty.')
-  if s.dtype.kind == 'f' and not np.all(np.isfinite(s)):
-    raise ValueError('subjects contains NaN or inf.')
+  validation.check_array('subjects', s, finite=True, nonempty=False)
   if s.dtype.kind == 'O':
     raise ValueError('subjects must be ints or strings, not mixed objects.')
   return s

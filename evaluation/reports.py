@@ -29,6 +29,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from evaluation import validation
+
 STATISTICS = ('median_iqr', 'mean_std')
 
 
@@ -64,8 +66,7 @@ def summarize(scores: Mapping, statistic: str = 'median_iqr', ddof: int = 1) -> 
       x = np.asarray(values, dtype=np.float64).ravel()
       if x.size == 0:
         raise ValueError(f'cell ({row!r}, {col!r}) has no scores.')
-      if not np.all(np.isfinite(x)):
-        raise ValueError(f'cell ({row!r}, {col!r}) has NaN or inf scores.')
+      validation.check_finite_scores(x, f'cell ({row!r}, {col!r})')
       # Host float64 NumPy with the same quantile rule as
       # `statistics.quartiles` (linear), so report files carry no float32
       # rounding noise.
@@ -326,10 +327,7 @@ def plot_confusion_matrix(
     title: optional figure title.
   """
   a = np.asarray(cm)
-  if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] == 0:
-    raise ValueError(f'confusion matrix must be square [C, C], got {a.shape}.')
-  if not np.all(np.isfinite(a)) or (a < 0).any():
-    raise ValueError('confusion matrix must hold finite, non-negative counts.')
+  validation.check_confusion(a, allow_empty=True)
   if len(class_names) != a.shape[0]:
     raise ValueError(f'{len(class_names)} class names for a {a.shape[0]}-class matrix.')
   support = a.sum(axis=1, keepdims=True)
@@ -449,8 +447,7 @@ def plot_histograms(
   data = {}
   for name, values in groups.items():
     x = np.asarray(values, dtype=np.float64).ravel() * scale
-    if x.size == 0 or not np.all(np.isfinite(x)):
-      raise ValueError(f'group {name!r} must hold at least one value, all finite.')
+    validation.check_finite_scores(x, f'group {name!r}')
     data[name] = x
   fig = Figure(figsize=(6, 4))
   ax = fig.add_subplot()

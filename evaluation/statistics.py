@@ -14,11 +14,13 @@ the gap between neighbouring scores.
 
 `median_iqr`, `quartiles` and `mean_std` are pure jnp and reduce over `axis`,
 so they also work under `jax.vmap`/`jax.jit`; input checks (empty, NaN/inf)
-run only on concrete inputs.
+run on the host, the value checks only on concrete inputs, and each function
+then runs one jitted program per shape, axis (and ddof).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -52,9 +54,34 @@ class RankSumResult(NamedTuple):
   n_y: int
 
 
-def _check_axis(x, axis):
-  if not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
-    raise ValueError(f'axis {axis!r} out of range for shape {x.shape}.')
+def _check_scores(scores, axis):
+  """Host checks shared by the summaries; returns (array, axis >= 0)."""
+  x = _validation.as_array(scores)
+  if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
+    raise ValueError(f'axis {axis!r} out of range for shape {tuple(x.shape)}.')
+  _validation.check_finite_scores(x)
+  return x, axis % x.ndim
+
+
+def _quartiles(x, axis):
+  x = jnp.asarray(x, dtype=jnp.float32)
+  q = jnp.percentile(x, jnp.array([25.0, 50.0, 75.0]), axis=axis, method='linear')
+  return Quartiles(q[0], q[1], q[2])
+
+
+_quartiles_jit = jax.jit(_quartiles, static_argnames=('axis',))
+
+
+@functools.partial(jax.jit, static_argnames=('axis',))
+def _median_iqr(x, axis):
+  q = _quartiles(x, axis)
+  return MedianIQR(q.median, q.q3 - q.q1)
+
+
+@functools.partial(jax.jit, static_argnames=('axis', 'ddof'))
+def _mean_std(x, axis, ddof):
+  x = jnp.asarray(x, dtype=jnp.float32)
+  return MeanStd(jnp.mean(x, axis=axis), jnp.std(x, axis=axis, ddof=ddof))
 
 
 def quartiles(scores, axis: int = 0) -> Quartiles:
@@ -67,11 +94,8 @@ def quartiles(scores, axis: int = 0) -> Quartiles:
   Returns:
     Quartiles(q1, median, q3), each with `axis` removed.
   """
-  x = jnp.asarray(scores, dtype=jnp.float32)
-  _check_axis(x, axis)
-  _validation.check_finite_scores(scores)
-  q = jnp.percentile(x, jnp.array([25.0, 50.0, 75.0]), axis=axis, method='linear')
-  return Quartiles(q[0], q[1], q[2])
+  x, axis = _check_scores(scores, axis)
+  return _quartiles_jit(x, axis=axis)
 
 
 def median_iqr(scores, axis: int = 0) -> MedianIQR:
@@ -85,8 +109,8 @@ def median_iqr(scores, axis: int = 0) -> MedianIQR:
     MedianIQR(median, iqr) with `axis` removed; equals
     `np.median(x, axis)` and `scipy.stats.iqr(x, axis)`.
   """
-  q = quartiles(scores, axis)
-  return MedianIQR(q.median, q.q3 - q.q1)
+  x, axis = _check_scores(scores, axis)
+  return _median_iqr(x, axis=axis)
 
 
 def mean_std(scores, axis: int = 0, ddof: int = 1) -> MeanStd:
@@ -101,14 +125,13 @@ def mean_std(scores, axis: int = 0, ddof: int = 1) -> MeanStd:
   Returns:
     MeanStd(mean, std) with `axis` removed.
   """
-  x = jnp.asarray(scores, dtype=jnp.float32)
-  _check_axis(x, axis)
-  _validation.check_finite_scores(scores)
+  x, axis = _check_scores(scores, axis)
+  ddof = _validation.check_int('ddof', ddof, low=0)
   if x.shape[axis] - ddof <= 0:
     raise ValueError(
       f'std with ddof={ddof} needs more than {ddof} scores along axis {axis}, got {x.shape[axis]}.'
     )
-  return MeanStd(jnp.mean(x, axis=axis), jnp.std(x, axis=axis, ddof=ddof))
+  return _mean_std(x, axis=axis, ddof=ddof)
 
 
 def wilcoxon_ranksum(x, y, alternative: str = 'two-sided') -> RankSumResult:

@@ -14,6 +14,7 @@ import numbers
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -26,15 +27,19 @@ def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
   """Returns `value` as a Python int in [low, high], or raises ValueError.
 
   Rejects bools, floats (even 3.0), tracers and numpy arrays: these are static
-  settings (sizes, counts), never data.
+  settings (sizes, counts) that select the compiled program, never data.
   """
-  if isinstance(value, (bool, np.bool_, jax.core.Tracer)) or not isinstance(
-    value, numbers.Integral
-  ):
-    raise ValueError(f'{name} must be a Python int, got {value!r}.')
+  if isinstance(value, jax.core.Tracer):
+    raise ValueError(
+      f'{name} must be a static Python int, got a traced value; pass it as a '
+      'static argument (jax.jit(..., static_argnames=...)) or close over it.'
+    )
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    kind = 'positive Python int' if low == 1 and high is None else 'Python int'
+    raise ValueError(f'{name} must be a {kind}, got {value!r}.')
   if value < low or (high is not None and value > high):
     bound = f'>= {low}' if high is None else f'in [{low}, {high}]'
-    raise ValueError(f'{name} must be an integer {bound}, got {value}.')
+    raise ValueError(f'{name} must be {bound}, got {value}.')
   return int(value)
 
 
@@ -50,11 +55,42 @@ def check_positive_float(name: str, value, allow_zero: bool = False) -> float:
   return value
 
 
+def check_finite_float(name: str, value) -> float:
+  """Returns `value` as a finite Python float, or raises ValueError."""
+  if isinstance(value, (bool, np.bool_, jax.core.Tracer)) or not isinstance(value, numbers.Real):
+    raise ValueError(f'{name} must be a number, got {value!r}.')
+  if not np.isfinite(float(value)):
+    raise ValueError(f'{name} must be finite, got {value}.')
+  return float(value)
+
+
 def check_choice(name: str, value, options: Sequence):
   """Returns `value` if it is one of `options`, or raises ValueError listing them."""
   if value not in tuple(options):
     raise ValueError(f'{name} must be one of {tuple(options)}, got {value!r}.')
   return value
+
+
+@jax.jit
+def _count_nonfinite_on_device(x):
+  return jnp.sum(~jnp.isfinite(x), dtype=jnp.int32)
+
+
+def count_nonfinite(x) -> int:
+  """Number of NaN/inf entries of a concrete array (0 for integer dtypes).
+
+  Arrays on an accelerator are reduced where they live (one compile per
+  shape and dtype) instead of being copied to the host; NumPy and CPU arrays
+  are read in place (np.asarray of a CPU jax.Array does not copy).
+  """
+  if not np.issubdtype(np.dtype(x.dtype), np.inexact) or not np.size(x):
+    return 0
+  if isinstance(x, jax.Array) and any(d.platform != 'cpu' for d in x.devices()):
+    return int(_count_nonfinite_on_device(x))
+  a = np.asarray(x)
+  if np.isfinite(a).all():  # the common case: one pass, no count
+    return 0
+  return int(a.size - np.count_nonzero(np.isfinite(a)))
 
 
 def check_array(
@@ -66,8 +102,12 @@ def check_array(
   kind: str | None = None,
   finite: bool = True,
   nonempty: bool = True,
+  hint: str = '',
 ):
   """Validates an array argument; returns it (a NumPy copy only for non-arrays).
+
+  Shape and dtype checks use static information and run on tracers too; the
+  NaN/inf check needs values and runs only on concrete arrays.
 
   Args:
     name: the argument's name, used in the error message.
@@ -77,15 +117,15 @@ def check_array(
     kind: 'float' (floating dtype), 'int' (integer dtype), 'number' or None.
     finite: reject NaN and inf (only checked when concrete).
     nonempty: reject arrays with no elements.
+    hint: appended to the NaN/inf message (what the caller should do).
 
   Raises:
     ValueError: naming `name` and what was expected.
   """
-  if not hasattr(x, 'dtype') or not hasattr(x, 'shape'):
-    x = np.asarray(x)
+  x = as_array(x)
   shape = tuple(x.shape)
   if ndim is not None and len(shape) != ndim:
-    raise ValueError(f'{name} must have {ndim} dimension(s), got shape {shape}.')
+    raise ValueError(f'{name} must have {ndim} dimension(s) ({ndim}-D), got shape {shape}.')
   if min_ndim is not None and len(shape) < min_ndim:
     raise ValueError(f'{name} must have at least {min_ndim} dimension(s), got shape {shape}.')
   if nonempty and int(np.prod(shape)) == 0:
@@ -102,18 +142,37 @@ def check_array(
     np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)
   ):
     raise ValueError(f'{name} must be numeric, got dtype {dtype}.')
-  if finite and is_concrete(x) and np.issubdtype(dtype, np.floating) and x.size:
-    bad = int(np.size(x) - np.count_nonzero(np.isfinite(np.asarray(x))))
+  if finite and is_concrete(x):
+    bad = count_nonfinite(x)
     if bad:
-      raise ValueError(f'{name} contains {bad} NaN or inf value(s).')
+      raise ValueError(f'{name} contains {bad} NaN or inf value(s).{" " + hint if hint else ""}')
   return x
 
 
-def check_labels(name: str, labels, num_classes: int | None = None, n: int | None = None):
+def as_array(x):
+  """x itself if it is an array (NumPy, JAX, tracer), else np.asarray(x).
+
+  Lists must not reach a jitted function as they are: jit would treat every
+  element as a separate scalar argument.
+  """
+  if hasattr(x, 'dtype') and hasattr(x, 'shape'):
+    return x
+  return np.asarray(x)
+
+
+def check_labels(
+  name: str,
+  labels,
+  num_classes: int | None = None,
+  n: int | None = None,
+  *,
+  whole_floats: bool = False,
+):
   """Validates integer class labels [n] on the host; returns them as an int32 NumPy array.
 
-  Float labels are rejected (a float label usually means a wrong column), as
-  are negative labels and, with `num_classes`, labels >= num_classes.
+  Float labels are rejected (a float label usually means a wrong column)
+  unless `whole_floats` and every value is a whole number, as are negative
+  labels and, with `num_classes`, labels >= num_classes.
   """
   labels = np.asarray(labels)
   if labels.ndim != 1:
@@ -122,6 +181,13 @@ def check_labels(name: str, labels, num_classes: int | None = None, n: int | Non
     raise ValueError(f'{name} must have {n} entries, got {labels.shape[0]}.')
   if labels.size == 0:
     raise ValueError(f'{name} is empty.')
+  if (
+    whole_floats
+    and np.issubdtype(labels.dtype, np.floating)
+    and count_nonfinite(labels) == 0
+    and np.all(labels == np.round(labels))
+  ):
+    labels = labels.astype(np.int64)
   if not np.issubdtype(labels.dtype, np.integer):
     raise ValueError(f'{name} must hold integer class ids, got dtype {labels.dtype}.')
   bad = labels < 0
@@ -129,8 +195,9 @@ def check_labels(name: str, labels, num_classes: int | None = None, n: int | Non
     bad |= labels >= num_classes
   if bad.any():
     upper = 'inf' if num_classes is None else num_classes
+    negative = ' (negative class ids)' if (labels < 0).any() else ''
     raise ValueError(
-      f'{name} must lie in [0, {upper}), got {sorted(set(labels[bad].tolist()))[:10]}.'
+      f'{name} must lie in [0, {upper}), got {sorted(set(labels[bad].tolist()))[:10]}{negative}.'
     )
   return labels.astype(np.int32)
 
@@ -192,16 +259,20 @@ def check_label_pair(y_true, y_pred, num_classes: int | None) -> None:
         )
 
 
-def check_confusion(cm) -> None:
-  """Validates a [C, C] confusion matrix (values only when concrete)."""
+def check_confusion(cm, allow_empty: bool = False) -> None:
+  """Validates a [C, C] confusion matrix (values only when concrete).
+
+  `allow_empty` accepts an all-zero matrix (e.g. for plotting); scores of one
+  are undefined, so the metrics reject it.
+  """
   shape = np.shape(cm)
   if len(shape) != 2 or shape[0] != shape[1] or shape[0] == 0:
     raise ValueError(f'confusion matrix must be square [C, C], got {shape}.')
   if is_concrete(cm):
     a = np.asarray(cm)
     if not np.all(np.isfinite(a)) or (a < 0).any():
-      raise ValueError('confusion matrix must hold finite, non-negative counts.')
-    if a.sum() == 0:
+      raise ValueError('confusion matrix must hold finite (no NaN or inf), non-negative counts.')
+    if a.sum() == 0 and not allow_empty:
       raise ValueError('confusion matrix is all zeros (no samples).')
 
 

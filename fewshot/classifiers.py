@@ -11,7 +11,9 @@ example repeated in the support counts once per repetition in the class means
 of eqs. (14), (17), (19) and (22). A class with no support example can never
 be predicted. Ties go to the lowest local label (argmin/argmax convention).
 
-All functions are jit- and vmap-compatible; n_way must be static. The
+All functions are jit- and vmap-compatible; n_way must be static. Called
+directly, each validates shapes on the host and runs one module-level jitted
+program, compiled once per shapes and static settings (n_way, a Python p). The
 softmaxes of eqs. (18) and (20) are monotone, so they do not change the argmax
 and are not computed.
 """
@@ -19,11 +21,14 @@ and are not computed.
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from evaluation import validation
 
 __all__ = [
   'METRIC_CLASSIFIERS',
@@ -39,20 +44,14 @@ __all__ = [
 _COSINE_EPS = 1e-8
 
 
-def _check_n_way(n_way) -> int:
-  if isinstance(n_way, bool) or not isinstance(n_way, (int, np.integer)) or n_way < 1:
-    raise ValueError(f'n_way must be a positive Python int (static under jit), got {n_way!r}.')
-  return int(n_way)
-
-
 def _episode_inputs(support, support_labels, query, n_way):
   """Arrays and static n_way of one episode, after shape-only checks (valid under jit and vmap)."""
   support, support_labels, query = (
-    jnp.asarray(support),
-    jnp.asarray(support_labels),
-    jnp.asarray(query),
+    validation.as_array(support),
+    validation.as_array(support_labels),
+    validation.as_array(query),
   )
-  n_way = _check_n_way(n_way)
+  n_way = validation.check_int('n_way', n_way)
   if support.ndim != 2 or query.ndim != 2:
     raise ValueError(
       f'support and query must be [S, D] and [Q, D], got {support.shape} and {query.shape}.'
@@ -88,7 +87,8 @@ def _lp_distance(x: jax.Array, y: jax.Array, p) -> jax.Array:
 
   |d|^20 overflows float32 once |d| > ~85, so the differences are scaled by
   their largest magnitude m: ||d||_p = m * (sum (|d|/m)^p)^(1/p), where each
-  term is <= 1 and the sum is >= 1.
+  term is <= 1 and the sum is >= 1. A static p of 1 or inf takes the exact
+  closed forms; a static integer p uses repeated multiplication.
   """
   d = jnp.abs(x - y)
   if isinstance(p, (int, float)) and p == 1:
@@ -100,6 +100,33 @@ def _lp_distance(x: jax.Array, y: jax.Array, p) -> jax.Array:
   return m * jnp.sum((d / scale) ** p) ** (1.0 / p)
 
 
+def _pairwise_lp(query, support, p):
+  """[Q, D] x [S, D] -> [Q, S] L^p distances."""
+  return jax.vmap(jax.vmap(_lp_distance, (None, 0, None)), (0, None, None))(query, support, p)
+
+
+def _lp_predict(support, support_labels, query, p, n_way):
+  # (Q, S): one distance per (query, support) pair, eq. (14)'s summand.
+  distances = _pairwise_lp(query, support, p)
+  return jnp.argmin(_class_mean(distances, support_labels, n_way, jnp.inf), axis=1).astype(
+    jnp.int32
+  )
+
+
+# Two compiled forms: p static when it is a Python number (exact p = 1 and
+# p = inf, integer powers), p traced otherwise (a jax.tree_util.Partial's p
+# inside evaluate_episodes), so sweeping a traced p never recompiles.
+_lp_static_p = jax.jit(_lp_predict, static_argnames=('p', 'n_way'))
+_lp_traced_p = jax.jit(_lp_predict, static_argnames=('n_way',))
+
+
+def _static_p(p):
+  """A Python-number p in one canonical form (2.0 -> 2), so that equal
+  values share one compiled program and one numerical path."""
+  p = float(p)
+  return int(p) if p.is_integer() else p
+
+
 def lp_classifier(support, support_labels, query, n_way: int, p=2) -> jax.Array:
   """CL^p, eqs. (14)-(15): argmin over classes of the mean L^p distance to its support.
 
@@ -109,23 +136,31 @@ def lp_classifier(support, support_labels, query, n_way: int, p=2) -> jax.Array:
     query: [Q, D] float, query embeddings f_bar(x~).
     n_way: number of classes N (static).
     p: norm order, p >= 1 (the paper uses 1, 2 and 20; inf is the max norm).
-      May be a traced scalar (e.g. inside a `jax.tree_util.Partial`).
+      A Python number is static (one compile per value); an array or a
+      traced scalar (e.g. inside a `jax.tree_util.Partial`) is traced.
 
   Returns:
     [Q] int32 predicted episode-local labels.
   """
-  if isinstance(p, (int, float)) and not p >= 1:
+  static = isinstance(p, numbers.Real) and not isinstance(p, (bool, np.bool_))
+  if static and not p >= 1:
     raise ValueError(f'p must be >= 1 for an L^p norm, got {p}.')
   support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
-  # (Q, S): one distance per (query, support) pair, eq. (14)'s summand.
-  distances = jax.vmap(jax.vmap(_lp_distance, (None, 0, None)), (0, None, None))(query, support, p)
-  return jnp.argmin(_class_mean(distances, support_labels, n_way, jnp.inf), axis=1).astype(
-    jnp.int32
-  )
+  if static:
+    return _lp_static_p(support, support_labels, query, p=_static_p(p), n_way=n_way)
+  return _lp_traced_p(support, support_labels, query, p, n_way=n_way)
 
 
 def _unit(x: jax.Array) -> jax.Array:
   return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), _COSINE_EPS)
+
+
+@functools.partial(jax.jit, static_argnames=('n_way',))
+def _matching_predict(support, support_labels, query, n_way):
+  cosine = jnp.einsum(
+    'qd,sd->qs', _unit(query), _unit(support), precision=jax.lax.Precision.HIGHEST
+  )
+  return jnp.argmax(_class_mean(cosine, support_labels, n_way, -jnp.inf), axis=1).astype(jnp.int32)
 
 
 def matching_classifier(support, support_labels, query, n_way: int) -> jax.Array:
@@ -148,10 +183,18 @@ def matching_classifier(support, support_labels, query, n_way: int) -> jax.Array
     [Q] int32 predicted episode-local labels.
   """
   support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
-  cosine = jnp.einsum(
-    'qd,sd->qs', _unit(query), _unit(support), precision=jax.lax.Precision.HIGHEST
-  )
-  return jnp.argmax(_class_mean(cosine, support_labels, n_way, -jnp.inf), axis=1).astype(jnp.int32)
+  return _matching_predict(support, support_labels, query, n_way=n_way)
+
+
+@functools.partial(jax.jit, static_argnames=('n_way',))
+def _prototype_predict(support, support_labels, query, n_way):
+  one_hot = jax.nn.one_hot(support_labels, n_way, dtype=support.dtype)  # (S, n_way)
+  counts = jnp.sum(one_hot, axis=0)  # (n_way,)
+  sums = jnp.sum(one_hot[:, :, None] * support[:, None, :], axis=0)  # (n_way, D)
+  prototypes = sums / jnp.where(counts > 0, counts, 1.0)[:, None]  # eq. (19)
+  distances = _pairwise_lp(query, prototypes, 2)
+  distances = jnp.where(counts[None, :] > 0, distances, jnp.inf)  # (Q, n_way)
+  return jnp.argmin(distances, axis=1).astype(jnp.int32)
 
 
 def prototype_classifier(support, support_labels, query, n_way: int) -> jax.Array:
@@ -172,15 +215,16 @@ def prototype_classifier(support, support_labels, query, n_way: int) -> jax.Arra
     [Q] int32 predicted episode-local labels.
   """
   support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
-  one_hot = jax.nn.one_hot(support_labels, n_way, dtype=support.dtype)  # (S, n_way)
-  counts = jnp.sum(one_hot, axis=0)  # (n_way,)
-  sums = jnp.sum(one_hot[:, :, None] * support[:, None, :], axis=0)  # (n_way, D)
-  prototypes = sums / jnp.where(counts > 0, counts, 1.0)[:, None]  # eq. (19)
-  distances = jax.vmap(jax.vmap(_lp_distance, (None, 0, None)), (0, None, None))(
-    query, prototypes, 2
+  return _prototype_predict(support, support_labels, query, n_way=n_way)
+
+
+def _siamese_predict(similarity, support_labels, n_way):
+  return jnp.argmax(_class_mean(similarity, support_labels, n_way, -jnp.inf), axis=1).astype(
+    jnp.int32
   )
-  distances = jnp.where(counts[None, :] > 0, distances, jnp.inf)  # (Q, n_way)
-  return jnp.argmin(distances, axis=1).astype(jnp.int32)
+
+
+_siamese_predict_jit = jax.jit(_siamese_predict, static_argnames=('n_way',))
 
 
 def siamese_classifier(similarity, support_labels, n_way: int) -> jax.Array:
@@ -195,16 +239,15 @@ def siamese_classifier(similarity, support_labels, n_way: int) -> jax.Array:
   Returns:
     [Q] int32 predicted episode-local labels.
   """
-  n_way = _check_n_way(n_way)
-  similarity, support_labels = jnp.asarray(similarity), jnp.asarray(support_labels)
+  n_way = validation.check_int('n_way', n_way)
+  similarity = validation.as_array(similarity)
+  support_labels = validation.as_array(support_labels)
   if similarity.ndim != 2 or support_labels.shape != (similarity.shape[1],):
     raise ValueError(
       f'similarity must be [Q, S] and support_labels [S], got {similarity.shape} and '
       f'{support_labels.shape}.'
     )
-  return jnp.argmax(_class_mean(similarity, support_labels, n_way, -jnp.inf), axis=1).astype(
-    jnp.int32
-  )
+  return _siamese_predict_jit(similarity, support_labels, n_way=n_way)
 
 
 def pairwise_scores(pair_fn: Callable) -> Callable:
@@ -217,10 +260,15 @@ def pairwise_scores(pair_fn: Callable) -> Callable:
   return jax.vmap(jax.vmap(pair_fn, (None, None, 0)), (None, 0, None))
 
 
+@functools.partial(jax.jit, static_argnames=('score_fn', 'n_way'))
+def _siamese_scores_predict(score_fn, params, support, support_labels, query, n_way):
+  similarity = score_fn(params, query, support)  # (Q, S)
+  return _siamese_predict(similarity, support_labels, n_way)
+
+
 def _siamese_from_score_fn(score_fn, params, support, support_labels, query, n_way):
   support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
-  similarity = score_fn(params, query, support)  # (Q, S)
-  return siamese_classifier(similarity, support_labels, n_way)
+  return _siamese_scores_predict(score_fn, params, support, support_labels, query, n_way=n_way)
 
 
 @functools.lru_cache(maxsize=None)
@@ -240,12 +288,13 @@ def make_siamese_classifier(score_fn: Callable, params=None) -> jax.tree_util.Pa
       per-pair function with `pairwise_scores`. Define it once (module level
       or once per experiment): a new function object means a new compile.
     params: pytree of arrays for score_fn (e.g. the head's Flax params).
-      They are traced inputs of `evaluate_episodes`, so new parameters reuse
-      the compiled program.
+      They are traced inputs of `evaluate_episodes` and of the direct call,
+      so new parameters reuse the compiled program.
 
   Returns:
     A `jax.tree_util.Partial` usable as `evaluate_episodes(classifier=...)`
-    or called directly on one episode.
+    or called directly on one episode (compiled once per score_fn, shapes
+    and n_way).
   """
   if not callable(score_fn):
     raise ValueError(f'score_fn must be callable, got {score_fn!r}.')

@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evaluation import f1_score
+from evaluation import validation
 
 __all__ = ['Episodes', 'EpisodeEvaluation', 'sample_episodes', 'evaluate_episodes']
 
@@ -88,40 +89,6 @@ class EpisodeEvaluation(NamedTuple):
 # Host-side validation (before anything is traced).
 
 
-def _is_concrete(x) -> bool:
-  return not isinstance(x, jax.core.Tracer)
-
-
-def _check_positive_int(name: str, value) -> int:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-    raise ValueError(f'{name} must be a positive Python int, got {value!r}.')
-  if value < 1:
-    raise ValueError(f'{name} must be >= 1, got {value}.')
-  return int(value)
-
-
-def _host_labels(name: str, labels) -> np.ndarray:
-  labels = np.asarray(labels)
-  if labels.ndim != 1:
-    raise ValueError(f'{name} must be 1-D [num_examples], got shape {labels.shape}.')
-  if labels.size == 0:
-    raise ValueError(f'{name} is empty: episodes need labelled examples.')
-  if not np.issubdtype(labels.dtype, np.integer):
-    if (
-      np.issubdtype(labels.dtype, np.floating)
-      and np.all(np.isfinite(labels))
-      and np.all(labels == np.round(labels))
-    ):
-      labels = labels.astype(np.int64)
-    else:
-      raise ValueError(f'{name} must hold integer class ids, got dtype {labels.dtype}.')
-  if labels.min() < 0:
-    raise ValueError(
-      f'{name} holds negative class ids (min {labels.min()}); class ids must be >= 0.'
-    )
-  return labels
-
-
 def _validate_pools(
   support_labels,
   query_labels,
@@ -134,9 +101,9 @@ def _validate_pools(
   support_replace: bool,
 ) -> tuple[int, np.ndarray]:
   """Checks a concrete request on the host; returns (num_classes, class_mask [num_classes])."""
-  s = _host_labels('labels', support_labels)
+  s = validation.check_labels('labels', support_labels, whole_floats=True)
   same_pool = query_labels is None
-  q = s if same_pool else _host_labels('query_labels', query_labels)
+  q = s if same_pool else validation.check_labels('query_labels', query_labels, whole_floats=True)
   largest = int(max(s.max(), q.max()))
   if num_classes is None:
     num_classes = largest + 1
@@ -430,12 +397,12 @@ def sample_episodes(
   Works under `jax.jit` (the key may be traced; pass the labels as concrete
   arrays, or pass num_classes) and `jax.vmap` over keys.
   """
-  n_way = _check_positive_int('n_way', n_way)
-  k_shot = _check_positive_int('k_shot', k_shot)
-  n_query = _check_positive_int('n_query', n_query)
-  num_episodes = _check_positive_int('num_episodes', num_episodes)
+  n_way = validation.check_int('n_way', n_way)
+  k_shot = validation.check_int('k_shot', k_shot)
+  n_query = validation.check_int('n_query', n_query)
+  num_episodes = validation.check_int('num_episodes', num_episodes)
   same_pool = query_labels is None
-  if _is_concrete(labels) and (same_pool or _is_concrete(query_labels)):
+  if validation.is_concrete(labels) and (same_pool or validation.is_concrete(query_labels)):
     num_classes, class_mask = _validate_pools(
       labels,
       query_labels,
@@ -451,7 +418,7 @@ def sample_episodes(
   else:
     if num_classes is None:
       raise ValueError('num_classes is required when labels are traced (inside jit/vmap).')
-    num_classes = _check_positive_int('num_classes', num_classes)
+    num_classes = validation.check_int('num_classes', num_classes)
     class_mask = np.ones(num_classes, dtype=bool)
     if classes is not None:
       class_mask[:] = False
@@ -560,8 +527,9 @@ def _host_embeddings(name: str, embeddings, num_labels: int) -> None:
     raise ValueError(f'{name} has {shape[0]} rows but its labels have {num_labels} entries.')
   if shape[1] == 0:
     raise ValueError(f'{name} has embedding_dim 0.')
-  if _is_concrete(embeddings) and not bool(jnp.all(jnp.isfinite(jnp.asarray(embeddings)))):
-    raise ValueError(f'{name} holds NaN or inf (check the embedding model and its inputs).')
+  validation.check_array(
+    name, embeddings, hint='Check the embedding model and its inputs.', nonempty=False
+  )
 
 
 def evaluate_episodes(
@@ -628,11 +596,11 @@ def evaluate_episodes(
     `EpisodeEvaluation` with f1 [num_episodes] float32, predictions
     [num_episodes, n_way*n_query] int32 and the `Episodes` scored.
   """
-  n_way = _check_positive_int('n_way', n_way)
-  k_shot = _check_positive_int('k_shot', k_shot)
-  n_query = _check_positive_int('n_query', n_query)
-  num_episodes = _check_positive_int('num_episodes', num_episodes)
-  chunk_size = _check_positive_int('chunk_size', chunk_size)
+  n_way = validation.check_int('n_way', n_way)
+  k_shot = validation.check_int('k_shot', k_shot)
+  n_query = validation.check_int('n_query', n_query)
+  num_episodes = validation.check_int('num_episodes', num_episodes)
+  chunk_size = validation.check_int('chunk_size', chunk_size)
   if average not in _AVERAGES:
     raise ValueError(f'average must be one of {_AVERAGES}, got {average!r}.')
   if not callable(classifier):

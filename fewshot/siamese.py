@@ -258,6 +258,18 @@ def validate_siamese_labels(labels, idx, n_valid=None) -> None:
       )
 
 
+@functools.partial(jax.jit, static_argnames=('model',))
+def _similarity(model, params, batch_stats, ea, eb):
+  ea, eb = jnp.broadcast_arrays(ea, eb)
+  shape = ea.shape[:-1]
+  flat_a = ea.reshape(-1, ea.shape[-1])
+  flat_b = eb.reshape(-1, eb.shape[-1])
+  logits, _ = trainer.apply_model(
+    model, params, batch_stats, flat_a, flat_b, train=False, method='compare'
+  )
+  return jax.nn.sigmoid(logits).reshape(shape)
+
+
 def similarity_fn(model, params, batch_stats) -> Callable:
   """`f(ea, eb) -> [...]` same-class probabilities of embedding pairs.
 
@@ -268,20 +280,11 @@ def similarity_fn(model, params, batch_stats) -> Callable:
   Returns:
     A function of embeddings `ea: [..., 32]`, `eb: [..., 32]` (broadcast) that
     applies the Table II head (|ea - eb|, FC 32, FC 16, sigmoid). Embed once with
-    `model.apply(..., method='embed')` and score all pairs with this.
+    `model.apply(..., method='embed')` and score all pairs with this. Every
+    returned function runs one module-level jitted program (the model static,
+    the variables traced), compiled once per model and shapes.
   """
-
-  def f(ea, eb):
-    ea, eb = jnp.broadcast_arrays(ea, eb)
-    shape = ea.shape[:-1]
-    flat_a = ea.reshape(-1, ea.shape[-1])
-    flat_b = eb.reshape(-1, eb.shape[-1])
-    logits, _ = trainer.apply_model(
-      model, params, batch_stats, flat_a, flat_b, train=False, method='compare'
-    )
-    return jax.nn.sigmoid(logits).reshape(shape)
-
-  return f
+  return functools.partial(_similarity, model, params, batch_stats)
 
 
 @functools.partial(jax.jit, static_argnames=('model',))

@@ -523,7 +523,9 @@ def fit_runs(
   num_epochs = validation.check_int('num_epochs', num_epochs)
   runs = np.shape(split.train_idx)[0]
   limit = np.iinfo(np.int32).max if max_epochs is None else max_epochs
-  limit = jnp.broadcast_to(jnp.asarray(limit, jnp.int32), (runs,))
+  # On the host when concrete: an eager jnp broadcast would compile a second program.
+  xp = np if validation.is_concrete(limit) else jnp
+  limit = xp.broadcast_to(xp.asarray(limit, xp.int32), (runs,))
   fn = _compiled(fit, num_epochs, vmapped)
   if vmapped:
     return fn(fit_states, keys, data, split, limit)

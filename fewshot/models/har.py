@@ -26,12 +26,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evaluation import validation
+
 FEATURES = 16  # per modality, both extractors (4.2.1)
 EXTRACTORS = ('rnn', 'cnn')
 FUSIONS = ('concat', 'outer')
 
 
 # ------------------------------------------------------------------ fusion
+
+
+@jax.jit
+def _concat(features):
+  return jnp.concatenate(features, axis=-1)
 
 
 def concat_fusion(features: Sequence[jax.Array]) -> jax.Array:
@@ -43,7 +50,20 @@ def concat_fusion(features: Sequence[jax.Array]) -> jax.Array:
   Returns:
     [..., sum(d_i)].
   """
-  return jnp.concatenate(list(features), axis=-1)
+  features = tuple(validation.as_array(f) for f in features)
+  if not features:
+    raise ValueError('concat_fusion takes at least one modality, got none.')
+  return _concat(features)
+
+
+@jax.jit
+def _outer(features):
+  m = len(features)
+  aug = [jnp.concatenate([f, jnp.ones(f.shape[:-1] + (1,), f.dtype)], axis=-1) for f in features]
+  letters = string.ascii_lowercase[:m]
+  spec = ','.join('...' + c for c in letters) + '->...' + letters  # '...a,...b->...ab'
+  out = jnp.einsum(spec, *aug)
+  return out.reshape(out.shape[:-m] + (math.prod(f.shape[-1] + 1 for f in features),))
 
 
 def outer_fusion(features: Sequence[jax.Array]) -> jax.Array:
@@ -60,15 +80,11 @@ def outer_fusion(features: Sequence[jax.Array]) -> jax.Array:
   Returns:
     [..., prod(d_i + 1)] (4913 for three modalities of 16 features).
   """
-  features = list(features)
+  features = tuple(validation.as_array(f) for f in features)
   m = len(features)
   if m == 0 or m > 20:
     raise ValueError(f'outer_fusion takes 1 to 20 modalities, got {m}.')
-  aug = [jnp.concatenate([f, jnp.ones(f.shape[:-1] + (1,), f.dtype)], axis=-1) for f in features]
-  letters = string.ascii_lowercase[:m]
-  spec = ','.join('...' + c for c in letters) + '->...' + letters  # '...a,...b->...ab'
-  out = jnp.einsum(spec, *aug)
-  return out.reshape(out.shape[:-m] + (math.prod(f.shape[-1] + 1 for f in features),))
+  return _outer(features)
 
 
 def fused_size(num_modalities: int, fusion: str, features: int = FEATURES) -> int:

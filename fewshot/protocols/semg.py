@@ -318,7 +318,9 @@ def init_runs(stage: Stage, keys, x, base_variables=None) -> trainer.FitState:
       axis; their `embedder` is transferred into each run (eq. (11)).
   """
   fn = _init_fn(stage.model, stage.tx, base_variables is not None)
-  return fn(keys, jnp.asarray(x[:2]), base_variables)
+  # Only two examples are used: slice NumPy input here (free), device input
+  # inside the program (an eager slice would compile a second program).
+  return fn(keys, x[:2] if isinstance(x, np.ndarray) else x, base_variables)
 
 
 def run_stage(
@@ -376,8 +378,9 @@ def run_stage(
 
 
 @functools.partial(jax.jit, static_argnames=('model', 'num_classes', 'average', 'per_class'))
-def _scores(model, num_classes, average, per_class, params, batch_stats, xt, y):
-  def one(p, b, xt, y):
+def _scores(model, num_classes, average, per_class, params, batch_stats, x, labels, test_idx):
+  def one(p, b, idx):
+    xt, y = x[idx], labels[idx]
     pred = jnp.argmax(trainer.apply_model(model, p, b, xt, train=False)[0], axis=-1)
     if per_class:
       return (
@@ -387,15 +390,17 @@ def _scores(model, num_classes, average, per_class, params, batch_stats, xt, y):
       )
     return f1_score(y, pred, num_classes, average=average)
 
-  return jax.vmap(one)(params, batch_stats, xt, y)
+  return jax.vmap(one)(params, batch_stats, test_idx)
 
 
 def _test_inputs(fs, x, labels_local, test_idx):
+  """(x, labels, [R, n_test] indices): the test rows are gathered inside `_scores`,
+  so the host path compiles nothing."""
   test_idx = np.asarray(test_idx)
   runs = jax.tree.leaves(fs.best_params)[0].shape[0]
   if test_idx.ndim == 1:
     test_idx = np.broadcast_to(test_idx, (runs, test_idx.shape[0]))
-  return jnp.asarray(x)[test_idx], jnp.asarray(np.asarray(labels_local)[test_idx])
+  return validation.as_array(x), np.asarray(labels_local), test_idx
 
 
 def test_f1(
@@ -417,16 +422,16 @@ def test_f1(
     num_classes: classes of the task.
     average: 'weighted' (the paper's F1, Fig. 3) or 'macro'.
   """
-  xt, y = _test_inputs(fs, x, labels_local, test_idx)
+  x, y, idx = _test_inputs(fs, x, labels_local, test_idx)
   return np.asarray(
-    _scores(model, num_classes, average, False, fs.best_params, fs.best_batch_stats, xt, y)
+    _scores(model, num_classes, average, False, fs.best_params, fs.best_batch_stats, x, y, idx)
   )
 
 
 def per_class_scores(model, fs, x, labels_local, test_idx, num_classes: int):
   """Per-class precision, recall and F1 of every run (Table V): 3 x [R, C]."""
-  xt, y = _test_inputs(fs, x, labels_local, test_idx)
-  out = _scores(model, num_classes, None, True, fs.best_params, fs.best_batch_stats, xt, y)
+  x, y, idx = _test_inputs(fs, x, labels_local, test_idx)
+  out = _scores(model, num_classes, None, True, fs.best_params, fs.best_batch_stats, x, y, idx)
   return tuple(np.asarray(a) for a in out)
 
 

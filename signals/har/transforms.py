@@ -41,6 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evaluation import validation
+
 # Section 4.1: window length and the number of points per window.
 WINDOW_SECONDS = 20.0
 RATES = {'steps': 1.0, 'hr': 1.0, 'acc': 25.0}
@@ -58,8 +60,8 @@ def gaussian_kernel(sigma: float = 1.0, truncate: float = 4.0) -> np.ndarray:
     [2 * radius + 1] float64 weights summing to 1 (scipy's `_gaussian_kernel1d`
     for order 0).
   """
-  if not np.isfinite(sigma) or sigma <= 0:
-    raise ValueError(f'sigma must be a positive finite number, got {sigma}.')
+  sigma = validation.check_positive_float('sigma', sigma)
+  truncate = validation.check_positive_float('truncate', truncate, allow_zero=True)
   radius = int(truncate * float(sigma) + 0.5)
   offsets = np.arange(-radius, radius + 1, dtype=np.float64)
   weights = np.exp(-0.5 * (offsets / sigma) ** 2)
@@ -102,7 +104,9 @@ def gaussian_filter1d(x, sigma: float = 1.0, truncate: float = 4.0) -> jax.Array
 
   Jitted; the input is zero-padded to a power-of-two length (the padding never
   enters the result: reflection indices use the true length), so streams of
-  many lengths share a few compilations.
+  many lengths share one compilation per length bucket, channel count and
+  (sigma, truncate). The true length is cut off on the host, which compiles
+  nothing.
 
   Args:
     x: [time] or [time, channels] float signal; each channel filtered alone.
@@ -118,19 +122,34 @@ def gaussian_filter1d(x, sigma: float = 1.0, truncate: float = 4.0) -> jax.Array
     raise ValueError(f'x must be [time] or [time, channels] with time > 0, got shape {x.shape}.')
   if not np.issubdtype(x.dtype, np.floating):
     x = x.astype(np.float32)
-  gaussian_kernel(sigma, truncate)  # validates sigma on the host
+  gaussian_kernel(sigma, truncate)  # validates sigma and truncate on the host
   n = x.shape[0]
   out = _gaussian_filter_padded(_pad_time(x, _bucket(n)), n, float(sigma), float(truncate))
-  return out[:n]
+  return jnp.asarray(np.asarray(out)[:n])
 
 
 # ------------------------------------------------------------ derivatives
 
 
+def _derivative(x):
+  xp = np if isinstance(x, np.ndarray) else jnp
+  return xp.diff(x, axis=0, prepend=x[:1])
+
+
+def _derivatives(x):
+  d1 = _derivative(x)
+  return d1, _derivative(d1)
+
+
+_derivative_jit = jax.jit(_derivative)
+_derivatives_jit = jax.jit(_derivatives)
+
+
 def derivative(x):
   """Backward difference with the first sample repeated (length preserving).
 
-  Works on numpy arrays (host, float64 kept) and on jax arrays / tracers.
+  NumPy input stays on the host (float64 kept); jax arrays and tracers go
+  through one jitted program per shape.
 
   Args:
     x: [time, ...] float.
@@ -139,26 +158,15 @@ def derivative(x):
     [time, ...] like x: `np.diff(x, axis=0, prepend=x[:1])`, i.e. d[0] = 0 and
     d[t] = x[t] - x[t-1].
   """
-  xp = np if isinstance(x, np.ndarray) else jnp
-  return xp.diff(x, axis=0, prepend=x[:1])
+  return _derivative(x) if isinstance(x, np.ndarray) else _derivative_jit(x)
 
 
 def derivatives(x):
-  """First and second derivatives, each [time, ...] like x."""
-  d1 = derivative(x)
-  return d1, derivative(d1)
+  """First and second derivatives, each [time, ...] like x (one program for jax input)."""
+  return _derivatives(x) if isinstance(x, np.ndarray) else _derivatives_jit(x)
 
 
 # ---------------------------------------------------- per-modality features
-
-
-def _check_values(name, x, ndim):
-  x = np.asarray(x, dtype=np.float64)
-  if x.ndim != ndim or x.shape[0] == 0:
-    raise ValueError(f'{name} must have {ndim} dims with time > 0, got shape {x.shape}.')
-  if not np.all(np.isfinite(x)):
-    raise ValueError(f'{name} contains NaN or inf.')
-  return x
 
 
 def preprocess_steps(steps) -> np.ndarray:
@@ -173,7 +181,7 @@ def preprocess_steps(steps) -> np.ndarray:
   Returns:
     [time, 2] float32: first and second derivatives (steps/s, steps/s^2).
   """
-  steps = _check_values('steps', steps, 1)
+  steps = validation.check_array('steps', np.asarray(steps, np.float64), ndim=1)
   d1, d2 = derivatives(steps)
   return np.stack([d1, d2], axis=-1).astype(np.float32)
 
@@ -189,8 +197,7 @@ def resting_baseline(hr_resting) -> float:
     raise ValueError(
       'no resting heart-rate samples: the personal baseline (median resting HR) is undefined.'
     )
-  if not np.all(np.isfinite(hr_resting)):
-    raise ValueError('resting heart rate contains NaN or inf.')
+  validation.check_array('resting heart rate', hr_resting)
   return float(np.median(hr_resting))
 
 
@@ -205,9 +212,8 @@ def preprocess_heart_rate(hr, baseline: float) -> np.ndarray:
     [time, 3] float32: (hr - baseline) / 220, and the first and second
     derivatives of hr - baseline in bpm/s and bpm/s^2.
   """
-  hr = _check_values('hr', hr, 1)
-  if not np.isfinite(baseline):
-    raise ValueError(f'baseline must be finite, got {baseline}.')
+  hr = validation.check_array('hr', np.asarray(hr, np.float64), ndim=1)
+  baseline = validation.check_finite_float('baseline', baseline)
   debiased = hr - baseline
   d1, d2 = derivatives(debiased)
   return np.stack([debiased / HR_MAX_BPM, d1, d2], axis=-1).astype(np.float32)
@@ -232,7 +238,7 @@ def accelerometer_median(acc_segments) -> np.ndarray:
 @functools.partial(jax.jit, static_argnames=('sigma',))
 def _accelerometer_core(debiased, n, sigma: float):
   smooth = _gaussian_filter_core(debiased, n, jnp.asarray(gaussian_kernel(sigma)))
-  d1, d2 = derivatives(smooth)
+  d1, d2 = _derivatives(smooth)
   return jnp.concatenate([smooth, d1, d2], axis=-1)  # (L, 3 * axes)
 
 
@@ -248,7 +254,7 @@ def preprocess_accelerometer(acc, median, sigma: float = 1.0) -> np.ndarray:
     [time, 3 * axes] float32: the debiased filtered signal, then its first and
     then its second derivative, each block in axis order.
   """
-  acc = _check_values('acc', acc, 2)
+  acc = validation.check_array('acc', np.asarray(acc, np.float64), ndim=2)
   median = np.asarray(median, dtype=np.float64)
   if median.shape != acc.shape[1:]:
     raise ValueError(f'median shape {median.shape} does not match acc axes {acc.shape[1:]}.')
@@ -267,11 +273,7 @@ def check_timestamps(t, name: str = 'timestamps') -> np.ndarray:
   Raises:
     ValueError: naming the first duplicated or decreasing position.
   """
-  t = np.asarray(t, dtype=np.float64)
-  if t.ndim != 1:
-    raise ValueError(f'{name} must be 1-D, got shape {t.shape}.')
-  if not np.all(np.isfinite(t)):
-    raise ValueError(f'{name} contain NaN or inf.')
+  t = validation.check_array(name, np.asarray(t, dtype=np.float64), ndim=1, nonempty=False)
   dt = np.diff(t)
   if np.any(dt == 0):
     i = int(np.argmax(dt == 0))

@@ -78,6 +78,8 @@ import jax
 import numpy as np
 import scipy.fft
 
+from evaluation import validation
+
 # Paper section III: the seven hamstring drills. Index order = label index; the
 # few-shot split of the paper uses C1-C4 (labels 0-3) for base training and
 # C5-C7 (labels 4-6) as the novel classes.
@@ -190,9 +192,9 @@ def _natural_key(name: str):
 
 
 def _check_finite(x: np.ndarray, where: str) -> None:
-  if not np.all(np.isfinite(x)):
-    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-    raise ValueError(f'{where}: {bad} NaN or inf value(s) in the recording')
+  validation.check_array(
+    f'{where}: the recording', x, nonempty=False, hint='Clean or interpolate it first.'
+  )
 
 
 def _read_recording(path: str) -> np.ndarray:
