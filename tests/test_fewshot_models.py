@@ -5,8 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import linen as nn
 
 from fewshot import models
+from fewshot.models import layers
 
 HIDDEN = (6, 4, 3)
 FC = (8, 5)
@@ -133,3 +135,42 @@ def test_input_is_channels_by_time(x):
   e_rev = model.apply(variables, x[..., ::-1], method='embed')
   chex.assert_shape(e, (3, FC[-1]))
   assert float(jnp.abs(e - e_rev).max()) > 1e-4
+
+
+class _FlaxBiLSTM(nn.Module):
+  """The plain reference: Flax's own bidirectional LSTM (the layer before the fast one)."""
+
+  features: int
+  return_sequences: bool = True
+
+  @nn.compact
+  def __call__(self, x, lengths=None):
+    fwd = nn.RNN(nn.OptimizedLSTMCell(self.features), name='forward')
+    bwd = nn.RNN(nn.OptimizedLSTMCell(self.features), name='backward')
+    y = nn.Bidirectional(fwd, bwd, name='bi')(x, seq_lengths=lengths)
+    if self.return_sequences:
+      return y
+    return jnp.concatenate([y[:, -1, : self.features], y[:, 0, self.features :]], axis=-1)
+
+
+def test_fast_bilstm_equals_flax_reference_with_same_parameters():
+  x = jax.random.normal(jax.random.key(1), (3, 9, 5))
+  fast, ref = layers.BiLSTM(4), _FlaxBiLSTM(4)
+  v_fast, v_ref = fast.init(jax.random.key(0), x), ref.init(jax.random.key(0), x)
+  # Same parameter tree and values from the same key: checkpoints load either way.
+  assert jax.tree.structure(v_fast) == jax.tree.structure(v_ref)
+  assert all(jax.tree.leaves(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), v_fast, v_ref)))
+  run_fast, run_ref = jax.jit(fast.apply), jax.jit(ref.apply)
+  np.testing.assert_allclose(run_fast(v_fast, x), run_ref(v_ref, x), atol=1e-6)
+  last_fast = jax.jit(layers.BiLSTM(4, return_sequences=False).apply)
+  last_ref = _FlaxBiLSTM(4, return_sequences=False).apply(v_ref, x)
+  np.testing.assert_allclose(last_fast(v_fast, x), last_ref, atol=1e-6)
+  # Padded sequences: equal on the real steps, zeros after them.
+  lengths = jnp.array([9, 5, 1])
+  y_fast, y_ref = run_fast(v_fast, x, lengths), run_ref(v_ref, x, lengths)
+  real = (jnp.arange(9)[None, :] < lengths[:, None])[..., None]
+  np.testing.assert_allclose(jnp.where(real, y_fast, 0), jnp.where(real, y_ref, 0), atol=1e-6)
+  assert float(jnp.abs(jnp.where(real, 0, y_fast)).max()) == 0.0
+  # Padding changes no output: the same sequences cut to their length give the same states.
+  short = last_fast(v_fast, x[1:2, :5])
+  np.testing.assert_allclose(last_fast(v_fast, x, lengths)[1:2], short, atol=1e-6)

@@ -3,7 +3,7 @@
 For each function: the first call compiles at most one XLA program (exactly
 one unless an earlier test already compiled those shapes), a repeat call with
 the same shapes and new values compiles and traces nothing, and a call with
-another static setting compiles exactly one program more (eager jnp code
+another static setting compiles at most one program more (eager jnp code
 would compile one program per primitive, a fresh `jax.jit` per call one per
 call). Compilations are counted with a `jax.monitoring` listener on XLA's
 backend-compile event; traces with the jaxpr-trace event.
@@ -61,7 +61,7 @@ def compiled(fn, *args, **kwargs) -> tuple[list[str], list[str]]:
 
 
 def check_once(first, repeat, other=None):
-  """first(): <= 1 compile; repeat() (same shapes, new values): nothing; other(): exactly 1.
+  """first(): <= 1 compile; repeat() (same shapes, new values): nothing; other(): <= 1.
 
   The lambdas must only call the function under test: their inputs are made
   beforehand (an eager jnp op in a lambda would compile on its own).
@@ -70,9 +70,9 @@ def check_once(first, repeat, other=None):
   assert len(c) <= 1, f'first call compiled {c}'
   c, t = compiled(repeat)
   assert c == [] and t == [], f'repeat call compiled {c} and traced {t}'
-  if other is not None:
+  if other is not None:  # 0 when an earlier test in this process compiled the same setting
     c, _ = compiled(other)
-    assert len(c) == 1, f'a new static setting should compile one program, got {c}'
+    assert len(c) <= 1, f'a new static setting should compile one program, got {c}'
 
 
 def rng(seed=0):
