@@ -1,4 +1,4 @@
-"""Layers shared by the papers' models: a fast bidirectional LSTM.
+"""Layers shared by the papers' models: a fast bidirectional LSTM, a masked batch norm.
 
 `BiLSTM` computes exactly what Flax's `nn.Bidirectional(nn.RNN(
 nn.OptimizedLSTMCell(H)), nn.RNN(nn.OptimizedLSTMCell(H)))` computes, with the
@@ -142,3 +142,42 @@ class BiLSTM(nn.Module):
     else:
       backward = jnp.take_along_axis(backward, rev[..., None], axis=1)
     return jnp.concatenate([forward, backward], axis=-1)
+
+
+class MaskedBatchNorm(nn.Module):
+  """Batch norm per channel (last axis) over all other axes, ignoring padded examples.
+
+  Training pads batches to a common shape across vmapped runs; the padding
+  must not enter the batch statistics, so they are means weighted by the
+  example mask. Training uses the masked batch mean and biased variance and
+  updates running statistics with momentum 0.9 (PyTorch's 0.1); evaluation
+  uses the running statistics. Works for [B, T, C] sequences and
+  [B, H, W, C] images alike.
+  """
+
+  momentum: float = 0.9
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x, mask, train: bool):
+    """x: [B, ..., C]; mask: [B] bool real examples. Returns x normalised."""
+    c = x.shape[-1]
+    scale = self.param('scale', nn.initializers.ones, (c,))
+    bias = self.param('bias', nn.initializers.zeros, (c,))
+    ra_mean = self.variable('batch_stats', 'mean', jnp.zeros, (c,))
+    ra_var = self.variable('batch_stats', 'var', jnp.ones, (c,))
+    if train:
+      axes = tuple(range(x.ndim - 1))
+      w = mask.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))  # (B, 1, ..., 1)
+      per_example = 1
+      for d in x.shape[1:-1]:
+        per_example *= d
+      count = jnp.maximum(w.sum() * per_example, 1.0)
+      mean = (x * w).sum(axis=axes) / count
+      var = (jnp.square(x - mean) * w).sum(axis=axes) / count
+      if not self.is_initializing():
+        ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+        ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+    else:
+      mean, var = ra_mean.value, ra_var.value
+    return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
