@@ -9,7 +9,7 @@
 * `statistics`: median/IQR (sEMG), mean/std (harAGE), Wilcoxon rank-sum.
 * `protocols`: LOSO, nested LOSO, class-disjoint and Table III splits.
 * `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
-* `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots PNG.
+* `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots / spotting PNG.
 """
 
 from evaluation.megc import MEGC_CLASSES
@@ -50,6 +50,7 @@ from evaluation.reports import check_run_config
 from evaluation.reports import markdown_table
 from evaluation.reports import plot_confusion_matrix
 from evaluation.reports import plot_score_vs_shots
+from evaluation.reports import plot_spotting
 from evaluation.reports import summarize
 from evaluation.reports import to_jsonable
 from evaluation.reports import write_csv

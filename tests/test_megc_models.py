@@ -74,16 +74,23 @@ def _forward(model):
 
 
 @pytest.mark.parametrize('name', list(megc_models.MODELS))
-def test_output_shapes_and_dropout(name):
-  model, variables = _init(name)
-  x = jax.random.normal(jax.random.key(1), (5, 28, 28, megc_models.INPUT_CHANNELS[name]))
-  out, train0, train1 = _forward(model)(variables, x, jnp.ones(5, bool))
+def test_output_shapes(name):
+  model = megc_models.make_model(name)
+  x = jnp.zeros((5, 28, 28, megc_models.INPUT_CHANNELS[name]))
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, None, train=False))
+  out = jax.eval_shape(lambda v: model.apply(v, x, jnp.ones(5, bool), train=False), variables)
   chex.assert_shape(out, (5, 3))
+  assert out.dtype == jnp.float32
+  assert ('batch_stats' in variables) == (name == 'STSTNet')  # only STSTNet has batch norm
+
+
+def test_ststnet_dropout_is_on_in_training_only():
+  model, variables = _init('STSTNet')
+  x = jax.random.normal(jax.random.key(1), (5, 28, 28, 3))
+  out, train0, train1 = _forward(model)(variables, x, jnp.ones(5, bool))
   chex.assert_tree_all_finite(out)
-  if name == 'Dual-Inception':  # no dropout, no batch norm: train == eval
-    np.testing.assert_allclose(train0, out, rtol=1e-5, atol=1e-6)
-  else:
-    assert not np.allclose(train0, train1)
+  assert not np.allclose(train0, train1)
+  np.testing.assert_array_equal(out, _forward(model)(variables, x, jnp.ones(5, bool))[0])
 
 
 def _np_conv(x, w, b, pad):

@@ -84,12 +84,12 @@ def test_clips_are_deterministic_given_the_seed():
 
 
 def test_long_video_events_do_not_overlap_and_fit():
-  video = vision.synthetic_long_videos('CAS(ME)^2', seed=2, videos=1, seconds=6.0, size=160)[0]
-  assert video.frames.shape == (180, 160, 160, 3) and video.fps == 30.0
+  video = vision.synthetic_long_videos('CAS(ME)^2', seed=2, videos=1, seconds=10.0, size=160)[0]
+  assert video.frames.shape == (300, 160, 160, 3) and video.fps == 30.0
   assert (len(video.micro), len(video.macro), len(video.blinks)) == (3, 1, 2)
   spans = np.concatenate([video.micro, video.macro, video.blinks])
   spans = spans[np.argsort(spans[:, 0])]
-  assert spans[0, 0] >= 15 and spans[-1, 1] < 180 - 15 + 1  # 0.5 s margins
+  assert spans[0, 0] >= 15 and spans[-1, 1] < 300 - 15 + 1  # 0.5 s margins
   assert np.all(spans[1:, 0] - spans[:-1, 1] > 15)  # at least 0.5 s apart
   micro_len = (video.micro[:, 1] - video.micro[:, 0] + 1) / 30.0
   macro_len = (video.macro[:, 1] - video.macro[:, 0] + 1) / 30.0
@@ -101,5 +101,7 @@ def test_bad_arguments():
     vision.synthetic_megc(clips_per_subject={'happy': 1})
   with pytest.raises(ValueError, match='database'):
     vision.synthetic_long_videos('CASME II')
+  with pytest.raises(ValueError, match=r'too short for events \(3, 1, 2\): need 8.20 s'):
+    vision.synthetic_long_videos(seconds=6.0)
   with pytest.raises(ValueError, match='do not fit'):
     synthetic.random_events(20, 30.0, 100.0, np.random.default_rng(0), micro=3)

@@ -181,3 +181,37 @@ class MaskedBatchNorm(nn.Module):
     else:
       mean, var = ra_mean.value, ra_var.value
     return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+class PatchConv(nn.Module):
+  """A 2-D convolution (cross-correlation) as image patches times a kernel matrix.
+
+  Same parameters as `nn.Conv(features, (k, k), padding=...)` ('kernel'
+  [k, k, C, F], 'bias' [F]) and the same output. Under `jax.vmap` over runs
+  (one kernel per LOSO fold) `nn.Conv` becomes a grouped convolution, which
+  XLA:CPU compiles and runs slowly; here only the patch extraction is a
+  convolution (with a fixed identity kernel, shared by all runs) and the
+  learned part is a matmul, which vmaps into a batched matmul.
+
+  Attributes:
+    features: output channels F.
+    kernel_size: k (square kernels).
+    padding: 'SAME', 'VALID' or an int of zero padding on every side.
+  """
+
+  features: int
+  kernel_size: int
+  padding: str | int = 'SAME'
+
+  @nn.compact
+  def __call__(self, x):
+    """x: [B, H, W, C] -> [B, H', W', F]."""
+    k, c = self.kernel_size, x.shape[-1]
+    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, c, self.features))
+    bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    pad = self.padding if isinstance(self.padding, str) else [(self.padding, self.padding)] * 2
+    patches = jax.lax.conv_general_dilated_patches(
+      x, (k, k), (1, 1), pad, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+    )  # (B, H', W', C * k * k), channel-major
+    w = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(c * k * k, self.features)
+    return patches @ w + bias

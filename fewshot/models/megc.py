@@ -12,6 +12,10 @@ counted) and `tests/test_megc_models.py` checks them layer by layer.
 | OFF-ApexNet [26] | [28, 28, 2] (u, v) | 2,664,475 |
 | Dual-Inception [18] | [28, 28, 2] (u, v) | 6,449,867 |
 
+Convolutions are `layers.PatchConv` (nn.Conv's parameters and output, as a
+matmul on image patches), so that folds vmapped on a CPU train as batched
+matmuls rather than grouped convolutions.
+
 Every model is called as `model.apply(variables, x, mask, train=...)`:
 `mask: [B] bool` marks real examples (padded batches of vmapped LOSO folds;
 batch norm ignores the padding), and dropout draws from the 'dropout' rng in
@@ -28,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fewshot.models.layers import MaskedBatchNorm
+from fewshot.models.layers import PatchConv
 
 NUM_CLASSES = 3  # negative, positive, surprise (section III)
 
@@ -63,9 +68,7 @@ class STSTNet(nn.Module):
     mask = _real(x, mask)
     streams = []
     for i, filters in enumerate((3, 5, 8)):
-      h = nn.Conv(filters, (3, 3), padding=((2, 2), (2, 2)), name=f'conv{i + 1}')(
-        x
-      )  # (B, 30, 30, f)
+      h = PatchConv(filters, 3, padding=2, name=f'conv{i + 1}')(x)  # (B, 30, 30, f)
       h = MaskedBatchNorm(name=f'bn{i + 1}')(nn.relu(h), mask, train)
       h = nn.max_pool(h, (3, 3), strides=(3, 3), padding=((1, 1), (1, 1)))  # (B, 10, 10, f)
       streams.append(nn.Dropout(self.dropout, deterministic=not train)(h))
@@ -105,7 +108,7 @@ class OFFApexNet(nn.Module):
     for i, name in enumerate(('u', 'v')):
       h = x[..., i : i + 1]
       for j, filters in enumerate((6, 16)):
-        h = nn.relu(nn.Conv(filters, (5, 5), padding='SAME', name=f'{name}_conv{j + 1}')(h))
+        h = nn.relu(PatchConv(filters, 5, name=f'{name}_conv{j + 1}')(h))
         h = nn.max_pool(h, (2, 2), strides=(2, 2))
       feats.append(h.reshape(h.shape[0], -1))  # (B, 784)
     h = jnp.concatenate(feats, axis=-1)  # (B, 1568)
@@ -129,7 +132,7 @@ class InceptionBlock(nn.Module):
   @nn.compact
   def __call__(self, x):
     f = self.features
-    conv = lambda k, name: nn.Conv(f, (k, k), padding='SAME', name=name)
+    conv = lambda k, name: PatchConv(f, k, name=name)
     b1 = nn.relu(conv(5, 'b1_5x5')(nn.relu(conv(1, 'b1_1x1')(x))))
     b2 = nn.relu(conv(3, 'b2_3x3')(nn.relu(conv(1, 'b2_1x1')(x))))
     pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding='SAME')

@@ -164,6 +164,11 @@ def _clip(database, subject, name, emotion, files, onset_no, apex_no, offset_no)
   )  # fmt: skip
 
 
+def _column_key(name) -> str:
+  """'Onset Frame', 'OnsetFrame', 'onset_frame' -> 'onsetframe'."""
+  return re.sub(r'[^a-z]', '', str(name).lower())
+
+
 def _read_sheet(path: str, required: Sequence[str]):
   """A coding spreadsheet as a DataFrame, its header row found by name."""
   import pandas as pd  # only the loaders need it
@@ -171,10 +176,9 @@ def _read_sheet(path: str, required: Sequence[str]):
   if not os.path.isfile(path):
     raise ValueError(f'coding spreadsheet {path} does not exist.')
   raw = pd.read_excel(path, header=None, dtype=str, engine='openpyxl')
-  norm = lambda s: re.sub(r'[^a-z]', '', str(s).lower())
-  want = [norm(c) for c in required]
+  want = [_column_key(c) for c in required]
   for row in range(min(len(raw), 30)):  # SAMM puts title lines above the header
-    names = [norm(c) for c in raw.iloc[row]]
+    names = [_column_key(c) for c in raw.iloc[row]]
     if all(w in names for w in want):
       table = raw.iloc[row + 1 :].copy()
       table.columns = names
@@ -202,6 +206,39 @@ def _find_sheet(root: str, coding: str | None, what: str) -> str:
 # ------------------------------------------------------------------ loaders
 
 
+def _load_coded(database: str, root: str, coding, columns, subject_folder) -> list[MEClip]:
+  """Clips of a database with a coding spreadsheet (CASME II, SAMM).
+
+  Args:
+    database: 'CASME II' or 'SAMM'.
+    root: the folder of the subject folders.
+    coding: the spreadsheet, or None to look for it.
+    columns: the sheet's (subject, filename, onset, apex, offset, emotion) column names.
+    subject_folder: subject id in the sheet (an int) -> its folder name.
+  """
+  sheet = _read_sheet(_find_sheet(root, coding, database), columns)
+  subject_col, file_col, onset_col, apex_col, offset_col, emotion_col = map(_column_key, columns)
+  clips = []
+  for _, r in sheet.iterrows():
+    subject = subject_folder(int(float(r[subject_col])))
+    name = str(r[file_col]).strip()
+    what = f'{database} {subject}/{name}'
+    files = frame_files(os.path.join(root, subject, name), what)
+    clips.append(
+      _clip(
+        database,
+        subject,
+        name,
+        r[emotion_col],
+        files,
+        _as_frame_number(r[onset_col], what, 'onset'),
+        _as_frame_number(r[apex_col], what, 'apex', optional=True),
+        _as_frame_number(r[offset_col], what, 'offset'),
+      )
+    )
+  return clips
+
+
 def load_casme2(root: str, coding: str | None = None) -> list[MEClip]:
   """CASME II clips (layout in the module doc).
 
@@ -214,29 +251,8 @@ def load_casme2(root: str, coding: str | None = None) -> list[MEClip]:
     One MEClip per spreadsheet row, in its order (all emotions, including
     'others'; `evaluation.megc.composite_database` leaves those out).
   """
-  sheet = _read_sheet(
-    _find_sheet(root, coding, 'CASME II'),
-    ('Subject', 'Filename', 'OnsetFrame', 'ApexFrame', 'OffsetFrame', 'Estimated Emotion'),
-  )
-  clips = []
-  for _, r in sheet.iterrows():
-    subject = f'sub{int(float(r["subject"])):02d}'
-    name = str(r['filename']).strip()
-    what = f'CASME II {subject}/{name}'
-    files = frame_files(os.path.join(root, subject, name), what)
-    clips.append(
-      _clip(
-        'CASME II',
-        subject,
-        name,
-        r['estimatedemotion'],
-        files,
-        _as_frame_number(r['onsetframe'], what, 'onset'),
-        _as_frame_number(r['apexframe'], what, 'apex', optional=True),
-        _as_frame_number(r['offsetframe'], what, 'offset'),
-      )
-    )
-  return clips
+  columns = ('Subject', 'Filename', 'OnsetFrame', 'ApexFrame', 'OffsetFrame', 'Estimated Emotion')
+  return _load_coded('CASME II', root, coding, columns, lambda s: f'sub{s:02d}')
 
 
 def load_samm(root: str, coding: str | None = None) -> list[MEClip]:
@@ -250,29 +266,15 @@ def load_samm(root: str, coding: str | None = None) -> list[MEClip]:
   Returns:
     One MEClip per spreadsheet row, in its order.
   """
-  sheet = _read_sheet(
-    _find_sheet(root, coding, 'SAMM'),
-    ('Subject', 'Filename', 'Onset Frame', 'Apex Frame', 'Offset Frame', 'Estimated Emotion'),
+  columns = (
+    'Subject',
+    'Filename',
+    'Onset Frame',
+    'Apex Frame',
+    'Offset Frame',
+    'Estimated Emotion',
   )
-  clips = []
-  for _, r in sheet.iterrows():
-    subject = f'{int(float(r["subject"])):03d}'
-    name = str(r['filename']).strip()
-    what = f'SAMM {subject}/{name}'
-    files = frame_files(os.path.join(root, subject, name), what)
-    clips.append(
-      _clip(
-        'SAMM',
-        subject,
-        name,
-        r['estimatedemotion'],
-        files,
-        _as_frame_number(r['onsetframe'], what, 'onset'),
-        _as_frame_number(r['apexframe'], what, 'apex', optional=True),
-        _as_frame_number(r['offsetframe'], what, 'offset'),
-      )
-    )
-  return clips
+  return _load_coded('SAMM', root, coding, columns, lambda s: f'{s:03d}')
 
 
 def load_smic(root: str) -> list[MEClip]:

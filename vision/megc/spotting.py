@@ -194,9 +194,27 @@ def analyse(
   hists = block_histograms(frames, blocks, face_size, box=box)
   f = feature_difference(hists, k)
   c = contrast(f, k)
-  thr, peaks = spot_peaks(c, k, p)
-  intervals = np.stack([np.maximum(peaks - k, 0), np.minimum(peaks + k, len(frames) - 1)], 1)
-  return SpottingAnalysis(k, f, c, thr, peaks, intervals.reshape(-1, 2))
+  return rethreshold(
+    SpottingAnalysis(k, f, c, 0.0, np.zeros(0, np.int64), np.zeros((0, 2), np.int64)), p
+  )
+
+
+def rethreshold(analysis: SpottingAnalysis, p: float) -> SpottingAnalysis:
+  """The same analysis at another threshold fraction p (steps 5-6 only).
+
+  Args:
+    analysis: a SpottingAnalysis (its curves are kept).
+    p: threshold fraction in [0, 1].
+
+  Returns:
+    SpottingAnalysis with the threshold, peaks and intervals of p.
+  """
+  if not 0.0 <= float(p) <= 1.0:
+    raise ValueError(f'p must lie in [0, 1], got {p}.')
+  k, n = analysis.k, len(analysis.contrast)
+  thr, peaks = spot_peaks(analysis.contrast, k, p)
+  intervals = np.stack([np.maximum(peaks - k, 0), np.minimum(peaks + k, n - 1)], 1)
+  return analysis._replace(threshold=thr, peaks=peaks, intervals=intervals.reshape(-1, 2))
 
 
 def spot_micro_expressions(frames, fps: float, p: float = DEFAULT_P, **kwargs) -> list[tuple]:

@@ -120,6 +120,9 @@ REGIONS = {
   'lower_lip': (0.50, 0.84),
   'lip_corner_l': (0.34, 0.78),
   'lip_corner_r': (0.66, 0.78),
+  'upper_lid_l': (0.31, 0.35),
+  'upper_lid_r': (0.69, 0.35),
+  'chin': (0.50, 0.95),
 }
 # Action units: (region, unit direction of the skin's motion, weight).
 ACTION_UNITS = {
@@ -152,6 +155,26 @@ ACTION_UNITS = {
     ('nose_r', (-0.2, -1.0), 1.0),
     ('upper_lip', (0.0, -1.0), 0.6),
   ),
+  'AU5': (  # upper lid raiser
+    ('upper_lid_l', (0.0, -1.0), 0.7),
+    ('upper_lid_r', (0.0, -1.0), 0.7),
+  ),
+  'AU12': (  # lip-corner puller alone
+    ('lip_corner_l', (-0.8, -0.6), 1.0),
+    ('lip_corner_r', (0.8, -0.6), 1.0),
+  ),
+  'AU14': (  # dimpler: corners drawn in
+    ('lip_corner_l', (0.9, -0.2), 0.8),
+    ('lip_corner_r', (-0.9, -0.2), 0.8),
+  ),
+  'AU15': (  # lip-corner depressor: corners down
+    ('lip_corner_l', (-0.3, 0.95), 1.0),
+    ('lip_corner_r', (0.3, 0.95), 1.0),
+  ),
+  'AU26': (  # jaw drop
+    ('lower_lip', (0.0, 1.0), 1.0),
+    ('chin', (0.0, 1.0), 0.8),
+  ),
 }
 # Skin folds each action unit deepens (FACS appearance changes): (centre
 # (u, v) in the face box, orientation of the lines in degrees from the x
@@ -171,20 +194,33 @@ WRINKLES = {
   'AU23': (((0.5, 0.76), 90.0, 0.06, 1.0),),
   'AU9': (((0.5, 0.43), 0.0, 0.045, 1.0),),
 }
+# The action units of each class (FACS emotion prototypes, one set drawn per
+# clip). Negative is the most varied, as it pools six emotions (section III).
 EXPRESSIONS = {
-  'surprise': (('AU1+2',),),
-  'positive': (('AU6+12',),),
-  'negative': (('AU4',), ('AU23',), ('AU9',), ('AU4', 'AU23')),
+  'surprise': (('AU1+2',), ('AU1+2', 'AU5'), ('AU1+2', 'AU26')),
+  'positive': (('AU6+12',), ('AU12',)),
+  'negative': (
+    ('AU4',),
+    ('AU23',),
+    ('AU9',),
+    ('AU4', 'AU23'),
+    ('AU15',),
+    ('AU4', 'AU15'),
+    ('AU14',),
+  ),
 }
+# Real micro-expressions mix in action units of no clear emotion: with this
+# probability a clip also moves one other action unit, weaker.
+EXTRA_AU = (0.5, (0.3, 0.7))  # probability, relative amplitude
 LONG_SIZE = 288  # long videos: faces of about 160 pixels
 LONG_VIDEOS = {
   'CAS(ME)^2': dict(fps=30.0, grey=False, noise=2.0),
   'SAMM': dict(fps=100.0, grey=True, noise=2.0),
 }
 MICRO_SECONDS = (0.2, 0.5)  # onset to offset
-# Apex displacement as a fraction of the face-box width: 1.1-2.75 pixels on a
-# face of 110 pixels, 2.5-6 on one of 240 (a CASME II face at 640 x 480).
-MICRO_AMPLITUDE = (0.01, 0.025)
+# Apex displacement as a fraction of the face-box width: 0.7-2.2 pixels on a
+# face of 110 pixels, 1.4-4.8 on one of 240 (a CASME II face at 640 x 480).
+MICRO_AMPLITUDE = (0.006, 0.02)
 # Darkening of the deepest fold lines at the apex (fraction of the intensity).
 MICRO_FOLDS = (0.04, 0.1)
 MACRO_SECONDS = (0.8, 2.5)
@@ -354,7 +390,7 @@ def wrinkle_map(box, aus, depth: float, shape, rng: np.random.Generator) -> np.n
   yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
   out = np.zeros(shape, np.float32)
   for au in aus:
-    for (u, v), angle, extent, weight in WRINKLES[au]:
+    for (u, v), angle, extent, weight in WRINKLES.get(au, ()):
       cx = x + (u + rng.normal(0, 0.015)) * w
       cy = y + (v + rng.normal(0, 0.015)) * h
       sigma = extent * w * rng.uniform(0.8, 1.2)
@@ -518,16 +554,15 @@ def micro_expression_clip(
   offset = onset + max(int(round(seconds * fps)), 4)
   apex = onset + int(round(rng.uniform(0.35, 0.6) * (offset - onset)))
   n = offset + int(rng.integers(2, 7)) + 1
-  event = expression(
-    face.box,
-    aus,
-    rng.uniform(*MICRO_AMPLITUDE) * face.box[2],
-    rng.uniform(*MICRO_FOLDS),
-    profile(n, onset, apex, offset),
-    face.image.shape[:2],
-    rng,
-  )
-  frames = render(_styled(face), [event], head_motion(n, fps, rng, 0.3), style['noise'], rng)
+  amplitude = rng.uniform(*MICRO_AMPLITUDE) * face.box[2]
+  intensity = profile(n, onset, apex, offset)
+  shape = face.image.shape[:2]
+  events = [expression(face.box, aus, amplitude, rng.uniform(*MICRO_FOLDS), intensity, shape, rng)]
+  if rng.uniform() < EXTRA_AU[0]:
+    extra = rng.choice([au for au in ACTION_UNITS if au not in aus])
+    gain = rng.uniform(*EXTRA_AU[1])
+    events.append(expression(face.box, (extra,), gain * amplitude, 0.0, intensity, shape, rng))
+  frames = render(_styled(face), events, head_motion(n, fps, rng, 0.3), style['noise'], rng)
   return frames, onset, apex, offset
 
 
@@ -753,6 +788,12 @@ def synthetic_long_videos(
   validation.check_choice('database', database, tuple(LONG_VIDEOS))
   validation.check_int('videos', videos)
   validation.check_positive_float('seconds', seconds)
+  micro, macro, blinks = (validation.check_int('events', e, low=0) for e in events)
+  # The longest events and the 0.5 s gaps around them must fit.
+  need = micro * MICRO_SECONDS[1] + macro * MACRO_SECONDS[1] + blinks * BLINK_SECONDS[1]
+  need += 0.5 * (micro + macro + blinks + 1)
+  if seconds < need:
+    raise ValueError(f'videos of {seconds} s are too short for events {events}: need {need:.2f} s.')
   style = LONG_VIDEOS[database]
   rng = np.random.default_rng(seed)
   srcs = source_faces(size)
@@ -763,7 +804,6 @@ def synthetic_long_videos(
     if style['grey']:
       base = cv2.cvtColor(cv2.cvtColor(base, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     n = int(round(seconds * style['fps']))
-    micro, macro, blinks = events
     out.append(
       long_video(
         base,
