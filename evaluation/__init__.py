@@ -10,7 +10,7 @@
 * `protocols`: LOSO, nested LOSO, class-disjoint and Table III splits.
 * `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
 * `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots /
-  histogram / timeline PNG.
+  histogram / timeline / spotting PNG.
 """
 
 from evaluation.megc import MEGC_CLASSES
@@ -52,6 +52,7 @@ from evaluation.reports import markdown_table
 from evaluation.reports import plot_confusion_matrix
 from evaluation.reports import plot_histograms
 from evaluation.reports import plot_score_vs_shots
+from evaluation.reports import plot_spotting
 from evaluation.reports import plot_timeline
 from evaluation.reports import summarize
 from evaluation.reports import to_jsonable

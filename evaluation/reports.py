@@ -361,6 +361,63 @@ def plot_confusion_matrix(
   return _save(fig, path)
 
 
+def plot_spotting(
+  curve,
+  path,
+  *,
+  threshold: float | None = None,
+  spotted=(),
+  truth=(),
+  distractors: Mapping | None = None,
+  fps: float | None = None,
+  extra: Mapping | None = None,
+  title: str | None = None,
+) -> Path:
+  """A spotting score over a video's frames with spotted and true intervals (MEGC Table II).
+
+  Args:
+    curve: [T] score per frame (e.g. the contrasted feature difference).
+    path: output .png path.
+    threshold: optional horizontal threshold line.
+    spotted: [k, 2] inclusive (onset, offset) spotted intervals (red bands).
+    truth: [m, 2] ground-truth intervals (green bands).
+    distractors: optional {label: [j, 2] intervals} of other events (grey
+      bands, hatched per label), e.g. macro-expressions and blinks.
+    fps: frame rate; with it the x axis is in seconds.
+    extra: optional {label: [T] curve} drawn thinner (e.g. the raw difference).
+    title: optional title.
+  """
+  c = np.asarray(curve, np.float64)
+  if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
+    raise ValueError(f'curve must be a finite 1-D array, got shape {c.shape}.')
+  scale = 1.0 / fps if fps else 1.0
+  t = np.arange(c.size) * scale
+  fig = Figure(figsize=(10, 3.2))
+  ax = fig.add_subplot()
+
+  def bands(intervals, label, **style):
+    for k, (a, b) in enumerate(np.asarray(intervals, np.float64).reshape(-1, 2)):
+      ax.axvspan((a - 0.5) * scale, (b + 0.5) * scale, **style, label=label if k == 0 else None)
+
+  bands(truth, 'ground truth', color='tab:green', alpha=0.3)
+  hatches = ('//', 'xx', '..', '\\\\')
+  for i, (name, iv) in enumerate((distractors or {}).items()):
+    bands(iv, name, color='0.6', alpha=0.3, hatch=hatches[i % len(hatches)])
+  bands(spotted, 'spotted', color='tab:red', alpha=0.25)
+  for name, other in (extra or {}).items():
+    ax.plot(t, np.asarray(other, np.float64), lw=0.8, alpha=0.7, label=name)
+  ax.plot(t, c, color='k', lw=1.2, label='score')
+  if threshold is not None:
+    ax.axhline(threshold, color='tab:red', ls='--', lw=1, label='threshold')
+  ax.set_xlim(t[0], t[-1])
+  ax.set_xlabel('time (s)' if fps else 'frame')
+  ax.set_ylabel('score')
+  ax.legend(loc='upper right', fontsize=7, ncol=3)
+  if title:
+    ax.set_title(title)
+  return _save(fig, path)
+
+
 def _shot_value(k) -> float:
   try:
     return float(str(k).split('=')[-1])

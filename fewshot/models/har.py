@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evaluation import validation
+from fewshot.models.layers import MaskedBatchNorm
 
 FEATURES = 16  # per modality, both extractors (4.2.1)
 EXTRACTORS = ('rnn', 'cnn')
@@ -113,38 +114,6 @@ def adaptive_avg_pool(x: jax.Array, out: int) -> jax.Array:
   """
   bins = adaptive_avg_pool_bounds(x.shape[1], out)
   return jnp.stack([x[:, a:b].mean(axis=1) for a, b in bins], axis=1)
-
-
-class MaskedBatchNorm(nn.Module):
-  """BatchNorm1d over (batch, time) per channel, ignoring padded examples.
-
-  Training uses the masked batch mean and biased variance and updates
-  running statistics with momentum 0.9 (PyTorch's 0.1); evaluation uses the
-  running statistics.
-  """
-
-  momentum: float = 0.9
-  epsilon: float = 1e-5
-
-  @nn.compact
-  def __call__(self, x, mask, train: bool):
-    # x: (B, T, C); mask: (B,)
-    c = x.shape[-1]
-    scale = self.param('scale', nn.initializers.ones, (c,))
-    bias = self.param('bias', nn.initializers.zeros, (c,))
-    ra_mean = self.variable('batch_stats', 'mean', jnp.zeros, (c,))
-    ra_var = self.variable('batch_stats', 'var', jnp.ones, (c,))
-    if train:
-      w = mask.astype(x.dtype)[:, None, None]  # (B, 1, 1)
-      count = jnp.maximum(w.sum() * x.shape[1], 1.0)
-      mean = (x * w).sum(axis=(0, 1)) / count
-      var = (jnp.square(x - mean) * w).sum(axis=(0, 1)) / count
-      if not self.is_initializing():
-        ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
-        ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
-    else:
-      mean, var = ra_mean.value, ra_var.value
-    return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
 
 
 class CNNExtractor(nn.Module):

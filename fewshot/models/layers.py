@@ -1,4 +1,4 @@
-"""Layers shared by the papers' models: a fast bidirectional LSTM.
+"""Layers shared by the papers' models: a fast bidirectional LSTM, a masked batch norm.
 
 `BiLSTM` computes exactly what Flax's `nn.Bidirectional(nn.RNN(
 nn.OptimizedLSTMCell(H)), nn.RNN(nn.OptimizedLSTMCell(H)))` computes, with the
@@ -142,3 +142,76 @@ class BiLSTM(nn.Module):
     else:
       backward = jnp.take_along_axis(backward, rev[..., None], axis=1)
     return jnp.concatenate([forward, backward], axis=-1)
+
+
+class MaskedBatchNorm(nn.Module):
+  """Batch norm per channel (last axis) over all other axes, ignoring padded examples.
+
+  Training pads batches to a common shape across vmapped runs; the padding
+  must not enter the batch statistics, so they are means weighted by the
+  example mask. Training uses the masked batch mean and biased variance and
+  updates running statistics with momentum 0.9 (PyTorch's 0.1); evaluation
+  uses the running statistics. Works for [B, T, C] sequences and
+  [B, H, W, C] images alike.
+  """
+
+  momentum: float = 0.9
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x, mask, train: bool):
+    """x: [B, ..., C]; mask: [B] bool real examples. Returns x normalised."""
+    c = x.shape[-1]
+    scale = self.param('scale', nn.initializers.ones, (c,))
+    bias = self.param('bias', nn.initializers.zeros, (c,))
+    ra_mean = self.variable('batch_stats', 'mean', jnp.zeros, (c,))
+    ra_var = self.variable('batch_stats', 'var', jnp.ones, (c,))
+    if train:
+      axes = tuple(range(x.ndim - 1))
+      w = mask.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))  # (B, 1, ..., 1)
+      per_example = 1
+      for d in x.shape[1:-1]:
+        per_example *= d
+      count = jnp.maximum(w.sum() * per_example, 1.0)
+      mean = (x * w).sum(axis=axes) / count
+      var = (jnp.square(x - mean) * w).sum(axis=axes) / count
+      if not self.is_initializing():
+        ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+        ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+    else:
+      mean, var = ra_mean.value, ra_var.value
+    return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+class PatchConv(nn.Module):
+  """A 2-D convolution (cross-correlation) as image patches times a kernel matrix.
+
+  Same parameters as `nn.Conv(features, (k, k), padding=...)` ('kernel'
+  [k, k, C, F], 'bias' [F]) and the same output. Under `jax.vmap` over runs
+  (one kernel per LOSO fold) `nn.Conv` becomes a grouped convolution, which
+  XLA:CPU compiles and runs slowly; here only the patch extraction is a
+  convolution (with a fixed identity kernel, shared by all runs) and the
+  learned part is a matmul, which vmaps into a batched matmul.
+
+  Attributes:
+    features: output channels F.
+    kernel_size: k (square kernels).
+    padding: 'SAME', 'VALID' or an int of zero padding on every side.
+  """
+
+  features: int
+  kernel_size: int
+  padding: str | int = 'SAME'
+
+  @nn.compact
+  def __call__(self, x):
+    """x: [B, H, W, C] -> [B, H', W', F]."""
+    k, c = self.kernel_size, x.shape[-1]
+    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, c, self.features))
+    bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    pad = self.padding if isinstance(self.padding, str) else [(self.padding, self.padding)] * 2
+    patches = jax.lax.conv_general_dilated_patches(
+      x, (k, k), (1, 1), pad, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+    )  # (B, H', W', C * k * k), channel-major
+    w = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(c * k * k, self.features)
+    return patches @ w + bias

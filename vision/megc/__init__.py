@@ -1,3 +1,66 @@
-"""Facial micro-expressions, MEGC 2019 (megc2019_micro_expressions.txt): faces, flow, strain, spotting, data."""
+"""Facial micro-expressions, MEGC 2019 (megc2019_micro_expressions.txt): faces, flow, strain, spotting, data.
 
-__all__ = []
+* `faces`: Haar face boxes fixed over a clip, MediaPipe landmark alignment, crops.
+* `flow`: TV-L1 / Farneback optical flow (a process pool for many pairs), optical strain.
+* `inputs`: onset-to-apex STSTNet and OFF-ApexNet inputs, LBP-TOP descriptors.
+* `lbp`: LBP (scikit-image's codes), LBP-TOP, block histograms, chi-squared distance.
+* `spotting`: the LBP-chi^2 feature-difference spotter (Moilanen et al.).
+* `data`: the MEClip record; CASME II, SAMM and SMIC-HS loaders.
+* `synthetic`: micro-expression clips and long videos made from real faces.
+
+MediaPipe is imported only by the landmark alignment, so `import vision` stays light.
+"""
+
+from vision.megc.data import MEClip
+from vision.megc.data import apex_index
+from vision.megc.data import clip_frames
+from vision.megc.data import load_casme2
+from vision.megc.data import load_databases
+from vision.megc.data import load_samm
+from vision.megc.data import load_smic
+from vision.megc.faces import clip_face_box
+from vision.megc.faces import detect_face
+from vision.megc.faces import face_clip
+from vision.megc.flow import optical_flow
+from vision.megc.flow import optical_flow_pairs
+from vision.megc.flow import optical_strain
+from vision.megc.inputs import RecognitionInputs
+from vision.megc.inputs import lbp_top_features
+from vision.megc.inputs import recognition_inputs
+from vision.megc.lbp import chi2_distance
+from vision.megc.lbp import lbp as local_binary_pattern
+from vision.megc.lbp import lbp_top
+from vision.megc.spotting import SpottingAnalysis
+from vision.megc.spotting import analyse as analyse_spotting
+from vision.megc.spotting import spot_micro_expressions
+from vision.megc.synthetic import LongVideo
+from vision.megc.synthetic import synthetic_long_videos
+from vision.megc.synthetic import synthetic_megc
+
+__all__ = [
+  'LongVideo',
+  'MEClip',
+  'RecognitionInputs',
+  'SpottingAnalysis',
+  'analyse_spotting',
+  'apex_index',
+  'chi2_distance',
+  'clip_face_box',
+  'clip_frames',
+  'detect_face',
+  'face_clip',
+  'local_binary_pattern',
+  'lbp_top',
+  'lbp_top_features',
+  'load_casme2',
+  'load_databases',
+  'load_samm',
+  'load_smic',
+  'optical_flow',
+  'optical_flow_pairs',
+  'optical_strain',
+  'recognition_inputs',
+  'spot_micro_expressions',
+  'synthetic_long_videos',
+  'synthetic_megc',
+]

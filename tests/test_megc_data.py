@@ -1,0 +1,194 @@
+"""CASME II, SAMM and SMIC-HS loaders on fixtures built in the databases' own layouts."""
+
+import os
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+import evaluation
+import vision
+from vision.megc import data
+
+
+def _frames(folder, names, seed=0):
+  """Writes tiny images whose pixel value encodes their position in `names`."""
+  os.makedirs(folder, exist_ok=True)
+  for i, name in enumerate(names):
+    img = np.full((6, 8, 3), 10 * i + seed, np.uint8)
+    assert cv2.imwrite(os.path.join(folder, name), img)
+
+
+def _casme2(root, rows=None):
+  """sub01/EP02_01f (img46..img55), sub02/EP03_02 (img1..img8) and the coding sheet."""
+  _frames(os.path.join(root, 'sub01', 'EP02_01f'), [f'img{n}.jpg' for n in range(46, 56)])
+  _frames(os.path.join(root, 'sub02', 'EP03_02'), [f'img{n}.jpg' for n in range(1, 9)])
+  rows = rows or [
+    # Subject, Filename, Onset, Apex, Offset, AUs, Emotion (CASME II's columns)
+    (1, 'EP02_01f', 46, 50, 55, '4', 'disgust'),
+    (2, 'EP03_02', 1, '/', 8, '12', 'happiness'),  # '/': no apex annotated
+    (2, 'EP03_02', 2, 5, 7, '1+2', 'others'),
+  ]
+  sheet = pd.DataFrame(
+    rows,
+    columns=[
+      'Subject', 'Filename', 'OnsetFrame', 'ApexFrame', 'OffsetFrame', 'Action Units',
+      'Estimated Emotion',
+    ],
+  )  # fmt: skip
+  path = os.path.join(root, 'CASME2-coding-20140508.xlsx')
+  sheet.to_excel(path, index=False, engine='openpyxl')
+  return path
+
+
+def _samm(root, rows=None):
+  """006/006_1_2 (006_05562..006_05571) and SAMM's sheet with title lines above the header."""
+  _frames(os.path.join(root, '006', '006_1_2'), [f'006_{n:05d}.jpg' for n in range(5562, 5572)])
+  rows = rows or [(6, '006_1_2', 1, 5562, 5566, 5571, 'R12', 'Happiness')]
+  header = [
+    'Subject', 'Filename', 'Inducement Code', 'Onset Frame', 'Apex Frame', 'Offset Frame',
+    'Action Units', 'Estimated Emotion',
+  ]  # fmt: skip
+  table = [['SAMM Micro-Movement FACS codes'] + [None] * 7, [None] * 8, header, *map(list, rows)]
+  path = os.path.join(root, 'SAMM_Micro_FACS_Codes_v2.xlsx')
+  pd.DataFrame(table).to_excel(path, index=False, header=False, engine='openpyxl')
+  return path
+
+
+def _smic(root):
+  """HS/s1/micro/{negative,surprise}/<clip>/image*.bmp and s2/positive (no 'micro' level)."""
+  _frames(
+    os.path.join(root, 's1', 'micro', 'negative', 's1_ne_01'),
+    ['image0654.bmp', 'image0655.bmp', 'image0656.bmp'],
+  )
+  _frames(
+    os.path.join(root, 's1', 'micro', 'surprise', 's1_sur_01'),
+    [f'image{n:04d}.bmp' for n in (9, 10, 11, 12)],
+  )
+  _frames(os.path.join(root, 's2', 'positive', 's2_po_01'), [f'image{n:04d}.bmp' for n in (1, 2)])
+
+
+def test_casme2_clips_carry_frame_indices_and_emotions(tmp_path):
+  _casme2(str(tmp_path))
+  clips = vision.load_casme2(str(tmp_path))
+  assert [(c.subject, c.name, c.emotion) for c in clips] == [
+    ('sub01', 'EP02_01f', 'disgust'),
+    ('sub02', 'EP03_02', 'happiness'),
+    ('sub02', 'EP03_02', 'others'),
+  ]
+  first = clips[0]
+  assert (first.onset, first.apex, first.offset) == (0, 4, 9)  # img46, img50, img55
+  assert first.fps == 200.0 and first.database == 'CASME II'
+  assert clips[1].apex is None and vision.apex_index(clips[1]) == (0 + 7) // 2
+  # Frames are read in frame-number order (img9 would sort after img10 as text).
+  frames = vision.clip_frames(first, [0, 4, 9])
+  assert frames.shape == (3, 6, 8, 3)
+  np.testing.assert_array_equal(frames[:, 0, 0, 0], [0, 40, 90])
+  # 'others' is a CASME II emotion that the composite database leaves out.
+  comp = evaluation.composite_database(
+    [c.database for c in clips], [c.subject for c in clips], [c.emotion for c in clips]
+  )
+  assert comp.index.tolist() == [0, 1]
+  assert comp.labels.tolist() == [0, 1]  # negative, positive
+
+
+def test_casme2_frame_numbers_sort_numerically(tmp_path):
+  folder = tmp_path / 'sub01' / 'EP01_01'
+  _frames(str(folder), ['img10.jpg', 'img9.jpg', 'img11.jpg'])
+  files = data.frame_files(str(folder), 'clip')
+  assert [os.path.basename(f) for f in files] == ['img9.jpg', 'img10.jpg', 'img11.jpg']
+
+
+@pytest.mark.parametrize(
+  'row, message',
+  [
+    ((1, 'EP09_09', 46, 50, 55, '4', 'disgust'), r'CASME II sub01/EP09_09: folder .* does not exist'),
+    ((1, 'EP02_01f', 52, 50, 48, '4', 'disgust'), r'CASME II sub01/EP02_01f: onset frame 52 is after offset frame 48'),
+    ((1, 'EP02_01f', 46, 50, 55, '4', 'boredom'), r"CASME II sub01/EP02_01f: .*no emotion\(s\) \['boredom'\]"),
+    ((1, 'EP02_01f', 46, 50, 99, '4', 'disgust'), r'CASME II sub01/EP02_01f: offset frame 99 is not among its frames'),
+    ((1, 'EP02_01f', 46, 'x', 55, '4', 'disgust'), None),  # a non-number apex is 'not annotated'
+  ],
+)  # fmt: skip
+def test_casme2_errors_name_the_clip(tmp_path, row, message):
+  _casme2(str(tmp_path), rows=[row])
+  if message is None:
+    assert vision.load_casme2(str(tmp_path))[0].apex is None
+    return
+  with pytest.raises(ValueError, match=message):
+    vision.load_casme2(str(tmp_path))
+
+
+def test_casme2_clip_without_frames_is_an_error(tmp_path):
+  _casme2(str(tmp_path))
+  empty = tmp_path / 'sub01' / 'EP05_05'
+  empty.mkdir()
+  (empty / 'notes.txt').write_text('no frames here')
+  _casme2(str(tmp_path), rows=[(1, 'EP05_05', 1, 2, 3, '4', 'disgust')])
+  with pytest.raises(ValueError, match=r'CASME II sub01/EP05_05: folder .* holds no frames'):
+    vision.load_casme2(str(tmp_path))
+
+
+def test_missing_or_ambiguous_spreadsheet(tmp_path):
+  with pytest.raises(ValueError, match='does not exist'):
+    vision.load_casme2(str(tmp_path), coding=str(tmp_path / 'missing.xlsx'))
+  with pytest.raises(ValueError, match='found 0 candidates'):
+    vision.load_casme2(str(tmp_path))
+
+
+def test_samm_header_below_title_lines_and_frame_numbers(tmp_path):
+  _samm(str(tmp_path))
+  (clip,) = vision.load_samm(str(tmp_path))
+  assert (clip.subject, clip.name, clip.emotion) == ('006', '006_1_2', 'Happiness')
+  assert (clip.onset, clip.apex, clip.offset) == (0, 4, 9)
+  assert evaluation.map_emotions([clip.emotion], 'SAMM').tolist() == [1]
+
+
+def test_samm_unknown_emotion_names_the_clip(tmp_path):
+  _samm(str(tmp_path), rows=[(6, '006_1_2', 1, 5562, 5566, 5571, 'R12', 'Boredom')])
+  with pytest.raises(ValueError, match=r'SAMM 006/006_1_2: .*boredom'):
+    vision.load_samm(str(tmp_path))
+
+
+def test_smic_class_folders_with_and_without_micro_level(tmp_path):
+  _smic(str(tmp_path))
+  clips = vision.load_smic(str(tmp_path))
+  assert [(c.subject, c.name, c.emotion) for c in clips] == [
+    ('s1', 's1_ne_01', 'negative'),
+    ('s1', 's1_sur_01', 'surprise'),
+    ('s2', 's2_po_01', 'positive'),
+  ]
+  sur = clips[1]
+  assert (sur.onset, sur.apex, sur.offset, sur.fps) == (0, None, 3, 100.0)
+  assert vision.apex_index(sur) == 1  # the middle frame (Zhou et al.)
+
+
+def test_smic_errors(tmp_path):
+  with pytest.raises(ValueError, match='does not exist'):
+    vision.load_smic(str(tmp_path / 'HS'))
+  _frames(str(tmp_path / 's1' / 'micro' / 'anger' / 's1_an_01'), ['image0001.bmp'])
+  with pytest.raises(ValueError, match=r"SMIC s1: unknown emotion folder 'anger'"):
+    vision.load_smic(str(tmp_path))
+  os.rename(tmp_path / 's1' / 'micro' / 'anger', tmp_path / 's1' / 'micro' / 'negative')
+  (tmp_path / 's1' / 'micro' / 'negative' / 's1_ne_02').mkdir()
+  with pytest.raises(ValueError, match='SMIC s1/s1_ne_02: folder .* holds no frames'):
+    vision.load_smic(str(tmp_path))
+
+
+def test_load_databases_finds_all_three(tmp_path):
+  _casme2(str(tmp_path / 'CASME2'))
+  _samm(str(tmp_path / 'SAMM'))
+  _smic(str(tmp_path / 'SMIC' / 'HS'))
+  clips = vision.load_databases(str(tmp_path))
+  assert sorted({c.database for c in clips}) == ['CASME II', 'SAMM', 'SMIC']
+  assert len(clips) == 3 + 1 + 3
+  with pytest.raises(ValueError, match='none of the folders'):
+    vision.load_databases(str(tmp_path / 'SAMM' / '006'))
+
+
+def test_clip_frames_rejects_bad_indices():
+  clip = data.MEClip(
+    'SMIC', 's1', 'c', 'negative', np.zeros((3, 2, 2, 3), np.uint8), 0, None, 2, 100.0
+  )
+  with pytest.raises(ValueError, match=r'frame indices \[5\] outside 0..2'):
+    vision.clip_frames(clip, [5])
