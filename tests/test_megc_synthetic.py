@@ -55,8 +55,9 @@ def test_synthetic_apex_flow_points_where_the_action_unit_moves():
   cx, cy = int(x + u * w), int(y + v * h)
   brow = flow[cy - 4 : cy + 5, cx - 4 : cx + 5]
   chin = flow[int(y + 0.95 * h) - 4 : int(y + 0.95 * h) + 5, cx - 4 : cx + 5]
-  assert np.median(brow[..., 1]) < -0.7  # up, by most of a pixel or more
-  assert np.abs(np.median(chin, axis=(0, 1))).max() < 0.5  # head drift only
+  rigid = np.median(chin, axis=(0, 1))  # the chin does not move in surprise
+  assert np.abs(rigid).max() < 1.0  # head drift only: under a pixel
+  assert np.median(brow[..., 1]) - rigid[1] < -0.7  # up, by most of a pixel or more
 
 
 def test_synthetic_megc_is_a_valid_composite_database():
