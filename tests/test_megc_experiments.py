@@ -9,6 +9,7 @@ from experiments import megc_recognition
 from experiments import megc_spotting
 from experiments.configs import megc_recognition as rec_configs
 from experiments.configs import megc_spotting as spot_configs
+from vision.megc import synthetic
 
 
 def test_configs_hold_the_documented_settings():
@@ -19,6 +20,9 @@ def test_configs_hold_the_documented_settings():
   quick = rec_configs.get_config(quick=True)
   assert set(dict(quick.networks)) == set(full.methods) - {'LBP-TOP'}
   assert spot_configs.get_config(quick=True).figure_p in spot_configs.get_config().ps
+  for cfg in (spot_configs.get_config(), spot_configs.get_config(quick=True)):
+    for _, _, seconds in cfg.databases:  # every setting's videos fit their events
+      assert seconds >= synthetic.min_video_seconds()
   args = megc_recognition.parse_args(['--quick', '--data-root', 'DBS'])
   assert args.quick and args.data_root == 'DBS' and args.out == 'runs/megc_recognition'
   assert megc_spotting.parse_args([]).out == 'runs/megc_spotting'

@@ -46,7 +46,7 @@ def get_config(quick: bool = False) -> Config:
   """The full setting, or with `quick` a minute-long CPU variant."""
   if not quick:
     return Config()
-  return Config(databases=(('CAS(ME)^2', 4, 10.0), ('SAMM', 2, 6.0)))
+  return Config(databases=(('CAS(ME)^2', 4, 10.0), ('SAMM', 2, 9.0)))
 
 
 def get_tiny_config() -> Config:

@@ -762,6 +762,13 @@ def long_video(
   )
 
 
+def min_video_seconds(events: tuple[int, int, int] = (3, 1, 2)) -> float:
+  """Shortest long video that fits (micro, macro, blink) events: the longest of each, 0.5 s gaps."""
+  micro, macro, blinks = (validation.check_int('events', e, low=0) for e in events)
+  need = micro * MICRO_SECONDS[1] + macro * MACRO_SECONDS[1] + blinks * BLINK_SECONDS[1]
+  return need + 0.5 * (micro + macro + blinks + 1)
+
+
 def synthetic_long_videos(
   database: str = 'CAS(ME)^2',
   seed: int = 0,
@@ -788,10 +795,8 @@ def synthetic_long_videos(
   validation.check_choice('database', database, tuple(LONG_VIDEOS))
   validation.check_int('videos', videos)
   validation.check_positive_float('seconds', seconds)
-  micro, macro, blinks = (validation.check_int('events', e, low=0) for e in events)
-  # The longest events and the 0.5 s gaps around them must fit.
-  need = micro * MICRO_SECONDS[1] + macro * MACRO_SECONDS[1] + blinks * BLINK_SECONDS[1]
-  need += 0.5 * (micro + macro + blinks + 1)
+  micro, macro, blinks = events
+  need = min_video_seconds(events)
   if seconds < need:
     raise ValueError(f'videos of {seconds} s are too short for events {events}: need {need:.2f} s.')
   style = LONG_VIDEOS[database]
