@@ -37,19 +37,19 @@ def test_letter_task_splits_common_letters(lexicon):
 
 def test_clip_data_features_flip_and_feature_sets(lexicon):
   poses = vision.PoseBatch(*(np.asarray(a)[:4] for a in lexicon.poses))
-  data = protocol.clip_data(poses, np.arange(4))
+  data = vision.clip_data(poses, np.arange(4))
   assert data['x'].shape == poses.points.shape[:2] + (379,)
   np.testing.assert_array_equal(np.asarray(data['mask']).sum(1), poses.lengths)
   flipped = vision.flip_horizontal(poses.points, poses.mask, poses.width)
   np.testing.assert_allclose(data['x_flip'], vision.pose_features(*flipped), atol=1e-6)
-  limbs = protocol.select_features(data, 'limbs')
+  limbs = vision.select_features(data, 'limbs')
   np.testing.assert_array_equal(np.asarray(limbs['x'])[..., :225], 0)
   np.testing.assert_array_equal(np.asarray(limbs['x'])[..., 225:], np.asarray(data['x'])[..., 225:])
   mean = np.asarray(protocol.mean_features(data))
   for i, n in enumerate(poses.lengths):
     np.testing.assert_allclose(mean[i], np.asarray(data['x'])[i, :n].mean(0), rtol=1e-5, atol=1e-6)
   with pytest.raises(ValueError, match='labels'):
-    protocol.clip_data(poses, np.arange(3))
+    vision.clip_data(poses, np.arange(3))
 
 
 def test_few_shot_episodes_separate_clean_embeddings():
@@ -90,7 +90,8 @@ def _presence_reference(points, mask, lengths):
 def test_hand_presence_analysis_against_scipy(lexicon, tmp_path):
   poses = lexicon.poses
   correct = np.random.default_rng(1).random(len(poses.lengths)) < 0.7
-  res = protocol.hand_presence_analysis(poses, correct)
+  presence = vision.dominant_hand_presence(poses.points, poses.mask, poses.lengths)
+  res = protocol.hand_presence_analysis(presence, correct)
   expected = _presence_reference(poses.points, poses.mask, poses.lengths)
   np.testing.assert_allclose(res['presence'], expected, rtol=1e-6)
   assert 0.1 < expected.min() < expected.mean() < 1  # real clips: hands are sometimes lost
@@ -99,7 +100,9 @@ def test_hand_presence_analysis_against_scipy(lexicon, tmp_path):
   np.testing.assert_allclose(
     [res['ranksum']['statistic'], res['ranksum']['pvalue']], [z, p], rtol=1e-6
   )
-  one_group = protocol.hand_presence_analysis(poses, np.ones(len(correct), bool))
+  one_group = protocol.hand_presence_analysis(presence, np.ones(len(correct), bool))
+  with pytest.raises(ValueError, match='correct must be'):
+    protocol.hand_presence_analysis(presence, correct[:-1])
   assert one_group['ranksum'] is None and one_group['mean_incorrect'] is None
   png = reports.plot_histograms(
     {'correct': res['correct'], 'incorrect': res['incorrect']},

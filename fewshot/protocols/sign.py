@@ -35,7 +35,6 @@ import numpy as np
 import optax
 
 import evaluation
-import vision
 from fewshot import trainer
 from fewshot.classifiers import prototype_classifier
 from fewshot.ctc import ctc_class_loss
@@ -62,39 +61,6 @@ class Task(NamedTuple):
 
 
 # ------------------------------------------------------------------ data
-
-
-def clip_data(poses: vision.PoseBatch, labels, flip: bool = True) -> dict:
-  """The trainer's `data` pytree of a padded batch of clips.
-
-  Args:
-    poses: `vision.PoseBatch` (points in pixels, mask, lengths, width).
-    labels: [N] int class ids.
-    flip: also store the features of the mirrored clips (`x_flip`).
-
-  Returns:
-    {'x': [N, T, 379] float32 features, 'mask': [N, T] bool real frames,
-    'y': [N] int32, ['x_flip': [N, T, 379]]}.
-  """
-  labels = evaluation.validation.check_labels('labels', labels, n=len(poses.lengths))
-  if np.min(poses.lengths) < 1:
-    raise ValueError('every clip needs at least one frame.')
-  t = poses.points.shape[1]
-  data = {
-    'x': vision.pose_features(poses.points, poses.mask),
-    'mask': jnp.asarray(np.arange(t)[None] < poses.lengths[:, None]),
-    'y': jnp.asarray(labels),
-  }
-  if flip:
-    points, mask = vision.flip_horizontal(poses.points, poses.mask, poses.width)
-    data['x_flip'] = vision.pose_features(points, mask)
-  return data
-
-
-def select_features(data: dict, feature_set: str) -> dict:
-  """`data` with the columns outside `feature_set` set to zero (see the module docstring)."""
-  keep = jnp.asarray(vision.feature_columns(feature_set), jnp.float32)
-  return {k: v * keep if k in ('x', 'x_flip') else v for k, v in data.items()}
 
 
 # ------------------------------------------------------------- training
@@ -201,7 +167,7 @@ def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate
   Args:
     model: `SignBiLSTM` or `SignTransformer`.
     kind: 'bilstm' or 'transformer'.
-    data: from `clip_data` (optionally `select_features`).
+    data: from `vision.clip_data` (optionally `vision.select_features`).
     split: `trainer.Split` with a leading [R] axis (`trainer.make_split`).
     tx: optax optimizer (the paper: `optax.adam(1e-3)`, Adam's defaults).
     config: `trainer.FitConfig`.
@@ -215,7 +181,7 @@ def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate
     (fit_states [R], history {name: [R, epochs]}).
   """
   if flip and 'x_flip' not in data:
-    raise ValueError("flip=True needs data['x_flip'] (clip_data(..., flip=True)).")
+    raise ValueError("flip=True needs data['x_flip'] (vision.clip_data(..., flip=True)).")
   num_runs = int(np.shape(split.train_idx)[0])
   key_init, key_fit = jax.random.split(key)
   variables = init_runs(model, key_init, data, num_runs)
@@ -370,24 +336,26 @@ def few_shot_letters(key, embeddings, labels, *, n_way, k_shot, n_query, num_epi
 # ---------------------------------------------------- failure analysis
 
 
-def hand_presence_analysis(poses: vision.PoseBatch, correct) -> dict:
+def hand_presence_analysis(presence, correct) -> dict:
   """Section 5, Figure 6: dominant-hand presence of correctly and wrongly recognised clips.
 
   Args:
-    poses: the evaluated clips (`vision.PoseBatch`, image coordinates).
+    presence: [N] fraction of each evaluated clip's frames in which the
+      dominant hand is found (`vision.dominant_hand_presence`).
     correct: [N] bool, whether each clip was recognised correctly.
 
   Returns:
-    {'presence': [N] fraction of frames with the dominant hand,
-     'correct': [n_c], 'incorrect': [n_i] those fractions by group,
-     'mean_correct', 'mean_incorrect': their means (the paper: 85.13 % vs
-     79.78 %), 'ranksum': `evaluation.wilcoxon_ranksum(correct, incorrect)`
-     as a dict (statistic, pvalue, n_x, n_y), or None if a group is empty}.
+    {'presence': [N] the fractions, 'correct': [n_c], 'incorrect': [n_i]
+     those fractions by group, 'mean_correct', 'mean_incorrect': their means
+     (the paper: 85.13 % vs 79.78 %), 'ranksum':
+     `evaluation.wilcoxon_ranksum(correct, incorrect)` as a dict (statistic,
+     pvalue, n_x, n_y), or None if a group is empty}.
   """
+  presence = evaluation.validation.check_array('presence', presence, ndim=1)
+  presence = np.asarray(presence, np.float64)
   correct = np.asarray(correct, bool)
-  if correct.shape != poses.lengths.shape:
-    raise ValueError(f'correct must be [{len(poses.lengths)}], got {correct.shape}.')
-  presence = np.asarray(vision.dominant_hand_presence(poses.points, poses.mask, poses.lengths))
+  if correct.shape != presence.shape:
+    raise ValueError(f'correct must be [{len(presence)}] like presence, got {correct.shape}.')
   good, bad = presence[correct], presence[~correct]
   test = evaluation.wilcoxon_ranksum(good, bad) if good.size and bad.size else None
   return {

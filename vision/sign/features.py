@@ -308,3 +308,36 @@ def pose_features(points, mask, feature_set: str = 'points+limbs') -> jax.Array:
   validation.check_choice('feature_set', feature_set, FEATURE_SETS)
   points, mask = check_points_mask(points, mask)
   return _pose_features(points, mask, feature_set)
+
+
+def clip_data(poses, labels, flip: bool = True) -> dict:
+  """The trainer's `data` pytree of a padded batch of clips.
+
+  Args:
+    poses: `vision.PoseBatch` (points in pixels, mask, lengths, width).
+    labels: [N] int class ids.
+    flip: also store the features of the mirrored clips (`x_flip`).
+
+  Returns:
+    {'x': [N, T, 379] float32 features, 'mask': [N, T] bool real frames,
+    'y': [N] int32, ['x_flip': [N, T, 379]]}.
+  """
+  labels = validation.check_labels('labels', labels, n=len(poses.lengths))
+  if np.min(poses.lengths) < 1:
+    raise ValueError('every clip needs at least one frame.')
+  t = poses.points.shape[1]
+  data = {
+    'x': pose_features(poses.points, poses.mask),
+    'mask': jnp.asarray(np.arange(t)[None] < poses.lengths[:, None]),
+    'y': jnp.asarray(labels),
+  }
+  if flip:
+    points, mask = flip_horizontal(poses.points, poses.mask, poses.width)
+    data['x_flip'] = pose_features(points, mask)
+  return data
+
+
+def select_features(data: dict, feature_set: str) -> dict:
+  """`data` with the columns outside `feature_set` set to zero (see the module docstring)."""
+  keep = jnp.asarray(feature_columns(feature_set), jnp.float32)
+  return {k: v * keep if k in ('x', 'x_flip') else v for k, v in data.items()}
