@@ -73,8 +73,9 @@ def _angle_reference(p1s, p2s):
   """pose-format's AngleRepresentation (torch/tf modules), step by step in NumPy masked arrays.
 
   d = p2 - p1; slope = dy / dx with NaN (0/0) -> 0 (`fix_nan`); masked -> 0
-  (`zero_filled`); atan. torch is not installed here, so its module cannot
-  run; this follows `pose_format/torch/representation/angle.py` line by line.
+  (`zero_filled`); atan. CI has no torch, so this follows
+  `pose_format/torch/representation/angle.py` line by line; the next test runs
+  the module itself where torch is installed.
   """
   d = p2s - p1s
   with np.errstate(divide='ignore', invalid='ignore'):
@@ -99,6 +100,29 @@ def test_limb_features_equal_pose_format_representation(poses):
     np.testing.assert_allclose(angles, _angle_reference(p1s, p2s), rtol=1e-5, atol=1e-6)
     missing = ~(mask[:, vision.LIMBS[:, 0]] & mask[:, vision.LIMBS[:, 1]])
     assert missing.any() and np.all(angles[missing] == 0) and np.all(lengths[missing] == 0)
+
+
+def test_limb_angles_equal_pose_format_torch_module(poses):
+  """The real AngleRepresentation where torch is installed (the `bench` extra; not in CI)."""
+  torch = pytest.importorskip('torch')
+  from pose_format.pose_representation import PoseRepresentation
+  from pose_format.torch.masked.tensor import MaskedTensor
+  from pose_format.torch.representation.angle import AngleRepresentation
+
+  for pose in poses:
+    sub = pose.get_components(THREE)
+    rep = PoseRepresentation(sub.header)
+    xy = sub.body.data[:, 0, :, :2]
+    data = torch.tensor(np.asarray(xy.data), dtype=torch.float32)
+    valid = torch.tensor(~ma.getmaskarray(xy))
+    # the module's layout: (points, batch, len, dims)
+    t = lambda idx: MaskedTensor(
+      data[:, idx].permute(1, 0, 2)[:, None], valid[:, idx].permute(1, 0, 2)[:, None]
+    )
+    expected = AngleRepresentation()(t(rep.limb_pt1s), t(rep.limb_pt2s))[:, 0].T.numpy()
+    points, mask = _ours(pose)
+    angles = np.asarray(vision.limb_features(points, mask)[0])
+    np.testing.assert_allclose(angles, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_limb_angle_edge_cases():
