@@ -25,11 +25,14 @@ from fewshot.episodes import Episodes
 from fewshot.episodes import evaluate_episodes
 from fewshot.episodes import sample_episodes
 from fewshot.models import BiLSTM
+from fewshot.models import DualInception
+from fewshot.models import OFFApexNet
 from fewshot.models import SEMGClassifier
 from fewshot.models import SEMGEmbedder
 from fewshot.models import SiameseNet
 from fewshot.models import SignBiLSTM
 from fewshot.models import SignTransformer
+from fewshot.models import STSTNet
 from fewshot.siamese import contrastive_loss
 from fewshot.siamese import head_scores
 from fewshot.siamese import sample_pairs

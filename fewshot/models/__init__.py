@@ -2,6 +2,7 @@
 
 * `semg`: the sEMG base model (Table I) and siamese network (Table II).
 * `har`: the harAGE extractors, fusions and classifier (section 4.2).
+* `megc`: the MEGC 2019 recognition networks (STSTNet, OFF-ApexNet, Dual-Inception; Table IV).
 * `sign`: the pose sign-language paper's BiLSTM (Team 2) and CTC transformer (Team 1).
 """
 
@@ -9,6 +10,9 @@ from fewshot.models.har import HARFusionModel
 from fewshot.models.har import concat_fusion
 from fewshot.models.har import make_model
 from fewshot.models.har import outer_fusion
+from fewshot.models.megc import DualInception
+from fewshot.models.megc import OFFApexNet
+from fewshot.models.megc import STSTNet
 from fewshot.models.semg import PAPER_FC
 from fewshot.models.semg import PAPER_HIDDEN
 from fewshot.models.semg import BiLSTM
