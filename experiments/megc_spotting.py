@@ -40,7 +40,7 @@ COLUMNS = ('TP', 'FP', 'FN', 'Precision', 'Recall', 'F1')
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  p.add_argument('--quick', action='store_true', help='minute-long CPU setting')
+  p.add_argument('--quick', action='store_true', help='minutes-long CPU setting')
   p.add_argument('--out', default='runs/megc_spotting', help='run folder')
   p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
   return p.parse_args(argv)

@@ -2,7 +2,7 @@
 
 Run:
 
-    python -m experiments.megc_spotting --quick     # about a minute on a 2-core CPU
+    python -m experiments.megc_spotting --quick     # a few minutes on a 2-core CPU
     python -m experiments.megc_spotting             # more and longer videos
 
 The data are synthetic long videos made from real faces
@@ -43,7 +43,7 @@ class Config:
 
 
 def get_config(quick: bool = False) -> Config:
-  """The full setting, or with `quick` a minute-long CPU variant."""
+  """The full setting, or with `quick` a minutes-long CPU variant."""
   if not quick:
     return Config()
   return Config(databases=(('CAS(ME)^2', 4, 10.0), ('SAMM', 2, 9.0)))
