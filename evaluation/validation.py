@@ -43,11 +43,28 @@ def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
   return int(value)
 
 
-def check_positive_float(name: str, value, allow_zero: bool = False) -> float:
-  """Returns `value` as a finite float > 0 (>= 0 with allow_zero), or raises ValueError."""
-  if isinstance(value, (bool, np.bool_, jax.core.Tracer)) or not isinstance(value, numbers.Real):
+def _real_scalar(name: str, value) -> float:
+  # A 0-d array is a scalar; any other array is named by its shape rather
+  # than printed (an array passed for a scalar is usually a swapped argument).
+  if isinstance(value, jax.core.Tracer):
+    raise ValueError(f'{name} must be a concrete number, got a traced value.')
+  shape = getattr(value, 'shape', None)
+  if shape is not None and not isinstance(value, np.generic):
+    if tuple(shape) != ():
+      raise ValueError(f'{name} must be a scalar (a number), got an array of shape {tuple(shape)}.')
+    value = np.asarray(value)[()]
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
     raise ValueError(f'{name} must be a number, got {value!r}.')
-  value = float(value)
+  return float(value)
+
+
+def check_positive_float(name: str, value, allow_zero: bool = False) -> float:
+  """Returns `value` as a finite float > 0 (>= 0 with allow_zero), or raises ValueError.
+
+  Accepts Python and NumPy numbers and 0-d arrays; rejects bools, strings,
+  tracers and arrays with elements (named by their shape).
+  """
+  value = _real_scalar(name, value)
   if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
     raise ValueError(
       f'{name} must be a finite number {">=" if allow_zero else ">"} 0, got {value}.'
@@ -56,12 +73,11 @@ def check_positive_float(name: str, value, allow_zero: bool = False) -> float:
 
 
 def check_finite_float(name: str, value) -> float:
-  """Returns `value` as a finite Python float, or raises ValueError."""
-  if isinstance(value, (bool, np.bool_, jax.core.Tracer)) or not isinstance(value, numbers.Real):
-    raise ValueError(f'{name} must be a number, got {value!r}.')
-  if not np.isfinite(float(value)):
+  """Returns `value` as a finite Python float, or raises ValueError (see check_positive_float)."""
+  value = _real_scalar(name, value)
+  if not np.isfinite(value):
     raise ValueError(f'{name} must be finite, got {value}.')
-  return float(value)
+  return value
 
 
 def check_choice(name: str, value, options: Sequence):

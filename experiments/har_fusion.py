@@ -8,9 +8,9 @@ Every grid cell (task x extractor x modalities x fusion) runs nested LOSO
 (resumable). At the end the run folder holds:
 
     config.json          the config of the run (a rerun must match it)
-    results.jsonl        one line per cell: per-fold UAR, epochs, confusion
-    results.json         mean/std UAR tables (evaluation.reports.summarize)
-    tables.md            Tables 2-4 layout: rows = models, RNN/CNN mu and sigma
+    results.jsonl        one line per cell: per-fold and pooled UAR, epochs, confusion
+    results.json         mean/std UAR tables (evaluation.reports.summarize), pooled UARs
+    tables.md            Tables 2-4 layout: rows = models, RNN/CNN mu, sigma, pooled
     confusion_<task>.png confusion matrix of the best model of each task
 """
 
@@ -36,6 +36,12 @@ from fewshot.protocols import har as har_protocol
 from signals.har import data as har_data
 
 SYMBOL = {'steps': 'steps', 'hr': 'hr', 'acc': 'xyz', 'gyro': 'gyro'}
+ESTIMATORS = (
+  'μ, σ: mean and standard deviation over the outer LOSO folds of each held-out '
+  "participant's UAR, averaged over the classes present in that participant's test "
+  "windows (the paper's estimator). pooled: UAR of all outer folds' test windows "
+  'together, every class weighted equally.'
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -138,6 +144,7 @@ def run_cell(cfg, cell, data: har_data.HARWindows) -> dict:
   return dict(
     cell,
     fold_uar=res.fold_uar.tolist(),
+    pooled_uar=res.pooled_uar,
     epochs=res.epochs.tolist(),
     inner_epochs=res.inner_epochs.tolist(),
     test_subjects=[str(s) for s in res.test_subjects],
@@ -149,13 +156,13 @@ def run_cell(cfg, cell, data: har_data.HARWindows) -> dict:
 
 def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) -> dict:
   """results.json, tables.md and the confusion matrix of each task's best model."""
-  by_task = {}
+  by_task, pooled = {}, {}
   for c in cells:
-    rec = records[cell_id(c)]
-    by_task.setdefault(c['task'], {}).setdefault(c['model'], {})[c['extractor'].upper()] = rec[
-      'fold_uar'
-    ]
-  md = [f'# harAGE fusion: UAR (%) over the LOSO folds, nested LOSO\n\nData: {desc}\n']
+    rec, ext = records[cell_id(c)], c['extractor'].upper()
+    by_task.setdefault(c['task'], {}).setdefault(c['model'], {})[ext] = rec['fold_uar']
+    # Records written before pooled_uar existed show '-' (a resumed old run).
+    pooled.setdefault(c['task'], {}).setdefault(c['model'], {})[ext] = rec.get('pooled_uar')
+  md = [f'# harAGE fusion: UAR (%), nested LOSO\n\nData: {desc}\n\n{ESTIMATORS}\n']
   summary, best = {}, {}
   for i, (task, table) in enumerate(by_task.items()):
     cols = sorted({col for row in table.values() for col in row}, reverse=True)  # RNN, CNN
@@ -164,7 +171,7 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
         row.setdefault(col, None)
     filled = {r: {c: v for c, v in row.items() if v is not None} for r, row in table.items()}
     summary[task] = reports.summarize(filled, 'mean_std')
-    md.append(_table_md(f'Table {i + 2}-like: {task}', summary[task], cols))
+    md.append(_table_md(f'Table {i + 2}-like: {task}', summary[task], cols, pooled[task]))
     scores = [
       (s['mean'], -s['std'], r, c) for r, row in summary[task].items() for c, s in row.items()
     ]
@@ -181,20 +188,22 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
     best[task] = {'model': r, 'extractor': c, **summary[task][r][c], 'figure': path}
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
     f.write('\n'.join(md))
-  results = {'data': desc, 'tables': summary, 'best': best}
+  results = {'data': desc, 'estimators': ESTIMATORS, 'tables': summary, 'pooled': pooled}
+  results['best'] = best
   reports.write_json(results, os.path.join(out_dir, 'results.json'))
   return results
 
 
-def _table_md(title, table, cols) -> str:
-  head = '| model | ' + ' | '.join(f'{c} μ | {c} σ' for c in cols) + ' |'
-  rule = '|---|' + '---|---|' * len(cols)
+def _table_md(title, table, cols, pooled) -> str:
+  head = '| model | ' + ' | '.join(f'{c} μ | {c} σ | {c} pooled' for c in cols) + ' |'
+  rule = '|---|' + '---|---|---|' * len(cols)
   lines = [f'## {title}', '', head, rule]
   for r, row in table.items():
     cells = []
     for c in cols:
-      s = row.get(c)
+      s, p = row.get(c), pooled.get(r, {}).get(c)
       cells += [f'{100 * s["mean"]:.1f}', f'{100 * s["std"]:.1f}'] if s else ['-', '-']
+      cells.append('-' if p is None else f'{100 * p:.1f}')
     lines.append(f'| {r} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'
 

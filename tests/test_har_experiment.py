@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from experiments import har_fusion
@@ -44,7 +45,14 @@ def test_synthetic_run_writes_tables_and_resumes(tmp_path):
   assert [r['model'] for r in recs] == ['f_steps⊗hr']
   assert len(recs[0]['fold_uar']) == 3 and recs[0]['class_names'] == ['static', 'dynamic']
   assert os.path.exists(os.path.join(out, 'confusion_2.png'))
-  assert 'f_steps⊗hr' in open(os.path.join(out, 'tables.md')).read()
+  tables = open(os.path.join(out, 'tables.md')).read()
+  assert 'f_steps⊗hr' in tables and 'CNN pooled' in tables and 'classes present' in tables
+  # The pooled UAR is the balanced accuracy of the pooled confusion matrix.
+  cm = np.asarray(recs[0]['confusion'], float)
+  present = cm.sum(1) > 0
+  pooled = np.mean(np.diag(cm)[present] / cm.sum(1)[present])
+  assert recs[0]['pooled_uar'] == pytest.approx(pooled, abs=1e-6)
+  assert res['pooled']['2 classes']['f_steps⊗hr']['CNN'] == recs[0]['pooled_uar']
   assert res['best']['2 classes']['model'] == 'f_steps⊗hr'
   # Resumable: a rerun finds the finished cell and trains nothing.
   before = os.path.getmtime(os.path.join(out, 'results.jsonl'))

@@ -97,6 +97,13 @@ def test_nested_folds_have_no_subject_leakage():
     assert sorted(vals) == sorted(set(s[tr]))  # each training subject validates once
 
 
+def test_too_many_inner_folds_warn_with_the_numbers():
+  data = _toy(n_subjects=4, per_subject=6)
+  with pytest.warns(UserWarning, match='inner_folds=5.*4 participants.*uses 3 inner folds'):
+    _, inner = ht.nested_fold_indices(data.subjects, data.train_window, data.test_window, 5)
+  assert all(len(f) == 3 for f in inner)
+
+
 def test_nested_loso_end_to_end_and_validation():
   data = _toy(n_subjects=4)
   model = hm.make_model(('a',), 'cnn', 'concat', 3)
@@ -106,6 +113,8 @@ def test_nested_loso_end_to_end_and_validation():
   assert np.all((res.epochs >= 1) & (res.epochs <= CFG.fit.num_epochs))
   np.testing.assert_array_equal(res.epochs, np.floor(np.median(res.inner_epochs, 1) + 0.5))
   assert res.y_true.shape == res.y_pred.shape == (int(data.test_window.sum()),)
+  pooled = sklearn.metrics.balanced_accuracy_score(res.y_true, res.y_pred)
+  assert res.pooled_uar == pytest.approx(pooled, abs=1e-6)
   bad = data._replace(
     inputs={'a': np.where(np.arange(48)[:, None, None] == 3, np.nan, data.inputs['a'])}
   )

@@ -42,6 +42,18 @@ def _concat(features):
   return jnp.concatenate(features, axis=-1)
 
 
+def _check_features(features) -> tuple:
+  # jnp.concatenate / einsum would report a mismatch as an internal error.
+  features = tuple(validation.as_array(f) for f in features)
+  for i, f in enumerate(features):
+    if f.ndim < 1 or f.shape[:-1] != features[0].shape[:-1]:
+      raise ValueError(
+        f'features[{i}] has shape {tuple(f.shape)}, but fusion needs the same leading '
+        f'(batch) dims as features[0] of shape {tuple(features[0].shape)}: [..., d_i].'
+      )
+  return features
+
+
 def concat_fusion(features: Sequence[jax.Array]) -> jax.Array:
   """Concatenation fusion, f_1 (+) ... (+) f_m (4.2.2).
 
@@ -51,7 +63,7 @@ def concat_fusion(features: Sequence[jax.Array]) -> jax.Array:
   Returns:
     [..., sum(d_i)].
   """
-  features = tuple(validation.as_array(f) for f in features)
+  features = _check_features(features)
   if not features:
     raise ValueError('concat_fusion takes at least one modality, got none.')
   return _concat(features)
@@ -81,7 +93,7 @@ def outer_fusion(features: Sequence[jax.Array]) -> jax.Array:
   Returns:
     [..., prod(d_i + 1)] (4913 for three modalities of 16 features).
   """
-  features = tuple(validation.as_array(f) for f in features)
+  features = _check_features(features)
   m = len(features)
   if m == 0 or m > 20:
     raise ValueError(f'outer_fusion takes 1 to 20 modalities, got {m}.')
@@ -189,6 +201,12 @@ class HARFusionModel(nn.Module):
     Returns:
       [batch, num_classes] logits.
     """
+    missing = [m for m in self.modalities if m not in inputs]
+    if missing:
+      raise ValueError(
+        f'inputs[{missing[0]!r}] is missing: the model fuses {self.modalities}, '
+        f'inputs has {tuple(inputs)}.'
+      )
     cls = GRUExtractor if self.extractor == 'rnn' else CNNExtractor
     feats = [cls(name=f'extract_{m}')(inputs[m], mask, train) for m in self.modalities]
     if len(feats) == 1:

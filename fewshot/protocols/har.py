@@ -14,6 +14,21 @@ in each fold"; we read it as the epoch with the best validation UAR (the
 epoch that early stopping would restore). `NestedLOSOConfig.epoch_rule =
 'processed'` uses the epochs actually run (best + patience) instead.
 
+Inner folds: with n participants an outer fold has n - 1 training
+participants, so at most n - 1 participant-independent inner folds exist.
+When `inner_folds` > n - 1 the protocol uses n - 1 inner folds and warns
+(`warnings.warn` naming both numbers) rather than failing, so small data sets
+still run; fewer than 2 inner folds (n < 3) is an error.
+
+UAR estimators: `NestedResult.fold_uar` is the UAR of each held-out
+participant, a mean recall over the classes present in that participant's
+test windows only (a class the participant never performed does not count
+as 0 recall), and the paper's tables report the mean and standard deviation
+of these per-fold values. `NestedResult.pooled_uar` is the UAR of all outer
+folds' test windows pooled: every class weighs the same across participants,
+so it is lower than the fold mean when a model fails a class in the folds
+where that class is rare.
+
 One program per level: all inner folds of all outer folds train together as
 one `jax.vmap`-ed, jitted program (`fewshot.trainer.fit_runs`), then all
 outer folds (each with its own epoch count) as a second one. Folds differ in
@@ -36,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -123,6 +139,8 @@ class NestedResult(NamedTuple):
   inner_epochs: [n_outer, k] epoch count of each inner fold.
   y_true, y_pred: test windows of all outer folds, concatenated.
   test_subjects: [n_outer] held-out subject id of each outer fold.
+  pooled_uar: UAR of y_true, y_pred (all outer folds' test windows pooled;
+    see the module docstring for how it differs from the mean of fold_uar).
   """
 
   fold_uar: np.ndarray
@@ -131,6 +149,7 @@ class NestedResult(NamedTuple):
   y_true: np.ndarray
   y_pred: np.ndarray
   test_subjects: np.ndarray
+  pooled_uar: float
 
 
 # ------------------------------------------------------------- training
@@ -229,7 +248,14 @@ def train_folds(
   Returns:
     FoldResult with a leading [F] axis; predictions only for outer folds
     (zeros for inner folds, which need only their epoch counts).
+
+  Raises:
+    ValueError: on labels that are not integers in [0, model.num_classes),
+      inputs of another length, or split indices outside the data: under jit
+      an out-of-range label adds a zero loss term and counts in no UAR
+      class, and an out-of-range index is clamped, all without a word.
   """
+  _check_fold_data(model, data, split)
   fit, init, predict = _stage(model, cfg, use_eval)
   k_init, k_train = jax.vmap(jax.random.split, out_axes=1)(keys)
   fs = init(k_init, data['inputs'])
@@ -245,6 +271,31 @@ def train_folds(
   )
   pred = jnp.zeros_like(split.val_idx) if use_eval else predict(fs, data['inputs'], split.val_idx)
   return FoldResult(fs.best_epoch, fs.epoch, fs.best_metric, pred, ~fs.nonfinite)
+
+
+def _check_fold_data(model, data, split: trainer.Split) -> None:
+  y = data['y']
+  if not validation.is_concrete(y, split.train_idx, split.val_idx):
+    return
+  labels = validation.check_labels("data['y']", y, model.num_classes)
+  n = labels.shape[0]
+  for m in model.modalities:
+    if m not in data['inputs']:
+      raise ValueError(f"data['inputs'] has no {m!r}; the model fuses {model.modalities}.")
+    validation.check_array(f"data['inputs'][{m!r}]", data['inputs'][m], ndim=3, kind='float')
+    if data['inputs'][m].shape[0] != n:
+      raise ValueError(
+        f"data['inputs'][{m!r}] has {data['inputs'][m].shape[0]} windows but data['y'] has {n}."
+      )
+  for what in ('train', 'val'):
+    idx = np.asarray(getattr(split, f'{what}_idx'))
+    mask = np.asarray(getattr(split, f'{what}_mask'), bool)
+    bad = mask & ((idx < 0) | (idx >= n))
+    if bad.any():
+      raise ValueError(
+        f'split.{what}_idx has indices outside [0, {n}) (the windows of data): '
+        f'{sorted(set(idx[bad].tolist()))[:10]}.'
+      )
 
 
 # ------------------------------------------------------------- nested LOSO
@@ -267,6 +318,13 @@ def nested_fold_indices(subjects, train_window, test_window, inner_folds: int, s
   k = min(inner_folds, n_sub - 1)
   if k < 2:
     raise ValueError(f'nested LOSO needs at least 3 participants, got {n_sub}.')
+  if k < inner_folds:
+    warnings.warn(
+      f'inner_folds={inner_folds} needs at least {inner_folds + 1} participants; with '
+      f'{n_sub} participants each outer fold has {n_sub - 1} training participants, so '
+      f'nested LOSO uses {k} inner folds.',
+      stacklevel=2,
+    )
   nested = evaluation.nested_loso_splits(subjects, inner_folds=k, seed=seed)
   outer, inner = [], []
   for f in nested:
@@ -355,4 +413,5 @@ def nested_loso(
     np.concatenate(y_true),
     np.concatenate(y_pred),
     np.asarray([s for _, _, s in outer]),
+    float(evaluation.uar(np.concatenate(y_true), np.concatenate(y_pred), num_classes)),
   )

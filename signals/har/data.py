@@ -47,6 +47,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from evaluation import validation
 from signals.har import transforms as har
 
 # harAGE activities (paper Table 1, Section 5.3 order); 'resting' is extra.
@@ -480,7 +481,10 @@ def windows_from_participants(
     names.append(p.pid)
     rows += [(w, ACTIVITIES.index(a), s, tr, te) for w, a, tr, te in wins]
   if not rows:
-    raise ValueError('no complete window in any participant.')
+    raise ValueError(
+      f'no complete window in any participant (window_seconds={window_seconds:g}): '
+      f'{_longest_runs(participants, modalities)}.'
+    )
   inputs = {m: np.stack([r[0][m] for r in rows]).astype(np.float32) for m in modalities}
   data = HARWindows(
     inputs=inputs,
@@ -496,12 +500,33 @@ def windows_from_participants(
   return data, stats
 
 
+def _longest_runs(participants, modalities) -> str:
+  # Why no window: the longest continuous stretch of each modality in any block.
+  longest = {m: 0.0 for m in modalities}
+  for p in participants:
+    for b in p.blocks:
+      for m in modalities:
+        if b.activity != RESTING and m in b.streams and b.streams[m].t.size:
+          runs = har.continuous_runs(b.streams[m].t, har.RATES[m], name=f'{p.pid} {m} timestamps')
+          n = max(e - a for a, e in runs)
+          longest[m] = max(longest[m], n / har.RATES[m])
+  return 'the longest continuous run of a block is ' + ', '.join(
+    f'{s:g} s of {m}' for m, s in longest.items()
+  )
+
+
 def select_task(data: HARWindows, task: int) -> HARWindows:
-  """Relabel 10-activity windows for the 2-, 7- or 10-class task (Section 5)."""
+  """Relabel 10-activity windows for the 2-, 7- or 10-class task (Section 5).
+
+  Raises:
+    ValueError: on an unknown task, or labels that are not integer ids of the
+      10 activities (a float or out-of-range label would index the wrong class).
+  """
   if task not in TASKS:
     raise ValueError(f'task must be one of {tuple(TASKS)}, got {task}.')
   if data.class_names != ACTIVITIES:
     raise ValueError('select_task needs windows labelled with the 10 harAGE activities.')
+  validation.check_labels('labels', data.labels, len(ACTIVITIES))
   lut = np.full(len(ACTIVITIES), -1, np.int32)
   for c, group in enumerate(TASKS[task]):
     for a in group:

@@ -48,6 +48,9 @@ WINDOW_SECONDS = 20.0
 RATES = {'steps': 1.0, 'hr': 1.0, 'acc': 25.0}
 HR_MAX_BPM = 220.0  # 4.1.2: normalisation by the maximum human heart rate.
 GAP_TOLERANCE = 1.5  # spacing above 1.5 periods is a gap
+# A median spacing this many sampling periods long is not a stream with gaps
+# but a unit error: milliseconds read as seconds would leave zero windows.
+UNIT_ERROR_PERIODS = 100.0
 
 
 # --------------------------------------------------------------- Gaussian
@@ -223,12 +226,26 @@ def accelerometer_median(acc_segments) -> np.ndarray:
   """Per-axis median over all of a participant's accelerometer samples (4.1.3).
 
   Args:
-    acc_segments: sequence of [time, 3] arrays (all the participant's data).
+    acc_segments: sequence of [time, axes] arrays (all the participant's data).
 
   Returns:
-    [3] float64 medians.
+    [axes] float64 medians.
+
+  Raises:
+    ValueError: naming the segment with NaN/inf (its NaN would make the median,
+      hence every window of the participant, NaN) or with another axis count.
   """
-  arrays = [np.asarray(a, dtype=np.float64) for a in acc_segments]
+  arrays = []
+  for i, a in enumerate(acc_segments):
+    a = validation.check_array(
+      f'acc_segments[{i}]', np.asarray(a, dtype=np.float64), ndim=2, nonempty=False
+    )
+    if arrays and a.shape[1] != arrays[0].shape[1]:
+      raise ValueError(
+        f'acc_segments[{i}] must be [time, {arrays[0].shape[1]}] like the first segment, '
+        f'got shape {a.shape}.'
+      )
+    arrays.append(a)
   arrays = [a for a in arrays if a.size]
   if not arrays:
     raise ValueError('no accelerometer samples: the per-axis median is undefined.')
@@ -255,7 +272,7 @@ def preprocess_accelerometer(acc, median, sigma: float = 1.0) -> np.ndarray:
     then its second derivative, each block in axis order.
   """
   acc = validation.check_array('acc', np.asarray(acc, np.float64), ndim=2)
-  median = np.asarray(median, dtype=np.float64)
+  median = validation.check_array('median', np.asarray(median, dtype=np.float64), nonempty=False)
   if median.shape != acc.shape[1:]:
     raise ValueError(f'median shape {median.shape} does not match acc axes {acc.shape[1:]}.')
   gaussian_kernel(sigma)
@@ -286,33 +303,54 @@ def check_timestamps(t, name: str = 'timestamps') -> np.ndarray:
   return t
 
 
-def continuous_runs(t, rate: float, tolerance: float = GAP_TOLERANCE) -> list[tuple[int, int]]:
+def continuous_runs(
+  t, rate: float, tolerance: float = GAP_TOLERANCE, name: str = 'timestamps'
+) -> list[tuple[int, int]]:
   """Maximal runs of consecutive samples (no gap) of a stream.
 
   Args:
     t: [n] strictly increasing timestamps in seconds.
-    rate: nominal sampling rate in Hz.
+    rate: nominal sampling rate in Hz (> 0).
     tolerance: a spacing above tolerance / rate seconds is a gap.
+    name: the stream's name in error messages.
 
   Returns:
     (start, stop) index pairs, stop exclusive, covering every sample.
+
+  Raises:
+    ValueError: on a rate or tolerance that is not a positive number, or when
+      the median spacing exceeds UNIT_ERROR_PERIODS sampling periods (e.g.
+      milliseconds given for seconds, which would silently leave no window).
   """
-  t = check_timestamps(t)
+  rate = validation.check_positive_float('rate', rate)
+  tolerance = validation.check_positive_float('tolerance', tolerance)
+  t = check_timestamps(t, name)
   if t.size == 0:
     return []
+  if t.size > 1 and np.median(np.diff(t)) > UNIT_ERROR_PERIODS / rate:
+    spacing = float(np.median(np.diff(t)))
+    raise ValueError(
+      f'{name} must be in seconds: their median spacing is {spacing:g} s, '
+      f'{spacing * rate:.0f} sampling periods at {rate:g} Hz. Timestamps in milliseconds? '
+      'Divide them by 1000.'
+    )
   breaks = np.flatnonzero(np.diff(t) > tolerance / rate) + 1
   edges = np.concatenate([[0], breaks, [t.size]])
   return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def trim_segments(t, rate: float, min_seconds: float = WINDOW_SECONDS) -> list[tuple[int, int]]:
+def trim_segments(
+  t, rate: float, min_seconds: float = WINDOW_SECONDS, name: str = 'timestamps'
+) -> list[tuple[int, int]]:
   """Continuous runs holding at least `min_seconds` of samples (Section 3).
 
   A run is kept when it has at least `round(min_seconds * rate)` samples, i.e.
-  enough consecutive samples for one window.
+  enough consecutive samples for one window. Errors as `continuous_runs`.
   """
+  rate = validation.check_positive_float('rate', rate)
+  min_seconds = validation.check_positive_float('min_seconds', min_seconds)
   need = int(round(min_seconds * rate))
-  return [(a, b) for a, b in continuous_runs(t, rate) if b - a >= need]
+  return [(a, b) for a, b in continuous_runs(t, rate, name=name) if b - a >= need]
 
 
 class Window(NamedTuple):
@@ -355,12 +393,19 @@ def window_starts(
   """
   if not streams:
     raise ValueError('no modality given.')
-  if hop_seconds <= 0 or window_seconds <= 0:
-    raise ValueError('hop_seconds and window_seconds must be positive.')
+  validation.check_positive_float('hop_seconds', hop_seconds)
+  validation.check_positive_float('window_seconds', window_seconds)
+  unknown = [m for m in streams if m not in rates]
+  if unknown:
+    raise ValueError(
+      f'unknown modality {unknown[0]!r}: rates has no sampling rate for it '
+      f'(rates has {tuple(rates)}).'
+    )
+  rates = {m: validation.check_positive_float(f'rates[{m!r}]', rates[m]) for m in streams}
   runs = {}
   for m, t in streams.items():
     t = check_timestamps(t, f'{m} timestamps')
-    runs[m] = (t, trim_segments(t, rates[m], window_seconds))
+    runs[m] = (t, trim_segments(t, rates[m], window_seconds, f'{m} timestamps'))
   # Intersection of the modalities' covered intervals.
   common = None
   for m, (t, r) in runs.items():
