@@ -16,11 +16,24 @@ total IoU), found with the Hungarian algorithm
 find fewer TPs (see the tests), so it is not used.
 
 Counting: TP = matched pairs; FP = spotted intervals left unmatched; FN =
-ground-truth intervals left unmatched. All videos count, including videos
-without ground truth (all their spotted intervals are FP) and videos without
-detections (all their ground-truth intervals are FN). F1 = 2TP / (2TP + FP +
-FN) (eq. 2); precision = TP / (TP + FP); recall = TP / (TP + FN); each is 0
-when its denominator is 0.
+ground-truth intervals left unmatched. F1 = 2TP / (2TP + FP + FN) (eq. 2);
+precision = TP / (TP + FP); recall = TP / (TP + FN); each is 0 when its
+denominator is 0. Videos without detections count (all their ground-truth
+intervals are FN).
+
+Videos without any micro-expression (an empty ground-truth entry): by
+default they count, and all their spotted intervals are FP, which penalises a
+spotter that fires on macro-expressions or blinks. The MEGC 2019 paper
+scored only videos that contain a micro-expression; `empty_videos='skip'`
+follows it (those videos are left out and listed in 'skipped_videos').
+
+Which video is which: per-video lists are matched by position and must have
+one entry per video, each a [k, 2] list of intervals (a bare [onset, offset]
+pair as an entry is rejected: it is usually one video's flat interval list,
+which would be read as several videos). Mappings are matched by video id; a
+spotted id without a ground-truth entry is rejected unless
+`missing_ground_truth='empty'` (a misspelt id would otherwise silently turn
+one video into a false positive and a false negative).
 
 This module runs on the host (NumPy/SciPy): interval lists are ragged and
 the matching is combinatorial.
@@ -28,6 +41,7 @@ the matching is combinatorial.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -35,12 +49,20 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from evaluation import validation
 
-def _as_intervals(x, what: str) -> np.ndarray:
+
+def _as_intervals(x, what: str, allow_pair: bool = True) -> np.ndarray:
   a = np.asarray(x if x is not None else [], dtype=np.float64)
   if a.size == 0:
     return np.zeros((0, 2), dtype=np.int64)
   if a.ndim == 1 and a.shape[0] == 2:
+    if not allow_pair:
+      raise ValueError(
+        f'{what} is a bare [onset, offset] pair {a.tolist()}, not a list of intervals: give '
+        'one entry per video, each a list of [onset, offset] pairs (one video with '
+        'intervals I is [I], not I).'
+      )
     a = a[None]
   if a.ndim != 2 or a.shape[1] != 2:
     raise ValueError(
@@ -107,7 +129,21 @@ def match_intervals(spotted, ground_truth, iou: float = 0.5):
   return np.stack([rows[keep], cols[keep]], axis=1).astype(np.int64)
 
 
-def _videos(spotted, ground_truth):
+def _unknown_ids(spotted, ground_truth) -> str:
+  unknown = [v for v in spotted if v not in ground_truth]
+  hints = []
+  for v in unknown:
+    close = difflib.get_close_matches(str(v), [str(g) for g in ground_truth], n=1)
+    if close:
+      hints.append(f'{v!r}: did you mean {close[0]!r}?')
+  return (
+    f'spotted has video ids without ground truth: {unknown[:10]}. '
+    + (' '.join(hints) + ' ' if hints else '')
+    + "Pass missing_ground_truth='empty' to score them as videos without micro-expressions."
+  )
+
+
+def _videos(spotted, ground_truth, missing_ground_truth: str):
   """Pairs up per-video interval lists; returns [(video_id, s, g)]."""
   if isinstance(spotted, Mapping) != isinstance(ground_truth, Mapping):
     raise ValueError(
@@ -115,8 +151,9 @@ def _videos(spotted, ground_truth):
       'video) or both be mappings video_id -> intervals.'
     )
   if isinstance(spotted, Mapping):
-    # A video missing on one side has no intervals there (e.g. a video without
-    # ground truth), so it is still scored.
+    if missing_ground_truth == 'error' and any(v not in ground_truth for v in spotted):
+      raise ValueError(_unknown_ids(spotted, ground_truth))
+    # A ground-truth video missing from spotted had no detection: all FN.
     ids = list(dict.fromkeys([*ground_truth.keys(), *spotted.keys()]))
     return [(v, spotted.get(v), ground_truth.get(v)) for v in ids]
   if (
@@ -133,40 +170,65 @@ def _videos(spotted, ground_truth):
   return [(i, s, g) for i, (s, g) in enumerate(zip(spotted, ground_truth))]
 
 
-def spotting_scores(spotted, ground_truth, iou: float = 0.5) -> dict[str, Any]:
+def spotting_scores(
+  spotted,
+  ground_truth,
+  iou: float = 0.5,
+  *,
+  empty_videos: str = 'count',
+  missing_ground_truth: str = 'error',
+) -> dict[str, Any]:
   """TP/FP/FN, precision, recall and F1 of spotting over all videos.
 
   Args:
     spotted: per-video spotted intervals, either a list (one [k_v, 2] array
       or list of [onset, offset] per video) or a dict video_id -> intervals.
     ground_truth: per-video ground-truth intervals, same container type. A
-      video with no ground truth is an empty entry (or, for dicts, may be
-      missing).
+      video without micro-expressions is an empty entry.
     iou: IoU threshold of eq. 1 (default 0.5, inclusive).
+    empty_videos: 'count' (default): videos with empty ground truth are
+      scored, their detections are FP; 'skip': only videos with at least one
+      micro-expression are scored, as in the MEGC 2019 paper.
+    missing_ground_truth: for mappings, a spotted video id absent from
+      ground_truth: 'error' (default) raises naming it (and the closest known
+      id); 'empty' scores it as a video without micro-expressions.
 
   Returns:
     dict with int 'tp', 'fp', 'fn', float 'precision', 'recall', 'f1'
-    (eq. 2), and 'per_video': {video_id: {'tp', 'fp', 'fn', 'matches'}}.
+    (eq. 2), 'per_video': {video_id: {'tp', 'fp', 'fn', 'matches'}} of the
+    scored videos, and 'skipped_videos': the ids left out by
+    empty_videos='skip' (else []).
 
   Raises:
-    ValueError: onset after offset, malformed intervals, mismatched video
-      counts, or an IoU threshold outside (0, 1].
+    ValueError: onset after offset, malformed intervals, a bare [onset,
+      offset] pair as a video's entry, mismatched video counts, an unknown
+      video id, an IoU threshold outside (0, 1], or no video to score.
   """
   if not (isinstance(iou, (int, float)) and 0.0 < float(iou) <= 1.0):
     raise ValueError(f'iou must be a number in (0, 1], got {iou!r}.')
-  videos = _videos(spotted, ground_truth)
+  validation.check_choice('empty_videos', empty_videos, ('count', 'skip'))
+  validation.check_choice('missing_ground_truth', missing_ground_truth, ('error', 'empty'))
+  videos = _videos(spotted, ground_truth, missing_ground_truth)
   if not videos:
     raise ValueError('no videos given.')
   tp = fp = fn = 0
-  per_video = {}
+  per_video, skipped = {}, []
   for vid, s, g in videos:
-    s = _as_intervals(s, f'spotted[{vid!r}]')
-    g = _as_intervals(g, f'ground_truth[{vid!r}]')
+    s = _as_intervals(s, f'spotted[{vid!r}]', allow_pair=False)
+    g = _as_intervals(g, f'ground_truth[{vid!r}]', allow_pair=False)
+    if empty_videos == 'skip' and len(g) == 0:
+      skipped.append(vid)
+      continue
     matches = match_intervals(s, g, iou)
     v_tp = len(matches)
     v_fp, v_fn = len(s) - v_tp, len(g) - v_tp
     tp, fp, fn = tp + v_tp, fp + v_fp, fn + v_fn
     per_video[vid] = {'tp': v_tp, 'fp': v_fp, 'fn': v_fn, 'matches': matches.tolist()}
+  if not per_video:
+    raise ValueError(
+      "no video with ground truth to score: empty_videos='skip' left out all "
+      f'{len(skipped)} videos.'
+    )
   div = lambda a, b: float(a) / b if b > 0 else 0.0
   return {
     'tp': tp,
@@ -176,4 +238,5 @@ def spotting_scores(spotted, ground_truth, iou: float = 0.5) -> dict[str, Any]:
     'recall': div(tp, tp + fn),
     'f1': div(2 * tp, 2 * tp + fp + fn),  # eq. 2
     'per_video': per_video,
+    'skipped_videos': skipped,
   }

@@ -10,12 +10,37 @@ information and always run, traced or not.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+import os
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+@contextlib.contextmanager
+def reading(path, kind: str):
+  """Turns a parser's failure on `path` into a ValueError naming the file.
+
+  Parsers (json, NumPy, openpyxl, csv with a text codec) report a corrupt
+  file with their own exception types and messages that do not say which
+  file; wrap only the parsing call, so that the caller's own checks keep
+  their messages. A missing file stays a FileNotFoundError.
+
+  Usage:
+    with validation.reading(path, 'JSON file'):
+      doc = json.load(f)
+  """
+  try:
+    yield
+  except FileNotFoundError:
+    raise
+  except Exception as e:  # parsers raise ValueError, OSError, BadZipFile, struct.error, ...
+    raise ValueError(
+      f'{os.fspath(path)} is not a readable {kind} ({type(e).__name__}: {e}).'
+    ) from e
 
 
 def is_concrete(*xs) -> bool:

@@ -99,9 +99,47 @@ def test_videos_without_ground_truth_are_counted():
 def test_mapping_input_scores_videos_missing_on_either_side():
   spotted = {'a': [[10, 20]], 'no_gt': [[0, 5]]}
   ground_truth = {'a': [[10, 20]], 'missed': [[3, 8]]}
-  s = evaluation.spotting_scores(spotted, ground_truth)
+  # A spotted id without ground truth is rejected by default (a misspelt id
+  # would otherwise count as one FP and one FN); asked for, it is a video
+  # without micro-expressions.
+  with pytest.raises(ValueError, match=r"spotted has video ids without ground truth: \['no_gt'\]"):
+    evaluation.spotting_scores(spotted, ground_truth)
+  s = evaluation.spotting_scores(spotted, ground_truth, missing_ground_truth='empty')
   assert (s['tp'], s['fp'], s['fn']) == (1, 1, 1)
   assert set(s['per_video']) == {'a', 'no_gt', 'missed'}
+
+
+def test_misspelt_video_id_is_an_error_not_a_false_positive_and_negative():
+  truth = {'s01_clip3': [[10, 20]], 's02_clip1': [[5, 9]]}
+  spotted = {'s01_clip3': [[10, 20]], 's02_clipl': [[5, 9]]}  # 'l' for '1'
+  with pytest.raises(ValueError, match="'s02_clipl'.*did you mean 's02_clip1'"):
+    evaluation.spotting_scores(spotted, truth)
+
+
+def test_flat_interval_list_of_one_video_is_not_read_as_several_videos():
+  # Two intervals of ONE video, passed without the per-video list: before, each
+  # pair was read as a video of its own and scored.
+  with pytest.raises(ValueError, match=r'spotted\[0\] is a bare \[onset, offset\] pair'):
+    evaluation.spotting_scores([[10, 20], [30, 40]], [[[10, 20], [30, 40]]] * 2)
+  with pytest.raises(ValueError, match=r'ground_truth\[1\] is a bare'):
+    evaluation.spotting_scores([[[10, 20]], [[30, 40]]], [[[10, 20]], [30, 40]])
+  # A single video's intervals still work for the per-video functions.
+  assert spotting.match_intervals([10, 20], [[10, 20]]).tolist() == [[0, 0]]
+
+
+def test_videos_without_micro_expressions_count_or_are_skipped():
+  spotted = [[[10, 20]], [[0, 5], [30, 40]]]
+  truth = [[[10, 20]], []]  # the second video holds no micro-expression
+  s = evaluation.spotting_scores(spotted, truth)
+  assert (s['tp'], s['fp'], s['fn']) == (1, 2, 0) and s['skipped_videos'] == []
+  # The paper scored only videos that contain a micro-expression.
+  s = evaluation.spotting_scores(spotted, truth, empty_videos='skip')
+  assert (s['tp'], s['fp'], s['fn'], s['f1']) == (1, 0, 0, 1.0)
+  assert s['skipped_videos'] == [1] and set(s['per_video']) == {0}
+  with pytest.raises(ValueError, match='empty_videos'):
+    evaluation.spotting_scores(spotted, truth, empty_videos='drop')
+  with pytest.raises(ValueError, match='no video with ground truth'):
+    evaluation.spotting_scores([[[0, 1]]], [[]], empty_videos='skip')
 
 
 def test_nothing_spotted_nothing_true_scores_zero():

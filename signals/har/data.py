@@ -133,13 +133,30 @@ class WindowStats:
 # ------------------------------------------------------------------- loader
 
 
+def _json_column(msg, modality, key, where):
+  if not isinstance(msg[modality], dict) or key not in msg[modality]:
+    raise ValueError(f'{where}: {modality} lacks {key!r} (layout in signals.har.data).')
+  try:
+    a = np.asarray(msg[modality][key], dtype=np.float64)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'{where}: {modality} {key} must be a flat list of numbers ({e}).') from None
+  if a.ndim != 1:
+    raise ValueError(
+      f'{where}: {modality} {key} must be a flat list of numbers, got shape {a.shape}.'
+    )
+  return a
+
+
 def _stream_from_json(msg, modality, where):
   if modality == 'acc':
-    cols = [np.asarray(msg['acc'][k], dtype=np.float64) for k in ('x', 'y', 'z')]
+    cols = [_json_column(msg, 'acc', k, where) for k in ('x', 'y', 'z')]
+    for k, c in zip('yz', cols[1:]):
+      if c.shape != cols[0].shape:
+        raise ValueError(f'{where}: acc {k} has {c.shape[0]} values, x has {cols[0].shape[0]}.')
     values = np.stack(cols, axis=-1)
   else:
-    values = np.asarray(msg[modality]['values'], dtype=np.float64)
-  t = np.asarray(msg[modality]['timestamps'], dtype=np.float64)
+    values = _json_column(msg, modality, 'values', where)
+  t = _json_column(msg, modality, 'timestamps', where)
   if t.shape[0] != values.shape[0]:
     raise ValueError(
       f'{where}: {modality} has {t.shape[0]} timestamps but {values.shape[0]} values.'
@@ -189,7 +206,9 @@ def load_participants(path) -> list[Participant]:
   """Load every `*.json` participant file of a directory (or one file).
 
   Raises:
-    ValueError: on a missing path, no JSON files, or malformed content.
+    ValueError: naming the file, on a missing path, no JSON files, a file
+      that is not JSON, or malformed content (missing keys, lists of other
+      lengths or nesting).
   """
   path = pathlib.Path(path)
   if not path.exists():
@@ -199,8 +218,9 @@ def load_participants(path) -> list[Participant]:
     raise ValueError(f'no *.json participant files in {path}.')
   out = []
   for f in files:
-    with open(f) as fh:
-      out.append(participant_from_json(json.load(fh), str(f)))
+    with open(f, 'rb') as fh, validation.reading(f, 'JSON file'):
+      doc = json.loads(fh.read().decode('utf-8'))
+    out.append(participant_from_json(doc, str(f)))
   pids = [p.pid for p in out]
   if len(set(pids)) != len(pids):
     raise ValueError(f'duplicated participant ids in {path}: {pids}.')

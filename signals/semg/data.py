@@ -203,11 +203,12 @@ def _read_recording(path: str) -> np.ndarray:
     raise FileNotFoundError(f'recording file not found: {path}')
   ext = os.path.splitext(path)[1].lower()
   if ext == '.npy':
-    arr = np.load(path, allow_pickle=False)
+    with validation.reading(path, '.npy recording'):
+      arr = np.load(path, allow_pickle=False)
     if arr.ndim == 1:  # single channel
       arr = arr[None]
   elif ext == '.csv':
-    with open(path, newline='') as f:
+    with open(path, newline='') as f, validation.reading(path, 'CSV recording'):
       first = f.readline()
     try:
       [float(v) for v in first.strip().split(',')]
@@ -261,8 +262,8 @@ def _load_folder(folder: str, class_names, fs) -> SEMGDataset:
     raise FileNotFoundError(f'{folder} has no {MANIFEST} (columns: {",".join(_MANIFEST_COLUMNS)})')
   meta = {}
   if os.path.isfile(os.path.join(folder, META)):
-    with open(os.path.join(folder, META)) as f:
-      meta = json.load(f)
+    with open(os.path.join(folder, META), 'rb') as f, validation.reading(f.name, 'JSON file'):
+      meta = json.loads(f.read().decode('utf-8'))
   with open(manifest, newline='') as f:
     reader = csv.DictReader(f)
     columns = [c.strip() for c in (reader.fieldnames or [])]
@@ -309,7 +310,9 @@ def _load_folder(folder: str, class_names, fs) -> SEMGDataset:
 
 
 def _load_npz(path: str, class_names, fs) -> SEMGDataset:
-  with np.load(path, allow_pickle=False) as z:
+  with validation.reading(path, '.npz file'):
+    z = np.load(path, allow_pickle=False)
+  with z:
     missing = [
       k for k in ('x', 'labels', 'subjects', 'sessions', 'class_names') if k not in z.files
     ]

@@ -118,8 +118,8 @@ def load_fingerspelling_lexicon(
   index = root / 'data.csv'
   if not index.is_file():
     raise FileNotFoundError(f'no data.csv in {root}.')
-  with open(index, newline='', encoding='utf-8') as f:
-    rows = list(csv.DictReader(f))
+  with open(index, 'rb') as f, validation.reading(index, 'UTF-8 CSV file'):
+    rows = list(csv.DictReader(f.read().decode('utf-8').splitlines()))
   missing = {'path', 'signed_language', 'words'} - set(rows[0] if rows else ())
   if missing:
     raise ValueError(f'{index} lacks the column(s) {sorted(missing)}.')
@@ -142,22 +142,23 @@ def load_fingerspelling_lexicon(
 
 def _read_labels(path: Path, num_classes: int) -> list[tuple[str, int]]:
   rows = []
-  with open(path, newline='', encoding='utf-8') as f:
-    for line_no, row in enumerate(csv.reader(f), start=1):
-      if not row or not ''.join(row).strip():
-        continue
-      if len(row) < 2:
-        raise ValueError(f'{path}:{line_no}: expected "sample_id,class_id", got {row}.')
-      sample, label = row[0].strip(), row[1].strip()
-      try:
-        label = int(label)
-      except ValueError:
-        raise ValueError(f'{path}:{line_no}: class id {label!r} is not an integer.') from None
-      if not 0 <= label < num_classes:
-        raise ValueError(f'{path}:{line_no}: class id {label} outside [0, {num_classes}).')
-      if not sample.startswith('signer') or '_sample' not in sample:
-        raise ValueError(f'{path}:{line_no}: sample id {sample!r} is not signerK_sampleM.')
-      rows.append((sample, label))
+  with open(path, 'rb') as f, validation.reading(path, 'UTF-8 CSV file'):
+    lines = f.read().decode('utf-8').splitlines()
+  for line_no, row in enumerate(csv.reader(lines), start=1):
+    if not row or not ''.join(row).strip():
+      continue
+    if len(row) < 2:
+      raise ValueError(f'{path}:{line_no}: expected "sample_id,class_id", got {row}.')
+    sample, label = row[0].strip(), row[1].strip()
+    try:
+      label = int(label)
+    except ValueError:
+      raise ValueError(f'{path}:{line_no}: class id {label!r} is not an integer.') from None
+    if not 0 <= label < num_classes:
+      raise ValueError(f'{path}:{line_no}: class id {label} outside [0, {num_classes}).')
+    if not sample.startswith('signer') or '_sample' not in sample:
+      raise ValueError(f'{path}:{line_no}: sample id {sample!r} is not signerK_sampleM.')
+    rows.append((sample, label))
   if not rows:
     raise ValueError(f'{path} holds no samples.')
   return rows
