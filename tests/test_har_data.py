@@ -126,3 +126,103 @@ def test_basicmotions_loads_offline_with_pseudo_participants():
   for g in range(10):
     assert np.bincount(data.labels[data.subjects == g], minlength=4).tolist() == [2, 2, 2, 2]
   assert np.all(np.isfinite(data.inputs['gyro']))
+
+
+# ------------------------------------------- physiology of the generator
+
+
+@pytest.fixture(scope='module')
+def four():
+  return hd.synthetic_harage(jax.random.key(3), 4, 60.0, 60.0, gaps_per_minute=0.0)
+
+
+def _blocks(parts, activity):
+  return [(p, b) for p in parts for b in p.blocks if b.activity == activity]
+
+
+def _cadence(b):
+  s = b.streams['steps']
+  return 60.0 * (s.values[-1] - s.values[0]) / (s.t[-1] - s.t[0])  # steps/min
+
+
+def test_cadence_per_activity_and_intensity(four):
+  for activity, lo, hi in (('walking', 70, 140), ('running', 115, 195), ('stairs', 60, 130)):
+    for p, b in _blocks(four, activity):
+      assert lo <= _cadence(b) <= hi, (p.pid, activity, b.intensity, _cadence(b))
+  for p in four:  # a faster intensity is a faster cadence, for every participant
+    walk = [_cadence(b) for _, b in _blocks([p], 'walking')]
+    assert walk == sorted(walk), walk
+  for activity in ('lying', 'sitting', 'flexibility_workout', 'cycling'):
+    assert all(_cadence(b) < 8 for _, b in _blocks(four, activity))
+  # Participants differ (personal cadence and reading of 'moderate').
+  moderate = [_cadence(b) for _, b in _blocks(four, 'walking') if b.intensity == 'moderate']
+  assert np.std(moderate) > 2.0
+
+
+def test_heart_rate_rises_with_a_lag_and_recovers(four):
+  rest = [np.median(b.streams['hr'].values) for _, b in _blocks(four, hd.RESTING)]
+  assert 50 <= min(rest) and max(rest) <= 95 and np.std(rest) > 2.0  # personal baselines
+  for p in four:
+    hr = {(b.activity, b.intensity): b.streams['hr'].values for b in p.blocks}
+    run = hr[('running', 'high')]
+    # Steady state grows with the effort: running > walking > sitting.
+    ends = [
+      hr[k][-10:].mean() for k in (('sitting', None), ('walking', 'high'), ('running', 'high'))
+    ]
+    assert ends == sorted(ends) and ends[2] - ends[0] > 30, ends
+    # On-kinetics: the first seconds of running are still near the previous level.
+    assert run[-10:].mean() - run[:5].mean() > 8
+    # Recovery lag: the slow stairs after high running start above where they end.
+    stairs = hr[('stairs', 'low')]
+    assert stairs[:5].mean() > stairs[-10:].mean() + 5
+    assert np.all((hr[('running', 'high')] > 60) & (hr[('running', 'high')] < 215))
+
+
+def test_accelerometer_magnitude_and_spectrum(four):
+  def mag_sd(activity):
+    return np.median(
+      [
+        np.linalg.norm(b.streams['acc'].values, axis=1).std() / 9.81
+        for _, b in _blocks(four, activity)
+      ]
+    )
+
+  for _, b in _blocks(four, 'sitting'):  # a still wrist reads 1 g
+    assert abs(np.linalg.norm(b.streams['acc'].values, axis=1).mean() / 9.81 - 1.0) < 0.05
+  assert mag_sd('sitting') < 0.05 < mag_sd('walking') < mag_sd('running')
+  assert mag_sd('cycling') < mag_sd('walking')  # hands rest on the handlebar
+  # Arm swing: the swing axis oscillates at the stride frequency, half the
+  # step frequency (the pedometer counts 85-93% of the steps).
+  for activity in ('walking', 'running'):
+    for _, b in _blocks(four, activity):
+      z = b.streams['acc'].values[:, 2]
+      f = np.fft.rfftfreq(z.size, 1 / 25.0)
+      power = np.abs(np.fft.rfft(z - z.mean())) ** 2
+      band = (f > 0.3) & (f < 4.0)
+      peak = f[band][power[band].argmax()]
+      assert 0.45 <= peak / (_cadence(b) / 60.0) <= 0.7
+
+
+def test_classes_are_additive_in_the_modalities_not_products():
+  # The issue suspected the classes were defined by products of modalities
+  # (outer-product fusion won by tens of points). A linear model on
+  # per-modality window summaries (means and stds, concatenated: no product
+  # term) separates the 7 classes well, and better than any modality alone.
+  from sklearn.linear_model import LogisticRegression
+  from sklearn.pipeline import make_pipeline
+  from sklearn.preprocessing import StandardScaler
+
+  parts = hd.synthetic_harage(jax.random.key(0), 3, 40.0, 30.0, gaps_per_minute=0.0)
+  t = hd.select_task(hd.windows_from_participants(parts)[0], 7)
+  feats = {m: np.concatenate([x.mean(1), x.std(1)], -1) for m, x in t.inputs.items()}
+  feats['all'] = np.concatenate(list(feats.values()), -1)
+  uar = {}
+  for name, x in feats.items():
+    recalls = []
+    for s in range(3):
+      tr, te = (t.subjects != s) & t.train_window, (t.subjects == s) & t.test_window
+      clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+      pred = clf.fit(x[tr], t.labels[tr]).predict(x[te])
+      recalls.append(np.mean([np.mean(pred[t.labels[te] == c] == c) for c in range(7)]))
+    uar[name] = np.mean(recalls)
+  assert uar['all'] > 0.75 and uar['all'] > max(uar[m] for m in t.inputs) + 0.05, uar
