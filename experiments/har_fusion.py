@@ -36,12 +36,6 @@ from fewshot.protocols import har as har_protocol
 from signals.har import data as har_data
 
 SYMBOL = {'steps': 'steps', 'hr': 'hr', 'acc': 'xyz', 'gyro': 'gyro'}
-ESTIMATORS = (
-  'μ, σ: mean and standard deviation over the outer LOSO folds of each held-out '
-  "participant's UAR, averaged over the classes present in that participant's test "
-  "windows (the paper's estimator). pooled: UAR of all outer folds' test windows "
-  'together, every class weighted equally.'
-)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -162,7 +156,7 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
     by_task.setdefault(c['task'], {}).setdefault(c['model'], {})[ext] = rec['fold_uar']
     # Records written before pooled_uar existed show '-' (a resumed old run).
     pooled.setdefault(c['task'], {}).setdefault(c['model'], {})[ext] = rec.get('pooled_uar')
-  md = [f'# harAGE fusion: UAR (%), nested LOSO\n\nData: {desc}\n\n{ESTIMATORS}\n']
+  md = [f'# harAGE fusion: UAR (%), nested LOSO\n\nData: {desc}\n\n{har_protocol.ESTIMATORS}\n']
   summary, best = {}, {}
   for i, (task, table) in enumerate(by_task.items()):
     cols = sorted({col for row in table.values() for col in row}, reverse=True)  # RNN, CNN
@@ -176,11 +170,7 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
       (s['mean'], -s['std'], r, c) for r, row in summary[task].items() for c, s in row.items()
     ]
     _, _, r, c = max(scores)  # ties: lower std wins, as in the paper (5.2)
-    rec = next(
-      records[cell_id(x)]
-      for x in cells
-      if x['task'] == task and x['model'] == r and x['extractor'].upper() == c
-    )
+    rec = records[cell_id({'task': task, 'extractor': c.lower(), 'model': r})]
     path = os.path.join(out_dir, f'confusion_{task.split()[0]}.png')
     reports.plot_confusion_matrix(
       np.asarray(rec['confusion']), rec['class_names'], path, title=f'{task}: {c} {r}'
@@ -188,7 +178,7 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
     best[task] = {'model': r, 'extractor': c, **summary[task][r][c], 'figure': path}
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
     f.write('\n'.join(md))
-  results = {'data': desc, 'estimators': ESTIMATORS, 'tables': summary, 'pooled': pooled}
+  results = dict(data=desc, estimators=har_protocol.ESTIMATORS, tables=summary, pooled=pooled)
   results['best'] = best
   reports.write_json(results, os.path.join(out_dir, 'results.json'))
   return results

@@ -64,6 +64,13 @@ from evaluation import validation
 from fewshot import trainer
 
 EPOCH_RULES = ('best', 'processed')
+# How reports name the two UAR estimators of `NestedResult` (module docstring).
+ESTIMATORS = (
+  'μ, σ: mean and standard deviation over the outer LOSO folds of each held-out '
+  "participant's UAR, averaged over the classes present in that participant's test "
+  "windows (the paper's estimator). pooled: UAR of all outer folds' test windows "
+  'together, every class weighted equally.'
+)
 
 
 @dataclasses.dataclass(frozen=True)
