@@ -86,11 +86,13 @@ class FitState(NamedTuple):
     train: the current `TrainState`.
     best_params: parameters at the best epoch.
     best_batch_stats: batch statistics at the best epoch.
-    best_metric: [] float32 best value of the monitored metric (+-inf at start).
+    best_metric: [] float32 best (smoothed) value of the monitored metric (+-inf at start).
     best_epoch: [] int32 epochs trained when the best was reached (0: none yet).
     bad_epochs: [] int32 epochs since the last improvement.
     epoch: [] int32 epochs run.
     nonfinite: [] bool whether a training loss was NaN or inf (the run stopped there).
+    smoothed: [] float32 the monitored metric's running average
+      (`FitConfig.smoothing`; NaN before the first validation).
   """
 
   train: TrainState
@@ -101,6 +103,7 @@ class FitState(NamedTuple):
   bad_epochs: jax.Array
   epoch: jax.Array
   nonfinite: jax.Array
+  smoothed: jax.Array
 
 
 class Split(NamedTuple):
@@ -148,6 +151,11 @@ class FitConfig:
     patience: epochs without improvement of the monitored metric before a run stops.
     monitor: the validation metric early stopping watches (a key of eval_fn's dict).
     mode: 'min' (a loss) or 'max' (a score such as UAR).
+    smoothing: early stopping watches the exponential moving average
+      s_e = smoothing * s_{e-1} + (1 - smoothing) * v_e of the monitored
+      metric v (s_1 = v_1); 0 watches the raw metric. With a small
+      validation set the raw metric jumps from epoch to epoch, and a lucky
+      dip would otherwise pick the best epoch and end training early.
     learning_rate: step size of the optimizer the protocols build for this
       stage (the trainer itself takes any optax transformation).
   """
@@ -158,6 +166,7 @@ class FitConfig:
   patience: int = 10
   monitor: str = 'val_loss'
   mode: str = 'min'
+  smoothing: float = 0.0
   learning_rate: float = 1e-3
 
   def __post_init__(self):
@@ -167,6 +176,8 @@ class FitConfig:
       validation.check_int('FitConfig.steps_per_epoch', self.steps_per_epoch)
     validation.check_choice('FitConfig.mode', self.mode, MODES)
     validation.check_positive_float('FitConfig.learning_rate', self.learning_rate)
+    if not 0.0 <= validation.check_positive_float('FitConfig.smoothing', self.smoothing, True) < 1:
+      raise ValueError(f'FitConfig.smoothing must lie in [0, 1), got {self.smoothing}.')
 
   def steps(self, max_train: int) -> int:
     """Optimizer steps per epoch for runs of at most `max_train` training examples."""
@@ -252,6 +263,7 @@ def init_fit_state(variables, tx: optax.GradientTransformation, mode: str = 'min
     bad_epochs=jnp.zeros((), jnp.int32),
     epoch=jnp.zeros((), jnp.int32),
     nonfinite=jnp.zeros((), bool),
+    smoothed=jnp.asarray(jnp.nan, jnp.float32),
   )
 
 
@@ -430,7 +442,9 @@ def make_fit(
       value, improved = fs.best_metric, finite
     else:
       metrics.update(eval_fn(train.params, train.batch_stats, data, split))
-      value = metrics[config.monitor].astype(jnp.float32)
+      raw = metrics[config.monitor].astype(jnp.float32)
+      a = config.smoothing
+      value = jnp.where(jnp.isnan(fs.smoothed), raw, a * fs.smoothed + (1 - a) * raw)
       improved = better(value, fs.best_metric) & finite
     pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(improved, a, b), new, old)
     epoch = fs.epoch + 1
@@ -443,6 +457,7 @@ def make_fit(
       bad_epochs=jnp.where(improved, 0, fs.bad_epochs + 1),
       epoch=epoch,
       nonfinite=fs.nonfinite | ~finite,
+      smoothed=value if eval_fn is not None else fs.smoothed,
     )
     return fs, metrics
 

@@ -53,7 +53,7 @@ def get_config(quick: bool = False) -> Config:
     depths=(1, 2, 3, 4),
     # The base model on C1-C4 is what TL and every FSL method build on, so
     # it gets most of the budget; Table IV's depth sweep gets a short one.
-    base_fit=FitConfig(num_epochs=24, batch_size=32, patience=6, learning_rate=3e-3),
+    base_fit=FitConfig(num_epochs=24, batch_size=32, patience=6, smoothing=0.5, learning_rate=3e-3),
     table4_epochs=6,
     few_fit=FitConfig(num_epochs=10, batch_size=16, patience=4, learning_rate=3e-3),
     transfer_fit=FitConfig(num_epochs=6, batch_size=32, patience=4, learning_rate=3e-3),
