@@ -150,7 +150,9 @@ def test_make_split_pads_with_masks_and_validates():
 # ------------------------------------------------------ the loop on a toy problem
 
 
-def _toy_fit(patience=2, mode='min', val=lambda w: (w - 1.0) ** 2, loss=lambda w: (w - 5.0) ** 2):
+def _toy_fit(
+  patience=2, mode='min', val=lambda w: (w - 1.0) ** 2, loss=lambda w: (w - 5.0) ** 2, smoothing=0.0
+):
   """A one-parameter model: training pushes w towards 5, validation prefers `val`."""
   params = {'w': jnp.zeros(())}
   tx = optax.sgd(0.1)
@@ -167,6 +169,7 @@ def _toy_fit(patience=2, mode='min', val=lambda w: (w - 1.0) ** 2, loss=lambda w
     patience=patience,
     mode=mode,
     monitor='val_loss' if mode == 'min' else 'val_score',
+    smoothing=smoothing,
   )
   return fs, trainer.make_fit(loss_fn, tx, cfg, eval_fn, batches)
 
@@ -189,6 +192,37 @@ def test_early_stopping_stops_and_keeps_the_best_epoch():
     fs, jax.random.key(0), real, None, num_epochs=8
   )
   assert int(out2.best_epoch) == 1 and int(out2.epoch) == 3
+
+
+def test_smoothed_early_stopping_matches_a_numpy_loop():
+  # A noisy validation curve: early stopping on its EMA must pick the epoch a
+  # plain loop over s_e = a s_{e-1} + (1 - a) v_e picks, and stop where it stops.
+  val = lambda w: (w - 3.0) ** 2 + 0.6 * jnp.sin(9.0 * w)
+  real = jnp.ones((1,), bool)
+  fs, fit = _toy_fit(patience=8, val=val)
+  _, hist = jax.jit(fit, static_argnames='num_epochs')(
+    fs, jax.random.key(0), real, None, num_epochs=8
+  )
+  raw = np.asarray(hist['val_loss'], np.float64)
+  for a, patience in ((0.5, 2), (0.8, 3)):
+    s, best, best_epoch, bad, stop = None, np.inf, 0, 0, 8
+    for e, v in enumerate(raw, start=1):
+      s = v if s is None else a * s + (1 - a) * v
+      if s < best:
+        best, best_epoch, bad = s, e, 0
+      else:
+        bad += 1
+      if bad >= patience:
+        stop = e
+        break
+    fs, fit = _toy_fit(patience=patience, val=val, smoothing=a)
+    out, _ = jax.jit(fit, static_argnames='num_epochs')(
+      fs, jax.random.key(0), real, None, num_epochs=8
+    )
+    assert int(out.best_epoch) == best_epoch and int(out.epoch) == stop, (a, raw)
+    np.testing.assert_allclose(out.best_metric, best, rtol=1e-5)
+  with pytest.raises(ValueError, match='smoothing'):
+    trainer.FitConfig(smoothing=1.0)
 
 
 def test_empty_batch_is_a_no_op_and_max_epochs_caps():
