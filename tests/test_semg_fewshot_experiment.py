@@ -52,6 +52,10 @@ def test_tiny_experiment_writes_tables_and_resumes(tmp_path):
   md = open(os.path.join(out, 'tables.md')).read()
   for table in ('TABLE IV', 'TABLE V', 'TABLE VI', 'TABLE VII', 'TABLE VIII', 'TABLE IX'):
     assert table in md
+  # The tables name their estimator; Table IX shows both.
+  assert "queries pooled (the paper's reading)" in md and 'mean of per-episode F1' in md
+  assert "weighted F1 of each seed's model over that seed's test split" in md
+  assert list(saved['raw']['IX_episode_mean']) == list(protocol.FSL_METHODS)
   assert '1' in res['finding']
   # Plausible scores: the distance classifiers separate these classes (chance: 1/3) ...
   ix = {m: np.median(cols['k=2']) for m, cols in saved['raw']['IX'].items()}
@@ -104,3 +108,65 @@ def test_cli_rejects_wrong_class_count(tmp_path):
       features=(x[keep], labels[keep], CLASSES[:5]),
       progress=False,
     )
+
+
+def test_standardisation_uses_only_each_seeds_training_split():
+  rng = np.random.default_rng(1)
+  labels = np.repeat(np.arange(7), 12)
+  x = rng.normal(3.0, 2.0, size=(len(labels), 2, 61)).astype(np.float32)
+  cfg = get_tiny_config()
+  ctx = protocol.make_context(cfg, x, labels, 'unused')
+  n = len(labels)
+  assert ctx.x.shape == (cfg.num_seeds * n, 2, 61) and ctx.n == n
+  copies = np.asarray(ctx.x).reshape(cfg.num_seeds, n, 2, 61)
+  for s, split in enumerate(ctx.splits):
+    train = x[split.train]
+    # Reference: per-channel mean and std of this seed's training recordings only.
+    ref = (x - train.mean(axis=(0, 2), keepdims=True)) / train.std(axis=(0, 2), keepdims=True)
+    np.testing.assert_allclose(copies[s], ref, rtol=1e-5, atol=1e-5)
+  # Changing validation and test recordings leaves every seed's statistics alone.
+  held_out = np.setdiff1d(np.arange(n), ctx.splits[0].train)
+  x2 = x.copy()
+  x2[held_out] += 100.0
+  again = np.asarray(protocol.make_context(cfg, x2, labels, 'unused').x)[:n]
+  np.testing.assert_allclose(again[ctx.splits[0].train], copies[0][ctx.splits[0].train], atol=1e-5)
+  # Seeds with different splits get different statistics.
+  assert not np.allclose(copies[0], copies[1])
+  # Labels follow the copies, and a seed's indices land in its own copy.
+  np.testing.assert_array_equal(ctx.y_all, np.tile(labels, cfg.num_seeds))
+  np.testing.assert_array_equal(protocol.rows(ctx, 1, [0, 5]), [n, n + 5])
+
+
+def test_table9_estimators_pooled_and_episode_mean():
+  from sklearn.metrics import f1_score as sk_f1
+
+  from fewshot import classifiers
+  from fewshot import episodes
+
+  rng = np.random.default_rng(0)
+  y_sup, y_query = np.repeat(np.arange(3), 10), np.repeat(np.arange(3), 10)
+  sup = rng.normal(size=(30, 4)) + y_sup[:, None]
+  query = rng.normal(size=(30, 4)) + y_query[:, None]
+  res = episodes.evaluate_episodes(
+    jax.random.key(0),
+    sup.astype(np.float32),
+    y_sup,
+    query.astype(np.float32),
+    y_query,
+    classifier=classifiers.METRIC_CLASSIFIERS['CP'],
+    n_way=3,
+    k_shot=1,
+    n_query=1,
+    num_episodes=40,
+    average='weighted',
+  )
+  # Reference: map every episode's local labels to global ids, pool all queries.
+  cls = np.asarray(res.episodes.classes)
+  pred = np.concatenate([cls[e][np.asarray(res.predictions)[e]] for e in range(40)])
+  true = np.concatenate([cls[e][np.asarray(res.episodes.query_labels)[e]] for e in range(40)])
+  np.testing.assert_array_equal(true, y_query[np.asarray(res.episodes.query)].ravel())
+  pooled = protocol.pooled_f1(res, 3)
+  assert pooled == pytest.approx(sk_f1(true, pred, average='weighted'), abs=1e-6)
+  # With three queries per episode the two estimators are different numbers.
+  assert abs(pooled - float(np.mean(res.f1))) > 1e-3
+  assert protocol.ESTIMATORS == ('pooled', 'episode_mean')
