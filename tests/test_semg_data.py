@@ -358,8 +358,9 @@ def test_synthetic_classes_separable_after_sampen(paper_features, classes):
   chance = 1 / len(classes)
   for clf in (LogisticRegression(max_iter=5000), KNeighborsClassifier(n_neighbors=1)):
     acc = np.mean(clf.fit(f[train], labels[train]).predict(f[test]) == labels[test])
-    # Measured (seed 0): C1-C4 0.60 / 0.63, C5-C7 0.73 / 0.97 (logistic / 1-NN).
-    assert acc > chance + 0.2, (type(clf).__name__, acc)
+    # Measured (keys 0, 1, 2): C1-C4 0.95 0.95 0.88 / 0.98 0.95 0.90, C5-C7
+    # 0.83 0.93 0.97 / 1.0 1.0 1.0 (logistic / 1-NN).
+    assert acc > 0.8, (type(clf).__name__, acc, chance)
 
 
 # ----------------------------------------------------------------- baseline
