@@ -428,6 +428,7 @@ def test_demo_script_reads_a_dataset_path(tmp_path, capsys):
 # ------------------------------------------------------- the base model's regime
 
 
+@pytest.mark.slow
 def test_base_model_on_c1_c4_reaches_the_papers_regime(paper_features, tmp_path):
   # Table V: the paper's base model reaches ~93 % F1 on C1-C4. The generator
   # must make that regime reachable: a small base model (one BiLSTM layer of 16
