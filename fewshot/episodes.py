@@ -48,6 +48,7 @@ import numpy as np
 
 from evaluation import f1_score
 from evaluation import validation
+from fewshot import sharding
 
 __all__ = ['Episodes', 'EpisodeEvaluation', 'sample_episodes', 'evaluate_episodes']
 
@@ -457,6 +458,7 @@ _AVERAGES = ('macro', 'weighted')
     'same_pool',
     'average',
     'chunk_size',
+    'mesh',
   ),
 )
 def _evaluate(
@@ -477,7 +479,54 @@ def _evaluate(
   same_pool,
   average,
   chunk_size,
+  mesh=None,
 ):
+  size = sharding.padded_size(num_episodes, mesh)
+  ids = jnp.arange(size, dtype=jnp.uint32)
+  score = functools.partial(
+    _score_episodes,
+    n_way=n_way,
+    k_shot=k_shot,
+    n_query=n_query,
+    num_classes=num_classes,
+    support_replace=support_replace,
+    same_pool=same_pool,
+    average=average,
+    chunk_size=chunk_size,
+  )
+  if mesh is not None:
+    # Episode i depends only on (key, i): each device scores its block of ids.
+    items, shared = sharding.P(sharding.AXIS), sharding.P()
+    score = jax.shard_map(
+      score, mesh=mesh, in_specs=(items,) + (shared,) * 7, out_specs=items, check_vma=False
+    )
+  out = score(
+    ids, key, support_embeddings, support_labels, query_embeddings, query_labels, class_mask,
+    classifier,
+  )  # fmt: skip
+  return out if size == num_episodes else jax.tree.map(lambda a: a[:num_episodes], out)
+
+
+def _score_episodes(
+  ids,
+  key,
+  support_embeddings,
+  support_labels,
+  query_embeddings,
+  query_labels,
+  class_mask,
+  classifier,
+  *,
+  n_way,
+  k_shot,
+  n_query,
+  num_classes,
+  support_replace,
+  same_pool,
+  average,
+  chunk_size,
+):
+  """Scores episodes `ids` [E] (all of them, or one device's block)."""
   support_table, query_table, eligible = _tables_and_eligible(
     support_labels,
     query_labels,
@@ -512,9 +561,8 @@ def _evaluate(
 
   # lax.map with batch_size: vmapped over chunk_size episodes at a time and
   # scanned over chunks, so memory stays bounded and it is still one program.
-  ids = jnp.arange(num_episodes, dtype=jnp.uint32)
   f1, predictions, episodes = jax.lax.map(
-    one_episode, ids, batch_size=min(chunk_size, num_episodes)
+    one_episode, ids, batch_size=min(chunk_size, ids.shape[0])
   )
   return EpisodeEvaluation(f1, predictions, episodes)
 
@@ -592,6 +640,11 @@ def evaluate_episodes(
     chunk_size: episodes vmapped at once; chunks run in a compiled loop.
       Lower it if memory is short (distances are [chunk, Q, S, dim] for L^p).
 
+  With several devices the episodes are split over all of them
+  (`fewshot.sharding`; episode i depends only on `fold_in(key, i)`, so the
+  result equals the one-device result) and the arrays returned are spread
+  over the devices; with several processes every process gets all of them.
+
   Returns:
     `EpisodeEvaluation` with f1 [num_episodes] float32, predictions
     [num_episodes, n_way*n_query] int32 and the `Episodes` scored.
@@ -633,14 +686,15 @@ def evaluate_episodes(
   query_labels = support_labels if same_pool else np.asarray(query_labels).astype(np.int32)
   support_embeddings = jnp.asarray(support_embeddings)
   query_embeddings = support_embeddings if same_pool else jnp.asarray(query_embeddings)
-  return _evaluate(
-    key,
-    support_embeddings,
-    support_labels,
-    query_embeddings,
-    query_labels,
-    class_mask,
+  inputs = (
+    key, support_embeddings, support_labels, query_embeddings, query_labels, class_mask,
     classifier,
+  )  # fmt: skip
+  mesh = sharding.device_mesh() if validation.is_concrete(*jax.tree.leaves(inputs)) else None
+  if mesh is not None:
+    inputs = sharding.replicate(inputs, mesh)
+  out = _evaluate(
+    *inputs,
     n_way=n_way,
     k_shot=k_shot,
     n_query=n_query,
@@ -650,4 +704,6 @@ def evaluate_episodes(
     same_pool=same_pool,
     average=average,
     chunk_size=chunk_size,
+    mesh=mesh,
   )
+  return out if mesh is None else sharding.take_items(out, num_episodes)

@@ -59,6 +59,7 @@ import numpy as np
 import optax
 
 from evaluation import validation
+from fewshot import sharding
 
 PyTree = Any
 
@@ -498,10 +499,17 @@ def make_fit(
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(fit, num_epochs: int, vmapped: bool):
+def _compiled(fit, num_epochs: int, vmapped: bool, mesh=None):
   fn = functools.partial(fit, num_epochs=num_epochs)
   if vmapped:
     fn = jax.vmap(fn, in_axes=(0, 0, None, 0, 0))
+  if mesh is not None:
+    # Each device trains its block of runs alone (no collective inside the
+    # epoch loop: a device's while_loop ends when its own runs have stopped).
+    runs, shared = sharding.P(sharding.AXIS), sharding.P()
+    fn = jax.shard_map(
+      fn, mesh=mesh, in_specs=(runs, runs, shared, runs, runs), out_specs=runs, check_vma=False
+    )
   return jax.jit(fn)
 
 
@@ -515,8 +523,15 @@ def fit_runs(
   num_epochs: int,
   max_epochs=None,
   vmapped: bool = True,
+  shard: bool = True,
 ):
   """Trains R runs of one `make_fit` loop: one vmapped, jitted program, or run after run.
+
+  With several devices (`jax.devices()`, all processes') the vmapped runs are
+  split over all of them (`fewshot.sharding`): R is padded to a multiple of
+  the device count and each device trains its block; the result is the
+  one-device result (same per-run programs), its arrays spread over the
+  devices. With one device the plain vmapped program runs.
 
   Args:
     fit: a loop from `make_fit` (define it once per setting: the compiled
@@ -531,6 +546,8 @@ def fit_runs(
     vmapped: one program over all runs (True) or the single-run program
       called for each run in turn on the same shapes (False; equal results up
       to float rounding, for comparisons and small CPUs).
+    shard: split the runs over all devices when there are several (True), or
+      keep them on the default device (False).
 
   Returns:
     `(fit_states, history)` with leading [R] axes.
@@ -541,7 +558,15 @@ def fit_runs(
   # On the host when concrete: an eager jnp broadcast would compile a second program.
   xp = np if validation.is_concrete(limit) else jnp
   limit = xp.broadcast_to(xp.asarray(limit, xp.int32), (runs,))
-  fn = _compiled(fit, num_epochs, vmapped)
+  concrete = validation.is_concrete(*jax.tree.leaves((fit_states, keys, data, split, limit)))
+  mesh = sharding.device_mesh() if vmapped and shard and concrete else None
+  fn = _compiled(fit, num_epochs, vmapped, mesh)
+  if mesh is not None:
+    size = sharding.padded_size(runs, mesh)
+    args = sharding.shard_items((fit_states, keys), mesh, size)
+    split, limit = sharding.shard_items((split, limit), mesh, size)
+    out = fn(*args, sharding.replicate(data, mesh), split, limit)
+    return sharding.take_items(out, runs)
   if vmapped:
     return fn(fit_states, keys, data, split, limit)
   take = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
