@@ -65,8 +65,10 @@ def main(argv=None) -> None:
   )
   print(
     f'folds: {n_inner} inner + {len(outer)} outer, {args.epochs} epochs each '
-    f'(patience = cap), batch {cfg.fit.batch_size}; devices: {jax.devices()}'
+    f'(patience = cap), batch {cfg.fit.batch_size}'
   )
+  dev = jax.devices()[0]
+  print(f'device: {dev.platform} ({dev.device_kind}) x {jax.device_count()}; jax {jax.__version__}')
 
   compare(model, cfg, data)
 
