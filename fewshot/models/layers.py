@@ -11,8 +11,13 @@ speed and for short compile times:
 * both directions advance in one `lax.scan`: the backward direction reads its
   inputs reversed within each sequence, so step t of the scan is time t of
   the forward direction and time L - 1 - t of the backward one;
-* the four gates of a direction are one matmul h W_h ([H, 4H]), the two
-  directions one batched matmul.
+* the four gates of both directions are one batched matmul per step
+  (h [2, B, H] times W_h [2, H, 4H]);
+* the backward pass is written by hand (`jax.custom_vjp`): the reverse loop
+  carries only (dh, dc) and emits the gate gradients, and the recurrent
+  kernel's gradient is one matmul over all steps afterwards, instead of a
+  second matmul and a carried sum in every step of autodiff's reverse scan.
+  The gradients equal autodiff of Flax's layer (tests/test_fewshot_models.py).
 
 Padded sequences: with `lengths`, steps at or after a sequence's length leave
 its state unchanged and output zeros, and the backward direction starts at
@@ -72,6 +77,93 @@ def _reverse_index(batch: int, time: int, lengths):
   return jnp.where(valid, lengths - 1 - t, t), valid
 
 
+def _gates(z):
+  """Gate activations from pre-activations z [..., 4H]: sigma(i), sigma(f), tanh(g), sigma(o)."""
+  i, f, g, o = jnp.split(z, 4, axis=-1)
+  return jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+
+
+def _recurrence_scan(proj, w_h, keep, save: bool):
+  """The LSTM recurrence of both directions; with `save`, also what the backward pass reads."""
+
+  def step(carry, inputs):
+    h, c = carry  # (2, B, H) each: forward and backward state
+    z, m = inputs  # (2, B, 4H), (B,)
+    i, f, g, o = _gates(z + jnp.einsum('dbh,dhg->dbg', h, w_h))  # one matmul: 2 directions, 4 gates
+    c_new = f * c + i * g
+    tanh_c = jnp.tanh(c_new)
+    y = m[None, :, None] * (o * tanh_c)  # padding outputs zeros ...
+    m = m[None, :, None] > 0
+    h_next, c_next = jnp.where(m, o * tanh_c, h), jnp.where(m, c_new, c)  # ... and keeps the state
+    return (h_next, c_next), (y, (h, c, i, f, g, o, tanh_c) if save else None)
+
+  zeros = jnp.zeros(proj.shape[1:-1] + (w_h.shape[1],), proj.dtype)
+  (h, _), (ys, saved) = jax.lax.scan(step, (zeros, zeros), (proj, keep))
+  return ys, h, saved
+
+
+@jax.custom_vjp
+def _recurrence(proj, w_h, keep):
+  """Runs the recurrence.
+
+  Args:
+    proj: [T, 2, B, 4H] input projections x W_i + b of both directions.
+    w_h: [2, H, 4H] recurrent kernels.
+    keep: [T, B] float 1 for valid steps, 0 for padding.
+
+  Returns:
+    ys [T, 2, B, H] outputs (zero at padding) and h [2, B, H] the final states.
+  """
+  ys, h, _ = _recurrence_scan(proj, w_h, keep, save=False)
+  return ys, h
+
+
+def _recurrence_fwd(proj, w_h, keep):
+  ys, h, saved = _recurrence_scan(proj, w_h, keep, save=True)
+  return (ys, h), (w_h, keep, saved)
+
+
+def _recurrence_bwd(res, cotangents):
+  """Backpropagation through time with the weight gradient outside the loop.
+
+  Autodiff of the scan would accumulate dW_h += h_{t-1}^T dz_t inside the
+  reverse loop (a second matmul per step, and a carried [2, H, 4H] sum);
+  here the loop only carries (dh, dc) and emits dz_t, and dW_h is one
+  matmul over all steps afterwards. dz_t is also the cotangent of proj.
+  """
+  w_h, keep, (h_prev, c_prev, i, f, g, o, tanh_c) = res
+  d_ys, d_h_last = cotangents
+
+  def step(carry, inputs):
+    dh, dc = carry  # gradients w.r.t. the state after step t
+    dy, m, c0, i, f, g, o, tanh_c = inputs
+    m = m[None, :, None]
+    dh_new = m * (dh + dy)  # the step's own h (valid steps only)
+    dc_new = m * dc + dh_new * o * (1.0 - tanh_c * tanh_c)
+    dz = jnp.concatenate(
+      [
+        dc_new * g * i * (1.0 - i),
+        dc_new * c0 * f * (1.0 - f),
+        dc_new * i * (1.0 - g * g),
+        dh_new * tanh_c * o * (1.0 - o),
+      ],
+      axis=-1,
+    )  # (2, B, 4H)
+    dh_prev = (1.0 - m) * dh + jnp.einsum('dbg,dhg->dbh', dz, w_h)
+    dc_prev = (1.0 - m) * dc + dc_new * f
+    return (dh_prev, dc_prev), dz
+
+  zeros = jnp.zeros_like(d_h_last)
+  _, dz = jax.lax.scan(
+    step, (d_h_last, zeros), (d_ys, keep, c_prev, i, f, g, o, tanh_c), reverse=True
+  )
+  d_w_h = jnp.einsum('tdbh,tdbg->dhg', h_prev, dz)
+  return dz, d_w_h, jnp.zeros_like(keep)
+
+
+_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+
+
 class BiLSTM(nn.Module):
   """One bidirectional LSTM layer over `[batch, time, features]`.
 
@@ -107,36 +199,16 @@ class BiLSTM(nn.Module):
     else:
       rev, valid = _reverse_index(batch, time, lengths)
       x_rev = jnp.take_along_axis(x, rev[..., None], axis=1)
-    # Input projections of every step, outside the recurrence: (T, B, 4H) per direction.
-    proj = tuple(
-      jnp.swapaxes(jnp.dot(xs, w_i) + b, 0, 1) for xs, (w_i, _, b) in zip((x, x_rev), params)
-    )
+    w_i, w_h, b = (jnp.stack(p) for p in zip(*params))  # (2, D, 4H), (2, H, 4H), (2, 4H)
+    # Input projections of every step and both directions, outside the recurrence.
+    proj = jnp.einsum('dbtk,dkg->tdbg', jnp.stack([x, x_rev]), w_i) + b[:, None]  # (T, 2, B, 4H)
 
-    def cell(h, c, z, w_h):
-      i, f, g, o = jnp.split(z + jnp.dot(h, w_h), 4, axis=-1)
-      c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-      return jax.nn.sigmoid(o) * jnp.tanh(c), c
-
-    def step(carry, inputs):
-      z, m = inputs  # ((B, 4H), (B, 4H)), (B,) or None
-      new = [cell(h, c, z_k, p[1]) for (h, c), z_k, p in zip(carry, z, params)]
-      if m is not None:
-        keep = m[:, None]
-        new = [
-          (jnp.where(keep, h, h0), jnp.where(keep, c, c0)) for (h, c), (h0, c0) in zip(new, carry)
-        ]
-      out = tuple(h for h, _ in new)
-      if m is not None:
-        out = tuple(jnp.where(m[:, None], h, 0.0) for h in out)
-      return tuple(new), out
-
-    zeros = jnp.zeros((batch, self.features), proj[0].dtype)
-    mask = None if lengths is None else valid.T
-    carry, (y_f, y_b) = jax.lax.scan(step, ((zeros, zeros), (zeros, zeros)), (proj, mask))
+    keep = jnp.ones((time, batch), proj.dtype) if lengths is None else valid.T.astype(proj.dtype)
+    ys, h = _recurrence(proj, w_h, keep)
     if not self.return_sequences:
-      return jnp.concatenate([carry[0][0], carry[1][0]], axis=-1)  # (B, 2H)
-    forward = jnp.swapaxes(y_f, 0, 1)  # (B, T, H)
-    backward = jnp.swapaxes(y_b, 0, 1)  # in reversed time
+      return jnp.concatenate([h[0], h[1]], axis=-1)  # (B, 2H)
+    forward = jnp.swapaxes(ys[:, 0], 0, 1)  # (B, T, H)
+    backward = jnp.swapaxes(ys[:, 1], 0, 1)  # in reversed time
     if lengths is None:
       backward = backward[:, ::-1]
     else:
