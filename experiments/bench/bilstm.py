@@ -15,6 +15,15 @@ XLA's CPU thread pool (N = the cores this process may use). The two sides
 alternate in rounds of `--steps` steps so that load from other processes
 falls on both; the medians per step and their ratio (torch / JAX, > 1 means
 JAX is faster) are printed. Compilation and warm-up steps are excluded.
+
+Measured on the shared 2-core development CPU (no accelerator; load average
+10-15 from other jobs during every run, so absolute times are several times
+the idle machine's): pinned to one core (`taskset -c 1 python -m
+experiments.bench.bilstm --rounds 3 --steps 2`, one thread each) JAX
+1618 ms vs torch 1305 ms at batch 64 (0.81x) and 20.6 s vs 14.2 s at batch
+512 (0.69x); with two threads each at batch 64, 3.25 s vs 38.0 s (11.7x),
+which says more about torch's thread pool on an oversubscribed machine than
+about the layers. No GPU was available to measure.
 """
 
 from __future__ import annotations
