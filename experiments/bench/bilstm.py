@@ -16,14 +16,16 @@ alternate in rounds of `--steps` steps so that load from other processes
 falls on both; the medians per step and their ratio (torch / JAX, > 1 means
 JAX is faster) are printed. Compilation and warm-up steps are excluded.
 
-Measured on the shared 2-core development CPU (no accelerator; load average
-10-15 from other jobs during every run, so absolute times are several times
-the idle machine's): pinned to one core (`taskset -c 1 python -m
-experiments.bench.bilstm --rounds 3 --steps 2`, one thread each) JAX
-1618 ms vs torch 1305 ms at batch 64 (0.81x) and 20.6 s vs 14.2 s at batch
-512 (0.69x); with two threads each at batch 64, 3.25 s vs 38.0 s (11.7x),
-which says more about torch's thread pool on an oversubscribed machine than
-about the layers. No GPU was available to measure.
+Measured on the shared 2-core development CPU (no accelerator), all with
+`--rounds 3 --steps 2`. Load average about 3 (one other job): two threads
+each, batch 64 JAX 422 ms vs torch 347 ms (0.82x, torch faster), batch 512
+5.40 s vs 18.2 s (3.37x). Load average 10-15: pinned to one core
+(`taskset -c 1`, one thread each) 0.81x at batch 64 (1618 vs 1305 ms) and
+0.69x at batch 512 (20.6 vs 14.2 s); two threads at batch 64 11.7x (3.25 vs
+38.0 s). Torch's two-thread figures swing with the other jobs on the cores
+(its threads wait for each other); the one-core and the quieter batch-64
+figures are the fair ones: JAX is about 0.7-0.8x PyTorch here. No GPU was
+available to measure.
 """
 
 from __future__ import annotations
