@@ -173,7 +173,7 @@ class FitConfig:
       another epoch (vmapped and sequential seeds differed by up to 0.10 in
       best validation loss on a GPU). With 'float32' only the reduction order
       differs, and vmapped, sequential and sharded runs agree to float32
-      rounding (tested on CPU, see tests/test_fewshot_train.py).
+      rounding (tested on CPU, see tests/test_fewshot_train_precision.py).
   """
 
   num_epochs: int = 50
