@@ -1,5 +1,6 @@
 """End-to-end: the sEMG few-shot experiment on tiny data with tiny settings."""
 
+import dataclasses
 import json
 import os
 
@@ -12,6 +13,7 @@ from experiments import semg_fewshot
 from experiments.configs.semg_fewshot import get_config
 from experiments.configs.semg_fewshot import get_tiny_config
 from fewshot.protocols import semg as protocol
+from fewshot.trainer import FitConfig
 
 CLASSES = [f'C{i + 1}' for i in range(7)]
 
@@ -31,10 +33,19 @@ def _features(n_per_class=16, seed=0):
 
 
 @pytest.mark.slow
-def test_tiny_experiment_writes_tables_and_resumes(tmp_path):
-  cfg = get_tiny_config()
+def test_tiny_experiment_writes_tables_and_resumes(tmp_path, paper_features):
+  # The generator's data (6 subjects, 5 recordings per drill, the paper's
+  # preprocessing) and a base model big enough for Table V's regime: one
+  # BiLSTM layer of 16 units, trained 30 epochs with the protocol's smoothed
+  # early stopping. The other stages keep the tiny schedules.
+  f, labels, _ = paper_features
+  features = (f.reshape(-1, 2, 61), labels, CLASSES)
+  base_fit = FitConfig(num_epochs=30, batch_size=16, patience=30, smoothing=0.5, learning_rate=3e-3)
+  cfg = dataclasses.replace(
+    get_tiny_config(), hidden=(16,), fc=(16, 16), base_fit=base_fit, chunk_epochs=10
+  )
   out = str(tmp_path / 'run')
-  res = semg_fewshot.run(cfg, out, features=_features(), progress=False)
+  res = semg_fewshot.run(cfg, out, features=features, progress=False)
   for name in ('results.json', 'tables.md', 'f1_vs_shots.png', 'config.json'):
     assert os.path.isfile(os.path.join(out, name)), name
   stages = sorted(os.listdir(os.path.join(out, 'checkpoints')))
@@ -57,9 +68,13 @@ def test_tiny_experiment_writes_tables_and_resumes(tmp_path):
   assert "weighted F1 of each seed's model over that seed's test split" in md
   assert list(saved['raw']['IX_episode_mean']) == list(protocol.FSL_METHODS)
   assert '1' in res['finding']
-  # Plausible scores: the distance classifiers separate these classes (chance: 1/3) ...
+  # Table V: the base model on C1-C4 reaches the paper's regime (~93 %) on the
+  # generator's data; chance is 0.25.
+  base_f1 = np.asarray(saved['raw']['V_base_weighted_f1'])
+  assert np.median(base_f1) > 0.85, base_f1
+  # Plausible scores: the distance classifiers separate the unseen drills (chance: 1/3) ...
   ix = {m: np.median(cols['k=2']) for m, cols in saved['raw']['IX'].items()}
-  assert ix['CP'] > 0.7 and ix['CM'] > 0.7, ix
+  assert ix['CP'] > 0.6 and ix['CM'] > 0.6, ix
   # ... and the methods are really different computations.
   assert len({round(v, 4) for v in ix.values()}) >= 4, ix
   for table in ('IV', 'VI', 'VII', 'VIII'):
@@ -67,13 +82,13 @@ def test_tiny_experiment_writes_tables_and_resumes(tmp_path):
       assert all(0 <= v <= 1 for vs in cols.values() for v in vs), table
 
   # A re-run with the same settings skips every stage and gives the same tables.
-  res2 = semg_fewshot.run(cfg, out, features=_features(), progress=False)
+  res2 = semg_fewshot.run(cfg, out, features=features, progress=False)
   for table in ('IV', 'VII', 'VIII', 'IX'):
     assert to_jsonable(res2['raw'][table]) == to_jsonable(res['raw'][table]), table
   assert res2['timings_s']['total_s'] < res['timings_s']['total_s']
   # Other settings in the same folder are refused, not silently mixed.
   with pytest.raises(ValueError, match='other settings'):
-    semg_fewshot.run(get_config(quick=True), out, features=_features(), progress=False)
+    semg_fewshot.run(get_config(quick=True), out, features=features, progress=False)
 
 
 def test_protocol_helpers():
