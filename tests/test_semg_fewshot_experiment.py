@@ -36,13 +36,14 @@ def _features(n_per_class=16, seed=0):
 def test_tiny_experiment_writes_tables_and_resumes(tmp_path, paper_features):
   # The generator's data (6 subjects, 5 recordings per drill, the paper's
   # preprocessing) and a base model big enough for Table V's regime: one
-  # BiLSTM layer of 16 units, trained 30 epochs with the protocol's smoothed
-  # early stopping. The other stages keep the tiny schedules.
+  # BiLSTM layer of 16 units, trained 15 epochs with the protocol's smoothed
+  # early stopping (measured: weighted F1 0.95 and 0.90 on the two seeds' C1-C4
+  # test recordings). The other stages keep the tiny schedules.
   f, labels, _ = paper_features
   features = (f.reshape(-1, 2, 61), labels, CLASSES)
-  base_fit = FitConfig(num_epochs=30, batch_size=16, patience=30, smoothing=0.5, learning_rate=3e-3)
+  base_fit = FitConfig(num_epochs=15, batch_size=16, patience=15, smoothing=0.5, learning_rate=5e-3)
   cfg = dataclasses.replace(
-    get_tiny_config(), hidden=(16,), fc=(16, 16), base_fit=base_fit, chunk_epochs=10
+    get_tiny_config(), hidden=(16,), fc=(16, 16), base_fit=base_fit, chunk_epochs=15
   )
   out = str(tmp_path / 'run')
   res = semg_fewshot.run(cfg, out, features=features, progress=False)
