@@ -103,19 +103,25 @@ def _split_gates(t, scale, shift):
   return tuple(a[..., k * hidden : (k + 1) * hidden] for k in range(4))
 
 
-def _recurrence_scan(u_f, u_b, w_s, keep, save: bool):
+def _recurrence_scan(u_f, u_b, b_s, w_s, keep, save: bool):
   """The LSTM recurrence of both directions; with `save`, also what the backward pass reads.
 
-  u_f, u_b [T, B, 4H] and w_s [2, H, 4H] are the input projections and the
-  recurrent kernels already multiplied by the gate scale (`_gate_affine`), so
-  a step's gates are scale * tanh(u_t + h w_s) + shift.
+  u_f, u_b [T, B, 4H], b_s [2, 4H] and w_s [2, H, 4H] are the input
+  projections x W_i, the biases and the recurrent kernels, all multiplied by
+  the gate scale (`_gate_affine`), so a step's gates are
+  scale * tanh(u_t + b_s + h w_s) + shift. With `save`, step t
+  overwrites u_f[t] and u_b[t] with its gates t = tanh(...) (the loop carries
+  the two arrays and XLA updates them in place): the residual the backward
+  pass reads takes no new memory. Every fresh buffer costs page faults on
+  each call on CPU, about a fifth of the Table I step before this.
   """
   scale, shift = _gate_affine(w_s.shape[1])
 
   def step(carry, inputs):
-    h, c = carry  # (2, B, H) each: forward and backward state
-    uf, ub, m = inputs  # (B, 4H) each, (B,) or None
-    t = jnp.tanh(jnp.stack([uf, ub]) + jnp.einsum('dbh,dhg->dbg', h, w_s))  # 2 directions, 4 gates
+    h, c, u_f, u_b = carry  # h, c: (2, B, H) forward and backward state
+    k, m = inputs  # step index, (B,) or None
+    u = jnp.stack([u_f[k], u_b[k]]) + b_s[:, None]  # (2, B, 4H)
+    t = jnp.tanh(u + jnp.einsum('dbh,dhg->dbg', h, w_s))  # one matmul: 2 directions, 4 gates
     i, f, g, o = _split_gates(t, scale, shift)
     c_new = f * c + i * g
     h_new = o * jnp.tanh(c_new)
@@ -125,34 +131,39 @@ def _recurrence_scan(u_f, u_b, w_s, keep, save: bool):
       h_new, c_new = jnp.where(m > 0, h_new, h), jnp.where(m > 0, c_new, c)
     else:
       y = h_new
-    saved = (h[0], h[1], c, t) if save else None
-    return (h_new, c_new), (y[0], y[1], saved)
+    if save:
+      u_f, u_b = u_f.at[k].set(t[0]), u_b.at[k].set(t[1])
+    return (h_new, c_new, u_f, u_b), (y[0], y[1], (h[0], h[1], c) if save else None)
 
   zeros = jnp.zeros((2,) + u_f.shape[1:-1] + (w_s.shape[1],), u_f.dtype)
-  (h, _), (ys_f, ys_b, saved) = jax.lax.scan(step, (zeros, zeros), (u_f, u_b, keep))
-  return (ys_f, ys_b, h), saved
+  steps = jnp.arange(u_f.shape[0])
+  (h, _, t_f, t_b), (ys_f, ys_b, saved) = jax.lax.scan(
+    step, (zeros, zeros, u_f, u_b), (steps, keep)
+  )
+  return (ys_f, ys_b, h), (t_f, t_b) + (saved or ())
 
 
 @jax.custom_vjp
-def _recurrence(u_f, u_b, w_s, keep):
+def _recurrence(u_f, u_b, b_s, w_s, keep):
   """Runs the recurrence of both directions in one scan.
 
   Args:
-    u_f, u_b: [T, B, 4H] scaled input projections (x W_i + b) * scale of the
+    u_f, u_b: [T, B, 4H] scaled input projections x W_i * scale of the
       forward and the backward direction, in step order (step t of the
       backward direction reads its sequence's time L - 1 - t).
+    b_s: [2, 4H] scaled biases b * scale.
     w_s: [2, H, 4H] scaled recurrent kernels W_h * scale.
     keep: [T, B] float 1 for valid steps, 0 for padding; None when nothing is padded.
 
   Returns:
     ys_f, ys_b [T, B, H] outputs in step order (zero at padding), h [2, B, H] the final states.
   """
-  outputs, _ = _recurrence_scan(u_f, u_b, w_s, keep, save=False)
+  outputs, _ = _recurrence_scan(u_f, u_b, b_s, w_s, keep, save=False)
   return outputs
 
 
-def _recurrence_fwd(u_f, u_b, w_s, keep):
-  outputs, saved = _recurrence_scan(u_f, u_b, w_s, keep, save=True)
+def _recurrence_fwd(u_f, u_b, b_s, w_s, keep):
+  outputs, saved = _recurrence_scan(u_f, u_b, b_s, w_s, keep, save=True)
   return outputs, (w_s, keep, saved)
 
 
@@ -161,12 +172,15 @@ def _recurrence_bwd(res, cotangents):
 
   Autodiff of the scan would accumulate dW += h_{t-1}^T du_t inside the
   reverse loop (a second matmul per step, and a carried [2, H, 4H] sum);
-  here the loop only carries (dh, dc) and emits du_t, and dW is one matmul
-  over all T * B rows afterwards. The step recomputes tanh(c_t) rather than
-  storing it. Every [T, B, ...] array keeps its directions apart, so the
-  weight gradients and the cotangents of u_f and u_b need no transposes.
+  here the loop only carries (dh, dc) and writes du_t over the gates t it
+  read (in place, no new buffer), and dW is one matmul over the T * B rows
+  afterwards; so is the bias gradient (a product with ones: XLA:CPU runs a
+  sum over the T * B rows as a slow windowed reduction). The step recomputes
+  tanh(c_t) rather than storing it. Every [T, B, ...] array keeps its
+  directions apart, so the weight gradients and the cotangents of u_f and
+  u_b need no transposes.
   """
-  w_s, keep, (h_prev_f, h_prev_b, c_prev, t) = res
+  w_s, keep, (t_f, t_b, h_prev_f, h_prev_b, c_prev) = res
   d_ys_f, d_ys_b, d_h_last = cotangents
   hidden = w_s.shape[1]
   scale, shift = _gate_affine(hidden)
@@ -175,8 +189,9 @@ def _recurrence_bwd(res, cotangents):
   w_t = jnp.swapaxes(w_s, 1, 2) + 0.0
 
   def step(carry, inputs):
-    dh, dc = carry  # (2, B, H): gradients w.r.t. the state after step t
-    dyf, dyb, m, c0, t = inputs
+    dh, dc, t_f, t_b = carry  # dh, dc (2, B, H): gradients w.r.t. the state after step k
+    k, dyf, dyb, m, c0 = inputs
+    t = jnp.stack([t_f[k], t_b[k]])  # (2, B, 4H)
     i, f, g, o = _split_gates(t, scale, shift)
     tanh_c = jnp.tanh(f * c0 + i * g)
     dh_new = dh + jnp.stack([dyf, dyb])  # the step's own h ...
@@ -191,52 +206,30 @@ def _recurrence_bwd(res, cotangents):
     if m is not None:
       dh_prev = dh_prev + (1.0 - m) * dh
       dc_prev = dc_prev + (1.0 - m) * dc
-    return (dh_prev, dc_prev), (du[0], du[1])
+    return (dh_prev, dc_prev, t_f.at[k].set(du[0]), t_b.at[k].set(du[1])), None
 
-  inputs = (d_ys_f, d_ys_b, keep, c_prev, t)
-  _, (du_f, du_b) = jax.lax.scan(step, (d_h_last, jnp.zeros_like(d_h_last)), inputs, reverse=True)
-  rows = h_prev_f.shape[0] * h_prev_f.shape[1]
+  steps = jnp.arange(t_f.shape[0])
+  inputs = (steps, d_ys_f, d_ys_b, keep, c_prev)
+  carry = (d_h_last, jnp.zeros_like(d_h_last), t_f, t_b)
+  (_, _, du_f, du_b), _ = jax.lax.scan(step, carry, inputs, reverse=True)
+  rows = t_f.shape[0] * t_f.shape[1]
+  du_f, du_b = du_f.reshape(rows, 4 * hidden), du_b.reshape(rows, 4 * hidden)
   d_w_s = jnp.stack(
-    [
-      h.reshape(rows, hidden).T @ du.reshape(rows, 4 * hidden)
-      for h, du in ((h_prev_f, du_f), (h_prev_b, du_b))
-    ]
+    [h_prev_f.reshape(rows, hidden).T @ du_f, h_prev_b.reshape(rows, hidden).T @ du_b]
   )
-  return du_f, du_b, d_w_s, None if keep is None else jnp.zeros_like(keep)
+  ones = jnp.ones((8, rows), du_f.dtype)  # 8 rows: a matrix product, not a matrix-vector one
+  d_b_s = jnp.stack([(ones @ du_f)[0], (ones @ du_b)[0]])
+  d_keep = None if keep is None else jnp.zeros_like(keep)
+  return du_f.reshape(t_f.shape), du_b.reshape(t_b.shape), d_b_s, d_w_s, d_keep
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
-@jax.custom_vjp
-def _affine(x, w, b):
-  """x [N, D] @ w [D, G] + b [G], with the gradient of b as a matmul.
-
-  Autodiff would take b's gradient as a sum over the N = T * B rows, which
-  XLA:CPU runs as a slow windowed reduction (about 5x the matmul's time
-  here); a product with a block of ones is one fast matmul.
-  """
-  return x @ w + b
-
-
-def _affine_fwd(x, w, b):
-  return x @ w + b, (x, w)
-
-
-def _affine_bwd(res, dy):
-  x, w = res
-  ones = jnp.ones((8, dy.shape[0]), dy.dtype)  # 8 rows: a matrix product, not a matrix-vector one
-  return dy @ w.T, x.T @ dy, (ones @ dy)[0]
-
-
-_affine.defvjp(_affine_fwd, _affine_bwd)
-
-
-def _project(x_tm, w_i, b, scale):
-  """(x W_i + b) * scale [T, B, 4H] from x_tm [T, B, D], as one 2-D matmul over the T * B rows."""
+def _project(x_tm, w_i, scale):
+  """x W_i * scale [T, B, 4H] from x_tm [T, B, D]: one 2-D matmul over the T * B rows."""
   time, batch, features = x_tm.shape
-  u = _affine(x_tm.reshape(time * batch, features), w_i * scale, b * scale)
-  return u.reshape(time, batch, -1)
+  return (x_tm.reshape(time * batch, features) @ (w_i * scale)).reshape(time, batch, -1)
 
 
 class BiLSTM(nn.Module):
@@ -277,10 +270,10 @@ class BiLSTM(nn.Module):
       keep = valid.astype(x.dtype)
     # Input projections of every step, outside the recurrence; the backward
     # direction's in its step order (each sequence reversed).
-    u_f = _project(x_tm, fwd[0], fwd[2], scale)
-    u_b = _project(_reverse_time(x_tm, rev), bwd[0], bwd[2], scale)
-    w_s = jnp.stack([fwd[1], bwd[1]]) * scale
-    ys_f, ys_b, h = _recurrence(u_f, u_b, w_s, keep)
+    u_f = _project(x_tm, fwd[0], scale)
+    u_b = _project(_reverse_time(x_tm, rev), bwd[0], scale)
+    b_s, w_s = jnp.stack([fwd[2], bwd[2]]) * scale, jnp.stack([fwd[1], bwd[1]]) * scale
+    ys_f, ys_b, h = _recurrence(u_f, u_b, b_s, w_s, keep)
     if not self.return_sequences:
       return jnp.concatenate([h[0], h[1]], axis=-1)  # (B, 2H)
     y = jnp.concatenate([ys_f, _reverse_time(ys_b, rev)], axis=-1)  # (T, B, 2H)
