@@ -299,8 +299,11 @@ def test_seed_vmapped_equals_sequential(base, data):
   )
   # (one call of 4 epochs here vs two vmapped calls of 2 in the fixture)
   np.testing.assert_allclose(hist_s['val_loss'], hist['val_loss'], rtol=2e-4, atol=1e-5)
+  # Parameters (of scale 1) to 1e-3: batch norm's means over a BiLSTM's
+  # time-major output may be summed in another order once vmap adds the run
+  # axis (1-ulp differences), and 16 Adam steps at lr 1e-2 grow them to ~1e-4.
   close = jax.tree.map(
-    lambda a, b: np.allclose(a, b, rtol=2e-4, atol=1e-5), seq.best_params, fs.best_params
+    lambda a, b: np.allclose(a, b, rtol=2e-4, atol=1e-3), seq.best_params, fs.best_params
   )
   assert all(jax.tree.leaves(close))
 

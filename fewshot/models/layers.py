@@ -133,7 +133,11 @@ def _recurrence_scan(u_f, u_b, b_s, w_s, keep, save: bool):
       y = h_new
     if save:
       u_f, u_b = u_f.at[k].set(t[0]), u_b.at[k].set(t[1])
-    return (h_new, c_new, u_f, u_b), (y[0], y[1], (h[0], h[1], c) if save else None)
+    # The states before the step, each with a column of ones: one matmul with
+    # du then gives the recurrent kernel's and the bias's gradients.
+    ones = jnp.ones(h.shape[1:-1] + (1,), h.dtype)
+    saved = (jnp.concatenate([h[0], ones], -1), jnp.concatenate([h[1], ones], -1), c)
+    return (h_new, c_new, u_f, u_b), (y[0], y[1], saved if save else None)
 
   zeros = jnp.zeros((2,) + u_f.shape[1:-1] + (w_s.shape[1],), u_f.dtype)
   steps = jnp.arange(u_f.shape[0])
@@ -174,8 +178,10 @@ def _recurrence_bwd(res, cotangents):
   reverse loop (a second matmul per step, and a carried [2, H, 4H] sum);
   here the loop only carries (dh, dc) and writes du_t over the gates t it
   read (in place, no new buffer), and dW is one matmul over the T * B rows
-  afterwards; so is the bias gradient (a product with ones: XLA:CPU runs a
-  sum over the T * B rows as a slow windowed reduction). The step recomputes
+  afterwards, with the bias gradient as its last row (the stored states carry
+  a column of ones: XLA:CPU runs a sum over the T * B rows as a slow windowed
+  reduction, and a product with a constant block of ones is rewritten into a
+  sum that rounds differently under vmap). The step recomputes
   tanh(c_t) rather than storing it. Every [T, B, ...] array keeps its
   directions apart, so the weight gradients and the cotangents of u_f and
   u_b need no transposes.
@@ -214,11 +220,10 @@ def _recurrence_bwd(res, cotangents):
   (_, _, du_f, du_b), _ = jax.lax.scan(step, carry, inputs, reverse=True)
   rows = t_f.shape[0] * t_f.shape[1]
   du_f, du_b = du_f.reshape(rows, 4 * hidden), du_b.reshape(rows, 4 * hidden)
-  d_w_s = jnp.stack(
-    [h_prev_f.reshape(rows, hidden).T @ du_f, h_prev_b.reshape(rows, hidden).T @ du_b]
-  )
-  ones = jnp.ones((8, rows), du_f.dtype)  # 8 rows: a matrix product, not a matrix-vector one
-  d_b_s = jnp.stack([(ones @ du_f)[0], (ones @ du_b)[0]])
+  d_wb = jnp.stack(
+    [h_prev_f.reshape(rows, hidden + 1).T @ du_f, h_prev_b.reshape(rows, hidden + 1).T @ du_b]
+  )  # (2, H + 1, 4H): the recurrent kernels' gradients, then the biases'
+  d_w_s, d_b_s = d_wb[:, :hidden], d_wb[:, hidden]
   d_keep = None if keep is None else jnp.zeros_like(keep)
   return du_f.reshape(t_f.shape), du_b.reshape(t_b.shape), d_b_s, d_w_s, d_keep
 
