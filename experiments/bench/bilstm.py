@@ -16,16 +16,14 @@ alternate in rounds of `--steps` steps so that load from other processes
 falls on both; the medians per step and their ratio (torch / JAX, > 1 means
 JAX is faster) are printed. Compilation and warm-up steps are excluded.
 
-Measured on the shared 2-core development CPU (no accelerator), all with
-`--rounds 3 --steps 2`. Load average about 3 (one other job): two threads
-each, batch 64 JAX 422 ms vs torch 347 ms (0.82x, torch faster), batch 512
-5.40 s vs 18.2 s (3.37x). Load average 10-15: pinned to one core
-(`taskset -c 1`, one thread each) 0.81x at batch 64 (1618 vs 1305 ms) and
-0.69x at batch 512 (20.6 vs 14.2 s); two threads at batch 64 11.7x (3.25 vs
-38.0 s). Torch's two-thread figures swing with the other jobs on the cores
-(its threads wait for each other); the one-core and the quieter batch-64
-figures are the fair ones: JAX is about 0.7-0.8x PyTorch here. No GPU was
-available to measure.
+Measured on the 2-core development CPU (no accelerator), idle (load average
+about 1): two threads each, `--rounds 5 --steps 3`, batch 64 JAX 201 ms vs
+torch 240 ms (1.19x, JAX faster; other runs 1.35x), batch 512 1.19 s vs
+1.88 s (1.57x); pinned to one core (`taskset -c 1`, `--threads 1 --rounds 3
+--steps 2`) 1.35x at batch 64 (268 vs 362 ms) and 1.36x at batch 512 (2.13 vs
+2.90 s). Before the layer's rework (see fewshot/models/layers.py) it was
+0.82x (two threads) and 0.69-0.81x (one core). No GPU was available to
+measure.
 """
 
 from __future__ import annotations
