@@ -31,20 +31,20 @@ With --data-root the paper's setting runs on AUTSL (train on train, keep the
 epoch with the best validation loss, report validation accuracy as Table 1
 does; Team 2's settings: batch 512, Adam defaults, flip augmentation).
 
-Expected figures of `--quick` (measured: 543 s wall, 313 s CPU, on a 2-core
-CPU shared with other jobs at load average 8-11), accuracy % mean ± std over
+Expected figures of `--quick` (measured: 210 s wall, 310 s CPU, on the idle
+2-core CPU), accuracy % mean ± std over
 the 3 folds (19 languages, chance 5.3 %):
 
     feature set              Team 1 (transformer, CTC)   Team 2 (BiLSTM)
-    Holistic points          73.26 ± 1.35                73.31 ± 2.67
-    Holistic limbs           53.26 ± 5.93                59.35 ± 3.87
-    Holistic points+limbs    75.16 ± 7.21                81.53 ± 1.35
+    Holistic points          73.26 ± 1.35                73.15 ± 4.45
+    Holistic limbs           53.26 ± 5.93                57.14 ± 3.48
+    Holistic points+limbs    75.16 ± 7.21                82.22 ± 1.56
 
-Section 5 (Team 2, points+limbs): dominant hand present in 99.59 % of the
-frames of 488 correct and 99.72 % of 112 wrong clips, rank-sum z = -0.51,
-p = 0.61 (no effect: the lexicon's clips rarely lose a hand). Few-shot
+Section 5 (Team 2, points+limbs): dominant hand present in 99.61 % of the
+frames of 495 correct and 99.64 % of 105 wrong clips, rank-sum z = -0.46,
+p = 0.64 (no effect: the lexicon's clips rarely lose a hand). Few-shot
 letters N..Z, 5-way episode accuracy % (chance 20): mean features 24.70
-(1-shot), 29.65 (5-shot); BiLSTMs trained on A..M 28.11, 32.61. The full
+(1-shot), 29.65 (5-shot); BiLSTMs trained on A..M 27.78, 32.11. The full
 setting was not run on this CPU.
 """
 
