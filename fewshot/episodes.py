@@ -500,11 +500,12 @@ def _evaluate(
     score = jax.shard_map(
       score, mesh=mesh, in_specs=(items,) + (shared,) * 7, out_specs=items, check_vma=False
     )
-  out = score(
+  # With a mesh the result keeps its padding; evaluate_episodes cuts it
+  # (sharding.take_items), after gathering it to every process.
+  return score(
     ids, key, support_embeddings, support_labels, query_embeddings, query_labels, class_mask,
     classifier,
   )  # fmt: skip
-  return out if size == num_episodes else jax.tree.map(lambda a: a[:num_episodes], out)
 
 
 def _score_episodes(

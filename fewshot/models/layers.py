@@ -75,7 +75,7 @@ class _LSTMCellParams(nn.Module):
     return jnp.concatenate(w_i, axis=-1), w_h, b
 
 
-def _reverse_index(batch: int, time: int, lengths):
+def _reverse_index(time: int, lengths):
   """[T, B] time index that reverses each sequence within its length (an involution), and the [T, B] mask."""
   t = jnp.arange(time)[:, None]
   lengths = jnp.asarray(lengths)[None, :]
@@ -139,13 +139,14 @@ def _recurrence_scan(u_f, u_b, b_s, w_s, keep, save: bool):
       h_new, c_new = jnp.where(m > 0, h_new, h), jnp.where(m > 0, c_new, c)
     else:
       y = h_new
-    if save:
-      u_f, u_b = u_f.at[k].set(t[0]), u_b.at[k].set(t[1])
+    if not save:
+      return (h_new, c_new, u_f, u_b), (y[0], y[1], None)
+    u_f, u_b = u_f.at[k].set(t[0]), u_b.at[k].set(t[1])
     # The states before the step, each with a column of ones: one matmul with
     # du then gives the recurrent kernel's and the bias's gradients.
     ones = jnp.ones(h.shape[1:-1] + (1,), h.dtype)
     saved = (jnp.concatenate([h[0], ones], -1), jnp.concatenate([h[1], ones], -1), c)
-    return (h_new, c_new, u_f, u_b), (y[0], y[1], saved if save else None)
+    return (h_new, c_new, u_f, u_b), (y[0], y[1], saved)
 
   zeros = jnp.zeros((2,) + u_f.shape[1:-1] + (w_s.shape[1],), u_f.dtype)
   steps = jnp.arange(u_f.shape[0])
@@ -270,7 +271,7 @@ class BiLSTM(nn.Module):
     Returns:
       [batch, time, 2H] or [batch, 2H] (see the class docstring).
     """
-    batch, time, in_features = x.shape
+    _, time, in_features = x.shape
     fwd = _LSTMCellParams(self.features, name='OptimizedLSTMCell_0')(in_features)
     bwd = _LSTMCellParams(self.features, name='OptimizedLSTMCell_1')(in_features)
     scale, _ = _gate_affine(self.features)
@@ -279,7 +280,7 @@ class BiLSTM(nn.Module):
     x_tm = jnp.swapaxes(x, 0, 1)  # (T, B, D)
     rev, keep = None, None
     if lengths is not None:
-      rev, valid = _reverse_index(batch, time, lengths)
+      rev, valid = _reverse_index(time, lengths)
       keep = valid.astype(x.dtype)
     # Input projections of every step, outside the recurrence; the backward
     # direction's in its step order (each sequence reversed).

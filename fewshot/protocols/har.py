@@ -413,12 +413,13 @@ def nested_loso(
     fold_uar.append(float(evaluation.uar(labels[te], p, num_classes)))
     y_true.append(labels[te])
     y_pred.append(p)
+  y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
   return NestedResult(
     np.asarray(fold_uar),
     epochs,
     counts,
-    np.concatenate(y_true),
-    np.concatenate(y_pred),
+    y_true,
+    y_pred,
     np.asarray([s for _, _, s in outer]),
-    float(evaluation.uar(np.concatenate(y_true), np.concatenate(y_pred), num_classes)),
+    float(evaluation.uar(y_true, y_pred, num_classes)),
   )

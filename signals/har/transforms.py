@@ -327,8 +327,8 @@ def continuous_runs(
   t = check_timestamps(t, name)
   if t.size == 0:
     return []
-  if t.size > 1 and np.median(np.diff(t)) > UNIT_ERROR_PERIODS / rate:
-    spacing = float(np.median(np.diff(t)))
+  spacing = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+  if spacing > UNIT_ERROR_PERIODS / rate:
     raise ValueError(
       f'{name} must be in seconds: their median spacing is {spacing:g} s, '
       f'{spacing * rate:.0f} sampling periods at {rate:g} Hz. Timestamps in milliseconds? '
