@@ -9,10 +9,15 @@
 * `statistics`: median/IQR (sEMG), mean/std (harAGE), Wilcoxon rank-sum.
 * `protocols`: LOSO, nested LOSO, class-disjoint and Table III splits.
 * `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
+* `keys`: keys derived by name (`named_key`), NumPy generators from keys.
 * `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots /
   histogram / timeline / spotting PNG.
 """
 
+from evaluation.keys import as_key
+from evaluation.keys import named_key
+from evaluation.keys import numpy_rng
+from evaluation.keys import seed_key
 from evaluation.megc import MEGC_CLASSES
 from evaluation.megc import CompositeDatabase
 from evaluation.megc import composite_database
