@@ -10,6 +10,7 @@
 * `protocols`: LOSO, nested LOSO, class-disjoint and Table III splits.
 * `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
 * `keys`: keys derived by name (`named_key`), NumPy generators from keys.
+* `records`: results as records, one per reported number; read and compare runs.
 * `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots /
   histogram / timeline / spotting PNG.
 """
@@ -52,6 +53,7 @@ from evaluation.protocols import loso_splits
 from evaluation.protocols import nested_loso_splits
 from evaluation.protocols import per_class_split
 from evaluation.protocols import subject_folds
+from evaluation.records import Record
 from evaluation.reports import check_run_config
 from evaluation.reports import markdown_table
 from evaluation.reports import plot_confusion_matrix
@@ -60,11 +62,13 @@ from evaluation.reports import plot_score_vs_shots
 from evaluation.reports import plot_spotting
 from evaluation.reports import plot_timeline
 from evaluation.reports import summarize
+from evaluation.reports import table_markdown
 from evaluation.reports import to_jsonable
 from evaluation.reports import write_csv
 from evaluation.reports import write_json
 from evaluation.reports import write_markdown
 from evaluation.reports import write_report
+from evaluation.reports import write_results
 from evaluation.spotting import interval_iou
 from evaluation.spotting import match_intervals
 from evaluation.spotting import spotting_scores

@@ -1,4 +1,8 @@
-"""Result reports: plain dict -> JSON, CSV, paper-style markdown, PNG plots.
+"""Result reports: records -> results.json and paper-style markdown; PNG plots.
+
+Every experiment's numbers are `evaluation.records.Record`s; `write_results`
+writes them with the run's timings, and `table_markdown` renders one of the
+paper's tables from them (the estimator and selection printed under it).
 
 A results table is a nested dict `{row: {column: cell}}`, rows and columns
 as in the paper's table (e.g. rows = methods, columns = shots k; or rows =
@@ -29,6 +33,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from evaluation import records as records_lib
 from evaluation import validation
 
 STATISTICS = ('median_iqr', 'mean_std')
@@ -290,6 +295,52 @@ def markdown_table(
         )
       )
   return '\n'.join(out) + '\n'
+
+
+def table_markdown(records, table: str, *, title: str | None = None, **kwargs) -> str:
+  """One paper table rendered from records, with its estimator and selection under it.
+
+  Args:
+    records: the run's `Record`s (others' tables are ignored).
+    table: the table's name.
+    title: caption above the table.
+    **kwargs: `markdown_table`'s layout options (row_header, metric, layout,
+      scale, digits).
+  """
+  records = [r for r in records if r.table == table]
+  text = markdown_table(records_lib.to_summary(records, table), title=title, **kwargs)
+  for field, label in (('estimator', 'Estimator'), ('selection', 'Selected by')):
+    values = list(dict.fromkeys(getattr(r, field) for r in records))
+    if len(values) == 1:
+      text += f'\n{label}: {values[0]}.\n'
+    else:  # rows estimated or selected differently say so row by row
+      rows = {}
+      for r in records:
+        rows.setdefault(getattr(r, field), []).append(r.row)
+      text += f'\n{label}:\n' + ''.join(
+        f'- {", ".join(dict.fromkeys(names))}: {v}.\n' for v, names in rows.items()
+      )
+  return text
+
+
+def write_results(path, records, *, timings: Mapping, **extra) -> Path:
+  """Writes `results.json`: `{"records": [...], "timings": {stage: s}, **extra}`.
+
+  Args:
+    path: the file, or a run folder (then `results.json` in it).
+    records: the run's `Record`s (one per reported number, no cell twice).
+    timings: wall seconds per stage of the run.
+    **extra: anything else the run keeps (raw per-seed scores, confusion
+      matrices), JSON-able through `to_jsonable`.
+  """
+  path = Path(path)
+  if path.is_dir() or not path.suffix:
+    path = path / 'results.json'
+  for name in ('records', 'timings'):
+    if name in extra:
+      raise ValueError(f'{name!r} is written by write_results itself')
+  body = {'records': records_lib.to_json(records), 'timings': dict(timings), **extra}
+  return write_json(body, path)
 
 
 def write_markdown(table: Mapping, path, **kwargs) -> Path:

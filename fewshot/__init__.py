@@ -52,6 +52,7 @@ from fewshot.trainer import fit_runs
 from fewshot.trainer import init_fit_state
 from fewshot.trainer import make_fit
 from fewshot.trainer import make_split
+from fewshot.trainer import make_stage
 from fewshot.trainer import make_train_step
 from fewshot.trainer import masked_mean
 from fewshot.trainer import supervised_batches

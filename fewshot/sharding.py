@@ -96,4 +96,4 @@ def _gather(x):
   if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
     value = multihost_utils.process_allgather(jax.random.key_data(x), tiled=True)
     return jax.random.wrap_key_data(jnp.asarray(value), impl=jax.random.key_impl(x))
-  return jnp.asarray(multihost_utils.process_allgather(x, tiled=True))
+  return jax.device_put(np.asarray(multihost_utils.process_allgather(x, tiled=True)))

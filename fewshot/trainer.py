@@ -522,6 +522,76 @@ def make_fit(
 
 
 @functools.lru_cache(maxsize=64)
+class Stage(NamedTuple):
+  """One training setting, built once and shared by every call that uses it.
+
+  Attributes:
+    tx: the optimizer (Adam at `FitConfig.learning_rate` unless given).
+    fit: the epoch loop (`make_fit`); `fit_runs` caches its compiled program on it.
+    init: `init(keys [R], *example) -> FitState [R]`, jitted and vmapped over
+      the keys; `example` are the arrays the model is initialised on (no run axis).
+  """
+
+  tx: optax.GradientTransformation
+  fit: Callable
+  init: Callable
+
+
+@functools.lru_cache(maxsize=64)
+def adam(learning_rate: float) -> optax.GradientTransformation:
+  """`optax.adam(learning_rate)`, one object per rate (so stages built with it are shared)."""
+  return optax.adam(validation.check_positive_float('learning_rate', learning_rate))
+
+
+def _default_variables(model, key, *example):
+  return model.init(key, *example)
+
+
+@functools.lru_cache(maxsize=128)
+def make_stage(
+  model,
+  config: FitConfig,
+  loss: Callable,
+  evaluate: Callable | None = None,
+  *,
+  tx: optax.GradientTransformation | None = None,
+  variables: Callable = _default_variables,
+  batches_fn: Callable = supervised_batches,
+) -> Stage:
+  """The fit, init and optimizer of one model and setting, built once (cached).
+
+  Every paper's protocol builds its training stages here, so a stage that
+  recurs (a seed, a fold, a table cell with the same model and settings)
+  reuses the same `fit` object and hence the same compiled program.
+
+  Args:
+    model: the Flax module (hashable: a frozen dataclass).
+    config: `FitConfig`; `config.learning_rate` sets the default optimizer.
+    loss: `loss(model) -> loss_fn` (see `make_train_step`); a module-level
+      factory, so that it is the same object on every call (the cache key).
+    evaluate: `evaluate(model) -> eval_fn` (see `make_fit`), or None to train
+      without validation.
+    tx: an optimizer to use instead of `adam(config.learning_rate)` (e.g. a
+      masked Adam for transfer); pass the same object to share the stage.
+    variables: `variables(model, key, *example) -> {'params', ['batch_stats']}`;
+      default `model.init(key, *example)`.
+    batches_fn: see `make_fit`.
+
+  Returns:
+    `Stage(tx, fit, init)`.
+  """
+  tx = adam(config.learning_rate) if tx is None else tx
+  fit = make_fit(loss(model), tx, config, None if evaluate is None else evaluate(model), batches_fn)
+
+  def one(key, *example):
+    return init_fit_state(variables(model, key, *example), tx, config.mode)
+
+  def init(keys, *example):
+    return jax.vmap(one, in_axes=(0,) + (None,) * len(example))(keys, *example)
+
+  return Stage(tx, fit, jax.jit(init))
+
+
 def _compiled(fit, num_epochs: int, vmapped: bool, mesh=None):
   fn = functools.partial(fit, num_epochs=num_epochs)
   if vmapped:

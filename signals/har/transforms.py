@@ -128,7 +128,7 @@ def gaussian_filter1d(x, sigma: float = 1.0, truncate: float = 4.0) -> jax.Array
   gaussian_kernel(sigma, truncate)  # validates sigma and truncate on the host
   n = x.shape[0]
   out = _gaussian_filter_padded(_pad_time(x, _bucket(n)), n, float(sigma), float(truncate))
-  return jnp.asarray(np.asarray(out)[:n])
+  return jax.device_put(np.asarray(out)[:n])  # jnp.asarray would compile a copy per length
 
 
 # ------------------------------------------------------------ derivatives

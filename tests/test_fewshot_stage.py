@@ -1,0 +1,70 @@
+"""trainer.make_stage: one cached way to build a stage's fit, init and optimizer."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fewshot import trainer
+
+
+class Tiny(nn.Module):
+  classes: int = 3
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    return nn.Dense(self.classes)(x)
+
+
+def loss(model):
+  def loss_fn(params, batch_stats, key, batch):
+    del key
+    logits, batch_stats = trainer.apply_model(
+      model, params, batch_stats, batch.data['x'], train=True
+    )
+    return trainer.cross_entropy_loss(logits, batch.data['y'], batch.mask), batch_stats
+
+  return loss_fn
+
+
+def test_same_model_and_setting_share_one_stage():
+  cfg = trainer.FitConfig(num_epochs=2, batch_size=4, learning_rate=0.05)
+  a = trainer.make_stage(Tiny(), cfg, loss)
+  b = trainer.make_stage(
+    Tiny(), trainer.FitConfig(num_epochs=2, batch_size=4, learning_rate=0.05), loss
+  )
+  assert a is b and a.fit is b.fit
+  c = trainer.make_stage(
+    Tiny(), trainer.FitConfig(num_epochs=2, batch_size=4, learning_rate=0.1), loss
+  )
+  assert c.fit is not a.fit
+
+
+def test_init_is_vmapped_model_init_and_trains_with_the_config_rate():
+  cfg = trainer.FitConfig(num_epochs=3, batch_size=4, learning_rate=0.05)
+  stage = trainer.make_stage(Tiny(), cfg, loss)
+  x = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+  y = (np.arange(12) % 3).astype(np.int32)
+  keys = jax.random.split(jax.random.key(0), 2)
+  fs = stage.init(keys, x[:2])
+  one = Tiny().init(keys[1], x[:2])
+  np.testing.assert_array_equal(
+    np.asarray(fs.train.params['Dense_0']['kernel'][1]),
+    np.asarray(one['params']['Dense_0']['kernel']),
+  )
+  split = trainer.make_split([np.arange(12), np.arange(12)])
+  data = {'x': jnp.asarray(x), 'y': jnp.asarray(y)}
+  out, hist = trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=3)
+  # The same epochs with a hand-built Adam at the config's rate give the same parameters.
+  fit = trainer.make_fit(loss(Tiny()), optax.adam(0.05), cfg)
+  fs2 = jax.vmap(lambda k: trainer.init_fit_state(Tiny().init(k, x[:2]), optax.adam(0.05)))(keys)
+  out2, _ = trainer.fit_runs(fit, fs2, keys, data, split, num_epochs=3)
+  np.testing.assert_allclose(
+    np.asarray(out.train.params['Dense_0']['kernel']),
+    np.asarray(out2.train.params['Dense_0']['kernel']),
+    rtol=1e-6,
+    atol=1e-6,
+  )
+  assert hist['train_loss'].shape == (2, 3)
