@@ -11,8 +11,8 @@
 * `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
 * `keys`: keys derived by name (`named_key`), NumPy generators from keys.
 * `records`: results as records, one per reported number; read and compare runs.
-* `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots /
-  histogram / timeline / spotting PNG.
+* `reports`: results.json, paper-layout markdown rendered from records.
+* `plots`: confusion / score-vs-shots / histogram / timeline / spotting PNG.
 """
 
 from evaluation.keys import as_key
@@ -40,6 +40,11 @@ from evaluation.metrics import recall
 from evaluation.metrics import recall_from_confusion
 from evaluation.metrics import uar
 from evaluation.metrics import uar_from_confusion
+from evaluation.plots import plot_confusion_matrix
+from evaluation.plots import plot_histograms
+from evaluation.plots import plot_score_vs_shots
+from evaluation.plots import plot_spotting
+from evaluation.plots import plot_timeline
 from evaluation.protocols import SEMG_SEEN_CLASSES
 from evaluation.protocols import SEMG_TABLE_III
 from evaluation.protocols import SEMG_UNSEEN_CLASSES
@@ -56,18 +61,10 @@ from evaluation.protocols import subject_folds
 from evaluation.records import Record
 from evaluation.reports import check_run_config
 from evaluation.reports import markdown_table
-from evaluation.reports import plot_confusion_matrix
-from evaluation.reports import plot_histograms
-from evaluation.reports import plot_score_vs_shots
-from evaluation.reports import plot_spotting
-from evaluation.reports import plot_timeline
 from evaluation.reports import summarize
 from evaluation.reports import table_markdown
 from evaluation.reports import to_jsonable
-from evaluation.reports import write_csv
 from evaluation.reports import write_json
-from evaluation.reports import write_markdown
-from evaluation.reports import write_report
 from evaluation.reports import write_results
 from evaluation.spotting import interval_iou
 from evaluation.spotting import match_intervals

@@ -29,6 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import evaluation
+from evaluation import plots
 from evaluation import reports
 from experiments.configs import har_fusion as configs
 from fewshot.models import har as har_models
@@ -172,7 +173,7 @@ def write_outputs(out_dir, records: list[dict], cells: list[dict], desc: str) ->
     _, _, r, c = max(scores)  # ties: lower std wins, as in the paper (5.2)
     rec = records[cell_id({'task': task, 'extractor': c.lower(), 'model': r})]
     path = os.path.join(out_dir, f'confusion_{task.split()[0]}.png')
-    reports.plot_confusion_matrix(
+    plots.plot_confusion_matrix(
       np.asarray(rec['confusion']), rec['class_names'], path, title=f'{task}: {c} {r}'
     )
     best[task] = {'model': r, 'extractor': c, **summary[task][r][c], 'figure': path}

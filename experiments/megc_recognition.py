@@ -34,6 +34,7 @@ import numpy as np
 
 import evaluation
 import vision
+from evaluation import plots
 from evaluation import reports
 from experiments.configs import megc_recognition as configs
 from fewshot.models import megc as megc_models
@@ -106,7 +107,7 @@ def write_outputs(out_dir: str, results: dict, desc: str, comp) -> None:
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
     f.write(f'# MEGC 2019 recognition\n\nData: {desc}\n\n{md}')
   for m, r in results.items():
-    reports.plot_confusion_matrix(
+    plots.plot_confusion_matrix(
       np.asarray(r['scores']['Full']['confusion']),
       evaluation.MEGC_CLASSES,
       os.path.join(out_dir, f'confusion_{m}.png'),

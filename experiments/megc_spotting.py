@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 import evaluation
 import vision
+from evaluation import plots
 from evaluation import reports
 from experiments.configs import megc_spotting as configs
 from vision.megc import spotting
@@ -78,7 +79,7 @@ def plot(cfg, out_dir, db, video, analysis) -> str:
     out_dir, f'spotting_{db.replace("(", "").replace(")", "").replace("^", "")}.png'
   )
   at_p = spotting.rethreshold(analysis, cfg.figure_p)
-  reports.plot_spotting(
+  plots.plot_spotting(
     at_p.contrast,
     path,
     threshold=at_p.threshold,

@@ -33,6 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import signals
+from evaluation import plots
 from evaluation import reports
 from experiments.configs.semg_fewshot import Config
 from experiments.configs.semg_fewshot import get_config
@@ -147,7 +148,7 @@ def write_outputs(cfg: Config, out_dir: str, tables: dict, timings: dict) -> dic
     fh.write(md)
   curves = {'DL': tables['VII']['DL'], 'TL': tables['VIII']['TL'], **tables['IX']}
   curves = {m: {c.split('=')[1]: s for c, s in cols.items()} for m, cols in curves.items()}
-  reports.plot_score_vs_shots(
+  plots.plot_score_vs_shots(
     curves,
     os.path.join(out_dir, 'f1_vs_shots.png'),
     ylabel='F1 (%), median and IQR over seeds',

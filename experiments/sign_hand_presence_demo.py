@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import vision
+from evaluation import plots
 from evaluation import reports
 from experiments.configs import sign_hand_presence_demo as configs
 from vision.megc.synthetic import feat_data_dir
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
   series = {'left hand\nestimated': present[:, 0], 'right hand\nestimated': present[:, 1]}
   if at_face is not None:
     series = {'hand at face\n(annotated)': at_face, **series}
-  reports.plot_timeline(
+  plots.plot_timeline(
     series,
     out / 'hand_presence.png',
     times=frames / clip.fps,

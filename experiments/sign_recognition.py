@@ -2,9 +2,8 @@
 
     python -m experiments.sign_recognition [--quick] [--out runs/sign_recognition] [--data-root AUTSL]
 
-Without --data-root it runs on spoken-to-signed's fingerspelling lexicon (see
-experiments/configs/sign_recognition.py for what that data can and cannot
-show); with it, on AUTSL poses (train / validation). The run folder holds:
+Without --data-root it runs on spoken-to-signed's fingerspelling lexicon (see its
+config for what that data can show); with it, on AUTSL poses. The run folder holds:
 
     config.json   the settings of the run
     results.json  per-fold accuracies, per-clip dominant-hand presence, the test, few-shot scores
@@ -25,6 +24,7 @@ import jax
 import numpy as np
 
 import vision
+from evaluation import plots
 from evaluation import reports
 from experiments.configs import sign_recognition as configs
 from fewshot import trainer
@@ -145,7 +145,7 @@ def presence_report(poses, correct, out: Path) -> tuple[dict, str]:
   res = protocol.hand_presence_analysis(presence, correct)
   groups = {'correct': res['correct'], 'incorrect': res['incorrect']}
   groups = {k: v for k, v in groups.items() if len(v)}
-  reports.plot_histograms(
+  plots.plot_histograms(
     groups,
     out / 'figure6.png',
     bins=10,

@@ -1,6 +1,5 @@
-"""Reports: JSON, CSV, paper-layout markdown and PNG plots from fixed input."""
+"""Reports and plots: results.json, paper-layout markdown from records, PNG plots."""
 
-import csv
 import json
 
 import numpy as np
@@ -8,6 +7,8 @@ import pytest
 
 import evaluation
 from evaluation import megc
+from evaluation import plots
+from evaluation import records
 
 # Per-seed F1 of two methods at 1, 5 and 10 shots (fractions).
 SCORES = {
@@ -28,37 +29,34 @@ CLASSES = ['negative', 'positive', 'surprise']
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 
-def test_example_report_is_written(tmp_path):
-  paths = evaluation.write_report(
-    tmp_path / 'run',
-    SCORES,
-    confusion=CONFUSION,
-    class_names=CLASSES,
-    title='Median F1 and IQR vs shots',
+def test_example_report_is_written_from_records(tmp_path):
+  summary = evaluation.summarize(SCORES)
+  recs = records.from_summary('IX', summary, estimator='F1, median over 4 seeds', selection='none')
+  path = evaluation.write_results(tmp_path / 'run', recs, timings={'total': 1.0}, raw=SCORES)
+  results = json.loads(path.read_text())
+  med = [r for r in results['records'] if r['row'] == 'CS_AB^3' and r['column'] == '5']
+  med = {r['statistic']: r['value'] for r in med}
+  assert med['median'] == pytest.approx(np.median(SCORES['CS_AB^3']['5']))
+  assert med['iqr'] == pytest.approx(np.subtract(*np.percentile(SCORES['CS_AB^3']['5'], [75, 25])))
+  assert results['raw'] == SCORES and results['timings'] == {'total': 1.0}
+
+  md = evaluation.table_markdown(
+    recs, 'IX', title='Median F1 and IQR vs shots', row_header='method'
   )
-  assert set(paths) == {'json', 'csv', 'markdown', 'score_vs_shots', 'confusion'}
-
-  results = json.loads(paths['json'].read_text())
-  cell = results['table']['CS_AB^3']['5']
-  assert cell['median'] == pytest.approx(np.median(SCORES['CS_AB^3']['5']))
-  assert cell['iqr'] == pytest.approx(np.subtract(*np.percentile(SCORES['CS_AB^3']['5'], [75, 25])))
-  assert results['confusion']['counts'] == CONFUSION
-
-  md = paths['markdown'].read_text().splitlines()
+  md = md.splitlines()
   # sEMG Table IX layout: a median line and an IQR line per method.
   assert md[2] == '| method |  | 1 | 5 | 10 |'
   assert md[4].startswith('| CS_AB^3 | F1 | 71.50 | 76.00 | 79.00 |')
   assert md[5].startswith('|  | IQR | ')
   assert md[6].startswith('| TL | F1 | 49.50 |')
+  assert md[-1] == 'Selected by: none.'
 
-  with open(paths['csv']) as f:
-    rows = list(csv.DictReader(f))
-  assert len(rows) == 6
-  assert rows[0]['method'] == 'CS_AB^3' and rows[0]['shots'] == '1'
-  assert float(rows[0]['median']) == pytest.approx(0.715)
-
-  for key in ('score_vs_shots', 'confusion'):
-    data = paths[key].read_bytes()
+  paths = [
+    plots.plot_score_vs_shots(SCORES, tmp_path / 'shots.png', title='F1'),
+    plots.plot_confusion_matrix(CONFUSION, CLASSES, tmp_path / 'confusion.png'),
+  ]
+  for p in paths:
+    data = p.read_bytes()
     assert data[:8] == PNG_MAGIC and len(data) > 5000
 
 

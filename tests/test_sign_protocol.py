@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 import vision
-from evaluation import reports
+from evaluation import plots
 from fewshot.protocols import sign as protocol
 
 
@@ -104,24 +104,24 @@ def test_hand_presence_analysis_against_scipy(lexicon, tmp_path):
   with pytest.raises(ValueError, match='correct must be'):
     protocol.hand_presence_analysis(presence, correct[:-1])
   assert one_group['ranksum'] is None and one_group['mean_incorrect'] is None
-  png = reports.plot_histograms(
+  png = plots.plot_histograms(
     {'correct': res['correct'], 'incorrect': res['incorrect']},
     tmp_path / 'f6.png',
     value_range=(0, 1),
   )
   assert png.stat().st_size > 5000
   with pytest.raises(ValueError, match='group'):
-    reports.plot_histograms({'correct': []}, tmp_path / 'x.png')
+    plots.plot_histograms({'correct': []}, tmp_path / 'x.png')
 
 
 def test_timeline_plot(tmp_path):
   t = np.arange(50)
-  png = reports.plot_timeline(
+  png = plots.plot_timeline(
     {'a': t % 7 < 3, 'b': np.sin(t)}, tmp_path / 't.png', shade=t > 20, shade_label='s'
   )
   assert png.stat().st_size > 5000
   with pytest.raises(ValueError, match='same length'):
-    reports.plot_timeline({'a': np.zeros(3), 'b': np.zeros(4)}, tmp_path / 'u.png')
+    plots.plot_timeline({'a': np.zeros(3), 'b': np.zeros(4)}, tmp_path / 'u.png')
 
 
 def test_run_accuracies_score_each_run_on_its_own_rows():
