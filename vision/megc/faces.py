@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from evaluation import validation
+from vision import optional
 
 ALIGNMENTS = ('box', 'landmarks')
 _CASCADES = ('haarcascade_frontalface_default.xml', 'haarcascade_frontalface_alt2.xml')
@@ -161,7 +162,7 @@ def face_landmarks(frames, name: str = 'clip') -> np.ndarray:
   Raises:
     ValueError: a frame without a face (naming the clip and frame).
   """
-  import mediapipe as mp  # heavy; only the landmark alignment needs it
+  mp = optional.import_mediapipe("Landmark face alignment (align='landmarks')")
 
   frames = np.asarray(frames)
   if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:

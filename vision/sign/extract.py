@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from evaluation import validation
+from vision import optional
 
 __all__ = [
   'ExtractionReport',
@@ -112,6 +113,7 @@ def video_to_pose(video, holistic_config: Mapping | None = None):
   video = os.fspath(video)
   if not os.path.isfile(video):
     raise FileNotFoundError(f'video not found: {video}')
+  optional.import_mediapipe('Holistic pose extraction (vision.video_to_pose)')
   from pose_format.utils.holistic import load_holistic
   from simple_video_utils.frames import read_frames_exact
   from simple_video_utils.metadata import video_metadata
@@ -222,6 +224,8 @@ def extract_pose_files(
 
   config = _check_config(holistic_config)
   validation.check_int('workers', workers)
+  if videos:  # fail once, before any worker, when the [pose] extra is missing
+    optional.import_mediapipe('Holistic pose extraction (vision.extract_pose_files)')
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   todo, skipped = _plan(videos, out_dir, shard)
