@@ -1,4 +1,4 @@
-"""Metrics, subject-wise protocols, statistics and reports for the papers.
+"""Metrics, subject-wise splits, statistics and reports for the papers.
 
 * `metrics`: confusion matrix, precision/recall/F1 (None, 'macro' = MEGC UF1,
   'weighted' = sEMG weighted F1, 'micro'), UAR (= balanced accuracy),
@@ -7,9 +7,11 @@
   `evaluation.metrics` (sklearn `labels=range(C), zero_division=0`).
 * `spotting`: MEGC spotting TP/FP/FN with optimal one-to-one IoU matching.
 * `statistics`: median/IQR (sEMG), mean/std (harAGE), Wilcoxon rank-sum.
-* `protocols`: LOSO, nested LOSO, class-disjoint and Table III splits.
+* `splits`: LOSO, nested LOSO, participant-independent k-fold and per-class
+  (Table III) splits; the training protocols are in `fewshot.protocols`.
 * `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
 * `keys`: keys derived by name (`named_key`), NumPy generators from keys.
+* `checks`: the host-side input checks every package uses.
 * `reports`: JSON, CSV, paper-layout markdown, confusion / score-vs-shots /
   histogram / timeline / spotting PNG.
 """
@@ -39,19 +41,6 @@ from evaluation.metrics import recall
 from evaluation.metrics import recall_from_confusion
 from evaluation.metrics import uar
 from evaluation.metrics import uar_from_confusion
-from evaluation.protocols import SEMG_SEEN_CLASSES
-from evaluation.protocols import SEMG_TABLE_III
-from evaluation.protocols import SEMG_UNSEEN_CLASSES
-from evaluation.protocols import Fold
-from evaluation.protocols import NestedFold
-from evaluation.protocols import TaskSplit
-from evaluation.protocols import TrainValTest
-from evaluation.protocols import class_disjoint_split
-from evaluation.protocols import loso_masks
-from evaluation.protocols import loso_splits
-from evaluation.protocols import nested_loso_splits
-from evaluation.protocols import per_class_split
-from evaluation.protocols import subject_folds
 from evaluation.reports import check_run_config
 from evaluation.reports import markdown_table
 from evaluation.reports import plot_confusion_matrix
@@ -61,10 +50,14 @@ from evaluation.reports import plot_spotting
 from evaluation.reports import plot_timeline
 from evaluation.reports import summarize
 from evaluation.reports import to_jsonable
-from evaluation.reports import write_csv
 from evaluation.reports import write_json
-from evaluation.reports import write_markdown
-from evaluation.reports import write_report
+from evaluation.splits import Fold
+from evaluation.splits import NestedFold
+from evaluation.splits import TrainValTest
+from evaluation.splits import loso_splits
+from evaluation.splits import nested_loso_splits
+from evaluation.splits import per_class_split
+from evaluation.splits import subject_folds
 from evaluation.spotting import interval_iou
 from evaluation.spotting import match_intervals
 from evaluation.spotting import spotting_scores

@@ -29,7 +29,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evaluation import validation
+from evaluation import checks as validation
 
 STATISTICS = ('median_iqr', 'mean_std')
 

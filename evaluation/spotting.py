@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from evaluation import validation
+from evaluation import checks
 
 
 def _as_intervals(x, what: str, allow_pair: bool = True) -> np.ndarray:
@@ -206,8 +206,8 @@ def spotting_scores(
   """
   if not (isinstance(iou, (int, float)) and 0.0 < float(iou) <= 1.0):
     raise ValueError(f'iou must be a number in (0, 1], got {iou!r}.')
-  validation.check_choice('empty_videos', empty_videos, ('count', 'skip'))
-  validation.check_choice('missing_ground_truth', missing_ground_truth, ('error', 'empty'))
+  checks.check_choice('empty_videos', empty_videos, ('count', 'skip'))
+  checks.check_choice('missing_ground_truth', missing_ground_truth, ('error', 'empty'))
   videos = _videos(spotted, ground_truth, missing_ground_truth)
   if not videos:
     raise ValueError('no videos given.')

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from fewshot import trainer
 from fewshot.models import SiameseNet
 
@@ -169,7 +169,7 @@ def _gather_triplet(x, triplet):
 
 
 def _check_kind(kind):
-  validation.check_choice('siamese loss kind', kind, (CONTRASTIVE, TRIPLET))
+  checks.check_choice('siamese loss kind', kind, (CONTRASTIVE, TRIPLET))
 
 
 def siamese_batches(key, data, split, config):

