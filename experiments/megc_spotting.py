@@ -59,7 +59,7 @@ def score_database(cfg, videos, analyses) -> dict:
   out = {}
   for p in cfg.ps:
     spotted = [spotting.rethreshold(a, p).intervals for a in analyses]
-    s = evaluation.spotting_scores(spotted, [v.micro for v in videos])
+    s = evaluation.spotting_scores([v.micro for v in videos], spotted)
     fp_distract = sum(on_distractors(sp, v) for sp, v in zip(spotted, videos))
     out[f'p={p:g}'] = {
       'TP': s['tp'],

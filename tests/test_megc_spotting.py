@@ -85,7 +85,7 @@ def test_spotter_finds_micro_expressions_injected_into_a_real_clip(real_clip):
   )
   spotted = vision.spot_micro_expressions(video, 30.0)
   truth = [(e.onset, e.offset) for e in events]
-  s = evaluation.spotting_scores([spotted], [truth])
+  s = evaluation.spotting_scores([truth], [spotted])
   assert s['tp'] == 3 and s['fn'] == 0, (spotted, truth)  # each at IoU >= 0.5
   assert s['fp'] <= 2, spotted  # over 6 s of a real face
   res = vision.analyse_spotting(video, 30.0)
