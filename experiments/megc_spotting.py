@@ -26,6 +26,7 @@ import os
 import sys
 import time
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -110,7 +111,7 @@ def run(cfg: configs.Config, out_dir: str, progress: bool = True) -> dict:
   results = {}
   for db, n_videos, seconds in cfg.databases:
     t0 = time.perf_counter()
-    videos = vision.synthetic_long_videos(db, cfg.seed, n_videos, seconds, cfg.size)
+    videos = vision.synthetic_long_videos(jax.random.key(cfg.seed), db, n_videos, seconds, cfg.size)
     analyses = [
       vision.analyse_spotting(v.frames, v.fps)
       for v in tqdm(videos, desc=f'{db} spotting', unit='video', disable=not progress)

@@ -46,8 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import f1_score
 from evaluation import checks
+from evaluation import f1_score
 from fewshot import sharding
 
 __all__ = ['Episodes', 'EpisodeEvaluation', 'sample_episodes', 'evaluate_episodes']

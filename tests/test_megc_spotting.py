@@ -2,6 +2,7 @@
 
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -81,7 +82,7 @@ def test_spotter_finds_micro_expressions_injected_into_a_real_clip(real_clip):
     synthetic.Event('micro', 140, 144, 150, ('AU1+2',), 0.025 * w, 0.08),
   ]
   video = synthetic.inject(
-    frames, box, events, 180, 30.0, np.random.default_rng(0), noise=0.0, drift_px=0.3
+    jax.random.key(0), frames, box, events, 180, 30.0, noise=0.0, drift_px=0.3
   )
   spotted = vision.spot_micro_expressions(video, 30.0)
   truth = [(e.onset, e.offset) for e in events]

@@ -167,7 +167,7 @@ def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate
   Args:
     model: `SignBiLSTM` or `SignTransformer`.
     kind: 'bilstm' or 'transformer'.
-    data: from `vision.clip_data` (optionally `vision.select_features`).
+    data: from `vision.pose_batch_data` (optionally `vision.mask_features`).
     split: `trainer.Split` with a leading [R] axis (`trainer.make_split`).
     tx: optax optimizer (the paper: `optax.adam(1e-3)`, Adam's defaults).
     config: `trainer.FitConfig`.
@@ -181,7 +181,7 @@ def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate
     (fit_states [R], history {name: [R, epochs]}).
   """
   if flip and 'x_flip' not in data:
-    raise ValueError("flip=True needs data['x_flip'] (vision.clip_data(..., flip=True)).")
+    raise ValueError("flip=True needs data['x_flip'] (vision.pose_batch_data(..., flip=True)).")
   num_runs = int(np.shape(split.train_idx)[0])
   key_init, key_fit = jax.random.split(key)
   variables = init_runs(model, key_init, data, num_runs)

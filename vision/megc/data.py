@@ -33,8 +33,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from evaluation import megc as megc_eval
 from evaluation import checks
+from evaluation import megc as megc_eval
 
 FPS = {'CASME II': 200.0, 'SAMM': 200.0, 'SMIC': 100.0}
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.png')

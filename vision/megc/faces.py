@@ -45,7 +45,8 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 
 
 def _grey(frame, name: str = 'frame') -> np.ndarray:
-  frame = np.asarray(frame)
+  """uint8 grey [H, W] or BGR [H, W, 3] -> uint8 grey [H, W] (faces and flow check frames here)."""
+  frame = np.asarray(checks.check_array(name, frame, finite=False))
   if (
     frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3)
   ):

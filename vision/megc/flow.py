@@ -37,6 +37,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from evaluation import checks
+from vision.megc.faces import _grey
 
 METHODS = ('tvl1', 'farneback')
 # Farneback settings: a 3-level pyramid of scale 0.5, 15-pixel windows,
@@ -44,19 +45,6 @@ METHODS = ('tvl1', 'farneback')
 # values for faces of a hundred pixels or so).
 _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
 _MIN_SIDE = 8  # TV-L1 and Farneback build pyramids; smaller frames make no sense
-
-
-def _grey(frame, name: str) -> np.ndarray:
-  """uint8 [H, W] or BGR [H, W, 3] -> uint8 grey [H, W]."""
-  frame = checks.check_array(name, frame, finite=False)
-  frame = np.asarray(frame)
-  if frame.dtype != np.uint8:
-    raise ValueError(f'{name} must be a uint8 image, got dtype {frame.dtype}.')
-  if frame.ndim == 3 and frame.shape[-1] == 3:
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-  if frame.ndim != 2:
-    raise ValueError(f'{name} must be grey [H, W] or BGR [H, W, 3], got shape {frame.shape}.')
-  return frame
 
 
 @functools.lru_cache(maxsize=1)

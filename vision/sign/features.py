@@ -310,8 +310,8 @@ def pose_features(points, mask, feature_set: str = 'points+limbs') -> jax.Array:
   return _pose_features(points, mask, feature_set)
 
 
-def clip_data(poses, labels, flip: bool = True) -> dict:
-  """The trainer's `data` pytree of a padded batch of clips.
+def pose_batch_data(poses, labels, flip: bool = True) -> dict:
+  """The trainer's `data` pytree of a padded `PoseBatch`: features, frame mask, labels.
 
   Args:
     poses: `vision.PoseBatch` (points in pixels, mask, lengths, width).
@@ -337,7 +337,7 @@ def clip_data(poses, labels, flip: bool = True) -> dict:
   return data
 
 
-def select_features(data: dict, feature_set: str) -> dict:
+def mask_features(data: dict, feature_set: str) -> dict:
   """`data` with the columns outside `feature_set` set to zero (see the module docstring)."""
   keep = jnp.asarray(feature_columns(feature_set), jnp.float32)
   return {k: v * keep if k in ('x', 'x_flip') else v for k, v in data.items()}
