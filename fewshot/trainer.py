@@ -606,8 +606,3 @@ def check_finite(fs: FitState, what: str = 'training') -> None:
       f'{what}: the training loss became NaN or inf in run(s) {runs}; lower the learning rate or '
       'check the inputs for NaN/inf.'
     )
-
-
-def vmap_fit(fit):
-  """`fit_runs` bound to one loop: `vmap_fit(fit)(fit_states, keys, data, split, num_epochs=...)`."""
-  return functools.partial(fit_runs, fit)

@@ -328,7 +328,9 @@ def classifier_stage(name, model, tx, fit_config) -> Stage:
 
 def siamese_stage(name, model, tx, fit_config, kind: str, num_val: int = 128) -> Stage:
   """A siamese stage with contrastive (CS^2) or triplet (CS^3) loss."""
-  fit = siamese_lib.make_siamese_fit(model, kind, tx, fit_config, num_val=num_val)
+  fit = siamese_lib.make_siamese_fit(
+    model, kind, tx, fit_config, num_val=num_val, key=jax.random.key(0)
+  )
   return Stage(name, model, tx, fit, fit_config)
 
 

@@ -271,7 +271,9 @@ def language_task(lexicon, num_folds: int = 5, seed: int = 0) -> Task:
   """
   names = tuple(sorted(set(lexicon.language.tolist())))
   labels = np.searchsorted(np.array(names), lexicon.language).astype(np.int32)
-  return Task(labels, names, evaluation.subject_folds(lexicon.letter, num_folds, key=jax.random.key(seed)))
+  return Task(
+    labels, names, evaluation.subject_folds(lexicon.letter, num_folds, key=jax.random.key(seed))
+  )
 
 
 def letter_task(lexicon, min_languages: int = 14, num_base: int = 13) -> tuple[Task, Task]:
