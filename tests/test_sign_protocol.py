@@ -35,7 +35,7 @@ def test_letter_task_splits_common_letters(lexicon):
     protocol.letter_task(lexicon, min_languages=17)
 
 
-def test_clip_data_features_flip_and_feature_sets(lexicon):
+def test_pose_batch_data_features_flip_and_feature_sets(lexicon):
   poses = vision.PoseBatch(*(np.asarray(a)[:4] for a in lexicon.poses))
   data = vision.pose_batch_data(poses, np.arange(4))
   assert data['x'].shape == poses.points.shape[:2] + (379,)
