@@ -183,9 +183,7 @@ def _from_confusion(field, cm, average, zero_division):
   _check_average(average)
   _checks.check_confusion(cm)
   zero_division = _checks.check_zero_division(zero_division)
-  return _score_jit(
-    _checks.as_array(cm), field=field, average=average, zero_division=zero_division
-  )
+  return _score_jit(_checks.as_array(cm), field=field, average=average, zero_division=zero_division)
 
 
 def precision_from_confusion(cm, average=None, zero_division: float = 0.0):
