@@ -1,4 +1,4 @@
-"""MEGC 2019 composite-database recognition protocol (section III).
+"""MEGC 2019 composite-database evaluation: labels, LOSO folds and scores (section III).
 
 * Label mapping: the emotions of SMIC, CASME II and SAMM are mapped to three
   classes, negative / positive / surprise. Following Table III and its
@@ -122,7 +122,7 @@ class CompositeDatabase(NamedTuple):
 def composite_database(
   databases: Sequence[str], subjects: Sequence, emotions: Sequence[str]
 ) -> CompositeDatabase:
-  """Builds the composite database and its LOSO folds (CDE protocol).
+  """Builds the composite database and its LOSO folds (Composite Database Evaluation, CDE).
 
   Args:
     databases: [n] database of each sample ('SMIC', 'CASME II', 'SAMM').
