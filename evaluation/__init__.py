@@ -1,4 +1,4 @@
-"""Metrics, subject-wise protocols, statistics and reports for the papers.
+"""Metrics, subject-wise splits, statistics and reports for the papers.
 
 * `metrics`: confusion matrix, precision/recall/F1 (None, 'macro' = MEGC UF1,
   'weighted' = sEMG weighted F1, 'micro'), UAR (= balanced accuracy),
@@ -7,9 +7,11 @@
   `evaluation.metrics` (sklearn `labels=range(C), zero_division=0`).
 * `spotting`: MEGC spotting TP/FP/FN with optimal one-to-one IoU matching.
 * `statistics`: median/IQR (sEMG), mean/std (harAGE), Wilcoxon rank-sum.
-* `protocols`: LOSO, nested LOSO, class-disjoint and Table III splits.
+* `splits`: LOSO, nested LOSO, participant-independent k-fold and per-class
+  (Table III) splits; the training protocols are in `fewshot.protocols`.
 * `megc`: composite-database label mapping, LOSO and pooled UF1/UAR.
 * `keys`: keys derived by name (`named_key`), NumPy generators from keys.
+* `checks`: the host-side input checks every package uses.
 * `records`: results as records, one per reported number; read and compare runs.
 * `reports`: results.json, paper-layout markdown rendered from records.
 * `plots`: confusion / score-vs-shots / histogram / timeline / spotting PNG.
@@ -45,19 +47,6 @@ from evaluation.plots import plot_histograms
 from evaluation.plots import plot_score_vs_shots
 from evaluation.plots import plot_spotting
 from evaluation.plots import plot_timeline
-from evaluation.protocols import SEMG_SEEN_CLASSES
-from evaluation.protocols import SEMG_TABLE_III
-from evaluation.protocols import SEMG_UNSEEN_CLASSES
-from evaluation.protocols import Fold
-from evaluation.protocols import NestedFold
-from evaluation.protocols import TaskSplit
-from evaluation.protocols import TrainValTest
-from evaluation.protocols import class_disjoint_split
-from evaluation.protocols import loso_masks
-from evaluation.protocols import loso_splits
-from evaluation.protocols import nested_loso_splits
-from evaluation.protocols import per_class_split
-from evaluation.protocols import subject_folds
 from evaluation.records import Record
 from evaluation.reports import check_run_config
 from evaluation.reports import markdown_table
@@ -66,6 +55,13 @@ from evaluation.reports import table_markdown
 from evaluation.reports import to_jsonable
 from evaluation.reports import write_json
 from evaluation.reports import write_results
+from evaluation.splits import Fold
+from evaluation.splits import NestedFold
+from evaluation.splits import TrainValTest
+from evaluation.splits import loso_splits
+from evaluation.splits import nested_loso_splits
+from evaluation.splits import per_class_split
+from evaluation.splits import subject_folds
 from evaluation.spotting import interval_iou
 from evaluation.spotting import match_intervals
 from evaluation.spotting import spotting_scores

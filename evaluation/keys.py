@@ -67,11 +67,11 @@ def named_key(key, *names) -> jax.Array:
   return key
 
 
-def seed_key(seed: int) -> jax.Array:
-  """The root key of a run from a config's int seed (scripts call this once)."""
-  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-    raise TypeError(f'seed must be an int, got {type(seed).__name__}: {seed!r}')
-  return jax.random.key(int(seed))
+def seed_key(value: int) -> jax.Array:
+  """The root key of a run from a config's int seed `value` (scripts call this once)."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise TypeError(f'seed must be an int, got {type(value).__name__}: {value!r}')
+  return jax.random.key(int(value))
 
 
 def numpy_rng(key, *names) -> np.random.Generator:

@@ -1,4 +1,4 @@
-"""MEGC 2019 composite-database recognition protocol (section III).
+"""MEGC 2019 composite-database evaluation: labels, LOSO folds and scores (section III).
 
 * Label mapping: the emotions of SMIC, CASME II and SAMM are mapped to three
   classes, negative / positive / surprise. Following Table III and its
@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evaluation import checks as _checks
 from evaluation import metrics
-from evaluation import protocols
-from evaluation import validation as _validation
+from evaluation import splits
 
 MEGC_CLASSES = ('negative', 'positive', 'surprise')
 NEGATIVE, POSITIVE, SURPRISE = 0, 1, 2
@@ -116,13 +116,13 @@ class CompositeDatabase(NamedTuple):
   labels: np.ndarray  # [n_kept] int32 MEGC class
   database: np.ndarray  # [n_kept] str database name
   subject: np.ndarray  # [n_kept] str 'DATABASE/subject'
-  folds: list  # one protocols.Fold per composite subject
+  folds: list  # one splits.Fold per composite subject
 
 
 def composite_database(
   databases: Sequence[str], subjects: Sequence, emotions: Sequence[str]
 ) -> CompositeDatabase:
-  """Builds the composite database and its LOSO folds (CDE protocol).
+  """Builds the composite database and its LOSO folds (Composite Database Evaluation, CDE).
 
   Args:
     databases: [n] database of each sample ('SMIC', 'CASME II', 'SAMM').
@@ -154,7 +154,7 @@ def composite_database(
     raise ValueError('every sample has an omitted emotion.')
   qualified = np.char.add(np.char.add(canon[keep], '/'), subj[keep])
   return CompositeDatabase(
-    keep, labels[keep], canon[keep], qualified, protocols.loso_splits(qualified)
+    keep, labels[keep], canon[keep], qualified, splits.loso_splits(qualified)
   )
 
 
@@ -195,9 +195,9 @@ def composite_scores(
     raise ValueError(f'{len(fold_true)} folds of true labels but {len(fold_pred)} of predictions.')
   if len(fold_true) == 0:
     raise ValueError('no folds given.')
-  num_classes = _validation.check_num_classes(num_classes)
+  num_classes = _checks.check_int('num_classes', num_classes)
   for t, p in zip(fold_true, fold_pred):
-    _validation.check_label_pair(_validation.as_array(t), _validation.as_array(p), num_classes)
+    _checks.check_label_pair(_checks.as_array(t), _checks.as_array(p), num_classes)
   y_true = np.concatenate([np.asarray(t) for t in fold_true]).astype(np.int32)
   y_pred = np.concatenate([np.asarray(p) for p in fold_pred]).astype(np.int32)
   pad = _bucket(len(y_true)) - len(y_true)
@@ -251,7 +251,7 @@ def pooled_confusion(fold_cms) -> jax.Array:
   equal size; pooled UF1/UAR are then `f1_from_confusion(pooled, 'macro')`
   and `uar_from_confusion(pooled)`.
   """
-  fold_cms = _validation.as_array(fold_cms)
+  fold_cms = _checks.as_array(fold_cms)
   shape = np.shape(fold_cms)
   if len(shape) != 3 or shape[1] != shape[2]:
     raise ValueError(f'expected [folds, C, C] matrices, got shape {shape}.')

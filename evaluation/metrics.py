@@ -52,7 +52,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evaluation import validation as _validation
+from evaluation import checks as _checks
 
 AVERAGES = (None, 'macro', 'weighted', 'micro')
 
@@ -68,7 +68,7 @@ class PerClassScores(NamedTuple):
 
 def _as_labels(y):
   # Lists become host arrays: a list reaching jit would be a pytree of scalars.
-  return _validation.as_array(y)
+  return _checks.as_array(y)
 
 
 def _safe_div(num, den, zero_division: float):
@@ -116,9 +116,9 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> jax.Array:
     Equals `sklearn.metrics.confusion_matrix(y_true, y_pred,
     labels=range(C))`.
   """
-  num_classes = _validation.check_num_classes(num_classes)
+  num_classes = _checks.check_int('num_classes', num_classes)
   y_true, y_pred = _as_labels(y_true), _as_labels(y_pred)
-  _validation.check_label_pair(y_true, y_pred, num_classes)
+  _checks.check_label_pair(y_true, y_pred, num_classes)
   return _confusion_jit(y_true, y_pred, num_classes=num_classes)
 
 
@@ -174,18 +174,16 @@ _per_class_jit = jax.jit(_per_class_from_confusion, static_argnames=('zero_divis
 
 def per_class_from_confusion(cm, zero_division: float = 0.0) -> PerClassScores:
   """Per-class precision, recall, F1 and support from a [C, C] matrix."""
-  _validation.check_confusion(cm)
-  zero_division = _validation.check_zero_division(zero_division)
-  return _per_class_jit(_validation.as_array(cm), zero_division=zero_division)
+  _checks.check_confusion(cm)
+  zero_division = _checks.check_zero_division(zero_division)
+  return _per_class_jit(_checks.as_array(cm), zero_division=zero_division)
 
 
 def _from_confusion(field, cm, average, zero_division):
   _check_average(average)
-  _validation.check_confusion(cm)
-  zero_division = _validation.check_zero_division(zero_division)
-  return _score_jit(
-    _validation.as_array(cm), field=field, average=average, zero_division=zero_division
-  )
+  _checks.check_confusion(cm)
+  zero_division = _checks.check_zero_division(zero_division)
+  return _score_jit(_checks.as_array(cm), field=field, average=average, zero_division=zero_division)
 
 
 def precision_from_confusion(cm, average=None, zero_division: float = 0.0):
@@ -215,8 +213,8 @@ def _uar(cm) -> jax.Array:
 
 def uar_from_confusion(cm) -> jax.Array:
   """UAR = mean recall over classes present in the true labels (MEGC eq. 5)."""
-  _validation.check_confusion(cm)
-  return _uar(_validation.as_array(cm))
+  _checks.check_confusion(cm)
+  return _uar(_checks.as_array(cm))
 
 
 @jax.jit
@@ -226,18 +224,18 @@ def _accuracy_from_confusion(cm) -> jax.Array:
 
 def accuracy_from_confusion(cm) -> jax.Array:
   """Fraction of correct predictions from a [C, C] confusion matrix."""
-  _validation.check_confusion(cm)
-  return _accuracy_from_confusion(_validation.as_array(cm))
+  _checks.check_confusion(cm)
+  return _accuracy_from_confusion(_checks.as_array(cm))
 
 
 # ------------------------------------------------------------ from labels
 
 
 def _checked_labels(y_true, y_pred, num_classes, zero_division=0.0):
-  num_classes = _validation.check_num_classes(num_classes)
+  num_classes = _checks.check_int('num_classes', num_classes)
   y_true, y_pred = _as_labels(y_true), _as_labels(y_pred)
-  _validation.check_label_pair(y_true, y_pred, num_classes)
-  zero_division = _validation.check_zero_division(zero_division)
+  _checks.check_label_pair(y_true, y_pred, num_classes)
+  zero_division = _checks.check_zero_division(zero_division)
   return y_true, y_pred, num_classes, zero_division
 
 
@@ -353,7 +351,7 @@ def accuracy(y_true, y_pred, num_classes: int | None = None) -> jax.Array:
   [0, num_classes).
   """
   if num_classes is not None:
-    num_classes = _validation.check_num_classes(num_classes)
+    num_classes = _checks.check_int('num_classes', num_classes)
   y_true, y_pred = _as_labels(y_true), _as_labels(y_pred)
-  _validation.check_label_pair(y_true, y_pred, num_classes)
+  _checks.check_label_pair(y_true, y_pred, num_classes)
   return _accuracy(y_true, y_pred)

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evaluation import validation
+from evaluation import checks
 from evaluation.reports import _check_table
 from evaluation.reports import _prepare
 from evaluation.reports import summarize
@@ -45,7 +45,7 @@ def plot_confusion_matrix(
     title: optional figure title.
   """
   a = np.asarray(cm)
-  validation.check_confusion(a, allow_empty=True)
+  checks.check_confusion(a, allow_empty=True)
   if len(class_names) != a.shape[0]:
     raise ValueError(f'{len(class_names)} class names for a {a.shape[0]}-class matrix.')
   support = a.sum(axis=1, keepdims=True)
@@ -222,7 +222,7 @@ def plot_histograms(
   data = {}
   for name, values in groups.items():
     x = np.asarray(values, dtype=np.float64).ravel() * scale
-    validation.check_finite_scores(x, f'group {name!r}')
+    checks.check_finite_scores(x, f'group {name!r}')
     data[name] = x
   fig = Figure(figsize=(6, 4))
   ax = fig.add_subplot()

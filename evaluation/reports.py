@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from evaluation import checks
 from evaluation import records as records_lib
-from evaluation import validation
 
 STATISTICS = ('median_iqr', 'mean_std')
 
@@ -63,7 +63,7 @@ def summarize(scores: Mapping, statistic: str = 'median_iqr', ddof: int = 1) -> 
       x = np.asarray(values, dtype=np.float64).ravel()
       if x.size == 0:
         raise ValueError(f'cell ({row!r}, {col!r}) has no scores.')
-      validation.check_finite_scores(x, f'cell ({row!r}, {col!r})')
+      checks.check_finite_scores(x, f'cell ({row!r}, {col!r})')
       # Host float64 NumPy with the same quantile rule as
       # `statistics.quartiles` (linear), so report files carry no float32
       # rounding noise.

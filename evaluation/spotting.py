@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from evaluation import validation
+from evaluation import checks
 
 
 def _as_intervals(x, what: str, allow_pair: bool = True) -> np.ndarray:
@@ -171,8 +171,8 @@ def _videos(spotted, ground_truth, missing_ground_truth: str):
 
 
 def spotting_scores(
-  spotted,
   ground_truth,
+  spotted,
   iou: float = 0.5,
   *,
   empty_videos: str = 'count',
@@ -181,10 +181,11 @@ def spotting_scores(
   """TP/FP/FN, precision, recall and F1 of spotting over all videos.
 
   Args:
-    spotted: per-video spotted intervals, either a list (one [k_v, 2] array
-      or list of [onset, offset] per video) or a dict video_id -> intervals.
-    ground_truth: per-video ground-truth intervals, same container type. A
-      video without micro-expressions is an empty entry.
+    ground_truth: per-video ground-truth intervals, either a list (one
+      [k_v, 2] array or list of [onset, offset] per video) or a dict
+      video_id -> intervals. A video without micro-expressions is an empty
+      entry.
+    spotted: per-video spotted intervals, same container type.
     iou: IoU threshold of eq. 1 (default 0.5, inclusive).
     empty_videos: 'count' (default): videos with empty ground truth are
       scored, their detections are FP; 'skip': only videos with at least one
@@ -206,8 +207,8 @@ def spotting_scores(
   """
   if not (isinstance(iou, (int, float)) and 0.0 < float(iou) <= 1.0):
     raise ValueError(f'iou must be a number in (0, 1], got {iou!r}.')
-  validation.check_choice('empty_videos', empty_videos, ('count', 'skip'))
-  validation.check_choice('missing_ground_truth', missing_ground_truth, ('error', 'empty'))
+  checks.check_choice('empty_videos', empty_videos, ('count', 'skip'))
+  checks.check_choice('missing_ground_truth', missing_ground_truth, ('error', 'empty'))
   videos = _videos(spotted, ground_truth, missing_ground_truth)
   if not videos:
     raise ValueError('no videos given.')

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats as sps
 
-from evaluation import validation as _validation
+from evaluation import checks as _checks
 
 
 class MedianIQR(NamedTuple):
@@ -56,10 +56,10 @@ class RankSumResult(NamedTuple):
 
 def _check_scores(scores, axis):
   """Host checks shared by the summaries; returns (array, axis >= 0)."""
-  x = _validation.as_array(scores)
+  x = _checks.as_array(scores)
   if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
     raise ValueError(f'axis {axis!r} out of range for shape {tuple(x.shape)}.')
-  _validation.check_finite_scores(x)
+  _checks.check_finite_scores(x)
   return x, axis % x.ndim
 
 
@@ -126,7 +126,7 @@ def mean_std(scores, axis: int = 0, ddof: int = 1) -> MeanStd:
     MeanStd(mean, std) with `axis` removed.
   """
   x, axis = _check_scores(scores, axis)
-  ddof = _validation.check_int('ddof', ddof, low=0)
+  ddof = _checks.check_int('ddof', ddof, low=0)
   if x.shape[axis] - ddof <= 0:
     raise ValueError(
       f'std with ddof={ddof} needs more than {ddof} scores along axis {axis}, got {x.shape[axis]}.'
@@ -159,7 +159,7 @@ def wilcoxon_ranksum(x, y, alternative: str = 'two-sided') -> RankSumResult:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 1:
       raise ValueError(f'{name} must be 1-D, got shape {a.shape}.')
-    _validation.check_finite_scores(a, name)
+    _checks.check_finite_scores(a, name)
     arrays.append(a)
   res = sps.ranksums(arrays[0], arrays[1], alternative=alternative)
   return RankSumResult(float(res.statistic), float(res.pvalue), len(arrays[0]), len(arrays[1]))

@@ -35,6 +35,7 @@ from experiments.configs import har_fusion as configs
 from fewshot.models import har as har_models
 from fewshot.protocols import har as har_protocol
 from signals.har import data as har_data
+from signals.har import synthetic as har_synthetic
 
 SYMBOL = {'steps': 'steps', 'hr': 'hr', 'acc': 'xyz', 'gyro': 'gyro'}
 
@@ -68,7 +69,7 @@ def load_data(cfg: configs.Config, data: str):
     d = har_data.load_basicmotions(cfg.basicmotions_groups)
     return {'4 classes': d}, configs.BASICMOTIONS_MODALITIES, 'aeon BasicMotions'
   if data == 'synthetic':
-    parts = har_data.synthetic_harage(
+    parts = har_synthetic.synthetic_harage(
       jax.random.key(cfg.seed),
       cfg.participants,
       cfg.block_seconds,

@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def load_clips(cfg: configs.Config, data_root: str | None):
   if data_root:
     return vision.load_databases(data_root), f'CASME II / SAMM / SMIC-HS from {data_root}'
-  clips = vision.synthetic_megc(cfg.seed, dict(cfg.clips_per_subject), cfg.subjects)
+  clips = vision.synthetic_megc(jax.random.key(cfg.seed), dict(cfg.clips_per_subject), cfg.subjects)
   return clips, f'synthetic composite database from real faces (seed {cfg.seed})'
 
 

@@ -26,6 +26,7 @@ import os
 import sys
 import time
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -60,7 +61,7 @@ def score_database(cfg, videos, analyses) -> dict:
   out = {}
   for p in cfg.ps:
     spotted = [spotting.rethreshold(a, p).intervals for a in analyses]
-    s = evaluation.spotting_scores(spotted, [v.micro for v in videos])
+    s = evaluation.spotting_scores([v.micro for v in videos], spotted)
     fp_distract = sum(on_distractors(sp, v) for sp, v in zip(spotted, videos))
     out[f'p={p:g}'] = {
       'TP': s['tp'],
@@ -111,7 +112,7 @@ def run(cfg: configs.Config, out_dir: str, progress: bool = True) -> dict:
   results = {}
   for db, n_videos, seconds in cfg.databases:
     t0 = time.perf_counter()
-    videos = vision.synthetic_long_videos(db, cfg.seed, n_videos, seconds, cfg.size)
+    videos = vision.synthetic_long_videos(jax.random.key(cfg.seed), db, n_videos, seconds, cfg.size)
     analyses = [
       vision.analyse_spotting(v.frames, v.fps)
       for v in tqdm(videos, desc=f'{db} spotting', unit='video', disable=not progress)

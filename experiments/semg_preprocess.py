@@ -112,7 +112,7 @@ def baseline(ds: semg_data.SEMGDataset, feats: np.ndarray, key, episodes: int) -
   for shots in (1, 5, 10, 20, 50):
     if shots < fewest:
       acc = semg_data.nearest_neighbour_few_shot(
-        sub_feats, sub.labels, shots, jax.random.fold_in(key, shots), episodes
+        jax.random.fold_in(key, shots), sub_feats, sub.labels, shots, episodes
       )
       out[shots] = (float(acc.mean()), float(acc.std()))
   return {'classes': list(sub.class_names), 'episodes': episodes, 'accuracy': out}
@@ -127,7 +127,7 @@ def main(argv=None) -> str:
   if args.data:
     ds = semg_data.load_semg_dataset(args.data)
   else:
-    ds = semg_data.synthetic_semg(
+    ds = signals.synthetic_semg(
       data_key, num_subjects=args.subjects, recordings_per_class=args.per_class
     )
   # One call: the SampEn kernel already loops over fixed-size chunks of frames.

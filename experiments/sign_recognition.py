@@ -68,7 +68,7 @@ def table1(cfg, data, split, test_rows, num_classes, key, validate=False):
     for fs in cfg.feature_sets:
       key, sub = jax.random.split(key)
       started = time.time()
-      selected = vision.select_features(data, fs)
+      selected = vision.mask_features(data, fs)
       states, _ = protocol.train_runs(
         model,
         kind,
@@ -173,7 +173,7 @@ def presence_report(poses, correct, out: Path) -> tuple[dict, str]:
 def lexicon_data(cfg):
   lex = vision.load_fingerspelling_lexicon(max_frames=cfg.max_frames, languages=cfg.languages)
   task = protocol.language_task(lex, cfg.folds, cfg.seed)
-  data = vision.clip_data(lex.poses, task.labels, flip=cfg.flip)
+  data = vision.pose_batch_data(lex.poses, task.labels, flip=cfg.flip)
   rows = [f.test for f in task.folds]
   split = trainer.make_split([f.train for f in task.folds], rows)
   return lex, task, data, split, rows
@@ -186,7 +186,7 @@ def autsl_data(cfg, root):
   )
   train, val = load('train'), load('val')
   poses = vision.PoseBatch(*(np.concatenate([a, b]) for a, b in zip(train.poses, val.poses)))
-  data = vision.clip_data(poses, np.concatenate([train.labels, val.labels]), flip=cfg.flip)
+  data = vision.pose_batch_data(poses, np.concatenate([train.labels, val.labels]), flip=cfg.flip)
   n = len(train.labels)
   rows = [n + np.arange(len(val.labels))]
   return poses, data, trainer.make_split([np.arange(n)], rows), rows

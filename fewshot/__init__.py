@@ -35,7 +35,6 @@ from fewshot.models import SignTransformer
 from fewshot.models import STSTNet
 from fewshot.siamese import contrastive_loss
 from fewshot.siamese import head_scores
-from fewshot.siamese import sample_pairs
 from fewshot.siamese import sample_triplets
 from fewshot.siamese import siamese_scores
 from fewshot.siamese import similarity_fn
@@ -56,7 +55,6 @@ from fewshot.trainer import make_stage
 from fewshot.trainer import make_train_step
 from fewshot.trainer import masked_mean
 from fewshot.trainer import supervised_batches
-from fewshot.trainer import vmap_fit
 from fewshot.transfer import FROZEN_SETTINGS
 from fewshot.transfer import adabatch_tx
 from fewshot.transfer import fine_tune_tx

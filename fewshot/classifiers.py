@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 
 __all__ = [
   'METRIC_CLASSIFIERS',
@@ -47,11 +47,11 @@ _COSINE_EPS = 1e-8
 def _episode_inputs(support, support_labels, query, n_way):
   """Arrays and static n_way of one episode, after shape-only checks (valid under jit and vmap)."""
   support, support_labels, query = (
-    validation.as_array(support),
-    validation.as_array(support_labels),
-    validation.as_array(query),
+    checks.as_array(support),
+    checks.as_array(support_labels),
+    checks.as_array(query),
   )
-  n_way = validation.check_int('n_way', n_way)
+  n_way = checks.check_int('n_way', n_way)
   if support.ndim != 2 or query.ndim != 2:
     raise ValueError(
       f'support and query must be [S, D] and [Q, D], got {support.shape} and {query.shape}.'
@@ -239,9 +239,9 @@ def siamese_classifier(similarity, support_labels, n_way: int) -> jax.Array:
   Returns:
     [Q] int32 predicted episode-local labels.
   """
-  n_way = validation.check_int('n_way', n_way)
-  similarity = validation.as_array(similarity)
-  support_labels = validation.as_array(support_labels)
+  n_way = checks.check_int('n_way', n_way)
+  similarity = checks.as_array(similarity)
+  support_labels = checks.as_array(support_labels)
   if similarity.ndim != 2 or support_labels.shape != (similarity.shape[1],):
     raise ValueError(
       f'similarity must be [Q, S] and support_labels [S], got {similarity.shape} and '

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from evaluation import validation
+from evaluation import checks
 
 __all__ = [
   'CTCDecoding',
@@ -152,16 +152,16 @@ def _search_batch(log_probs, lengths, beam_width, blank):
 
 
 def _check_log_probs(log_probs, ndim: int, beam_width, blank):
-  log_probs = validation.check_array('log_probs', log_probs, ndim=ndim, kind='float', finite=False)
-  if validation.is_concrete(log_probs):
+  log_probs = checks.check_array('log_probs', log_probs, ndim=ndim, kind='float', finite=False)
+  if checks.is_concrete(log_probs):
     a = np.asarray(log_probs)
     if np.isnan(a).any() or (a == np.inf).any():
       raise ValueError('log_probs contains NaN or +inf (-inf, a zero probability, is allowed).')
   k = log_probs.shape[-1]
   if k < 2:
     raise ValueError(f'log_probs needs at least 2 symbols (blank and one label), got {k}.')
-  validation.check_int('beam_width', beam_width)
-  validation.check_int('blank', blank, low=0, high=k - 1)
+  checks.check_int('beam_width', beam_width)
+  checks.check_int('blank', blank, low=0, high=k - 1)
   return log_probs
 
 
@@ -194,10 +194,10 @@ def ctc_beam_search_batch(log_probs, lengths, beam_width: int = 10, blank: int =
     `CTCDecoding` with labels [B, T], length [B], log_prob [B].
   """
   log_probs = _check_log_probs(log_probs, 3, beam_width, blank)
-  lengths = validation.check_array('lengths', lengths, ndim=1, kind='int')
+  lengths = checks.check_array('lengths', lengths, ndim=1, kind='int')
   if lengths.shape[0] != log_probs.shape[0]:
     raise ValueError(f'lengths must be [{log_probs.shape[0]}], got {lengths.shape}.')
-  if validation.is_concrete(lengths):
+  if checks.is_concrete(lengths):
     ls = np.asarray(lengths)
     if ls.min() < 0 or ls.max() > log_probs.shape[1]:
       raise ValueError(
@@ -257,9 +257,9 @@ def ctc_classes(logits, frame_mask, beam_width: int = 10) -> jax.Array:
   Returns:
     [B] int32 class ids in [0, K).
   """
-  logits = validation.check_array('logits', logits, ndim=3, kind='float')
-  frame_mask = validation.check_array('frame_mask', frame_mask, ndim=2, finite=False)
+  logits = checks.check_array('logits', logits, ndim=3, kind='float')
+  frame_mask = checks.check_array('frame_mask', frame_mask, ndim=2, finite=False)
   if tuple(frame_mask.shape) != tuple(logits.shape[:2]):
     raise ValueError(f'frame_mask must be {tuple(logits.shape[:2])}, got {frame_mask.shape}.')
-  validation.check_int('beam_width', beam_width)
+  checks.check_int('beam_width', beam_width)
   return _ctc_classes(logits, frame_mask, beam_width)

@@ -46,8 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evaluation import checks
 from evaluation import f1_score
-from evaluation import validation
 from fewshot import sharding
 
 __all__ = ['Episodes', 'EpisodeEvaluation', 'sample_episodes', 'evaluate_episodes']
@@ -102,9 +102,9 @@ def _validate_pools(
   support_replace: bool,
 ) -> tuple[int, np.ndarray]:
   """Checks a concrete request on the host; returns (num_classes, class_mask [num_classes])."""
-  s = validation.check_labels('labels', support_labels, whole_floats=True)
+  s = checks.check_labels('labels', support_labels, whole_floats=True)
   same_pool = query_labels is None
-  q = s if same_pool else validation.check_labels('query_labels', query_labels, whole_floats=True)
+  q = s if same_pool else checks.check_labels('query_labels', query_labels, whole_floats=True)
   largest = int(max(s.max(), q.max()))
   if num_classes is None:
     num_classes = largest + 1
@@ -398,12 +398,12 @@ def sample_episodes(
   Works under `jax.jit` (the key may be traced; pass the labels as concrete
   arrays, or pass num_classes) and `jax.vmap` over keys.
   """
-  n_way = validation.check_int('n_way', n_way)
-  k_shot = validation.check_int('k_shot', k_shot)
-  n_query = validation.check_int('n_query', n_query)
-  num_episodes = validation.check_int('num_episodes', num_episodes)
+  n_way = checks.check_int('n_way', n_way)
+  k_shot = checks.check_int('k_shot', k_shot)
+  n_query = checks.check_int('n_query', n_query)
+  num_episodes = checks.check_int('num_episodes', num_episodes)
   same_pool = query_labels is None
-  if validation.is_concrete(labels) and (same_pool or validation.is_concrete(query_labels)):
+  if checks.is_concrete(labels) and (same_pool or checks.is_concrete(query_labels)):
     num_classes, class_mask = _validate_pools(
       labels,
       query_labels,
@@ -419,7 +419,7 @@ def sample_episodes(
   else:
     if num_classes is None:
       raise ValueError('num_classes is required when labels are traced (inside jit/vmap).')
-    num_classes = validation.check_int('num_classes', num_classes)
+    num_classes = checks.check_int('num_classes', num_classes)
     class_mask = np.ones(num_classes, dtype=bool)
     if classes is not None:
       class_mask[:] = False
@@ -576,7 +576,7 @@ def _host_embeddings(name: str, embeddings, num_labels: int) -> None:
     raise ValueError(f'{name} has {shape[0]} rows but its labels have {num_labels} entries.')
   if shape[1] == 0:
     raise ValueError(f'{name} has embedding_dim 0.')
-  validation.check_array(
+  checks.check_array(
     name, embeddings, hint='Check the embedding model and its inputs.', nonempty=False
   )
 
@@ -655,11 +655,11 @@ def evaluate_episodes(
     `EpisodeEvaluation` with f1 [num_episodes] float32, predictions
     [num_episodes, n_way*n_query] int32 and the `Episodes` scored.
   """
-  n_way = validation.check_int('n_way', n_way)
-  k_shot = validation.check_int('k_shot', k_shot)
-  n_query = validation.check_int('n_query', n_query)
-  num_episodes = validation.check_int('num_episodes', num_episodes)
-  chunk_size = validation.check_int('chunk_size', chunk_size)
+  n_way = checks.check_int('n_way', n_way)
+  k_shot = checks.check_int('k_shot', k_shot)
+  n_query = checks.check_int('n_query', n_query)
+  num_episodes = checks.check_int('num_episodes', num_episodes)
+  chunk_size = checks.check_int('chunk_size', chunk_size)
   if average not in _AVERAGES:
     raise ValueError(f'average must be one of {_AVERAGES}, got {average!r}.')
   if not callable(classifier):
@@ -696,7 +696,7 @@ def evaluate_episodes(
     key, support_embeddings, support_labels, query_embeddings, query_labels, class_mask,
     classifier,
   )  # fmt: skip
-  mesh = sharding.device_mesh() if validation.is_concrete(*jax.tree.leaves(inputs)) else None
+  mesh = sharding.device_mesh() if checks.is_concrete(*jax.tree.leaves(inputs)) else None
   if mesh is not None:
     inputs = sharding.replicate(inputs, mesh)
   out = _evaluate(

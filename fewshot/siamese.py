@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from fewshot import trainer
 from fewshot.models import SiameseNet
 
@@ -81,7 +81,7 @@ def _pick(key, mask):
 
 
 def sample_triplets(key, labels, idx, n_valid, batch_size: int):
-  """Anchor, negative and positive example indices, drawn on device.
+  """Anchor, positive and negative example indices, drawn on device.
 
   Args:
     key: PRNG key.
@@ -91,7 +91,8 @@ def sample_triplets(key, labels, idx, n_valid, batch_size: int):
     batch_size: number of triplets.
 
   Returns:
-    `(anchor, negative, positive)`, each [batch_size] int32 example indices.
+    `(anchor, positive, negative)`, each [batch_size] int32 example indices
+    (the order `triplet_loss` takes its distances in).
     The positive differs from the anchor whenever its class has another example.
   """
   m = idx.shape[0]
@@ -109,21 +110,7 @@ def sample_triplets(key, labels, idx, n_valid, batch_size: int):
     return pos, neg
 
   pos, neg = jax.vmap(one)(jax.random.split(k_rest, batch_size), anchor_pos)
-  return idx[anchor_pos], idx[neg], idx[pos]
-
-
-def sample_pairs(key, labels, idx, n_valid, batch_size: int):
-  """Contrastive pairs: `batch_size` anchors, each with a positive and a negative.
-
-  Returns:
-    `(a, b, same)`: [2 * batch_size] int32 example indices and [2 * batch_size]
-    int32 same-class flags (first half positives, second half negatives).
-  """
-  anchor, neg, pos = sample_triplets(key, labels, idx, n_valid, batch_size)
-  a = jnp.concatenate([anchor, anchor])
-  b = jnp.concatenate([pos, neg])
-  same = jnp.concatenate([jnp.ones(batch_size, jnp.int32), jnp.zeros(batch_size, jnp.int32)])
-  return a, b, same
+  return idx[anchor_pos], idx[pos], idx[neg]
 
 
 def _triplet_logits(model, params, batch_stats, triplet, train):
@@ -164,12 +151,12 @@ def _triplet_loss(model, kind, margin, params, batch_stats, triplet, train):
 
 
 def _gather_triplet(x, triplet):
-  anchor, neg, pos = triplet
+  anchor, pos, neg = triplet
   return {'anchor': x[anchor], 'positive': x[pos], 'negative': x[neg]}
 
 
 def _check_kind(kind):
-  validation.check_choice('siamese loss kind', kind, (CONTRASTIVE, TRIPLET))
+  checks.check_choice('siamese loss kind', kind, (CONTRASTIVE, TRIPLET))
 
 
 def siamese_batches(key, data, split, config):
@@ -195,14 +182,14 @@ def siamese_loss_fn(model, kind: str, margin: float):
   return loss_fn
 
 
-def siamese_eval_fn(model, kind: str, margin: float, num_val: int, seed: int = 0):
+def siamese_eval_fn(model, kind: str, margin: float, num_val: int, *, key):
   """`eval_fn`: {'val_loss'}, the loss on `num_val` triplets of the validation
-  examples, drawn with a fixed key so that every epoch sees the same set."""
+  examples, drawn with the fixed `key` so that every epoch sees the same set."""
   _check_kind(kind)
 
   def eval_fn(params, batch_stats, data, split):
     n_val = jnp.sum(split.val_mask)
-    triplet = sample_triplets(jax.random.key(seed), data['y'], split.val_idx, n_val, num_val)
+    triplet = sample_triplets(key, data['y'], split.val_idx, n_val, num_val)
     batch = _gather_triplet(data['x'], triplet)
     loss, _ = _triplet_loss(model, kind, margin, params, batch_stats, batch, False)
     return {'val_loss': loss}
@@ -211,7 +198,14 @@ def siamese_eval_fn(model, kind: str, margin: float, num_val: int, seed: int = 0
 
 
 def make_siamese_fit(
-  model, kind: str, tx, config: trainer.FitConfig, margin: float | None = None, num_val: int = 256
+  model,
+  kind: str,
+  tx,
+  config: trainer.FitConfig,
+  margin: float | None = None,
+  num_val: int = 256,
+  *,
+  key,
 ):
   """The trainer's epoch loop (`trainer.make_fit`) for siamese training on `data = {'x', 'y'}`.
 
@@ -222,6 +216,7 @@ def make_siamese_fit(
     config: its `FitConfig`; `steps_per_epoch` must be set (triplets are sampled).
     margin: the loss margin (default 1.0 contrastive, 0.5 triplet).
     num_val: validation triplets.
+    key: `jax.random` key of the validation triplets (the same in every epoch).
   """
   _check_kind(kind)
   if config.steps_per_epoch is None:
@@ -232,7 +227,7 @@ def make_siamese_fit(
     siamese_loss_fn(model, kind, margin),
     tx,
     config,
-    eval_fn=siamese_eval_fn(model, kind, margin, num_val),
+    eval_fn=siamese_eval_fn(model, kind, margin, num_val, key=key),
     batches_fn=siamese_batches,
   )
 

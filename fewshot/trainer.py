@@ -58,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from evaluation import validation
+from evaluation import checks
 from fewshot import sharding
 
 PyTree = Any
@@ -188,14 +188,14 @@ class FitConfig:
 
   def __post_init__(self):
     for name in ('num_epochs', 'batch_size', 'patience'):
-      validation.check_int(f'FitConfig.{name}', getattr(self, name))
+      checks.check_int(f'FitConfig.{name}', getattr(self, name))
     if self.steps_per_epoch is not None:
-      validation.check_int('FitConfig.steps_per_epoch', self.steps_per_epoch)
-    validation.check_choice('FitConfig.mode', self.mode, MODES)
-    validation.check_positive_float('FitConfig.learning_rate', self.learning_rate)
-    if not 0.0 <= validation.check_positive_float('FitConfig.smoothing', self.smoothing, True) < 1:
+      checks.check_int('FitConfig.steps_per_epoch', self.steps_per_epoch)
+    checks.check_choice('FitConfig.mode', self.mode, MODES)
+    checks.check_positive_float('FitConfig.learning_rate', self.learning_rate)
+    if not 0.0 <= checks.check_positive_float('FitConfig.smoothing', self.smoothing, True) < 1:
       raise ValueError(f'FitConfig.smoothing must lie in [0, 1), got {self.smoothing}.')
-    validation.check_choice('FitConfig.matmul_precision', self.matmul_precision, MATMUL_PRECISIONS)
+    checks.check_choice('FitConfig.matmul_precision', self.matmul_precision, MATMUL_PRECISIONS)
 
   def steps(self, max_train: int) -> int:
     """Optimizer steps per epoch for runs of at most `max_train` training examples."""
@@ -271,7 +271,7 @@ def init_fit_state(variables, tx: optax.GradientTransformation, mode: str = 'min
     mode: the monitored metric's direction ('min' starts the best at +inf).
   """
   train = variables if isinstance(variables, TrainState) else init_train_state(variables, tx)
-  worst = jnp.inf if validation.check_choice('mode', mode, MODES) == 'min' else -jnp.inf
+  worst = jnp.inf if checks.check_choice('mode', mode, MODES) == 'min' else -jnp.inf
   return FitState(
     train=train,
     best_params=train.params,
@@ -539,7 +539,7 @@ class Stage(NamedTuple):
 @functools.lru_cache(maxsize=64)
 def adam(learning_rate: float) -> optax.GradientTransformation:
   """`optax.adam(learning_rate)`, one object per rate (so stages built with it are shared)."""
-  return optax.adam(validation.check_positive_float('learning_rate', learning_rate))
+  return optax.adam(checks.check_positive_float('learning_rate', learning_rate))
 
 
 def _default_variables(model, key, *example):
@@ -645,13 +645,13 @@ def fit_runs(
   Returns:
     `(fit_states, history)` with leading [R] axes.
   """
-  num_epochs = validation.check_int('num_epochs', num_epochs)
+  num_epochs = checks.check_int('num_epochs', num_epochs)
   runs = np.shape(split.train_idx)[0]
   limit = np.iinfo(np.int32).max if max_epochs is None else max_epochs
   # On the host when concrete: an eager jnp broadcast would compile a second program.
-  xp = np if validation.is_concrete(limit) else jnp
+  xp = np if checks.is_concrete(limit) else jnp
   limit = xp.broadcast_to(xp.asarray(limit, xp.int32), (runs,))
-  concrete = validation.is_concrete(*jax.tree.leaves((fit_states, keys, data, split, limit)))
+  concrete = checks.is_concrete(*jax.tree.leaves((fit_states, keys, data, split, limit)))
   mesh = sharding.device_mesh() if vmapped and shard and concrete else None
   fn = _compiled(fit, num_epochs, vmapped, mesh)
   if mesh is not None:
@@ -676,8 +676,3 @@ def check_finite(fs: FitState, what: str = 'training') -> None:
       f'{what}: the training loss became NaN or inf in run(s) {runs}; lower the learning rate or '
       'check the inputs for NaN/inf.'
     )
-
-
-def vmap_fit(fit):
-  """`fit_runs` bound to one loop: `vmap_fit(fit)(fit_states, keys, data, split, num_epochs=...)`."""
-  return functools.partial(fit_runs, fit)

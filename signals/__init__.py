@@ -1,12 +1,7 @@
 """Preprocessing and data of 1-D body signals: sEMG (`signals.semg`) and smartwatch HAR (`signals.har`).
 
-No models and no training here: those live in `fewshot`. The HAR model and
-training names that `signals` exported before the learning code moved to
-`fewshot` still resolve, lazily, with a DeprecationWarning.
+No models and no training here: those live in `fewshot`.
 """
-
-import importlib
-import warnings
 
 from signals.har import HARWindows
 from signals.har import derivatives
@@ -31,26 +26,3 @@ from signals.semg import save_semg_dataset
 from signals.semg import savgol
 from signals.semg import semg_features
 from signals.semg import synthetic_semg
-
-# Names that moved to the learning package: name -> (module, attribute).
-_MOVED = {
-  'HARFusionModel': ('fewshot.models.har', 'HARFusionModel'),
-  'concat_fusion': ('fewshot.models.har', 'concat_fusion'),
-  'outer_fusion': ('fewshot.models.har', 'outer_fusion'),
-  'make_model': ('fewshot.models.har', 'make_model'),
-  'TrainConfig': ('fewshot.protocols.har', 'train_config'),
-  'nested_loso': ('fewshot.protocols.har', 'nested_loso'),
-  'train_folds': ('fewshot.protocols.har', 'train_folds'),
-}
-
-
-def __getattr__(name):
-  if name not in _MOVED:
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-  module, attr = _MOVED[name]
-  warnings.warn(
-    f'signals.{name} moved to {module}.{attr}; import it from there',
-    DeprecationWarning,
-    stacklevel=2,
-  )
-  return getattr(importlib.import_module(module), attr)

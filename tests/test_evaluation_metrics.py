@@ -176,7 +176,7 @@ def test_from_confusion_variants_agree_with_label_versions():
     ([[0, 1]], [[0, 1]], 3, '1-D'),
     ([0.0, 1.0], [0, 1], 3, 'integer'),
     ([0, 1], [0, 1], 0, 'num_classes must be >= 1'),
-    ([0, 1], [0, 1], 2.0, 'num_classes must be an int'),
+    ([0, 1], [0, 1], 2.0, 'num_classes must be a positive Python int'),
   ],
 )
 def test_bad_label_inputs_raise(y_true, y_pred, num_classes, match):

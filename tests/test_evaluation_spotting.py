@@ -21,13 +21,13 @@ def test_iou_counts_inclusive_frames():
 def test_iou_exactly_half_is_a_true_positive():
   # 5 shared frames / 10 frames in the union = 0.5 exactly.
   assert spotting.interval_iou([[0, 9]], [[0, 4]])[0, 0] == 0.5
-  s = evaluation.spotting_scores([[[0, 9]]], [[[0, 4]]])
+  s = evaluation.spotting_scores([[[0, 4]]], [[[0, 9]]])
   assert (s['tp'], s['fp'], s['fn']) == (1, 0, 0)
   # One frame less overlap: 4/10 < 0.5 -> one FP and one FN.
-  s = evaluation.spotting_scores([[[0, 9]]], [[[0, 3]]])
+  s = evaluation.spotting_scores([[[0, 3]]], [[[0, 9]]])
   assert (s['tp'], s['fp'], s['fn']) == (0, 1, 1)
   # 0.3 threshold: 3/10 must still count (division, not thr * union).
-  s = evaluation.spotting_scores([[[0, 9]]], [[[0, 2]]], iou=0.3)
+  s = evaluation.spotting_scores([[[0, 2]]], [[[0, 9]]], iou=0.3)
   assert s['tp'] == 1
 
 
@@ -35,10 +35,10 @@ def test_one_prediction_cannot_match_two_ground_truths():
   # Two overlapping GT intervals, both with IoU >= 0.5 against one detection.
   gt = [[0, 9], [1, 10]]
   spotted = [[0, 10]]
-  s = evaluation.spotting_scores([spotted], [gt])
+  s = evaluation.spotting_scores([gt], [spotted])
   assert (s['tp'], s['fp'], s['fn']) == (1, 0, 1)
   # Two identical detections of one GT: one TP, one FP.
-  s = evaluation.spotting_scores([[[0, 9], [0, 9]]], [[[0, 9]]])
+  s = evaluation.spotting_scores([[[0, 9]]], [[[0, 9], [0, 9]]])
   assert (s['tp'], s['fp'], s['fn']) == (1, 1, 0)
 
 
@@ -61,7 +61,7 @@ def test_matching_maximises_true_positives_where_greedy_does_not():
   spotted = [[0, 11], [0, 5]]
   gt = [[0, 9], [2, 13]]
   assert _greedy_tp(spotted, gt) == 1
-  s = evaluation.spotting_scores([spotted], [gt])
+  s = evaluation.spotting_scores([gt], [spotted])
   assert (s['tp'], s['fp'], s['fn']) == (2, 0, 0)
   assert sorted(map(tuple, s['per_video'][0]['matches'])) == [(0, 1), (1, 0)]
 
@@ -88,7 +88,7 @@ def test_matching_equals_brute_force_maximum_on_random_videos():
 def test_videos_without_ground_truth_are_counted():
   spotted = [[[10, 20]], [[0, 5], [40, 50]], []]
   ground_truth = [[[10, 20]], [], [[7, 9]]]
-  s = evaluation.spotting_scores(spotted, ground_truth)
+  s = evaluation.spotting_scores(ground_truth, spotted)
   # Video 1 has no GT: both detections are FP. Video 2 has no detection: FN.
   assert (s['tp'], s['fp'], s['fn']) == (1, 2, 1)
   assert s['f1'] == pytest.approx(2 * 1 / (2 * 1 + 2 + 1))  # eq. 2
@@ -103,8 +103,8 @@ def test_mapping_input_scores_videos_missing_on_either_side():
   # would otherwise count as one FP and one FN); asked for, it is a video
   # without micro-expressions.
   with pytest.raises(ValueError, match=r"spotted has video ids without ground truth: \['no_gt'\]"):
-    evaluation.spotting_scores(spotted, ground_truth)
-  s = evaluation.spotting_scores(spotted, ground_truth, missing_ground_truth='empty')
+    evaluation.spotting_scores(ground_truth, spotted)
+  s = evaluation.spotting_scores(ground_truth, spotted, missing_ground_truth='empty')
   assert (s['tp'], s['fp'], s['fn']) == (1, 1, 1)
   assert set(s['per_video']) == {'a', 'no_gt', 'missed'}
 
@@ -113,16 +113,16 @@ def test_misspelt_video_id_is_an_error_not_a_false_positive_and_negative():
   truth = {'s01_clip3': [[10, 20]], 's02_clip1': [[5, 9]]}
   spotted = {'s01_clip3': [[10, 20]], 's02_clipl': [[5, 9]]}  # 'l' for '1'
   with pytest.raises(ValueError, match="'s02_clipl'.*did you mean 's02_clip1'"):
-    evaluation.spotting_scores(spotted, truth)
+    evaluation.spotting_scores(truth, spotted)
 
 
 def test_flat_interval_list_of_one_video_is_not_read_as_several_videos():
   # Two intervals of ONE video, passed without the per-video list: before, each
   # pair was read as a video of its own and scored.
   with pytest.raises(ValueError, match=r'spotted\[0\] is a bare \[onset, offset\] pair'):
-    evaluation.spotting_scores([[10, 20], [30, 40]], [[[10, 20], [30, 40]]] * 2)
+    evaluation.spotting_scores([[[10, 20], [30, 40]]] * 2, [[10, 20], [30, 40]])
   with pytest.raises(ValueError, match=r'ground_truth\[1\] is a bare'):
-    evaluation.spotting_scores([[[10, 20]], [[30, 40]]], [[[10, 20]], [30, 40]])
+    evaluation.spotting_scores([[[10, 20]], [30, 40]], [[[10, 20]], [[30, 40]]])
   # A single video's intervals still work for the per-video functions.
   assert spotting.match_intervals([10, 20], [[10, 20]]).tolist() == [[0, 0]]
 
@@ -130,16 +130,16 @@ def test_flat_interval_list_of_one_video_is_not_read_as_several_videos():
 def test_videos_without_micro_expressions_count_or_are_skipped():
   spotted = [[[10, 20]], [[0, 5], [30, 40]]]
   truth = [[[10, 20]], []]  # the second video holds no micro-expression
-  s = evaluation.spotting_scores(spotted, truth)
+  s = evaluation.spotting_scores(truth, spotted)
   assert (s['tp'], s['fp'], s['fn']) == (1, 2, 0) and s['skipped_videos'] == []
   # The paper scored only videos that contain a micro-expression.
-  s = evaluation.spotting_scores(spotted, truth, empty_videos='skip')
+  s = evaluation.spotting_scores(truth, spotted, empty_videos='skip')
   assert (s['tp'], s['fp'], s['fn'], s['f1']) == (1, 0, 0, 1.0)
   assert s['skipped_videos'] == [1] and set(s['per_video']) == {0}
   with pytest.raises(ValueError, match='empty_videos'):
-    evaluation.spotting_scores(spotted, truth, empty_videos='drop')
+    evaluation.spotting_scores(truth, spotted, empty_videos='drop')
   with pytest.raises(ValueError, match='no video with ground truth'):
-    evaluation.spotting_scores([[[0, 1]]], [[]], empty_videos='skip')
+    evaluation.spotting_scores([[]], [[[0, 1]]], empty_videos='skip')
 
 
 def test_nothing_spotted_nothing_true_scores_zero():
@@ -159,13 +159,13 @@ def test_nothing_spotted_nothing_true_scores_zero():
 )
 def test_bad_intervals_raise(spotted, gt, match):
   with pytest.raises(ValueError, match=match):
-    evaluation.spotting_scores(spotted, gt)
+    evaluation.spotting_scores(gt, spotted)
 
 
 def test_bad_threshold_and_containers_raise():
   with pytest.raises(ValueError, match='iou'):
     evaluation.spotting_scores([[[0, 1]]], [[[0, 1]]], iou=0.0)
   with pytest.raises(ValueError, match='both'):
-    evaluation.spotting_scores({'a': [[0, 1]]}, [[[0, 1]]])
+    evaluation.spotting_scores([[[0, 1]]], {'a': [[0, 1]]})
   with pytest.raises(ValueError, match='no videos'):
     evaluation.spotting_scores([], [])

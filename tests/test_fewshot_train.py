@@ -95,8 +95,8 @@ def test_contrastive_and_triplet_losses_match_numpy():
 def test_triplet_sampler_statistics():
   labels = jnp.array([0, 0, 1, 1, 1, 2, 2, 9, 9, 9])  # 7..9 are padding
   idx = jnp.arange(10)
-  a, n, p = siamese.sample_triplets(jax.random.key(3), labels, idx, 7, 512)
-  a, n, p = map(np.asarray, (a, n, p))
+  a, p, n = siamese.sample_triplets(jax.random.key(3), labels, idx, 7, 512)
+  a, p, n = map(np.asarray, (a, p, n))
   lab = np.asarray(labels)
   assert a.max() < 7 and n.max() < 7 and p.max() < 7  # only valid entries
   assert np.all(lab[a] == lab[p]) and np.all(a != p)
@@ -104,8 +104,6 @@ def test_triplet_sampler_statistics():
   # Anchors are uniform over the 7 valid examples.
   counts = np.bincount(a, minlength=7)
   assert counts.min() > 512 / 7 * 0.6
-  pa, pb, same = map(np.asarray, siamese.sample_pairs(jax.random.key(4), labels, idx, 7, 64))
-  np.testing.assert_array_equal(lab[pa] == lab[pb], same.astype(bool))
 
 
 # ------------------------------------------------------- splits and batches
@@ -386,7 +384,7 @@ def test_siamese_training_and_scores(data):
     lambda a: a[None], trainer.init_fit_state(model.init(jax.random.key(5), x[:2], x[:2]), tx)
   )
   cfg = trainer.FitConfig(num_epochs=2, steps_per_epoch=1, batch_size=4, patience=5)
-  fit = siamese.make_siamese_fit(model, 'triplet', tx, cfg, num_val=8)
+  fit = siamese.make_siamese_fit(model, 'triplet', tx, cfg, num_val=8, key=jax.random.key(0))
   fs, hist = trainer.fit_runs(fit, fs0, jax.random.key(6)[None], data, _split(1), num_epochs=2)
   fs = jax.tree.map(lambda a: a[0], fs)
   assert np.all(np.isfinite(np.asarray(hist['val_loss'])))
@@ -407,7 +405,7 @@ def test_siamese_training_and_scores(data):
     atol=1e-6,
   )
   with pytest.raises(ValueError, match='steps_per_epoch'):
-    siamese.make_siamese_fit(model, 'triplet', tx, trainer.FitConfig())
+    siamese.make_siamese_fit(model, 'triplet', tx, trainer.FitConfig(), key=jax.random.key(0))
 
 
 # ------------------------------------------------------------- checkpoints

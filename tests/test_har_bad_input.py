@@ -12,6 +12,7 @@ from fewshot.models import har as hm
 from fewshot.protocols import har as ht
 from signals.har import data as hd
 from signals.har import transforms as har
+from signals.har.synthetic import synthetic_harage
 
 CFG = ht.train_config(batch_size=8, max_epochs=1, patience=1, inner_folds=2, eval_chunk=16)
 
@@ -28,7 +29,7 @@ def test_nan_in_accelerometer_is_named_not_spread_into_every_window():
 
 
 def test_nan_in_a_participants_accelerometer_names_the_participant():
-  p = hd.synthetic_harage(jax.random.key(0), 1, 40.0, 30.0)[0]
+  p = synthetic_harage(jax.random.key(0), 1, 40.0, 30.0)[0]
   b = p.blocks[5]
   vals = b.streams['acc'].values.copy()
   vals[3, 1] = np.nan
@@ -87,13 +88,13 @@ def test_shape_mismatches_name_the_inputs():
 
 
 def test_zero_windows_after_trimming_says_why():
-  parts = hd.synthetic_harage(jax.random.key(0), 2, 40.0, 30.0)
+  parts = synthetic_harage(jax.random.key(0), 2, 40.0, 30.0)
   with pytest.raises(ValueError, match='window_seconds=100.*longest continuous'):
     hd.windows_from_participants(parts, window_seconds=100.0)
 
 
 def _windows():
-  return hd.windows_from_participants(hd.synthetic_harage(jax.random.key(0), 3, 40.0, 30.0))[0]
+  return hd.windows_from_participants(synthetic_harage(jax.random.key(0), 3, 40.0, 30.0))[0]
 
 
 def test_float_and_out_of_range_labels_are_rejected_on_the_host():

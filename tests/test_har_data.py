@@ -7,23 +7,24 @@ import numpy as np
 import pytest
 
 from signals.har import data as hd
+from signals.har.synthetic import synthetic_harage
 
 
 @pytest.fixture(scope='module')
 def tiny():
-  return hd.synthetic_harage(
+  return synthetic_harage(
     jax.random.key(0), n_participants=2, block_seconds=40.0, rest_seconds=20.0, gaps_per_minute=0.0
   )
 
 
 def test_synthetic_is_deterministic_and_follows_protocol(tiny):
-  again = hd.synthetic_harage(
+  again = synthetic_harage(
     jax.random.key(0), n_participants=2, block_seconds=40.0, rest_seconds=20.0, gaps_per_minute=0.0
   )
   np.testing.assert_array_equal(
     tiny[1].blocks[5].streams['acc'].values, again[1].blocks[5].streams['acc'].values
   )
-  other = hd.synthetic_harage(
+  other = synthetic_harage(
     jax.random.key(1), n_participants=2, block_seconds=40.0, rest_seconds=20.0, gaps_per_minute=0.0
   )
   assert not np.array_equal(
@@ -36,7 +37,7 @@ def test_synthetic_is_deterministic_and_follows_protocol(tiny):
 
 
 def test_synthetic_gaps_are_dropped_samples():
-  p = hd.synthetic_harage(
+  p = synthetic_harage(
     jax.random.key(2), n_participants=1, block_seconds=60.0, rest_seconds=20.0, gaps_per_minute=3.0
   )[0]
   lost = sum(60 * 25 - b.streams['acc'].t.size for b in p.blocks[1:])
@@ -133,7 +134,7 @@ def test_basicmotions_loads_offline_with_pseudo_participants():
 
 @pytest.fixture(scope='module')
 def four():
-  return hd.synthetic_harage(jax.random.key(3), 4, 60.0, 60.0, gaps_per_minute=0.0)
+  return synthetic_harage(jax.random.key(3), 4, 60.0, 60.0, gaps_per_minute=0.0)
 
 
 def _blocks(parts, activity):
@@ -212,7 +213,7 @@ def test_classes_are_additive_in_the_modalities_not_products():
   from sklearn.pipeline import make_pipeline
   from sklearn.preprocessing import StandardScaler
 
-  parts = hd.synthetic_harage(jax.random.key(0), 3, 40.0, 30.0, gaps_per_minute=0.0)
+  parts = synthetic_harage(jax.random.key(0), 3, 40.0, 30.0, gaps_per_minute=0.0)
   t = hd.select_task(hd.windows_from_participants(parts)[0], 7)
   feats = {m: np.concatenate([x.mean(1), x.std(1)], -1) for m, x in t.inputs.items()}
   feats['all'] = np.concatenate(list(feats.values()), -1)

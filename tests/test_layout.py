@@ -53,8 +53,7 @@ def test_imports_run_one_way(package):
 
 
 def test_preprocessing_packages_hold_no_learning():
-  # Models and training live in fewshot/; signals/ and vision/ only re-export
-  # moved names lazily for old imports (signals/__init__.py).
+  # Models and training live in fewshot/.
   for package in ('signals', 'vision'):
     for path in _sources(package):
       if path.name == '__init__.py':

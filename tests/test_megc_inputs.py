@@ -1,6 +1,7 @@
 """Onset-to-apex network inputs and LBP-TOP descriptors of synthetic clips."""
 
 import cv2
+import jax
 import numpy as np
 import pytest
 
@@ -13,10 +14,11 @@ from vision.megc import synthetic
 @pytest.fixture(scope='module')
 def clips():
   faces = synthetic.source_faces()
-  rng = np.random.default_rng(0)
   out = []
-  for face, cls in ((faces[0], 'surprise'), (faces[5], 'positive')):  # SMIC-like, CASME II-like
-    frames, onset, apex, offset = synthetic.micro_expression_clip(face, cls, rng)
+  for i, (face, cls) in enumerate(
+    ((faces[0], 'surprise'), (faces[5], 'positive'))
+  ):  # SMIC, CASME II
+    frames, onset, apex, offset = synthetic.micro_expression_clip(jax.random.key(i), face, cls)
     annotated = None if face.database == 'SMIC' else apex
     out.append(
       vision.MEClip(face.database, face.subject, cls, cls, frames, onset, annotated, offset, 100.0)

@@ -2,6 +2,7 @@
 
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -81,11 +82,11 @@ def test_spotter_finds_micro_expressions_injected_into_a_real_clip(real_clip):
     synthetic.Event('micro', 140, 144, 150, ('AU1+2',), 0.025 * w, 0.08),
   ]
   video = synthetic.inject(
-    frames, box, events, 180, 30.0, np.random.default_rng(0), noise=0.0, drift_px=0.3
+    jax.random.key(0), frames, box, events, 180, 30.0, noise=0.0, drift_px=0.3
   )
   spotted = vision.spot_micro_expressions(video, 30.0)
   truth = [(e.onset, e.offset) for e in events]
-  s = evaluation.spotting_scores([spotted], [truth])
+  s = evaluation.spotting_scores([truth], [spotted])
   assert s['tp'] == 3 and s['fn'] == 0, (spotted, truth)  # each at IoU >= 0.5
   assert s['fp'] <= 2, spotted  # over 6 s of a real face
   res = vision.analyse_spotting(video, 30.0)

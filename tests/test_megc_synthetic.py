@@ -1,5 +1,6 @@
 """Synthetic micro-expressions made from real faces: sources, motions, clips and long videos."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -33,7 +34,7 @@ def test_profile_rises_to_one_at_the_apex_and_is_zero_outside():
 )
 def test_action_units_move_their_region_the_documented_way(aus, region, sign):
   box = np.array([40.0, 40.0, 110.0, 110.0])
-  field = synthetic.expression_field(box, aus, 2.0, (192, 192), np.random.default_rng(0))
+  field = synthetic._expression_field(box, aus, 2.0, (192, 192), np.random.default_rng(0))
   u, v = synthetic.REGIONS[region]
   cx, cy = int(40 + u * 110), int(40 + v * 110)
   dx, dy = field[cy, cx]
@@ -45,8 +46,7 @@ def test_action_units_move_their_region_the_documented_way(aus, region, sign):
 def test_synthetic_apex_flow_points_where_the_action_unit_moves():
   """TV-L1 between onset and apex of a surprise clip finds the brows moving up by pixels."""
   face = synthetic.source_faces()[5]  # a CASME II-like colour portrait
-  rng = np.random.default_rng(3)
-  frames, onset, apex, offset = synthetic.micro_expression_clip(face, 'surprise', rng)
+  frames, onset, apex, offset = synthetic.micro_expression_clip(jax.random.key(3), face, 'surprise')
   assert 0.2 <= (offset - onset) / 100.0 <= 0.5 + 1e-9
   assert onset < apex < offset < len(frames)
   flow = vision.optical_flow(frames[onset], frames[apex])
@@ -62,7 +62,7 @@ def test_synthetic_apex_flow_points_where_the_action_unit_moves():
 
 def test_synthetic_megc_is_a_valid_composite_database():
   counts = {'negative': 1, 'positive': 1, 'surprise': 1, 'omitted': 1}
-  clips = vision.synthetic_megc(seed=1, clips_per_subject=counts, subjects=1)
+  clips = vision.synthetic_megc(jax.random.key(1), clips_per_subject=counts, subjects=1)
   assert len({c.subject for c in clips}) == 3  # one face per database
   smic = [c for c in clips if c.database == 'SMIC']
   assert len(smic) == 3 and all(c.apex is None for c in smic)  # SMIC: no apex, no 'others'
@@ -76,16 +76,18 @@ def test_synthetic_megc_is_a_valid_composite_database():
   assert len(comp.folds) == 3
 
 
-def test_clips_are_deterministic_given_the_seed():
+def test_clips_are_deterministic_given_the_key():
   face = synthetic.source_faces()[0]
-  a = synthetic.micro_expression_clip(face, 'negative', np.random.default_rng(7))
-  b = synthetic.micro_expression_clip(face, 'negative', np.random.default_rng(7))
+  a = synthetic.micro_expression_clip(jax.random.key(7), face, 'negative')
+  b = synthetic.micro_expression_clip(jax.random.key(7), face, 'negative')
   np.testing.assert_array_equal(a[0], b[0])
   assert a[1:] == b[1:]
 
 
 def test_long_video_events_do_not_overlap_and_fit():
-  video = vision.synthetic_long_videos('CAS(ME)^2', seed=2, videos=1, seconds=10.0, size=160)[0]
+  video = vision.synthetic_long_videos(
+    jax.random.key(2), 'CAS(ME)^2', videos=1, seconds=10.0, size=160
+  )[0]
   assert video.frames.shape == (300, 160, 160, 3) and video.fps == 30.0
   assert (len(video.micro), len(video.macro), len(video.blinks)) == (3, 1, 2)
   spans = np.concatenate([video.micro, video.macro, video.blinks])
@@ -99,10 +101,10 @@ def test_long_video_events_do_not_overlap_and_fit():
 
 def test_bad_arguments():
   with pytest.raises(ValueError, match='clips_per_subject key'):
-    vision.synthetic_megc(clips_per_subject={'happy': 1})
+    vision.synthetic_megc(jax.random.key(0), clips_per_subject={'happy': 1})
   with pytest.raises(ValueError, match='database'):
-    vision.synthetic_long_videos('CASME II')
+    vision.synthetic_long_videos(jax.random.key(0), 'CASME II')
   with pytest.raises(ValueError, match=r'too short for events \(3, 1, 2\): need 8.20 s'):
-    vision.synthetic_long_videos(seconds=6.0)
+    vision.synthetic_long_videos(jax.random.key(0), seconds=6.0)
   with pytest.raises(ValueError, match='do not fit'):
-    synthetic.random_events(20, 30.0, 100.0, np.random.default_rng(0), micro=3)
+    synthetic.random_events(jax.random.key(0), 20, 30.0, 100.0, micro=3)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from signals.semg import data as semg_data
+from evaluation.keys import numpy_rng
 from signals.semg.data import CLASS_NAMES
 from signals.semg.data import SEMGDataset
 from signals.semg.data import load_semg_dataset
 from signals.semg.data import nearest_neighbour_few_shot
 from signals.semg.data import save_semg_dataset
-from signals.semg.data import synthetic_semg
+from signals.semg.synthetic import synthetic_semg
 
 
 def _small(key=0, **kw):
@@ -320,8 +320,8 @@ def _log_rms(x, windows=50):
 def test_synthetic_classes_distinguishable_but_not_trivially():
   ds = synthetic_semg(jax.random.key(0), num_subjects=4, recordings_per_class=4)
   feats = _log_rms(ds.x)
-  one = nearest_neighbour_few_shot(feats, ds.labels, 1, jax.random.key(1), 50).mean()
-  many = nearest_neighbour_few_shot(feats, ds.labels, 8, jax.random.key(1), 50).mean()
+  one = nearest_neighbour_few_shot(jax.random.key(1), feats, ds.labels, 1, 50).mean()
+  many = nearest_neighbour_few_shot(jax.random.key(1), feats, ds.labels, 8, 50).mean()
   assert 1 / 7 + 0.05 < one < 0.8, one  # above chance, far from perfect
   assert many > one + 0.1, (one, many)  # more shots help clearly
 
@@ -352,9 +352,9 @@ def test_nearest_neighbour_matches_sklearn():
   feats = rng.normal(size=(40, 3, 2))
   labels = rng.integers(0, 3, 40)
   key = jax.random.key(5)
-  acc = nearest_neighbour_few_shot(feats, labels, 2, key, episodes=3)
+  acc = nearest_neighbour_few_shot(key, feats, labels, 2, episodes=3)
   # Re-draw the same supports (same generator, same order) for sklearn.
-  draw = semg_data._rng_from_key(key)
+  draw = numpy_rng(key)
   flat = feats.reshape(40, -1)
   for e in range(3):
     support = np.concatenate(
@@ -367,9 +367,9 @@ def test_nearest_neighbour_matches_sklearn():
 
 def test_nearest_neighbour_bad_input():
   with pytest.raises(ValueError, match='shots=3'):
-    nearest_neighbour_few_shot(np.zeros((6, 2)), np.array([0, 0, 0, 1, 1, 1]), 3, jax.random.key(0))
+    nearest_neighbour_few_shot(jax.random.key(0), np.zeros((6, 2)), np.array([0, 0, 0, 1, 1, 1]), 3)
   with pytest.raises(ValueError, match='disagree'):
-    nearest_neighbour_few_shot(np.zeros((6, 2)), np.zeros(5, int), 1, jax.random.key(0))
+    nearest_neighbour_few_shot(jax.random.key(0), np.zeros((6, 2)), np.zeros(5, int), 1)
 
 
 # ------------------------------------------------------------------ demo script

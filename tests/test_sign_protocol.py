@@ -35,21 +35,21 @@ def test_letter_task_splits_common_letters(lexicon):
     protocol.letter_task(lexicon, min_languages=17)
 
 
-def test_clip_data_features_flip_and_feature_sets(lexicon):
+def test_pose_batch_data_features_flip_and_feature_sets(lexicon):
   poses = vision.PoseBatch(*(np.asarray(a)[:4] for a in lexicon.poses))
-  data = vision.clip_data(poses, np.arange(4))
+  data = vision.pose_batch_data(poses, np.arange(4))
   assert data['x'].shape == poses.points.shape[:2] + (379,)
   np.testing.assert_array_equal(np.asarray(data['mask']).sum(1), poses.lengths)
   flipped = vision.flip_horizontal(poses.points, poses.mask, poses.width)
   np.testing.assert_allclose(data['x_flip'], vision.pose_features(*flipped), atol=1e-6)
-  limbs = vision.select_features(data, 'limbs')
+  limbs = vision.mask_features(data, 'limbs')
   np.testing.assert_array_equal(np.asarray(limbs['x'])[..., :225], 0)
   np.testing.assert_array_equal(np.asarray(limbs['x'])[..., 225:], np.asarray(data['x'])[..., 225:])
   mean = np.asarray(protocol.mean_features(data))
   for i, n in enumerate(poses.lengths):
     np.testing.assert_allclose(mean[i], np.asarray(data['x'])[i, :n].mean(0), rtol=1e-5, atol=1e-6)
   with pytest.raises(ValueError, match='labels'):
-    vision.clip_data(poses, np.arange(3))
+    vision.pose_batch_data(poses, np.arange(3))
 
 
 def test_few_shot_episodes_separate_clean_embeddings():

@@ -30,6 +30,7 @@ import numpy as np
 from fewshot.models import har as har_models
 from fewshot.protocols import har as har_protocol
 from signals.har import data as har_data
+from signals.har import synthetic as har_synthetic
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,7 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
   args = parse_args(argv)
-  parts = har_data.synthetic_harage(
+  parts = har_synthetic.synthetic_harage(
     jax.random.key(0), args.participants, args.block_seconds, rest_seconds=60.0
   )
   windows, stats = har_data.windows_from_participants(parts)

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from fewshot.models.layers import MaskedBatchNorm
 
 FEATURES = 16  # per modality, both extractors (4.2.1)
@@ -44,7 +44,7 @@ def _concat(features):
 
 def _check_features(features) -> tuple:
   # jnp.concatenate / einsum would report a mismatch as an internal error.
-  features = tuple(validation.as_array(f) for f in features)
+  features = tuple(checks.as_array(f) for f in features)
   for i, f in enumerate(features):
     if f.ndim < 1 or f.shape[:-1] != features[0].shape[:-1]:
       raise ValueError(

@@ -60,7 +60,7 @@ import numpy as np
 import optax
 
 import evaluation
-from evaluation import validation
+from evaluation import checks
 from fewshot import trainer
 
 EPOCH_RULES = ('best', 'processed')
@@ -93,9 +93,9 @@ class NestedLOSOConfig:
   eval_chunk: int = 256
 
   def __post_init__(self):
-    validation.check_int('inner_folds', self.inner_folds, low=2)
-    validation.check_choice('epoch_rule', self.epoch_rule, EPOCH_RULES)
-    validation.check_int('eval_chunk', self.eval_chunk)
+    checks.check_int('inner_folds', self.inner_folds, low=2)
+    checks.check_choice('epoch_rule', self.epoch_rule, EPOCH_RULES)
+    checks.check_int('eval_chunk', self.eval_chunk)
     if (self.fit.monitor, self.fit.mode) != ('val_uar', 'max'):
       raise ValueError(
         'the harAGE protocol stops early on the validation UAR: '
@@ -282,14 +282,14 @@ def train_folds(
 
 def _check_fold_data(model, data, split: trainer.Split) -> None:
   y = data['y']
-  if not validation.is_concrete(y, split.train_idx, split.val_idx):
+  if not checks.is_concrete(y, split.train_idx, split.val_idx):
     return
-  labels = validation.check_labels("data['y']", y, model.num_classes)
+  labels = checks.check_labels("data['y']", y, model.num_classes)
   n = labels.shape[0]
   for m in model.modalities:
     if m not in data['inputs']:
       raise ValueError(f"data['inputs'] has no {m!r}; the model fuses {model.modalities}.")
-    validation.check_array(f"data['inputs'][{m!r}]", data['inputs'][m], ndim=3, kind='float')
+    checks.check_array(f"data['inputs'][{m!r}]", data['inputs'][m], ndim=3, kind='float')
     if data['inputs'][m].shape[0] != n:
       raise ValueError(
         f"data['inputs'][{m!r}] has {data['inputs'][m].shape[0]} windows but data['y'] has {n}."
@@ -332,7 +332,7 @@ def nested_fold_indices(subjects, train_window, test_window, inner_folds: int, s
       f'nested LOSO uses {k} inner folds.',
       stacklevel=2,
     )
-  nested = evaluation.nested_loso_splits(subjects, inner_folds=k, seed=seed)
+  nested = evaluation.nested_loso_splits(subjects, inner_folds=k, key=jax.random.key(seed))
   outer, inner = [], []
   for f in nested:
     tr = f.train[train_window[f.train]]
@@ -351,9 +351,9 @@ def nested_fold_indices(subjects, train_window, test_window, inner_folds: int, s
 def _check_data(inputs, labels, subjects, num_classes):
   if not inputs:
     raise ValueError('no input modality.')
-  labels = validation.check_labels('labels', labels, num_classes)
+  labels = checks.check_labels('labels', labels, num_classes)
   for m, x in inputs.items():
-    validation.check_array(f'inputs[{m!r}]', x, ndim=3, kind='float')
+    checks.check_array(f'inputs[{m!r}]', x, ndim=3, kind='float')
     if x.shape[0] != labels.shape[0]:
       raise ValueError(f'{m} has {x.shape[0]} windows but there are {labels.shape[0]} labels.')
   if np.asarray(subjects).shape != labels.shape:

@@ -34,8 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from evaluation import checks
 from evaluation import megc as megc_eval
-from evaluation import validation
 from fewshot import trainer
 from fewshot.models import megc as megc_models
 
@@ -57,7 +57,7 @@ class NetworkConfig:
   eval_chunk: int = 256
 
   def __post_init__(self):
-    validation.check_int('eval_chunk', self.eval_chunk)
+    checks.check_int('eval_chunk', self.eval_chunk)
 
 
 class CDEResult(NamedTuple):
@@ -89,7 +89,7 @@ def _result(comp, y_pred, fold_of) -> CDEResult:
 
 
 def _check_inputs(name: str, x, comp: megc_eval.CompositeDatabase, ndim: int):
-  x = validation.check_array(name, x, ndim=ndim, kind='float')
+  x = checks.check_array(name, x, ndim=ndim, kind='float')
   if len(x) <= int(np.max(comp.index)):
     raise ValueError(
       f'{name} has {len(x)} rows but the composite database indexes row {int(np.max(comp.index))}.'

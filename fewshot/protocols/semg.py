@@ -50,14 +50,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from evaluation import checks
 from evaluation import f1_score
 from evaluation import per_class_split
 from evaluation import precision
 from evaluation import recall
-from evaluation import validation
-from evaluation.protocols import SEMG_SEEN_CLASSES
-from evaluation.protocols import SEMG_TABLE_III
-from evaluation.protocols import SEMG_UNSEEN_CLASSES
 from fewshot import checkpoint
 from fewshot import classifiers
 from fewshot import episodes
@@ -66,6 +63,19 @@ from fewshot import trainer
 from fewshot import transfer
 from fewshot.models import semg as models
 
+# Table III: (training, validation, test) samples per class C1-C7.
+SEMG_TABLE_III = (
+  (389, 111, 120),  # C1 60-degree adductor squeeze
+  (487, 111, 120),  # C2 glute bridge
+  (540, 153, 120),  # C3 single-leg elevated long-lever bridge
+  (301, 76, 120),  # C4 isometric prone contraction
+  (244, 62, 120),  # C5 elevated glute bridge
+  (318, 65, 120),  # C6 single-leg prone curls
+  (403, 93, 120),  # C7 running
+)
+# The paper's task sets (0-based: C1 -> 0): C^1 = C1-C4 seen, C^2 = C5-C7 unseen.
+SEMG_SEEN_CLASSES = (0, 1, 2, 3)
+SEMG_UNSEEN_CLASSES = (4, 5, 6)
 FSL_METHODS = ('CL^1', 'CL^2', 'CL^20', 'CM', 'CP', 'CS^2', 'CS^3', 'CS^3_AB')
 # Siamese methods of Table IX: (loss, AdaBatch).
 SIAMESE = {'CS^2': ('contrastive', False), 'CS^3': ('triplet', False), 'CS^3_AB': ('triplet', True)}
@@ -132,13 +142,13 @@ class Config:
 
   def __post_init__(self):
     for name in ('num_seeds', 'episodes', 'n_query', 'chunk_epochs', 'max_to_keep'):
-      validation.check_int(f'Config.{name}', getattr(self, name))
+      checks.check_int(f'Config.{name}', getattr(self, name))
     for name in ('shots', 'hidden', 'fc', 'depths'):
       values = getattr(self, name)
       if not values:
         raise ValueError(f'Config.{name} must not be empty.')
       for v in values:
-        validation.check_int(f'Config.{name} entries', v)
+        checks.check_int(f'Config.{name} entries', v)
     if self.siamese_fit.steps_per_epoch is None:
       raise ValueError('Config.siamese_fit.steps_per_epoch must be set (triplets are sampled).')
     for setting in (*self.table6, self.tl_frozen):
@@ -318,7 +328,9 @@ def classifier_stage(name, model, tx, fit_config) -> Stage:
 
 def siamese_stage(name, model, tx, fit_config, kind: str, num_val: int = 128) -> Stage:
   """A siamese stage with contrastive (CS^2) or triplet (CS^3) loss."""
-  fit = siamese_lib.make_siamese_fit(model, kind, tx, fit_config, num_val=num_val)
+  fit = siamese_lib.make_siamese_fit(
+    model, kind, tx, fit_config, num_val=num_val, key=jax.random.key(0)
+  )
   return Stage(name, model, tx, fit, fit_config)
 
 
@@ -427,7 +439,7 @@ def _test_inputs(fs, x, labels_local, test_idx):
   runs = jax.tree.leaves(fs.best_params)[0].shape[0]
   if test_idx.ndim == 1:
     test_idx = np.broadcast_to(test_idx, (runs, test_idx.shape[0]))
-  return validation.as_array(x), np.asarray(labels_local), test_idx
+  return checks.as_array(x), np.asarray(labels_local), test_idx
 
 
 def test_f1(
@@ -503,8 +515,8 @@ class Context(NamedTuple):
 
 def make_context(cfg: Config, x, labels, ckpt: str, progress=None) -> Context:
   """Validates the data, standardises it and draws the per-seed Table III splits."""
-  x = validation.check_array('features', x, ndim=3, kind='float')
-  present = np.unique(validation.check_labels('labels', labels, n=x.shape[0]))
+  x = checks.check_array('features', x, ndim=3, kind='float')
+  present = np.unique(checks.check_labels('labels', labels, n=x.shape[0]))
   if present.tolist() != list(range(7)):
     raise ValueError(
       'the paper protocol needs 7 classes (C1-C4 seen, C5-C7 unseen) labelled 0..6; '
@@ -514,7 +526,7 @@ def make_context(cfg: Config, x, labels, ckpt: str, progress=None) -> Context:
   keys = stage_keys(cfg.seed)
   counts = table3_counts(labels, 7)
   splits = [
-    per_class_split(labels, counts, seed=jax.random.fold_in(keys['split'], s))
+    per_class_split(labels, counts, key=jax.random.fold_in(keys['split'], s))
     for s in range(cfg.num_seeds)
   ]
   tile = lambda y: np.tile(y, cfg.num_seeds)

@@ -71,7 +71,7 @@ def make_model(
 ):
   """Team 2's `SignBiLSTM` (hidden, lstm units, dropout) or Team 1's `SignTransformer`
   (dim, heads, layers, ff, dropout) for `num_classes` classes."""
-  evaluation.validation.check_choice('kind', kind, KINDS)
+  evaluation.checks.check_choice('kind', kind, KINDS)
   if kind == 'bilstm':
     hidden, lstm, dropout = bilstm
     return SignBiLSTM(num_classes, hidden=hidden, lstm=tuple(lstm), dropout=dropout)
@@ -92,7 +92,7 @@ def _loss(kind, out, frame_mask, y, mask):
 
 def make_loss_fn(model, kind: str, flip: bool):
   """`loss_fn(params, batch_stats, key, batch)` of the trainer for one model."""
-  evaluation.validation.check_choice('kind', kind, KINDS)
+  evaluation.checks.check_choice('kind', kind, KINDS)
 
   def loss_fn(params, batch_stats, key, batch):
     d = batch.data
@@ -167,7 +167,7 @@ def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate
   Args:
     model: `SignBiLSTM` or `SignTransformer`.
     kind: 'bilstm' or 'transformer'.
-    data: from `vision.clip_data` (optionally `vision.select_features`).
+    data: from `vision.pose_batch_data` (optionally `vision.mask_features`).
     split: `trainer.Split` with a leading [R] axis (`trainer.make_split`).
     tx: optax optimizer (the paper: `optax.adam(1e-3)`, Adam's defaults).
     config: `trainer.FitConfig`.
@@ -181,7 +181,7 @@ def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate
     (fit_states [R], history {name: [R, epochs]}).
   """
   if flip and 'x_flip' not in data:
-    raise ValueError("flip=True needs data['x_flip'] (vision.clip_data(..., flip=True)).")
+    raise ValueError("flip=True needs data['x_flip'] (vision.pose_batch_data(..., flip=True)).")
   num_runs = int(np.shape(split.train_idx)[0])
   key_init, key_fit = jax.random.split(key)
   variables = init_runs(model, key_init, data, num_runs)
@@ -271,7 +271,9 @@ def language_task(lexicon, num_folds: int = 5, seed: int = 0) -> Task:
   """
   names = tuple(sorted(set(lexicon.language.tolist())))
   labels = np.searchsorted(np.array(names), lexicon.language).astype(np.int32)
-  return Task(labels, names, evaluation.subject_folds(lexicon.letter, num_folds, seed))
+  return Task(
+    labels, names, evaluation.subject_folds(lexicon.letter, num_folds, key=jax.random.key(seed))
+  )
 
 
 def letter_task(lexicon, min_languages: int = 14, num_base: int = 13) -> tuple[Task, Task]:
@@ -351,7 +353,7 @@ def hand_presence_analysis(presence, correct) -> dict:
      `evaluation.wilcoxon_ranksum(correct, incorrect)` as a dict (statistic,
      pvalue, n_x, n_y), or None if a group is empty}.
   """
-  presence = evaluation.validation.check_array('presence', presence, ndim=1)
+  presence = evaluation.checks.check_array('presence', presence, ndim=1)
   presence = np.asarray(presence, np.float64)
   correct = np.asarray(correct, bool)
   if correct.shape != presence.shape:

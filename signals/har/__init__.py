@@ -1,8 +1,9 @@
 """Smartwatch HAR preprocessing and data of harAGE (har_multimodal_fusion.txt, sections 3-4.1).
 
 `transforms`: trimming, per-modality features and aligned windows; `data`:
-the participant data model, its JSON loader, the synthetic harAGE-like
-generator, BasicMotions and the window tensors the models consume.
+the participant data model, its JSON I/O, the window tensors the models
+consume, BasicMotions and heartpy's PPG; `synthetic`: the physiology
+simulator of synthetic harAGE-like participants.
 """
 
 from signals.har.data import ACTIVITIES
@@ -13,8 +14,8 @@ from signals.har.data import load_basicmotions
 from signals.har.data import load_participants
 from signals.har.data import select_modalities
 from signals.har.data import select_task
-from signals.har.data import synthetic_harage
 from signals.har.data import windows_from_participants
+from signals.har.synthetic import synthetic_harage
 from signals.har.transforms import RATES
 from signals.har.transforms import WINDOW_SECONDS
 from signals.har.transforms import accelerometer_median

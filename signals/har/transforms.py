@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 
 # Section 4.1: window length and the number of points per window.
 WINDOW_SECONDS = 20.0
@@ -63,8 +63,8 @@ def gaussian_kernel(sigma: float = 1.0, truncate: float = 4.0) -> np.ndarray:
     [2 * radius + 1] float64 weights summing to 1 (scipy's `_gaussian_kernel1d`
     for order 0).
   """
-  sigma = validation.check_positive_float('sigma', sigma)
-  truncate = validation.check_positive_float('truncate', truncate, allow_zero=True)
+  sigma = checks.check_positive_float('sigma', sigma)
+  truncate = checks.check_positive_float('truncate', truncate, allow_zero=True)
   radius = int(truncate * float(sigma) + 0.5)
   offsets = np.arange(-radius, radius + 1, dtype=np.float64)
   weights = np.exp(-0.5 * (offsets / sigma) ** 2)
@@ -184,7 +184,7 @@ def preprocess_steps(steps) -> np.ndarray:
   Returns:
     [time, 2] float32: first and second derivatives (steps/s, steps/s^2).
   """
-  steps = validation.check_array('steps', np.asarray(steps, np.float64), ndim=1)
+  steps = checks.check_array('steps', np.asarray(steps, np.float64), ndim=1)
   d1, d2 = derivatives(steps)
   return np.stack([d1, d2], axis=-1).astype(np.float32)
 
@@ -200,7 +200,7 @@ def resting_baseline(hr_resting) -> float:
     raise ValueError(
       'no resting heart-rate samples: the personal baseline (median resting HR) is undefined.'
     )
-  validation.check_array('resting heart rate', hr_resting)
+  checks.check_array('resting heart rate', hr_resting)
   return float(np.median(hr_resting))
 
 
@@ -215,8 +215,8 @@ def preprocess_heart_rate(hr, baseline: float) -> np.ndarray:
     [time, 3] float32: (hr - baseline) / 220, and the first and second
     derivatives of hr - baseline in bpm/s and bpm/s^2.
   """
-  hr = validation.check_array('hr', np.asarray(hr, np.float64), ndim=1)
-  baseline = validation.check_finite_float('baseline', baseline)
+  hr = checks.check_array('hr', np.asarray(hr, np.float64), ndim=1)
+  baseline = checks.check_finite_float('baseline', baseline)
   debiased = hr - baseline
   d1, d2 = derivatives(debiased)
   return np.stack([debiased / HR_MAX_BPM, d1, d2], axis=-1).astype(np.float32)
@@ -237,7 +237,7 @@ def accelerometer_median(acc_segments) -> np.ndarray:
   """
   arrays = []
   for i, a in enumerate(acc_segments):
-    a = validation.check_array(
+    a = checks.check_array(
       f'acc_segments[{i}]', np.asarray(a, dtype=np.float64), ndim=2, nonempty=False
     )
     if arrays and a.shape[1] != arrays[0].shape[1]:
@@ -271,8 +271,8 @@ def preprocess_accelerometer(acc, median, sigma: float = 1.0) -> np.ndarray:
     [time, 3 * axes] float32: the debiased filtered signal, then its first and
     then its second derivative, each block in axis order.
   """
-  acc = validation.check_array('acc', np.asarray(acc, np.float64), ndim=2)
-  median = validation.check_array('median', np.asarray(median, dtype=np.float64), nonempty=False)
+  acc = checks.check_array('acc', np.asarray(acc, np.float64), ndim=2)
+  median = checks.check_array('median', np.asarray(median, dtype=np.float64), nonempty=False)
   if median.shape != acc.shape[1:]:
     raise ValueError(f'median shape {median.shape} does not match acc axes {acc.shape[1:]}.')
   gaussian_kernel(sigma)
@@ -290,7 +290,7 @@ def check_timestamps(t, name: str = 'timestamps') -> np.ndarray:
   Raises:
     ValueError: naming the first duplicated or decreasing position.
   """
-  t = validation.check_array(name, np.asarray(t, dtype=np.float64), ndim=1, nonempty=False)
+  t = checks.check_array(name, np.asarray(t, dtype=np.float64), ndim=1, nonempty=False)
   dt = np.diff(t)
   if np.any(dt == 0):
     i = int(np.argmax(dt == 0))
@@ -322,8 +322,8 @@ def continuous_runs(
       the median spacing exceeds UNIT_ERROR_PERIODS sampling periods (e.g.
       milliseconds given for seconds, which would silently leave no window).
   """
-  rate = validation.check_positive_float('rate', rate)
-  tolerance = validation.check_positive_float('tolerance', tolerance)
+  rate = checks.check_positive_float('rate', rate)
+  tolerance = checks.check_positive_float('tolerance', tolerance)
   t = check_timestamps(t, name)
   if t.size == 0:
     return []
@@ -347,8 +347,8 @@ def trim_segments(
   A run is kept when it has at least `round(min_seconds * rate)` samples, i.e.
   enough consecutive samples for one window. Errors as `continuous_runs`.
   """
-  rate = validation.check_positive_float('rate', rate)
-  min_seconds = validation.check_positive_float('min_seconds', min_seconds)
+  rate = checks.check_positive_float('rate', rate)
+  min_seconds = checks.check_positive_float('min_seconds', min_seconds)
   need = int(round(min_seconds * rate))
   return [(a, b) for a, b in continuous_runs(t, rate, name=name) if b - a >= need]
 
@@ -393,15 +393,15 @@ def window_starts(
   """
   if not streams:
     raise ValueError('no modality given.')
-  validation.check_positive_float('hop_seconds', hop_seconds)
-  validation.check_positive_float('window_seconds', window_seconds)
+  checks.check_positive_float('hop_seconds', hop_seconds)
+  checks.check_positive_float('window_seconds', window_seconds)
   unknown = [m for m in streams if m not in rates]
   if unknown:
     raise ValueError(
       f'unknown modality {unknown[0]!r}: rates has no sampling rate for it '
       f'(rates has {tuple(rates)}).'
     )
-  rates = {m: validation.check_positive_float(f'rates[{m!r}]', rates[m]) for m in streams}
+  rates = {m: checks.check_positive_float(f'rates[{m!r}]', rates[m]) for m in streams}
   runs = {}
   for m, t in streams.items():
     t = check_timestamps(t, f'{m} timestamps')

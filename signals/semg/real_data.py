@@ -17,14 +17,14 @@ import os
 
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 
 __all__ = ['emgflow_recordings', 'finite_segments', 'openhdemg_recording', 'package_dir']
 
 
 def package_dir(name: str) -> str:
   """Folder of an installed package, found without importing it."""
-  return validation.package_dir(name, 'the real recordings it carries')
+  return checks.package_dir(name, 'the real recordings it carries')
 
 
 def emgflow_recordings() -> list[np.ndarray]:

@@ -52,7 +52,7 @@ import numpy as np
 import scipy.signal
 from jax import lax
 
-from evaluation import validation
+from evaluation import checks
 
 __all__ = [
   'frame',
@@ -75,7 +75,7 @@ _CHUNK = 256  # frames per loop iteration of the counting kernel
 
 def _check_signal(name: str, x, min_length: int, min_ndim: int = 1):
   """x as an array [..., time] of floats with time >= min_length, finite when concrete."""
-  x = validation.check_array(
+  x = checks.check_array(
     name,
     x,
     min_ndim=min_ndim,
@@ -122,8 +122,8 @@ def frame(x, size: int = 128, hop: int = 32):
     [..., frames, size] with frames = 1 + (time - size) // hop; samples after
     the last whole frame are dropped.
   """
-  size = validation.check_int('size', size)
-  hop = validation.check_int('hop', hop)
+  size = checks.check_int('size', size)
+  hop = checks.check_int('hop', hop)
   x = _check_signal('frame', x, size)
   return _frame_jit(x, size=size, hop=hop)
 
@@ -283,12 +283,12 @@ def sampen_counts(frames, tol, m: int = 2, strict: bool = True, templates: str =
     (a, b): [F] int32; a counts pairs of matching (m+1)-templates, b of
     m-templates.
   """
-  m = validation.check_int('m', m)
-  validation.check_choice('templates', templates, _TEMPLATES)
+  m = checks.check_int('m', m)
+  checks.check_choice('templates', templates, _TEMPLATES)
   frames = _check_signal('sampen_counts', frames, m + 2)
   if frames.ndim != 2:
     raise ValueError(f'sampen_counts: frames must be [F, n], got shape {tuple(frames.shape)}')
-  tol = validation.check_array('tol', tol, kind='float', nonempty=False)
+  tol = checks.check_array('tol', tol, kind='float', nonempty=False)
   if tuple(tol.shape) != tuple(frames.shape[:1]):
     raise ValueError(f'tol must be [F] = [{frames.shape[0]}], got shape {tuple(tol.shape)}')
   return _sampen_counts_jit(frames, tol, m=m, strict=bool(strict), templates=templates)
@@ -336,8 +336,8 @@ def _check_tolerance(r, name: str | None):
   relative r is not checked (a negative one matches nothing).
   """
   if not isinstance(r, numbers.Number):
-    r = validation.check_array('r', r, finite=False, nonempty=False)
-  if name is not None and validation.is_concrete(r) and np.any(np.asarray(r) < 0):
+    r = checks.check_array('r', r, finite=False, nonempty=False)
+  if name is not None and checks.is_concrete(r) and np.any(np.asarray(r) < 0):
     raise ValueError(f'{name} must be >= 0, got {r!r}')
   return r
 
@@ -393,10 +393,10 @@ def sampen(
   Returns:
     [...] float sample entropy (x.shape[:-1]).
   """
-  m = validation.check_int('m', m)
-  ddof = validation.check_int('ddof', ddof, low=0)
-  validation.check_choice('templates', templates, _TEMPLATES)
-  validation.check_choice('undefined', undefined, _UNDEFINED)
+  m = checks.check_int('m', m)
+  ddof = checks.check_int('ddof', ddof, low=0)
+  checks.check_choice('templates', templates, _TEMPLATES)
+  checks.check_choice('undefined', undefined, _UNDEFINED)
   x = _check_signal('sampen', x, m + 2)
   r = _check_tolerance(r, 'absolute tolerance r' if not relative else None)
   return _sampen_jit(
@@ -442,8 +442,8 @@ _savgol_jit = jax.jit(_savgol, static_argnames=('window', 'order'))
 
 
 def _check_savgol(window, order) -> tuple[int, int]:
-  window = validation.check_int('window', window)
-  order = validation.check_int('order', order, low=0)
+  window = checks.check_int('window', window)
+  order = checks.check_int('order', order, low=0)
   if window % 2 == 0:
     raise ValueError(f'window must be odd, got {window}')
   if order >= window:
@@ -494,7 +494,7 @@ def decimate(x, factor: int = 4):
   Returns:
     [..., time // factor] samples x[..., 0], x[..., factor], ...
   """
-  factor = validation.check_int('factor', factor)
+  factor = checks.check_int('factor', factor)
   x = _check_signal('decimate', x, factor)
   return _decimate_jit(x, factor=factor)
 
@@ -531,10 +531,10 @@ def semg_features(
     [..., channels, floor(frames / factor)]: [..., 2, 61] for the paper's input
     (247 frames; see the module docstring for why not 248).
   """
-  size = validation.check_int('size', size)
-  hop = validation.check_int('hop', hop)
-  m = validation.check_int('m', m)
-  factor = validation.check_int('factor', factor)
+  size = checks.check_int('size', size)
+  hop = checks.check_int('hop', hop)
+  m = checks.check_int('m', m)
+  factor = checks.check_int('factor', factor)
   window, order = _check_savgol(window, order)
   if size < m + 2:
     raise ValueError(f'size must be at least m + 2 = {m + 2} samples, got {size}')

@@ -33,8 +33,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from evaluation import checks
 from evaluation import megc as megc_eval
-from evaluation import validation
 
 FPS = {'CASME II': 200.0, 'SAMM': 200.0, 'SMIC': 100.0}
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.png')
@@ -176,7 +176,7 @@ def _read_sheet(path: str, required: Sequence[str]):
 
   if not os.path.isfile(path):
     raise ValueError(f'coding spreadsheet {path} does not exist.')
-  with validation.reading(path, 'Excel spreadsheet'):
+  with checks.reading(path, 'Excel spreadsheet'):
     raw = pd.read_excel(path, header=None, dtype=str, engine='openpyxl')
   want = [_column_key(c) for c in required]
   for row in range(min(len(raw), 30)):  # SAMM puts title lines above the header

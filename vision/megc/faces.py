@@ -26,7 +26,7 @@ import os
 import cv2
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from vision import optional
 
 ALIGNMENTS = ('box', 'landmarks')
@@ -46,7 +46,8 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 
 
 def _grey(frame, name: str = 'frame') -> np.ndarray:
-  frame = np.asarray(frame)
+  """uint8 grey [H, W] or BGR [H, W, 3] -> uint8 grey [H, W] (faces and flow check frames here)."""
+  frame = np.asarray(checks.check_array(name, frame, finite=False))
   if (
     frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3)
   ):
@@ -136,7 +137,7 @@ def crop(frames, box, size: int) -> np.ndarray:
   Returns:
     [T, size, size(, 3)] uint8.
   """
-  size = validation.check_int('size', size, low=2)
+  size = checks.check_int('size', size, low=2)
   frames = np.asarray(frames)
   x, y, w, h = (int(v) for v in box)
   if w < 1 or h < 1 or x < 0 or y < 0 or y + h > frames.shape[1] or x + w > frames.shape[2]:
@@ -220,7 +221,7 @@ def face_clip(
   Returns:
     [T, size, size, 3] uint8 BGR.
   """
-  validation.check_choice('align', align, ALIGNMENTS)
+  checks.check_choice('align', align, ALIGNMENTS)
   frames = np.asarray(frames)
   if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
     raise ValueError(f'{name}: frames must be [T >= 1, H, W, 3] uint8 BGR, got {frames.shape}.')

@@ -36,7 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from evaluation import validation
+from evaluation import checks
+from vision.megc.faces import _grey
 
 METHODS = ('tvl1', 'farneback')
 # Farneback settings: a 3-level pyramid of scale 0.5, 15-pixel windows,
@@ -44,19 +45,6 @@ METHODS = ('tvl1', 'farneback')
 # values for faces of a hundred pixels or so).
 _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
 _MIN_SIDE = 8  # TV-L1 and Farneback build pyramids; smaller frames make no sense
-
-
-def _grey(frame, name: str) -> np.ndarray:
-  """uint8 [H, W] or BGR [H, W, 3] -> uint8 grey [H, W]."""
-  frame = validation.check_array(name, frame, finite=False)
-  frame = np.asarray(frame)
-  if frame.dtype != np.uint8:
-    raise ValueError(f'{name} must be a uint8 image, got dtype {frame.dtype}.')
-  if frame.ndim == 3 and frame.shape[-1] == 3:
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-  if frame.ndim != 2:
-    raise ValueError(f'{name} must be grey [H, W] or BGR [H, W, 3], got shape {frame.shape}.')
-  return frame
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +73,7 @@ def optical_flow(prev, next, method: str = 'tvl1') -> np.ndarray:
   Returns:
     [H, W, 2] float32 (u, v) in pixels: prev(y, x) ~ next(y + v, x + u).
   """
-  validation.check_choice('method', method, METHODS)
+  checks.check_choice('method', method, METHODS)
   a, b = _grey(prev, 'prev'), _grey(next, 'next')
   if a.shape != b.shape:
     raise ValueError(f'prev and next differ in size: {a.shape} vs {b.shape}.')
@@ -120,7 +108,7 @@ def optical_flow_pairs(
   Returns:
     [N, H, W, 2] float32 flows, in the order of the pairs.
   """
-  validation.check_choice('method', method, METHODS)
+  checks.check_choice('method', method, METHODS)
   prevs, nexts = np.asarray(prevs), np.asarray(nexts)
   if prevs.ndim not in (3, 4) or prevs.shape != nexts.shape:
     raise ValueError(
@@ -136,7 +124,7 @@ def optical_flow_pairs(
   n = grey_a.shape[0]
   if workers is None:
     workers = os.cpu_count() or 1
-  workers = validation.check_int('workers', workers)
+  workers = checks.check_int('workers', workers)
   workers = min(workers, n)
   # Chunks of a few pairs keep every worker busy without pickling each pair.
   size = max(1, min(16, n // (4 * workers)))
@@ -175,7 +163,7 @@ def optical_strain(flow) -> jax.Array:
   Returns:
     [..., H, W] float32 strain magnitude.
   """
-  flow = validation.check_array('flow', flow, min_ndim=3, kind='float')
+  flow = checks.check_array('flow', flow, min_ndim=3, kind='float')
   if flow.shape[-1] != 2 or min(flow.shape[-3:-1]) < 2:
     raise ValueError(f'flow must be [..., H >= 2, W >= 2, 2], got shape {tuple(flow.shape)}.')
   return _strain(jnp.asarray(flow, jnp.float32))

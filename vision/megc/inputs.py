@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from evaluation import validation
+from evaluation import checks
 from vision.megc import faces
 from vision.megc import flow as flow_lib
 from vision.megc import lbp as lbp_lib
@@ -95,7 +95,7 @@ def flow_features(flows, size: int = INPUT_SIZE, normalize: bool = True) -> tupl
   Returns:
     (ststnet [N, size, size, 3], offapex [N, size, size, 2]) float32.
   """
-  flows = validation.check_array('flows', flows, ndim=4, kind='float')
+  flows = checks.check_array('flows', flows, ndim=4, kind='float')
   if flows.shape[-1] != 2:
     raise ValueError(f'flows must be [N, H, W, 2], got {flows.shape}.')
   strain = np.asarray(flow_lib.optical_strain(flows))  # (N, H, W)

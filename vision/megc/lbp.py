@@ -34,24 +34,24 @@ import math
 
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 
 LBP_METHODS = ('default', 'nri_uniform')
 _CHUNK_PIXELS = 1 << 17
 
 
 def _check_pr(points, radius) -> tuple[int, tuple[float, float]]:
-  points = validation.check_int('points', points, low=2, high=16)
+  points = checks.check_int('points', points, low=2, high=16)
   r = radius if isinstance(radius, (tuple, list)) else (radius, radius)
   if len(r) != 2:
     raise ValueError(f'radius must be a number or (row, col) radii, got {radius!r}.')
-  r = tuple(validation.check_positive_float('radius', float(x)) for x in r)
+  r = tuple(checks.check_positive_float('radius', float(x)) for x in r)
   return points, r
 
 
 def num_bins(points: int, method: str = 'nri_uniform') -> int:
   """Histogram length of `method`: 2^P ('default') or P (P - 1) + 3 ('nri_uniform')."""
-  validation.check_choice('method', method, LBP_METHODS)
+  checks.check_choice('method', method, LBP_METHODS)
   return 2**points if method == 'default' else points * (points - 1) + 3
 
 
@@ -129,8 +129,8 @@ def lbp(image, points: int = 8, radius=1.0, method: str = 'nri_uniform') -> np.n
     `skimage.feature.local_binary_pattern(image, P, R, method)` per image.
   """
   points, radius = _check_pr(points, radius)
-  validation.check_choice('method', method, LBP_METHODS)
-  image = validation.check_array('image', image, min_ndim=2, kind='number')
+  checks.check_choice('method', method, LBP_METHODS)
+  image = checks.check_array('image', image, min_ndim=2, kind='number')
   x = np.asarray(image)
   rows, cols = x.shape[-2:]
   flat = x.reshape(-1, rows, cols)
@@ -174,7 +174,7 @@ def block_histograms(
     [..., grid rows * grid cols, n_bins] float64.
   """
   codes = np.asarray(codes)
-  gr, gc = (validation.check_int('grid', g) for g in grid)
+  gr, gc = (checks.check_int('grid', g) for g in grid)
   br, bc = border
   inner = codes[..., br : codes.shape[-2] - br, bc : codes.shape[-1] - bc]
   rows, cols = inner.shape[-2:]
@@ -216,8 +216,8 @@ def lbp_top(
     [3 * rows * cols * bins] float64: for each plane XY, XT, YT (that order),
     the normalised histograms of the blocks in row-major order.
   """
-  clip = validation.check_array('clip', clip, ndim=3, kind='number')
-  rx, ry, rt = (validation.check_positive_float('radii', float(r)) for r in radii)
+  clip = checks.check_array('clip', clip, ndim=3, kind='number')
+  rx, ry, rt = (checks.check_positive_float('radii', float(r)) for r in radii)
   t, h, w = clip.shape
   bt, by, bx = (int(math.ceil(r)) for r in (rt, ry, rx))
   if t <= 2 * bt or h <= 2 * by or w <= 2 * bx:

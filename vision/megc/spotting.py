@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from scipy import signal
 
-from evaluation import validation
+from evaluation import checks
 from vision.megc import faces
 from vision.megc import lbp as lbp_lib
 
@@ -73,8 +73,8 @@ def micro_interval(fps: float, seconds: float = MICRO_SECONDS) -> int:
   With 0.35 s: 9 at 25 fps and 21 at 60 fps, Moilanen et al.'s settings for
   SMIC and CASME; 11 at 30 fps (CAS(ME)^2), 71 at 200 fps (SAMM).
   """
-  fps = validation.check_positive_float('fps', fps)
-  seconds = validation.check_positive_float('seconds', seconds)
+  fps = checks.check_positive_float('fps', fps)
+  seconds = checks.check_positive_float('seconds', seconds)
   return max(2 * int(np.floor(seconds * fps / 2)) + 1, 3)
 
 

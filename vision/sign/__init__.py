@@ -25,14 +25,14 @@ from vision.sign.extract import video_to_pose
 from vision.sign.features import FEATURE_SETS
 from vision.sign.features import FLIP_PERMUTATION
 from vision.sign.features import LIMBS
-from vision.sign.features import clip_data
 from vision.sign.features import feature_columns
 from vision.sign.features import feature_size
 from vision.sign.features import flip_horizontal
 from vision.sign.features import limb_features
+from vision.sign.features import mask_features
 from vision.sign.features import normalize_shoulders
+from vision.sign.features import pose_batch_data
 from vision.sign.features import pose_features
-from vision.sign.features import select_features
 from vision.sign.poses import NUM_POINTS
 from vision.sign.poses import PoseArrays
 from vision.sign.poses import PoseBatch
@@ -58,9 +58,9 @@ __all__ = [
   'dominant_hand',
   'dominant_hand_presence',
   'extract_pose_files',
-  'clip_data',
+  'pose_batch_data',
   'feature_columns',
-  'select_features',
+  'mask_features',
   'feature_size',
   'fingerspelling_lexicon_dir',
   'flip_horizontal',

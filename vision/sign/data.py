@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from vision.sign.poses import PoseBatch
 from vision.sign.poses import pad_poses
 from vision.sign.poses import read_pose_arrays
@@ -87,7 +87,7 @@ class AUTSLData(NamedTuple):
 
 def fingerspelling_lexicon_dir() -> Path:
   """The lexicon folder inside the installed spoken-to-signed package (not imported)."""
-  package = validation.package_dir('spoken_to_signed', 'its fingerspelling lexicon of .pose files')
+  package = checks.package_dir('spoken_to_signed', 'its fingerspelling lexicon of .pose files')
   folder = Path(package) / 'assets' / 'fingerspelling_lexicon'
   if not (folder / 'data.csv').is_file():
     raise FileNotFoundError(f'no fingerspelling lexicon index at {folder / "data.csv"}.')
@@ -112,7 +112,7 @@ def load_fingerspelling_lexicon(
   index = root / 'data.csv'
   if not index.is_file():
     raise FileNotFoundError(f'no data.csv in {root}.')
-  with open(index, 'rb') as f, validation.reading(index, 'UTF-8 CSV file'):
+  with open(index, 'rb') as f, checks.reading(index, 'UTF-8 CSV file'):
     rows = list(csv.DictReader(f.read().decode('utf-8').splitlines()))
   missing = {'path', 'signed_language', 'words'} - set(rows[0] if rows else ())
   if missing:
@@ -136,7 +136,7 @@ def load_fingerspelling_lexicon(
 
 def _read_labels(path: Path, num_classes: int) -> list[tuple[str, int]]:
   rows = []
-  with open(path, 'rb') as f, validation.reading(path, 'UTF-8 CSV file'):
+  with open(path, 'rb') as f, checks.reading(path, 'UTF-8 CSV file'):
     lines = f.read().decode('utf-8').splitlines()
   for line_no, row in enumerate(csv.reader(lines), start=1):
     if not row or not ''.join(row).strip():
@@ -197,7 +197,7 @@ def autsl_samples(
     FileNotFoundError: no labels file, or poses missing (naming how many and
       the first, and the extraction command when the videos are there).
   """
-  validation.check_choice('split', split, AUTSL_SPLITS)
+  checks.check_choice('split', split, AUTSL_SPLITS)
   root = Path(root)
   labels_csv = root / f'{split}_labels.csv'
   if not labels_csv.is_file():
@@ -263,7 +263,7 @@ def load_autsl(
     root, split, pose_dir, extract=extract, workers=workers
   )
   if limit is not None:
-    validation.check_int('limit', limit)
+    checks.check_int('limit', limit)
     ids, labels, signers, paths = ids[:limit], labels[:limit], signers[:limit], paths[:limit]
   clips = [read_pose_arrays(p) for p in paths]
   return AUTSLData(pad_poses(clips, max_frames=max_frames, pad_to=pad_to), labels, signers, ids)

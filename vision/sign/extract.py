@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from evaluation import validation
+from evaluation import checks
 from vision import optional
 
 __all__ = [
@@ -89,7 +89,7 @@ def _check_config(config: Mapping | None) -> dict:
       )
       raise ValueError(f'holistic_config[{key!r}] must be one of {allowed}, got {value!r}{why}.')
     if allowed is None:
-      validation.check_positive_float(f'holistic_config[{key!r}]', value)
+      checks.check_positive_float(f'holistic_config[{key!r}]', value)
   return config
 
 
@@ -188,8 +188,8 @@ def _plan(videos, out_dir: Path, shard):
       )
   if shard is not None:
     index, count = shard
-    validation.check_int('shard count', count)
-    validation.check_int('shard index', index, low=0, high=count - 1)
+    checks.check_int('shard count', count)
+    checks.check_int('shard index', index, low=0, high=count - 1)
     videos = videos[index::count]
   todo, skipped = [], []
   for v in videos:
@@ -223,7 +223,7 @@ def extract_pose_files(
   from tqdm import tqdm
 
   config = _check_config(holistic_config)
-  validation.check_int('workers', workers)
+  checks.check_int('workers', workers)
   if videos:  # fail once, before any worker, when the [pose] extra is missing
     optional.import_mediapipe('Holistic pose extraction (vision.extract_pose_files)')
   out_dir = Path(out_dir)

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from vision.sign.poses import NUM_POINTS
 
 __all__ = [
@@ -131,13 +131,13 @@ FEATURE_SETS = ('points', 'limbs', 'points+limbs')
 
 
 def check_points_mask(points, mask):
-  points = validation.check_array('points', points, min_ndim=3, kind='float')
+  points = checks.check_array('points', points, min_ndim=3, kind='float')
   if points.shape[-2] != NUM_POINTS or points.shape[-1] not in (2, 3):
     raise ValueError(
       f'points must be [..., T, {NUM_POINTS}, 2 or 3] (body 33, left hand 21, right hand '
       f'21), got shape {tuple(points.shape)}.'
     )
-  mask = validation.check_array('mask', mask, finite=False)
+  mask = checks.check_array('mask', mask, finite=False)
   if tuple(mask.shape) != tuple(points.shape[:-1]):
     raise ValueError(
       f'mask must be [..., T, {NUM_POINTS}] = {tuple(points.shape[:-1])} (points without the '
@@ -246,7 +246,7 @@ def flip_horizontal(points, mask, width) -> tuple[jax.Array, jax.Array]:
     at missing points.
   """
   points, mask = check_points_mask(points, mask)
-  width = validation.check_array('width', width, kind='number')
+  width = checks.check_array('width', width, kind='number')
   lead = tuple(points.shape[:-3])
   if tuple(width.shape) not in ((), lead):
     raise ValueError(f'width must be a scalar or of the leading shape {lead}, got {width.shape}.')
@@ -260,7 +260,7 @@ def feature_columns(feature_set: str, dims: int = 3) -> np.ndarray:
     [75 * dims + 2 * L] bool; `pose_features(p, m, feature_set)` equals
     `pose_features(p, m)[..., feature_columns(feature_set)]`.
   """
-  validation.check_choice('feature_set', feature_set, FEATURE_SETS)
+  checks.check_choice('feature_set', feature_set, FEATURE_SETS)
   n_points = NUM_POINTS * dims
   keep = np.zeros(n_points + 2 * len(LIMBS), bool)
   keep[:n_points] = 'points' in feature_set
@@ -270,7 +270,7 @@ def feature_columns(feature_set: str, dims: int = 3) -> np.ndarray:
 
 def feature_size(feature_set: str = 'points+limbs', dims: int = 3) -> int:
   """Length F of one frame's feature vector from `pose_features`."""
-  validation.check_choice('feature_set', feature_set, FEATURE_SETS)
+  checks.check_choice('feature_set', feature_set, FEATURE_SETS)
   n_points = NUM_POINTS * dims if 'points' in feature_set else 0
   n_limbs = 2 * len(LIMBS) if 'limbs' in feature_set else 0
   return n_points + n_limbs
@@ -305,13 +305,13 @@ def pose_features(points, mask, feature_set: str = 'points+limbs') -> jax.Array:
     = 379 for points+limbs with D = 3): 75 * D coordinates, then L angles,
     then L lengths.
   """
-  validation.check_choice('feature_set', feature_set, FEATURE_SETS)
+  checks.check_choice('feature_set', feature_set, FEATURE_SETS)
   points, mask = check_points_mask(points, mask)
   return _pose_features(points, mask, feature_set)
 
 
-def clip_data(poses, labels, flip: bool = True) -> dict:
-  """The trainer's `data` pytree of a padded batch of clips.
+def pose_batch_data(poses, labels, flip: bool = True) -> dict:
+  """The trainer's `data` pytree of a padded `PoseBatch`: features, frame mask, labels.
 
   Args:
     poses: `vision.PoseBatch` (points in pixels, mask, lengths, width).
@@ -322,7 +322,7 @@ def clip_data(poses, labels, flip: bool = True) -> dict:
     {'x': [N, T, 379] float32 features, 'mask': [N, T] bool real frames,
     'y': [N] int32, ['x_flip': [N, T, 379]]}.
   """
-  labels = validation.check_labels('labels', labels, n=len(poses.lengths))
+  labels = checks.check_labels('labels', labels, n=len(poses.lengths))
   if np.min(poses.lengths) < 1:
     raise ValueError('every clip needs at least one frame.')
   t = poses.points.shape[1]
@@ -337,7 +337,7 @@ def clip_data(poses, labels, flip: bool = True) -> dict:
   return data
 
 
-def select_features(data: dict, feature_set: str) -> dict:
+def mask_features(data: dict, feature_set: str) -> dict:
   """`data` with the columns outside `feature_set` set to zero (see the module docstring)."""
   keep = jnp.asarray(feature_columns(feature_set), jnp.float32)
   return {k: v * keep if k in ('x', 'x_flip') else v for k, v in data.items()}

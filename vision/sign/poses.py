@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 
 __all__ = [
   'COMPONENTS',
@@ -135,7 +135,7 @@ def pose_to_arrays(pose, person: int = 0, source: str = 'pose') -> PoseArrays:
       f'{source}: body data must be [frames, people, points, >=3], got {data.shape}.'
     )
   people = data.shape[1]
-  validation.check_int('person', person, low=0, high=people - 1)
+  checks.check_int('person', person, low=0, high=people - 1)
   idx = np.concatenate([np.arange(starts[n][0], starts[n][0] + starts[n][1]) for n in COMPONENTS])
   points = data[:, person][:, idx, :3].astype(np.float32)
   mask = confidence[:, person][:, idx] > 0
@@ -179,7 +179,7 @@ def pad_poses(
   if len(clips) == 0:
     raise ValueError('clips is empty: nothing to batch.')
   if max_frames is not None:
-    validation.check_int('max_frames', max_frames)
+    checks.check_int('max_frames', max_frames)
   kept = []
   for i, c in enumerate(clips):
     p, m = np.asarray(c.points), np.asarray(c.mask)
@@ -195,7 +195,7 @@ def pad_poses(
   longest = max(p.shape[0] for p, _ in kept)
   if pad_to is None:
     pad_to = longest
-  validation.check_int('pad_to', pad_to, low=longest)
+  checks.check_int('pad_to', pad_to, low=longest)
   b = len(kept)
   points = np.zeros((b, pad_to, NUM_POINTS, 3), np.float32)
   mask = np.zeros((b, pad_to, NUM_POINTS), bool)

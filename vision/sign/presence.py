@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evaluation import validation
+from evaluation import checks
 from vision.sign.features import BODY_POINTS
 from vision.sign.features import LEFT_HAND
 from vision.sign.features import RIGHT_HAND
@@ -46,7 +46,7 @@ def hand_presence(mask) -> jax.Array:
   Returns:
     [..., T, 2] bool: (left hand, right hand) has at least one point present.
   """
-  mask = validation.check_array('mask', mask, min_ndim=2, finite=False)
+  mask = checks.check_array('mask', mask, min_ndim=2, finite=False)
   if mask.shape[-1] != NUM_POINTS or np.dtype(mask.dtype) != np.bool_:
     raise ValueError(f'mask must be bool [..., T, {NUM_POINTS}], got {mask.dtype} {mask.shape}.')
   return _hand_presence(mask)
@@ -100,10 +100,10 @@ def dominant_hand_presence(points, mask, lengths) -> jax.Array:
     [...] float in [0, 1].
   """
   points, mask = check_points_mask(points, mask)
-  lengths = validation.check_array('lengths', lengths, kind='int')
+  lengths = checks.check_array('lengths', lengths, kind='int')
   if tuple(lengths.shape) != tuple(points.shape[:-3]):
     raise ValueError(f'lengths must have shape {tuple(points.shape[:-3])}, got {lengths.shape}.')
-  if validation.is_concrete(lengths):
+  if checks.is_concrete(lengths):
     ls = np.asarray(lengths)
     if ls.size and (ls.min() < 1 or ls.max() > points.shape[-3]):
       raise ValueError(

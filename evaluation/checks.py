@@ -31,7 +31,7 @@ def reading(path, kind: str):
   their messages. A missing file stays a FileNotFoundError.
 
   Usage:
-    with validation.reading(path, 'JSON file'):
+    with checks.reading(path, 'JSON file'):
       doc = json.load(f)
   """
   try:
@@ -242,20 +242,6 @@ def check_labels(
       f'{name} must lie in [0, {upper}), got {sorted(set(labels[bad].tolist()))[:10]}{negative}.'
     )
   return labels.astype(np.int32)
-
-
-def check_num_classes(num_classes) -> int:
-  """Returns `num_classes` as a Python int, or raises ValueError."""
-  if isinstance(num_classes, jax.core.Tracer):
-    raise ValueError(
-      'num_classes must be a static Python int, got a traced value; mark it '
-      'static (jax.jit(..., static_argnames="num_classes")) or close over it.'
-    )
-  if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, numbers.Integral):
-    raise ValueError(f'num_classes must be an int, got {num_classes!r}.')
-  if int(num_classes) < 1:
-    raise ValueError(f'num_classes must be >= 1, got {num_classes}.')
-  return int(num_classes)
 
 
 def check_label_pair(y_true, y_pred, num_classes: int | None) -> None:

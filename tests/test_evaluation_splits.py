@@ -1,4 +1,4 @@
-"""Protocols: no subject on both sides of a split; Table III; MEGC CDE."""
+"""Splits: no subject on both sides of a split; Table III; MEGC CDE."""
 
 import jax
 import numpy as np
@@ -10,7 +10,8 @@ from sklearn import metrics as skm
 
 import evaluation
 from evaluation import megc
-from evaluation import protocols
+from evaluation import splits
+from fewshot.protocols.semg import SEMG_TABLE_III
 
 SETTINGS = settings(max_examples=50, deadline=None)
 
@@ -38,9 +39,6 @@ def test_loso_never_leaks_a_subject(s):
     covered.extend(test.tolist())
   # Every sample is tested exactly once.
   assert sorted(covered) == list(range(len(s)))
-  masks = protocols.loso_masks(s)
-  for mask, fold in zip(masks, folds):
-    np.testing.assert_array_equal(np.flatnonzero(mask), fold.test)
 
 
 @SETTINGS
@@ -52,7 +50,7 @@ def test_loso_never_leaks_a_subject(s):
   st.integers(0, 2**31),
 )
 def test_nested_loso_never_leaks_a_subject(s, k, seed):
-  nested = evaluation.nested_loso_splits(s, inner_folds=k, seed=seed)
+  nested = evaluation.nested_loso_splits(s, inner_folds=k, key=jax.random.key(seed))
   assert len(nested) == len(set(s.tolist()))
   for train, test, inner in nested:
     assert _disjoint_subjects(s, train, test)
@@ -67,18 +65,18 @@ def test_nested_loso_never_leaks_a_subject(s, k, seed):
     assert sorted(inner_val) == sorted(train.tolist())
 
 
-def test_nested_loso_is_deterministic_from_seed():
+def test_nested_loso_is_deterministic_from_key():
   s = np.repeat(np.arange(8), 3)
-  a = evaluation.nested_loso_splits(s, 3, seed=1)
-  b = evaluation.nested_loso_splits(s, 3, seed=1)
-  c = evaluation.nested_loso_splits(s, 3, seed=2)
+  a = evaluation.nested_loso_splits(s, 3, key=jax.random.key(1))
+  b = evaluation.nested_loso_splits(s, 3, key=jax.random.key(1))
+  c = evaluation.nested_loso_splits(s, 3, key=jax.random.key(2))
   same = lambda x, y: all(
     np.array_equal(f.test, g.test) for fx, fy in zip(x, y) for f, g in zip(fx.inner, fy.inner)
   )
   assert same(a, b) and not same(a, c)
-  k1 = evaluation.nested_loso_splits(s, 3, seed=jax.random.key(0))
-  k2 = evaluation.nested_loso_splits(s, 3, seed=jax.random.key(0))
-  assert same(k1, k2)
+  # A legacy uint32 [2] key of the same data gives the same split.
+  legacy = evaluation.nested_loso_splits(s, 3, key=jax.random.key_data(jax.random.key(1)))
+  assert same(a, legacy)
 
 
 def test_string_subjects_and_bad_inputs():
@@ -91,38 +89,25 @@ def test_string_subjects_and_bad_inputs():
   with pytest.raises(ValueError, match='1-D'):
     evaluation.loso_splits([[1, 2]])
   with pytest.raises(ValueError, match='at least 6 subjects'):
-    evaluation.nested_loso_splits(np.arange(5), inner_folds=5)
-  with pytest.raises(ValueError, match='seed'):
-    evaluation.nested_loso_splits(np.arange(6), 2, seed='x')
-
-
-def test_class_disjoint_split_semg_sets():
-  y = np.repeat(np.arange(7), 4)
-  split = protocols.class_disjoint_split(y)
-  assert set(y[split.seen].tolist()) == {0, 1, 2, 3}
-  assert set(y[split.unseen].tolist()) == {4, 5, 6}
-  assert not set(split.seen.tolist()) & set(split.unseen.tolist())
-  np.testing.assert_array_equal(split.unseen_labels, y[split.unseen] - 4)
-  with pytest.raises(ValueError, match='overlap'):
-    protocols.class_disjoint_split(y, (0, 1), (1, 2))
-  with pytest.raises(ValueError, match='no samples'):
-    protocols.class_disjoint_split(y, (0, 1), (7,))
+    evaluation.nested_loso_splits(np.arange(5), inner_folds=5, key=jax.random.key(0))
+  with pytest.raises(TypeError, match='jax.random key'):
+    evaluation.nested_loso_splits(np.arange(6), 2, key=3)
 
 
 def test_per_class_split_reproduces_table_iii_counts():
   # Table III: the dataset has exactly train + val + test samples per class.
-  totals = [sum(r) for r in protocols.SEMG_TABLE_III]
+  totals = [sum(r) for r in SEMG_TABLE_III]
   y = np.concatenate([np.full(n, c) for c, n in enumerate(totals)])
   y = np.random.default_rng(0).permutation(y)
-  split = protocols.per_class_split(y, seed=3)
+  split = splits.per_class_split(y, SEMG_TABLE_III, key=jax.random.key(3))
   for part, col in zip(split, range(3)):
     counts = np.bincount(y[part], minlength=7)
-    np.testing.assert_array_equal(counts, [r[col] for r in protocols.SEMG_TABLE_III])
+    np.testing.assert_array_equal(counts, [r[col] for r in SEMG_TABLE_III])
   assert (len(split.train), len(split.val), len(split.test)) == (2682, 671, 840)
   all_idx = np.concatenate(split)
   assert len(np.unique(all_idx)) == len(all_idx) == len(y)
-  again = protocols.per_class_split(y, seed=3)
-  other = protocols.per_class_split(y, seed=4)
+  again = splits.per_class_split(y, SEMG_TABLE_III, key=jax.random.key(3))
+  other = splits.per_class_split(y, SEMG_TABLE_III, key=jax.random.key(4))
   assert np.array_equal(split.test, again.test)
   assert not np.array_equal(split.test, other.test)
 
@@ -130,9 +115,9 @@ def test_per_class_split_reproduces_table_iii_counts():
 def test_per_class_split_rejects_too_few_samples():
   y = np.array([0, 0, 1, 1, 1])
   with pytest.raises(ValueError, match='class 0 has 2 samples'):
-    protocols.per_class_split(y, counts=[[1, 1, 1], [1, 1, 1]])
+    splits.per_class_split(y, key=jax.random.key(0), counts=[[1, 1, 1], [1, 1, 1]])
   with pytest.raises(ValueError, match=r'\[0, 1\)'):
-    protocols.per_class_split(y, counts=[[1, 1, 0]])
+    splits.per_class_split(y, key=jax.random.key(0), counts=[[1, 1, 0]])
 
 
 # ------------------------------------------------------------------ MEGC
