@@ -37,6 +37,7 @@ Sampling choices (documented because they change the numbers):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable
 from typing import NamedTuple
@@ -86,6 +87,23 @@ class EpisodeEvaluation(NamedTuple):
   episodes: Episodes
 
 
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+  """What one request draws, fixed for its compiled program (a static argument).
+
+  Built once by `sample_episodes` / `evaluate_episodes` after the host checks
+  and passed whole through the traced core.
+  """
+
+  n_way: int
+  k_shot: int
+  n_query: int
+  num_episodes: int
+  num_classes: int
+  support_replace: bool
+  same_pool: bool
+
+
 # ----------------------------------------------------------------------------
 # Host-side validation (before anything is traced).
 
@@ -97,11 +115,12 @@ def _validate_pools(
   n_way: int,
   k_shot: int,
   n_query: int,
+  num_episodes: int,
   classes: Sequence[int] | None,
   num_classes: int | None,
   support_replace: bool,
-) -> tuple[int, np.ndarray]:
-  """Checks a concrete request on the host; returns (num_classes, class_mask [num_classes])."""
+) -> tuple[_Spec, np.ndarray]:
+  """Checks a concrete request on the host; returns (its spec, class_mask [num_classes])."""
   s = checks.check_labels('labels', support_labels, whole_floats=True)
   same_pool = query_labels is None
   q = s if same_pool else checks.check_labels('query_labels', query_labels, whole_floats=True)
@@ -163,7 +182,10 @@ def _validate_pools(
         )
   mask = np.zeros(num_classes, dtype=bool)
   mask[candidates] = True
-  return int(num_classes), mask
+  spec = _Spec(
+    n_way, k_shot, n_query, num_episodes, int(num_classes), bool(support_replace), same_pool
+  )
+  return spec, mask
 
 
 # ----------------------------------------------------------------------------
@@ -232,14 +254,10 @@ def _sample_one(
   support_table: _ClassTable,
   query_table: _ClassTable,
   eligible: jax.Array,
-  *,
-  n_way: int,
-  k_shot: int,
-  n_query: int,
-  support_replace: bool,
-  same_pool: bool,
+  spec: _Spec,
 ) -> Episodes:
   """One episode (no leading episode axis); see `Episodes` for shapes."""
+  n_way, k_shot, n_query = spec.n_way, spec.k_shot, spec.n_query
   num_classes = eligible.shape[0]
   u = jax.random.uniform(key, (num_classes + n_way * (n_query + k_shot),))
   u_classes = u[:num_classes]
@@ -253,12 +271,12 @@ def _sample_one(
 
   def per_class(c, uq, us):
     query_pos = _distinct_positions(uq, query_table.counts[c])  # (n_query,)
-    m_support = support_table.counts[c] - (n_query if same_pool else 0)
-    if support_replace:
+    m_support = support_table.counts[c] - (n_query if spec.same_pool else 0)
+    if spec.support_replace:
       support_pos = _uniform_int(us, m_support)  # (k_shot,), with replacement (eq. 13)
     else:
       support_pos = _distinct_positions(us, m_support)
-    if same_pool:
+    if spec.same_pool:
       support_pos = _skip_taken(support_pos, query_pos)  # keep support and queries disjoint
     query_idx = query_table.order[query_table.starts[c] + query_pos]
     support_idx = support_table.order[support_table.starts[c] + support_pos]
@@ -277,76 +295,23 @@ def _sample_one(
   )
 
 
-def _tables_and_eligible(
-  support_labels,
-  query_labels,
-  class_mask,
-  *,
-  num_classes,
-  k_shot,
-  n_query,
-  support_replace,
-  same_pool,
-):
-  support_table = _class_table(support_labels, num_classes)
-  query_table = support_table if same_pool else _class_table(query_labels, num_classes)
-  need_support = 1 if support_replace else k_shot
-  if same_pool:
+def _tables_and_eligible(support_labels, query_labels, class_mask, spec: _Spec):
+  support_table = _class_table(support_labels, spec.num_classes)
+  query_table = support_table if spec.same_pool else _class_table(query_labels, spec.num_classes)
+  need_support = 1 if spec.support_replace else spec.k_shot
+  n_query = spec.n_query
+  if spec.same_pool:
     enough = support_table.counts >= n_query + need_support
   else:
     enough = (support_table.counts >= need_support) & (query_table.counts >= n_query)
   return support_table, query_table, class_mask & enough
 
 
-@functools.partial(
-  jax.jit,
-  static_argnames=(
-    'n_way',
-    'k_shot',
-    'n_query',
-    'num_episodes',
-    'num_classes',
-    'support_replace',
-    'same_pool',
-  ),
-)
-def _sample_episodes(
-  key,
-  support_labels,
-  query_labels,
-  class_mask,
-  *,
-  n_way,
-  k_shot,
-  n_query,
-  num_episodes,
-  num_classes,
-  support_replace,
-  same_pool,
-):
-  support_table, query_table, eligible = _tables_and_eligible(
-    support_labels,
-    query_labels,
-    class_mask,
-    num_classes=num_classes,
-    k_shot=k_shot,
-    n_query=n_query,
-    support_replace=support_replace,
-    same_pool=same_pool,
-  )
-  sample = functools.partial(
-    _sample_one,
-    support_table=support_table,
-    query_table=query_table,
-    eligible=eligible,
-    n_way=n_way,
-    k_shot=k_shot,
-    n_query=n_query,
-    support_replace=support_replace,
-    same_pool=same_pool,
-  )
-  ids = jnp.arange(num_episodes, dtype=jnp.uint32)
-  return jax.vmap(lambda i: sample(jax.random.fold_in(key, i)))(ids)
+@functools.partial(jax.jit, static_argnames='spec')
+def _sample_episodes(key, support_labels, query_labels, class_mask, spec: _Spec):
+  tables = _tables_and_eligible(support_labels, query_labels, class_mask, spec)
+  ids = jnp.arange(spec.num_episodes, dtype=jnp.uint32)
+  return jax.vmap(lambda i: _sample_one(jax.random.fold_in(key, i), *tables, spec))(ids)
 
 
 def sample_episodes(
@@ -404,12 +369,13 @@ def sample_episodes(
   num_episodes = checks.check_int('num_episodes', num_episodes)
   same_pool = query_labels is None
   if checks.is_concrete(labels) and (same_pool or checks.is_concrete(query_labels)):
-    num_classes, class_mask = _validate_pools(
+    spec, class_mask = _validate_pools(
       labels,
       query_labels,
       n_way=n_way,
       k_shot=k_shot,
       n_query=n_query,
+      num_episodes=num_episodes,
       classes=classes,
       num_classes=num_classes,
       support_replace=support_replace,
@@ -424,19 +390,10 @@ def sample_episodes(
     if classes is not None:
       class_mask[:] = False
       class_mask[np.asarray(classes)] = True
-  return _sample_episodes(
-    key,
-    labels,
-    labels if same_pool else query_labels,
-    class_mask,
-    n_way=n_way,
-    k_shot=k_shot,
-    n_query=n_query,
-    num_episodes=num_episodes,
-    num_classes=num_classes,
-    support_replace=bool(support_replace),
-    same_pool=same_pool,
-  )
+    spec = _Spec(
+      n_way, k_shot, n_query, num_episodes, num_classes, bool(support_replace), same_pool
+    )
+  return _sample_episodes(key, labels, labels if same_pool else query_labels, class_mask, spec)
 
 
 # ----------------------------------------------------------------------------
@@ -446,21 +403,7 @@ def sample_episodes(
 _AVERAGES = ('macro', 'weighted')
 
 
-@functools.partial(
-  jax.jit,
-  static_argnames=(
-    'n_way',
-    'k_shot',
-    'n_query',
-    'num_episodes',
-    'num_classes',
-    'support_replace',
-    'same_pool',
-    'average',
-    'chunk_size',
-    'mesh',
-  ),
-)
+@functools.partial(jax.jit, static_argnames=('spec', 'average', 'chunk_size', 'mesh'))
 def _evaluate(
   key,
   support_embeddings,
@@ -470,30 +413,14 @@ def _evaluate(
   class_mask,
   classifier,
   *,
-  n_way,
-  k_shot,
-  n_query,
-  num_episodes,
-  num_classes,
-  support_replace,
-  same_pool,
+  spec: _Spec,
   average,
   chunk_size,
   mesh=None,
 ):
-  size = sharding.padded_size(num_episodes, mesh)
+  size = sharding.padded_size(spec.num_episodes, mesh)
   ids = jnp.arange(size, dtype=jnp.uint32)
-  score = functools.partial(
-    _score_episodes,
-    n_way=n_way,
-    k_shot=k_shot,
-    n_query=n_query,
-    num_classes=num_classes,
-    support_replace=support_replace,
-    same_pool=same_pool,
-    average=average,
-    chunk_size=chunk_size,
-  )
+  score = functools.partial(_score_episodes, spec=spec, average=average, chunk_size=chunk_size)
   if mesh is not None:
     # Episode i depends only on (key, i): each device scores its block of ids.
     items, shared = sharding.P(sharding.AXIS), sharding.P()
@@ -518,46 +445,22 @@ def _score_episodes(
   class_mask,
   classifier,
   *,
-  n_way,
-  k_shot,
-  n_query,
-  num_classes,
-  support_replace,
-  same_pool,
+  spec: _Spec,
   average,
   chunk_size,
 ):
   """Scores episodes `ids` [E] (all of them, or one device's block)."""
-  support_table, query_table, eligible = _tables_and_eligible(
-    support_labels,
-    query_labels,
-    class_mask,
-    num_classes=num_classes,
-    k_shot=k_shot,
-    n_query=n_query,
-    support_replace=support_replace,
-    same_pool=same_pool,
-  )
+  tables = _tables_and_eligible(support_labels, query_labels, class_mask, spec)
 
   def one_episode(i):
-    episode = _sample_one(
-      jax.random.fold_in(key, i),
-      support_table,
-      query_table,
-      eligible,
-      n_way=n_way,
-      k_shot=k_shot,
-      n_query=n_query,
-      support_replace=support_replace,
-      same_pool=same_pool,
-    )
+    episode = _sample_one(jax.random.fold_in(key, i), *tables, spec)
     predictions = classifier(
       support_embeddings[episode.support],
       episode.support_labels,
       query_embeddings[episode.query],
-      n_way,
+      spec.n_way,
     ).astype(jnp.int32)
-    f1 = f1_score(episode.query_labels, predictions, n_way, average=average)
+    f1 = f1_score(episode.query_labels, predictions, spec.n_way, average=average)
     return f1, predictions, episode
 
   # lax.map with batch_size: vmapped over chunk_size episodes at a time and
@@ -667,12 +570,13 @@ def evaluate_episodes(
   if (query_embeddings is None) != (query_labels is None):
     raise ValueError('Pass query_embeddings and query_labels together, or neither (one pool).')
   same_pool = query_labels is None
-  num_classes, class_mask = _validate_pools(
+  spec, class_mask = _validate_pools(
     support_labels,
     query_labels,
     n_way=n_way,
     k_shot=k_shot,
     n_query=n_query,
+    num_episodes=num_episodes,
     classes=classes,
     num_classes=None,
     support_replace=support_replace,
@@ -699,17 +603,5 @@ def evaluate_episodes(
   mesh = sharding.device_mesh() if checks.is_concrete(*jax.tree.leaves(inputs)) else None
   if mesh is not None:
     inputs = sharding.replicate(inputs, mesh)
-  out = _evaluate(
-    *inputs,
-    n_way=n_way,
-    k_shot=k_shot,
-    n_query=n_query,
-    num_episodes=num_episodes,
-    num_classes=num_classes,
-    support_replace=bool(support_replace),
-    same_pool=same_pool,
-    average=average,
-    chunk_size=chunk_size,
-    mesh=mesh,
-  )
+  out = _evaluate(*inputs, spec=spec, average=average, chunk_size=chunk_size, mesh=mesh)
   return out if mesh is None else sharding.take_items(out, num_episodes)
