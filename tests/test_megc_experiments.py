@@ -1,72 +1,105 @@
-"""End-to-end: the MEGC recognition and spotting experiments on tiny settings write their tables and figures."""
+"""End-to-end: the MEGC recognition and spotting experiments on tiny settings write records, tables and figures."""
 
 import json
 import os
 
+import jax
+import numpy as np
 import pytest
 
+from evaluation import records
 from experiments import megc_recognition
 from experiments import megc_spotting
-from experiments.configs import megc_recognition as rec_configs
 from experiments.configs import megc_spotting as spot_configs
+from fewshot.protocols import megc_spotting as spot_protocol
 from vision.megc import synthetic
 
+# Seconds of training on one face per database, not a finding. STSTNet's
+# setting is tests/test_megc_recognition_protocol.py's (same shapes too), so the
+# suite compiles that training program once.
+REC_TINY = [
+  "clips_per_subject=(('negative', 2), ('positive', 1), ('surprise', 1))",
+  'subjects=1',
+  'face_size=48',
+  'flow_method=farneback',
+  'workers=1',
+  'lbp_face_size=24',
+  'lbp_grid=(2, 2)',
+  "methods=('LBP-TOP', 'STSTNet')",
+  'ststnet.fit.num_epochs=30',
+  'ststnet.fit.batch_size=8',
+  'ststnet.fit.learning_rate=1e-2',
+]
+SPOT_TINY = ["databases=(('CAS(ME)^2', 1, 10.0),)", 'ps=(0.1, 0.3)', 'size=128']
 
-def test_configs_hold_the_documented_settings():
-  full = rec_configs.get_config()
-  assert full.methods == ('LBP-TOP', 'STSTNet', 'OFF-ApexNet', 'Dual-Inception')
-  ststnet = dict(full.networks)['STSTNet'].fit
-  assert (ststnet.num_epochs, ststnet.batch_size, ststnet.learning_rate) == (800, 256, 5e-5)
-  quick = rec_configs.get_config(quick=True)
-  assert set(dict(quick.networks)) == set(full.methods) - {'LBP-TOP'}
+
+def _sets(assignments):
+  return [a for s in assignments for a in ('--set', s)]
+
+
+def test_spotting_settings_fit_their_events():
   assert spot_configs.get_config(quick=True).figure_p in spot_configs.get_config().ps
   for cfg in (spot_configs.get_config(), spot_configs.get_config(quick=True)):
     for _, _, seconds in cfg.databases:  # every setting's videos fit their events
       assert seconds >= synthetic.min_video_seconds()
-  args = megc_recognition.parse_args(['--quick', '--data-root', 'DBS'])
-  assert args.quick and args.data_root == 'DBS' and args.out == 'runs/megc_recognition'
-  assert megc_spotting.parse_args([]).out == 'runs/megc_spotting'
+
+
+def _check_records(out):
+  stored = json.load(open(os.path.join(out, 'results.json')))
+  for item in stored['records']:
+    assert set(records.FIELDS[:6]) <= set(item), item
+    assert item['estimator'].strip() and item['selection'].strip()
+  assert stored['timings'] and all(s >= 0 for s in stored['timings'].values())
+  return stored, records.read(out)
 
 
 @pytest.mark.slow
 def test_recognition_writes_table_iv_and_confusion_matrices(tmp_path):
   out = str(tmp_path / 'rec')
-  cfg = rec_configs.get_tiny_config()
-  results = megc_recognition.run(cfg, out, progress=False)
-  assert set(results) == {'LBP-TOP', 'STSTNet'}
-  assert results['STSTNet']['parameters'] == 1683
-  for name in (
-    'tables.md',
-    'results.json',
-    'inputs.npz',
-    'confusion_LBP-TOP.png',
-    'confusion_STSTNet.png',
-  ):
+  argv = ['--out', out, '--no-progress', *_sets(REC_TINY)]
+  assert megc_recognition.main(argv) == 0
+  for name in ('tables.md', 'results.json', 'inputs.npz', 'confusion_LBP-TOP.png',
+               'confusion_STSTNet.png', 'config.json'):  # fmt: skip
     assert os.path.getsize(os.path.join(out, name)) > 0, name
+  stored, recs = _check_records(out)
+  assert {r.row for r in recs} == {'LBP-TOP', 'STSTNet'}
+  full = {(r.row, r.column): r.value for r in recs if r.column.startswith('Full')}
+  assert len(full) == 4 and all(0.0 <= v <= 1.0 for v in full.values())
+  for m in ('LBP-TOP', 'STSTNet'):  # 3 faces x 4 clips, every clip predicted once
+    assert np.sum(stored['confusion'][m]) == 12
+  assert stored['parameters']['STSTNet'] == 1683
   table = open(os.path.join(out, 'tables.md')).read()
   assert 'Full UF1' in table and 'SAMM UAR' in table and '| STSTNet |' in table
-  stored = json.load(open(os.path.join(out, 'results.json')))
-  for m in ('LBP-TOP', 'STSTNet'):
-    full = stored['methods'][m]['scores']['Full']
-    assert 0.0 <= full['UF1'] <= 1.0 and 0.0 <= full['UAR'] <= 1.0
-    assert sum(map(sum, full['confusion'])) == 12  # 3 faces x 4 clips, every clip predicted once
-  # The inputs are cached with the clips' labels; a run with other settings is refused.
-  inputs, comp, desc = megc_recognition.prepare(cfg, out, None, progress=False)
-  assert inputs['ststnet'].shape == (12, 28, 28, 3) and len(comp.folds) == 3
-  assert desc.startswith('synthetic composite database')
+  assert 'Estimator:' in table and 'Selected by:' in table
+  # The inputs are cached; a run with other settings in the same folder is refused.
   with pytest.raises(ValueError, match='other settings'):
-    megc_recognition.run(rec_configs.Config(seed=1), out, progress=False)
+    megc_recognition.main([*argv, '--seed', '1'])
 
 
 @pytest.mark.slow
 def test_spotting_writes_table_ii_and_the_curve(tmp_path):
   out = str(tmp_path / 'spot')
-  results = megc_spotting.run(spot_configs.get_tiny_config(), out, progress=False)
-  db = results['CAS(ME)^2']
-  assert db['videos'] == 1 and db['micro'] == 3 and db['k'] == 5
-  for cell in db['table'].values():
-    assert cell['TP'] + cell['FN'] == 3
-    assert 0 <= cell['FP on distractors'] <= cell['FP']
-  assert os.path.getsize(db['figure']) > 0
+  assert megc_spotting.main(['--out', out, '--no-progress', *_sets(SPOT_TINY)]) == 0
+  _, recs = _check_records(out)
+  cells = records.to_summary(recs, spot_protocol.table_name('CAS(ME)^2'))
+  assert set(cells) == {'LBP-χ² p=0.1', 'LBP-χ² p=0.3'}
+  for cell in cells.values():
+    assert cell['TP'] + cell['FN'] == 3  # one video, 3 micro-expressions
+    assert 0 <= cell['FP on macro/blinks'] <= cell['FP']
+  assert os.path.getsize(os.path.join(out, 'spotting_CASME2.png')) > 0
   table = open(os.path.join(out, 'tables.md')).read()
-  assert '| LBP-χ² p=0.1 |' in table and 'Precision' in table
+  assert '| LBP-χ² p=0.1 |' in table and 'Precision' in table and 'Selected by' in table
+
+
+def test_spotting_protocol_scores_known_intervals():
+  micro = [np.array([[10, 20], [50, 60]])]
+  distractors = [np.array([[80, 95]])]
+  spotted = {0.1: [np.array([[11, 21], [82, 92], [120, 130]])], 0.5: [np.zeros((0, 2), int)]}
+  data = {'SAMM': spot_protocol.Database(micro, distractors, spotted)}
+  cfg = spot_protocol.Config(databases=(('SAMM', 1, 10.0),), ps=(0.1, 0.5))
+  res = spot_protocol.run(jax.random.key(0), cfg, data)
+  cells = records.to_summary(res.records, 'II SAMM')
+  assert cells['LBP-χ² p=0.1']['TP'] == 1 and cells['LBP-χ² p=0.1']['FP'] == 2
+  assert cells['LBP-χ² p=0.1']['FP on macro/blinks'] == 1  # [82, 92] lies on the distractor
+  assert cells['LBP-χ² p=0.5']['FN'] == 2 and cells['LBP-χ² p=0.5']['Recall'] == 0
+  assert res.counts == {'SAMM': {'videos': 1, 'micro': 2}}

@@ -13,6 +13,7 @@ import pytest
 
 import vision
 import vision.extract_poses as extract_poses_cli
+from evaluation import records
 from vision.sign import extract
 
 NUM_FRAMES = 6
@@ -149,8 +150,8 @@ def test_hand_presence_demo_writes_its_figure(short_clip, tmp_path, capsys):
   from experiments import sign_hand_presence_demo as demo
 
   out = tmp_path / 'demo'
-  args = ['--video', str(short_clip), '--hand-at-face', '2:5', '--out', str(out)]
-  assert demo.main(args) == 0
+  args = ['--video', str(short_clip), '--set', 'hand_at_face=(2, 5)', '--out', str(out)]
+  assert demo.main([*args, '--quick', '--no-progress']) == 0
   results = json.loads((out / 'results.json').read_text())
   clip = vision.read_pose_arrays(out / 'wolfgang.pose')
   present = np.asarray(vision.hand_presence(clip.mask))
@@ -158,12 +159,15 @@ def test_hand_presence_demo_writes_its_figure(short_clip, tmp_path, capsys):
     results['left_hand'] == present[:, 0].tolist()
     and results['right_hand'] == present[:, 1].tolist()
   )
-  counts = results['counts']
+  recs = records.read(out)
+  assert all(r.estimator and r.selection for r in recs)
+  counts = {r.row: r.value for r in recs}
   assert counts['frames'] == NUM_FRAMES and counts['hand_at_face_frames'] == 3
   missed = int((~present[2:5].any(1)).sum())
   assert counts['hand_at_face_but_no_hand_estimated'] == missed
   assert (out / 'hand_presence.png').stat().st_size > 5000
-  assert 'hand_at_face_frames | 3' in (out / 'tables.md').read_text()
+  text = (out / 'tables.md').read_text()
+  assert '| hand_at_face_frames | 3.0 |' in text and 'Selected by' in text
 
 
 def test_autsl_loader_extracts_missing_poses_from_videos(short_clip, tmp_path):

@@ -1,5 +1,7 @@
 """Lexicon tasks, model inputs, few-shot episodes and the hand-presence analysis (section 5)."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ from scipy import stats
 
 import vision
 from evaluation import plots
+from fewshot import trainer
 from fewshot.protocols import sign as protocol
 
 
@@ -16,7 +19,7 @@ def lexicon():
 
 
 def test_language_task_holds_out_whole_letters(lexicon):
-  task = protocol.language_task(lexicon, num_folds=3, seed=0)
+  task = protocol.language_task(lexicon, num_folds=3, key=jax.random.key(0))
   assert len(task.class_names) == 19 and task.labels.max() == 18
   np.testing.assert_array_equal(np.array(task.class_names)[task.labels], lexicon.language)
   tested = np.concatenate([f.test for f in task.folds])
@@ -42,7 +45,7 @@ def test_pose_batch_data_features_flip_and_feature_sets(lexicon):
   np.testing.assert_array_equal(np.asarray(data['mask']).sum(1), poses.lengths)
   flipped = vision.flip_horizontal(poses.points, poses.mask, poses.width)
   np.testing.assert_allclose(data['x_flip'], vision.pose_features(*flipped), atol=1e-6)
-  limbs = vision.mask_features(data, 'limbs')
+  limbs = protocol._select(data, vision.feature_columns('limbs'))
   np.testing.assert_array_equal(np.asarray(limbs['x'])[..., :225], 0)
   np.testing.assert_array_equal(np.asarray(limbs['x'])[..., 225:], np.asarray(data['x'])[..., 225:])
   mean = np.asarray(protocol.mean_features(data))
@@ -135,8 +138,39 @@ def test_run_accuracies_score_each_run_on_its_own_rows():
 
 
 def test_make_model_builds_both_teams():
-  bilstm = protocol.make_model('bilstm', 7)
-  assert (bilstm.hidden, tuple(bilstm.lstm), bilstm.dropout) == (512, (256, 256), 0.2)
-  assert protocol.make_model('transformer', 7, transformer=(32, 4, 3, 64, 0.0)).layers == 3
-  with pytest.raises(ValueError, match='kind'):
-    protocol.make_model('cnn', 7)
+  cfg = protocol.Config()
+  bilstm = protocol.make_model(cfg, 'bilstm', num_classes=7)
+  assert (bilstm.hidden, tuple(bilstm.lstm), bilstm.dropout) == cfg.bilstm
+  small = protocol.Config(transformer=(32, 4, 3, 64, 0.0))
+  assert protocol.make_model(small, 'transformer', num_classes=7).layers == 3
+  assert protocol.kind_of(bilstm) == 'bilstm'
+  with pytest.raises(ValueError, match='name'):
+    protocol.make_model(cfg, 'cnn', num_classes=7)
+  assert protocol.FEATURE_SETS == vision.FEATURE_SETS  # the protocol cannot import vision
+
+
+def test_stages_take_the_configured_learning_rate():
+  cfg = protocol.Config(learning_rate=3e-4, epochs=2, ctc_epochs=3, patience=1)
+  fit = protocol.fit_config(cfg, 'transformer', validate=False)
+  assert (fit.learning_rate, fit.num_epochs, fit.patience) == (3e-4, 3, 3)
+  assert protocol.fit_config(cfg, 'bilstm', validate=True).patience == 1
+
+
+def test_runs_do_not_depend_on_how_many_train_together(lexicon):
+  """Run r's keys are named by r: training runs 0-1 gives run 0 the model it gets alone."""
+  cfg = protocol.Config(bilstm=(8, (4,), 0.2))
+  poses = vision.PoseBatch(*(np.asarray(a)[:24] for a in lexicon.poses))
+  data = vision.pose_batch_data(poses, np.arange(24) % 3)
+  model = protocol.make_model(cfg, 'bilstm', num_classes=3)
+  fit = protocol.fit_config(dataclasses.replace(cfg, epochs=2, batch_size=8), 'bilstm', False)
+  rows = [np.arange(12), np.arange(12, 24)]
+  key = jax.random.key(5)
+  both, _ = protocol.train_runs(key, model, data, trainer.make_split(rows, rows), config=fit)
+  alone, _ = protocol.train_runs(
+    key, model, data, trainer.make_split(rows[:1], rows[:1]), config=fit
+  )
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-6),
+    both.best_params,
+    alone.best_params,
+  )

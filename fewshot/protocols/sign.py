@@ -1,40 +1,62 @@
-"""Training and evaluation protocols of the pose sign-language paper (pose_sign_language.txt).
+"""The pose sign-language paper's protocol: Table 1, the section 5 hand-presence analysis, few-shot letters.
 
-* Training (section 3) on the library's one trainer (`fewshot.trainer`):
+Moryossef et al., *Evaluating the immediate applicability of pose estimation
+for sign language recognition*. `run(key, config, data)` computes every
+table of the experiment:
+
+* Training (section 3) on the library's one trainer (`fewshot.trainer`,
+  stages from `trainer.make_stage`, Adam at `FitConfig.learning_rate`):
   Team 2's BiLSTM with cross-entropy, Team 1's transformer with the CTC loss
-  of one class per clip, Adam with its defaults, the horizontal flip as the
-  only augmentation (each training clip is mirrored with probability 1/2 at
-  every step). Clips are padded; frame masks keep padding out of every
-  output (see `fewshot.models.sign`). Runs (folds, seeds) are a vmapped axis.
+  of one class per clip, the horizontal flip as the only augmentation (each
+  training clip is mirrored with probability 1/2 at every step). Clips are
+  padded; frame masks keep padding out of every output (see
+  `fewshot.models.sign`). Runs (folds) are a vmapped axis.
 * Prediction: the BiLSTM's argmax; the transformer's CTC beam-search
   decoding (`fewshot.ctc.ctc_classes`). During training the transformer's
   validation accuracy uses the cheaper read-out of the class with the most
   probability over the frames (only for monitoring).
-* Feature sets (rows of our Table 1): the model input is always the full
+* Feature sets (rows of Table 1): the model input is always the full
   379-column vector of `vision.pose_features`; a feature set zeroes the
-  columns it does not use (`vision.feature_columns`). A zero column is zero
-  after batch norm (BiLSTM) and adds nothing through the projection, so
-  this is the smaller input up to the initial weight scale (the fan-in of the
-  first layer counts the zeroed columns), and all rows share one compiled
-  program per model.
-* The two tasks on the fingerspelling lexicon (`vision.load_fingerspelling_lexicon`):
-  which sign language a clip is signed in, with whole letters held out
-  (`language_task`), and few-shot letter recognition across languages with
-  N-way K-shot episodes on embeddings (`letter_task`, `few_shot_letters`).
-* The hand-presence analysis of section 5 (`hand_presence_analysis`).
+  columns it does not use (`SignData.columns`, from `vision.feature_columns`).
+  A zero column is zero after batch norm (BiLSTM) and adds nothing through
+  the projection, so this is the smaller input up to the initial weight
+  scale (the fan-in of the first layer counts the zeroed columns), and all
+  rows share one compiled program per model.
+* On the fingerspelling lexicon (`vision.load_fingerspelling_lexicon`):
+  task (a), which sign language a clip is signed in, with whole letters held
+  out (`language_task`); task (b), few-shot letter recognition across
+  languages with N-way K-shot episodes on embeddings (`letter_task`,
+  `few_shot_letters`). On AUTSL: train on its training split, keep the epoch
+  with the best validation loss, report validation accuracy (as Table 1).
+* Section 5: the dominant hand's share of frames for correctly and wrongly
+  recognised clips, and the Wilcoxon rank-sum test (`hand_presence_analysis`).
+
+Preprocessing (poses -> features, dominant-hand presence) is `vision`'s: the
+experiment script computes it and passes it in as `SignData`.
+
+Keys, by name below the run's key: the folds of task (a) from 'folds'; the
+Table 1 cell (team, feature set) from ('table1', kind, feature_set), whose
+run r initialises from ('init', r) and trains from ('fit', r) below it; task
+(b)'s BiLSTMs from ('few_shot', 'train') and its K-shot episodes from
+('few_shot', 'episodes', K), the same episodes for every embedding.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import evaluation
+from evaluation import records as records_lib
+from evaluation import reports
+from evaluation.keys import named_key
 from fewshot import trainer
 from fewshot.classifiers import prototype_classifier
 from fewshot.ctc import ctc_class_loss
@@ -44,6 +66,119 @@ from fewshot.models.sign import SignBiLSTM
 from fewshot.models.sign import SignTransformer
 
 KINDS = ('transformer', 'bilstm')  # Team 1, Team 2
+FEATURE_SETS = ('points', 'limbs', 'points+limbs')  # vision.FEATURE_SETS
+TEAMS = {'transformer': 'Team 1 (transformer, CTC)', 'bilstm': 'Team 2 (BiLSTM)'}
+ROWS = {fs: f'Holistic {fs}' for fs in FEATURE_SETS}
+TABLE1, PRESENCE, FEW_SHOT = '1', 'Section 5', 'Few-shot letters'
+# Section 5 analyses the paper's model and input.
+PRESENCE_CELL = ('bilstm', 'points+limbs')
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that changes the numbers of a run.
+
+  Attributes:
+    seed: root seed.
+    max_frames: clips longer than this are subsampled evenly (`vision.pad_poses`).
+    folds: k of the leave-letters-out folds of task (a).
+    feature_sets: rows of Table 1 (`FEATURE_SETS`).
+    kinds: columns of Table 1: 'transformer' (Team 1), 'bilstm' (Team 2).
+    epochs: training epochs of the BiLSTMs (the last epoch's model is kept on
+      the lexicon; the best validation epoch on AUTSL, with `patience`).
+    ctc_epochs: the same for the CTC transformer, which needs more steps: it
+      first sits on the CTC plateau of all-blank outputs (on the lexicon's
+      quick setting, about 150-200 steps at batch 32).
+    patience: early-stopping patience on AUTSL.
+    batch_size: clips per step (Team 2: 512).
+    learning_rate: Adam step size of every stage (Adam's default 1e-3, as the paper).
+    flip: mirror training clips at random (the paper's only augmentation).
+    bilstm: (hidden, lstm units per layer, dropout) of Team 2's model (paper:
+      512, (256, 256), 0.2).
+    transformer: (dim, heads, layers, ff, dropout) of Team 1's model (sizes
+      not given in the paper).
+    beam_width: CTC beam width.
+    min_languages, num_base: task (b): letters in >= min_languages languages,
+      the first num_base alphabetically train the embedding.
+    n_way, shots, n_query, episodes: task (b) episodes; shots=() skips task (b).
+    autsl_limit: read only the first N clips of each AUTSL split (None: all).
+    languages: restrict the lexicon to these languages (None: all 19).
+  """
+
+  seed: int = 0
+  max_frames: int = 48
+  folds: int = 5
+  feature_sets: tuple = FEATURE_SETS
+  kinds: tuple = KINDS
+  epochs: int = 60
+  ctc_epochs: int = 100
+  patience: int = 10
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  flip: bool = True
+  bilstm: tuple = (512, (256, 256), 0.2)
+  transformer: tuple = (256, 8, 2, 1024, 0.1)
+  beam_width: int = 10
+  min_languages: int = 14
+  num_base: int = 13
+  n_way: int = 5
+  shots: tuple = (1, 5)
+  n_query: int = 5
+  episodes: int = 2000
+  autsl_limit: int | None = None
+  languages: tuple | None = None
+
+  def __post_init__(self):
+    for fs in self.feature_sets:
+      evaluation.checks.check_choice('feature_sets', fs, FEATURE_SETS)
+    for kind in self.kinds:
+      evaluation.checks.check_choice('kinds', kind, KINDS)
+
+
+class SignData(NamedTuple):
+  """The preprocessed clips `run` trains and scores on.
+
+  Attributes:
+    features: `vision.pose_batch_data(poses, labels, flip)`: {'x': [N, T, F],
+      'mask': [N, T], 'y': [N] class, ['x_flip': [N, T, F]]}.
+    class_names: the classes of 'y'.
+    columns: {feature set: [F] bool} the columns it uses (`vision.feature_columns`).
+    presence: [N] the dominant hand's share of each clip's frames
+      (`vision.dominant_hand_presence`).
+    lexicon: the fingerspelling lexicon (its `.language` and `.letter` [N]
+      str arrays), or None for AUTSL.
+    split: None on the lexicon (leave-letters-out folds); on AUTSL
+      (train rows, validation rows).
+    source: the data in words (for the estimators).
+  """
+
+  features: dict
+  class_names: tuple
+  columns: dict
+  presence: np.ndarray
+  lexicon: object | None = None
+  split: tuple | None = None
+  source: str = ''
+
+
+class Results(NamedTuple):
+  """What `run` returns.
+
+  Attributes:
+    records: Table 1 (mean and std of accuracy over folds), section 5 (group
+      sizes, mean presence, the rank-sum test) and the few-shot letters table.
+    timings: wall seconds per Table 1 cell and per task.
+    accuracies: {row: {team: [R] accuracy of each run}}.
+    presence: {'presence': [n] fraction of each evaluated clip, 'correct': [n] bool}.
+    few_shot: {'letters': novel letters, 'accuracy': {embedding: {column: [episodes x runs]}}}
+      or None.
+  """
+
+  records: list
+  timings: dict
+  accuracies: dict
+  presence: dict
+  few_shot: dict | None
 
 
 class Task(NamedTuple):
@@ -60,26 +195,41 @@ class Task(NamedTuple):
   folds: list | None
 
 
-# ------------------------------------------------------------------ data
-
-
 # ------------------------------------------------------------- training
 
 
-def make_model(
-  kind: str, num_classes: int, bilstm=(512, (256, 256), 0.2), transformer=(256, 8, 2, 1024, 0.1)
-):
-  """Team 2's `SignBiLSTM` (hidden, lstm units, dropout) or Team 1's `SignTransformer`
-  (dim, heads, layers, ff, dropout) for `num_classes` classes."""
-  evaluation.checks.check_choice('kind', kind, KINDS)
-  if kind == 'bilstm':
-    hidden, lstm, dropout = bilstm
+def make_model(config: Config, name: str, *, num_classes: int):
+  """Team 2's `SignBiLSTM` ('bilstm': `config.bilstm`) or Team 1's
+  `SignTransformer` ('transformer': `config.transformer`) for `num_classes` classes."""
+  evaluation.checks.check_choice('name', name, KINDS)
+  if name == 'bilstm':
+    hidden, lstm, dropout = config.bilstm
     return SignBiLSTM(num_classes, hidden=hidden, lstm=tuple(lstm), dropout=dropout)
-  dim, heads, layers, ff, dropout = transformer
+  dim, heads, layers, ff, dropout = config.transformer
   return SignTransformer(num_classes, dim=dim, heads=heads, layers=layers, ff=ff, dropout=dropout)
 
 
-def _forward(model, kind, params, batch_stats, x, frame_mask, train, key=None):
+def kind_of(model) -> str:
+  """'bilstm' or 'transformer', the team of a model from `make_model`."""
+  if isinstance(model, SignBiLSTM):
+    return 'bilstm'
+  if isinstance(model, SignTransformer):
+    return 'transformer'
+  raise ValueError(f'not a sign model: {type(model).__name__}')
+
+
+def fit_config(config: Config, kind: str, validate: bool) -> trainer.FitConfig:
+  """The `FitConfig` of a stage: epochs of the team, patience only with validation."""
+  epochs = config.ctc_epochs if kind == 'transformer' else config.epochs
+  return trainer.FitConfig(
+    num_epochs=epochs,
+    batch_size=config.batch_size,
+    patience=config.patience if validate else epochs,
+    learning_rate=config.learning_rate,
+  )
+
+
+def _forward(model, params, batch_stats, x, frame_mask, train, key=None):
   rngs = {'dropout': key} if key is not None else None
   return trainer.apply_model(model, params, batch_stats, x, frame_mask, train=train, rngs=rngs)
 
@@ -90,9 +240,9 @@ def _loss(kind, out, frame_mask, y, mask):
   return trainer.masked_mean(ctc_class_loss(out, frame_mask, y), mask)
 
 
-def make_loss_fn(model, kind: str, flip: bool):
+def make_loss_fn(model, flip: bool):
   """`loss_fn(params, batch_stats, key, batch)` of the trainer for one model."""
-  evaluation.checks.check_choice('kind', kind, KINDS)
+  kind = kind_of(model)
 
   def loss_fn(params, batch_stats, key, batch):
     d = batch.data
@@ -101,10 +251,20 @@ def make_loss_fn(model, kind: str, flip: bool):
     if flip:  # the paper's only augmentation, per clip with probability 1/2
       mirror = jax.random.bernoulli(key_flip, 0.5, x.shape[:1])
       x = jnp.where(mirror[:, None, None], d['x_flip'], x)
-    out, stats = _forward(model, kind, params, batch_stats, x, d['mask'], True, key_drop)
+    out, stats = _forward(model, params, batch_stats, x, d['mask'], True, key_drop)
     return _loss(kind, out, d['mask'], d['y'], batch.mask), stats
 
   return loss_fn
+
+
+def flip_loss(model):
+  """The stage loss with random mirroring (`trainer.make_stage`'s factory)."""
+  return make_loss_fn(model, flip=True)
+
+
+def plain_loss(model):
+  """The stage loss without augmentation."""
+  return make_loss_fn(model, flip=False)
 
 
 def _monitor_classes(kind, out, frame_mask):
@@ -114,23 +274,18 @@ def _monitor_classes(kind, out, frame_mask):
   return jnp.argmax(probs.sum(1), -1)
 
 
-def make_eval_fn(model, kind: str):
+def make_eval_fn(model):
   """`eval_fn(params, batch_stats, data, split)` -> {'val_loss', 'val_acc'} for early stopping."""
+  kind = kind_of(model)
 
   def eval_fn(params, batch_stats, data, split):
     idx, m = split.val_idx, split.val_mask
     x, fm, y = data['x'][idx], data['mask'][idx], data['y'][idx]
-    out, _ = _forward(model, kind, params, batch_stats, x, fm, False)
+    out, _ = _forward(model, params, batch_stats, x, fm, False)
     correct = (_monitor_classes(kind, out, fm) == y).astype(jnp.float32)
     return {'val_loss': _loss(kind, out, fm, y, m), 'val_acc': trainer.masked_mean(correct, m)}
 
   return eval_fn
-
-
-@functools.lru_cache(maxsize=8)
-def adam(learning_rate: float = 1e-3):
-  """Adam with its defaults (the paper's optimizer), one object per rate so compiled fits are reused."""
-  return optax.adam(learning_rate)
 
 
 def pad_split(split, like):
@@ -150,28 +305,20 @@ def pad_split(split, like):
   return trainer.Split(*out)
 
 
-@functools.partial(jax.jit, static_argnames='model')
-def _init_runs(model, keys, x, frame_mask):
-  return jax.vmap(lambda k: model.init(k, x, frame_mask))(keys)
+def _run_keys(key, name: str, num_runs: int):
+  return jnp.stack([named_key(key, name, r) for r in range(num_runs)])
 
 
-def init_runs(model, key, data, num_runs: int):
-  """Flax variables of `num_runs` independently initialised models (leading [R] axis)."""
-  keys = jax.random.split(key, num_runs)
-  return _init_runs(model, keys, data['x'][:1], data['mask'][:1])
-
-
-def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate=False):
+def train_runs(key, model, data, split, *, config: trainer.FitConfig, flip=True, validate=False):
   """Trains one model per run of `split` (runs vmapped) on the one trainer.
 
   Args:
-    model: `SignBiLSTM` or `SignTransformer`.
-    kind: 'bilstm' or 'transformer'.
-    data: from `vision.pose_batch_data` (optionally `vision.mask_features`).
+    key: jax.random key; run r initialises from `named_key(key, 'init', r)`
+      and trains from `named_key(key, 'fit', r)`.
+    model: `SignBiLSTM` or `SignTransformer` (`make_model`).
+    data: from `vision.pose_batch_data` (feature columns zeroed as the run needs).
     split: `trainer.Split` with a leading [R] axis (`trainer.make_split`).
-    tx: optax optimizer (the paper: `optax.adam(1e-3)`, Adam's defaults).
-    config: `trainer.FitConfig`.
-    key: a `jax.random.key`.
+    config: `trainer.FitConfig` (`fit_config`); Adam at its learning rate.
     flip: mirror training clips at random (needs `data['x_flip']`).
     validate: evaluate on `split`'s validation indices every epoch and keep
       the best epoch (`config.monitor`); False trains `config.num_epochs`
@@ -183,56 +330,47 @@ def train_runs(model, kind, data, split, *, tx, config, key, flip=True, validate
   if flip and 'x_flip' not in data:
     raise ValueError("flip=True needs data['x_flip'] (vision.pose_batch_data(..., flip=True)).")
   num_runs = int(np.shape(split.train_idx)[0])
-  key_init, key_fit = jax.random.split(key)
-  variables = init_runs(model, key_init, data, num_runs)
-  fit_states = jax.vmap(lambda v: trainer.init_fit_state(v, tx))(variables)
-  fit = _make_fit(model, kind, tx, config, flip, validate)
-  keys = jax.random.split(key_fit, num_runs)
-  fit_states, history = trainer.fit_runs(
-    fit, fit_states, keys, data, split, num_epochs=config.num_epochs
+  stage = trainer.make_stage(
+    model, config, flip_loss if flip else plain_loss, make_eval_fn if validate else None
   )
-  trainer.check_finite(fit_states, f'sign {kind}')
+  fit_states = stage.init(_run_keys(key, 'init', num_runs), data['x'][:1], data['mask'][:1])
+  fit_states, history = trainer.fit_runs(
+    stage.fit, fit_states, _run_keys(key, 'fit', num_runs), data, split,
+    num_epochs=config.num_epochs,
+  )  # fmt: skip
+  trainer.check_finite(fit_states, f'sign {kind_of(model)}')
   return fit_states, history
 
 
-@functools.lru_cache(maxsize=16)
-def _make_fit(model, kind, tx, config, flip, validate):
-  # One fit per (model, settings): fit_runs caches its compiled program per fit.
-  eval_fn = make_eval_fn(model, kind) if validate else None
-  return trainer.make_fit(make_loss_fn(model, kind, flip), tx, config, eval_fn=eval_fn)
-
-
-@functools.partial(jax.jit, static_argnames=('model', 'kind', 'beam_width', 'method'))
-def _apply_runs(model, kind, params, batch_stats, x, frame_mask, beam_width, method):
+@functools.partial(jax.jit, static_argnames=('model', 'beam_width', 'method'))
+def _apply_runs(model, params, batch_stats, x, frame_mask, beam_width, method):
   def one(p, s):
     if method == 'embed':
       return trainer.apply_model(model, p, s, x, frame_mask, train=False, method='embed')[0]
     out, _ = trainer.apply_model(model, p, s, x, frame_mask, train=False)
-    if kind == 'bilstm':
+    if kind_of(model) == 'bilstm':
       return jnp.argmax(out, -1).astype(jnp.int32)
     return ctc_classes(out, frame_mask, beam_width)
 
   return jax.vmap(one)(params, batch_stats)
 
 
-def predict_runs(model, kind, fit_states, data, idx, beam_width: int = 10) -> np.ndarray:
+def predict_runs(model, fit_states, data, idx, beam_width: int = 10) -> np.ndarray:
   """Predicted classes [R, n] of clips `idx` by each run's best model."""
   idx = np.asarray(idx)
   x, fm = data['x'][idx], data['mask'][idx]
   fs = fit_states
   return np.asarray(
-    _apply_runs(model, kind, fs.best_params, fs.best_batch_stats, x, fm, beam_width, None)
+    _apply_runs(model, fs.best_params, fs.best_batch_stats, x, fm, beam_width, None)
   )
 
 
-def embed_runs(model, kind, fit_states, data, idx) -> np.ndarray:
+def embed_runs(model, fit_states, data, idx) -> np.ndarray:
   """Clip embeddings [R, n, dim] (`model.embed`) by each run's best model."""
   idx = np.asarray(idx)
   x, fm = data['x'][idx], data['mask'][idx]
   fs = fit_states
-  return np.asarray(
-    _apply_runs(model, kind, fs.best_params, fs.best_batch_stats, x, fm, 1, 'embed')
-  )
+  return np.asarray(_apply_runs(model, fs.best_params, fs.best_batch_stats, x, fm, 1, 'embed'))
 
 
 def run_accuracies(predictions, labels, test_rows) -> tuple[list, np.ndarray]:
@@ -262,18 +400,27 @@ def run_accuracies(predictions, labels, test_rows) -> tuple[list, np.ndarray]:
 # ------------------------------------------------------- lexicon tasks
 
 
-def language_task(lexicon, num_folds: int = 5, seed: int = 0) -> Task:
+def language_classes(lexicon) -> tuple[np.ndarray, tuple]:
+  """Task (a)'s labels: ([N] int32 language index of each clip, the sorted language names)."""
+  names = tuple(sorted(set(np.asarray(lexicon.language).tolist())))
+  labels = np.searchsorted(np.array(names), lexicon.language).astype(np.int32)
+  return labels, names
+
+
+def language_task(lexicon, num_folds: int = 5, *, key) -> Task:
   """Task (a): which of the 19 sign languages a clip is signed in.
 
   Every clip of a letter is in the same test fold (the letters are dealt into
   `num_folds` groups, `evaluation.subject_folds` with letters as the
   groups), so the model never saw the test letters, in any language.
+
+  Args:
+    lexicon: the fingerspelling lexicon (`.language`, `.letter` [N] str).
+    num_folds: k of the leave-letters-out folds.
+    key: jax.random key of the letters' assignment to folds.
   """
-  names = tuple(sorted(set(lexicon.language.tolist())))
-  labels = np.searchsorted(np.array(names), lexicon.language).astype(np.int32)
-  return Task(
-    labels, names, evaluation.subject_folds(lexicon.letter, num_folds, key=jax.random.key(seed))
-  )
+  labels, names = language_classes(lexicon)
+  return Task(labels, names, evaluation.subject_folds(lexicon.letter, num_folds, key=key))
 
 
 def letter_task(lexicon, min_languages: int = 14, num_base: int = 13) -> tuple[Task, Task]:
@@ -368,3 +515,205 @@ def hand_presence_analysis(presence, correct) -> dict:
     'mean_incorrect': float(bad.mean()) if bad.size else None,
     'ranksum': test._asdict() if test is not None else None,
   }
+
+
+# ------------------------------------------------------------- the tables
+
+
+def _select(features: dict, columns) -> dict:
+  """`features` with the columns outside a feature set zeroed (module doc)."""
+  keep = jnp.asarray(columns, jnp.float32)
+  return {k: v * keep if k in ('x', 'x_flip') else v for k, v in features.items()}
+
+
+def table1(key, config: Config, data: SignData, split, test_rows, *, validate: bool):
+  """Accuracy of every team and feature set on each run's test rows.
+
+  Returns:
+    ({row: {team: [R] accuracies}}, {(kind, feature_set): [N] bool correct},
+    {cell name: seconds}).
+  """
+  scores, correct, timings = {}, {}, {}
+  labels = np.asarray(data.features['y'])
+  for kind in config.kinds:
+    model = make_model(config, kind, num_classes=len(data.class_names))
+    for fs in config.feature_sets:
+      started = time.perf_counter()
+      selected = _select(data.features, data.columns[fs])
+      states, _ = train_runs(
+        named_key(key, 'table1', kind, fs), model, selected, split,
+        config=fit_config(config, kind, validate), flip=config.flip, validate=validate,
+      )  # fmt: skip
+      pred = predict_runs(model, states, selected, np.concatenate(test_rows), config.beam_width)
+      accs, hits = run_accuracies(pred, labels, test_rows)
+      scores.setdefault(ROWS[fs], {})[TEAMS[kind]] = accs
+      correct[(kind, fs)] = hits
+      timings[f'table1 {kind} {fs}'] = time.perf_counter() - started
+  return scores, correct, timings
+
+
+def few_shot(key, config: Config, data: SignData, like) -> dict:
+  """Task (b): episodes on the novel letters, trained BiLSTMs vs untrained mean features.
+
+  One BiLSTM per run of the Table 1 split, trained on the base letters with
+  Table 1's shapes (split padded, Table 1's number of outputs), so the Team 2
+  training program compiled for Table 1 is reused.
+
+  Returns:
+    {'letters': the novel letters, 'accuracy': {embedding: {'N-way K-shot':
+    [runs x episodes] accuracies}}}.
+  """
+  base, novel = letter_task(data.lexicon, config.min_languages, config.num_base)
+  if len(base.class_names) > len(data.class_names):
+    raise ValueError(
+      f"task (b) trains {len(base.class_names)} base letters on Table 1's model with "
+      f'{len(data.class_names)} outputs; lower num_base.'
+    )
+  rows = [np.flatnonzero(base.labels >= 0)] * like.train_idx.shape[0]
+  split = pad_split(trainer.make_split(rows, rows), like)
+  model = make_model(config, 'bilstm', num_classes=len(data.class_names))
+  features = dict(data.features, y=jnp.asarray(np.maximum(base.labels, 0)))
+  states, _ = train_runs(
+    named_key(key, 'few_shot', 'train'), model, features, split,
+    config=fit_config(config, 'bilstm', False), flip=config.flip,
+  )  # fmt: skip
+  idx = np.flatnonzero(novel.labels >= 0)
+  trained = f'BiLSTM trained on {base.class_names[0]}..{base.class_names[-1]}'
+  embeddings = {
+    'mean features (no training)': np.asarray(mean_features(data.features))[idx][None],
+    trained: embed_runs(model, states, data.features, idx),
+  }
+  table = {}
+  for name, runs in embeddings.items():
+    for k in config.shots:
+      episodes_key = named_key(key, 'few_shot', 'episodes', k)
+      acc = [
+        few_shot_letters(
+          episodes_key, emb, novel.labels[idx], n_way=config.n_way, k_shot=k,
+          n_query=config.n_query, num_episodes=config.episodes,
+        )[0]
+        for emb in runs
+      ]  # fmt: skip
+      table.setdefault(name, {})[f'{config.n_way}-way {k}-shot'] = np.concatenate(acc).tolist()
+  return {'letters': list(novel.class_names), 'accuracy': table}
+
+
+def _table1_words(config: Config, data: SignData, num_runs: int, validate: bool):
+  """(estimator, selection) of Table 1."""
+  epochs = f'{config.epochs} epochs (BiLSTM) / {config.ctc_epochs} (transformer)'
+  if validate:
+    estimator = (
+      f'accuracy on the validation split of one model per cell ({data.source}); '
+      f'mean (and std, ddof 1) over {num_runs} run(s)'
+    )
+    selection = (
+      f'epochs: early stopping on the validation loss (patience {config.patience}, at most '
+      f'{epochs}) of the same validation split the accuracy is reported on (selected on the '
+      'test split, as the paper does); all teams and feature sets reported'
+    )
+  else:
+    estimator = (
+      f"accuracy of each fold's model on the clips of its held-out letters ({data.source}; "
+      f'which of {len(data.class_names)} sign languages); mean and std (ddof 1) over the '
+      f'{num_runs} leave-letters-out folds'
+    )
+    selection = f"none: fixed {epochs}, the last epoch's model; all teams and feature sets reported"
+  return estimator, selection
+
+
+def _presence_records(res: dict, cell, selection: str) -> list:
+  """Section 5's numbers as records (`hand_presence_analysis`'s output)."""
+  team, fs = TEAMS[cell[0]], ROWS[cell[1]]
+  groups = f'clips Table 1 tested with {team}, {fs} (each once, by the fold holding it out)'
+  share = "share of a clip's frames in which its dominant hand is estimated"
+  sel = (
+    f"none: the paper's model and input ({team}, {fs}), fixed in advance; its models: {selection}"
+  )
+  out = []
+  for group in ('correct', 'incorrect'):
+    n = len(res[group])
+    out.append(records_lib.record(
+      PRESENCE, f'{group} clips', 'value', n, estimator=f'number of {group}ly recognised {groups}', selection=sel,
+    ))  # fmt: skip
+    if n:
+      out.append(records_lib.record(
+        PRESENCE, f'mean presence, {group}', 'value', res[f'mean_{group}'],
+        estimator=f'{share}; mean over the {group}ly recognised {groups}', selection=sel, n=n,
+      ))  # fmt: skip
+  test = res['ranksum']
+  if test is not None:
+    words = (
+      f'Wilcoxon rank-sum test (normal approximation, scipy.stats.ranksums) of the presence, '
+      f'correct ({test["n_x"]}) vs incorrect ({test["n_y"]}) clips'
+    )
+    for row, value in (('rank-sum z', test['statistic']), ('rank-sum p-value', test['pvalue'])):
+      what = 'z statistic' if row.endswith('z') else 'two-sided p-value'
+      out.append(records_lib.record(
+        PRESENCE, row, 'value', value, estimator=f'{what} of the {words}', selection=sel,
+      ))  # fmt: skip
+  return out
+
+
+def _few_shot_records(config: Config, res: dict, selection: str) -> list:
+  letters = ', '.join(res['letters'])
+  estimator = (
+    f'accuracy of the queries of one {config.n_way}-way K-shot episode on the novel letters '
+    f'{letters} ({config.n_query} queries per class, prototype classifier on the embedding); '
+    f"mean and std (ddof 1) over {config.episodes} episodes x the embedding's models "
+    '(the same episodes for every embedding)'
+  )
+  sel = f'none: every embedding and K listed reported; the trained BiLSTMs: {selection}'
+  summary = reports.summarize(res['accuracy'], 'mean_std')
+  return records_lib.from_summary(FEW_SHOT, summary, estimator=estimator, selection=sel)
+
+
+def _folds(key, config: Config, data: SignData):
+  """(train rows, test rows, validate) of the lexicon's folds or AUTSL's split."""
+  if data.split is not None:
+    train, test = data.split
+    return [np.asarray(train)], [np.asarray(test)], True
+  task = language_task(data.lexicon, config.folds, key=named_key(key, 'folds'))
+  if not np.array_equal(task.labels, np.asarray(data.features['y'])):
+    raise ValueError("features['y'] must be the lexicon's language classes (language_classes).")
+  return [f.train for f in task.folds], [f.test for f in task.folds], False
+
+
+def run(key, config: Config, data: SignData, *, progress: Callable | None = None) -> Results:
+  """Table 1, the section 5 analysis and (on the lexicon) the few-shot letters table.
+
+  Args:
+    key: the run's root jax.random key (keys by name, module doc).
+    config: `Config`.
+    data: `SignData`.
+    progress: called once after Table 1, the analysis and task (b), or None.
+
+  Returns:
+    `Results`.
+  """
+  tick = progress or (lambda: None)
+  train_rows, test_rows, validate = _folds(key, config, data)
+  split = trainer.make_split(train_rows, test_rows)
+  scores, correct, timings = table1(key, config, data, split, test_rows, validate=validate)
+  tick()
+  estimator, selection = _table1_words(config, data, len(test_rows), validate)
+  statistic = 'mean_std' if len(test_rows) > 1 else None
+  summary = reports.summarize(scores, statistic) if statistic else {
+    row: {team: accs[0] for team, accs in cols.items()} for row, cols in scores.items()
+  }  # fmt: skip
+  recs = records_lib.from_summary(TABLE1, summary, estimator=estimator, selection=selection)
+
+  cell = PRESENCE_CELL if PRESENCE_CELL in correct else next(iter(correct))
+  evaluated = np.concatenate(test_rows)
+  presence = np.asarray(data.presence)[evaluated]
+  hits = correct[cell][evaluated]
+  recs += _presence_records(hand_presence_analysis(presence, hits), cell, selection)
+  tick()
+
+  few = None
+  if data.lexicon is not None and config.shots:
+    started = time.perf_counter()
+    few = few_shot(key, config, data, split)
+    timings['few_shot'] = time.perf_counter() - started
+    recs += _few_shot_records(config, few, selection)
+  tick()
+  return Results(recs, timings, scores, {'presence': presence, 'correct': hits}, few)

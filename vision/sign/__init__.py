@@ -29,7 +29,6 @@ from vision.sign.features import feature_columns
 from vision.sign.features import feature_size
 from vision.sign.features import flip_horizontal
 from vision.sign.features import limb_features
-from vision.sign.features import mask_features
 from vision.sign.features import normalize_shoulders
 from vision.sign.features import pose_batch_data
 from vision.sign.features import pose_features
@@ -60,7 +59,6 @@ __all__ = [
   'extract_pose_files',
   'pose_batch_data',
   'feature_columns',
-  'mask_features',
   'feature_size',
   'fingerspelling_lexicon_dir',
   'flip_horizontal',

@@ -335,9 +335,3 @@ def pose_batch_data(poses, labels, flip: bool = True) -> dict:
     points, mask = flip_horizontal(poses.points, poses.mask, poses.width)
     data['x_flip'] = pose_features(points, mask)
   return data
-
-
-def mask_features(data: dict, feature_set: str) -> dict:
-  """`data` with the columns outside `feature_set` set to zero (see the module docstring)."""
-  keep = jnp.asarray(feature_columns(feature_set), jnp.float32)
-  return {k: v * keep if k in ('x', 'x_flip') else v for k, v in data.items()}

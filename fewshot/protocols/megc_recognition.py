@@ -1,0 +1,433 @@
+"""MEGC 2019 recognition (section III, Table IV): the four methods under composite-database LOSO.
+
+Composite Database Evaluation (CDE): the clips of SMIC, CASME II and SAMM
+with their emotions mapped to negative / positive / surprise form one set
+(`evaluation.megc.composite_database`); leave-one-subject-out over all its
+subjects (68 in the paper). Every held-out subject's clips are predicted by
+the model trained on all other subjects, so each clip gets exactly one
+prediction; UF1 and UAR pool TP / FP / FN over all folds (eq. 3-5), which
+equals scoring the concatenated predictions (`scores_by_database`, Table IV's
+Full / SMIC / CASME II / SAMM columns).
+
+Networks (STSTNet, OFF-ApexNet, Dual-Inception; `fewshot.models.megc`) train
+on the library's trainer with the LOSO folds as runs: one `trainer.Split` per
+fold (training subjects / held-out subject) and `trainer.fit_runs`, which
+vmaps the folds into one program (or trains them one after another on the
+same shapes). Training is a fixed number of epochs of Adam on the masked
+cross-entropy, without validation: LOSO leaves no validation subject, and
+the released implementations also train a fixed schedule (STSTNet: Adam,
+5e-5, batches of 256, 800 epochs). The held-out subject is used only for the
+predictions after training.
+
+The hand-crafted baseline, LBP-TOP [25] with a linear SVM (scikit-learn's
+`LinearSVC`), uses the same folds; the SVM runs on the host, fold by fold.
+
+The clips' inputs (faces, onset-to-apex flow and strain, LBP-TOP) are
+preprocessing: the experiment script computes them with `vision` and passes
+them in as `Inputs`; `run` trains and scores.
+
+Keys: each method's key is `named_key(key, method)`; a network's fold f
+initialises from `named_key(method_key, 'init', subject)` and trains from
+`named_key(method_key, 'fit', subject)` (subject: the held-out
+'DATABASE/subject'), so no fold's result depends on the others or on the
+order of the methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evaluation import checks
+from evaluation import megc as megc_eval
+from evaluation import records as records_lib
+from evaluation.keys import named_key
+from evaluation.keys import numpy_rng
+from fewshot import trainer
+from fewshot.models import megc as megc_models
+
+NETWORKS = tuple(megc_models.MODELS)  # STSTNet, OFF-ApexNet, Dual-Inception
+METHODS = ('LBP-TOP',) + NETWORKS
+# Config field of each network's training settings.
+NETWORK_FIELDS = {
+  'STSTNet': 'ststnet',
+  'OFF-ApexNet': 'off_apexnet',
+  'Dual-Inception': 'dual_inception',
+}
+COLUMNS = ('Full', 'SMIC', 'CASME II', 'SAMM')
+TABLE = 'IV'
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+  """Training of one Table IV network under CDE LOSO.
+
+  Attributes:
+    fit: epochs, batch size and Adam learning rate (no validation, so
+      `patience` and `monitor` play no part).
+    vmap_folds: folds as one vmapped program (True) or one after another
+      (False; same results up to float rounding, cheaper on a small CPU).
+    eval_chunk: clips per forward pass when predicting.
+  """
+
+  fit: trainer.FitConfig = trainer.FitConfig(num_epochs=800, batch_size=256, learning_rate=5e-5)
+  vmap_folds: bool = True
+  eval_chunk: int = 256
+
+  def __post_init__(self):
+    checks.check_int('eval_chunk', self.eval_chunk)
+
+
+@dataclasses.dataclass(frozen=True)
+class SVMConfig:
+  """The linear SVM of the LBP-TOP baseline (scikit-learn `LinearSVC`).
+
+  Features are standardised with the mean and deviation of each fold's
+  training clips (scikit-learn `StandardScaler`): raw LBP-TOP histogram bins
+  are small numbers of very different spread, on which the SVM solver
+  converges slowly.
+
+  Attributes:
+    c: regularisation C.
+    class_weight: None (scikit-learn's default) or 'balanced'.
+    max_iter: solver iterations.
+  """
+
+  c: float = 1.0
+  class_weight: str | None = None
+  max_iter: int = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that changes the numbers of a recognition run.
+
+  Attributes:
+    seed: root seed (the synthetic clips; every method's key by name).
+    clips_per_subject: ((MEGC class or 'omitted', clips), ...) per source face.
+    subjects: source faces per synthetic database (None: all 11).
+    face_size: side of the face crops the flow is computed on.
+    flow_method: 'tvl1' or 'farneback'.
+    align: 'box' or 'landmarks' (`vision.face_clip`).
+    workers: flow processes (None: every CPU).
+    lbp_face_size, lbp_grid, lbp_radii: LBP-TOP face side, blocks, (R_x, R_y, R_t).
+    methods: Table IV rows to run (`METHODS`).
+    ststnet, off_apexnet, dual_inception: each network's `NetworkConfig`.
+    svm: the LBP-TOP baseline's linear SVM.
+  """
+
+  seed: int = 0
+  clips_per_subject: tuple = (('negative', 6), ('positive', 3), ('surprise', 2), ('omitted', 1))
+  subjects: int | None = None
+  face_size: int = 112
+  flow_method: str = 'tvl1'
+  align: str = 'box'
+  workers: int | None = None
+  lbp_face_size: int = 64
+  lbp_grid: tuple = (5, 5)
+  lbp_radii: tuple = (1.0, 1.0, 2.0)
+  methods: tuple = METHODS
+  ststnet: NetworkConfig = NetworkConfig(
+    trainer.FitConfig(num_epochs=800, batch_size=256, learning_rate=5e-5)
+  )
+  off_apexnet: NetworkConfig = NetworkConfig(
+    trainer.FitConfig(num_epochs=300, batch_size=256, learning_rate=1e-4)
+  )
+  dual_inception: NetworkConfig = NetworkConfig(
+    trainer.FitConfig(num_epochs=300, batch_size=256, learning_rate=1e-4)
+  )
+  svm: SVMConfig = SVMConfig()
+
+  def __post_init__(self):
+    for m in self.methods:
+      checks.check_choice('methods', m, METHODS)
+
+  def network(self, name: str) -> NetworkConfig:
+    """The `NetworkConfig` of network `name`."""
+    return getattr(self, NETWORK_FIELDS[checks.check_choice('network', name, NETWORKS)])
+
+
+class Inputs(NamedTuple):
+  """The preprocessed clips (`vision.recognition_inputs`, `vision.lbp_top_features`).
+
+  Attributes:
+    ststnet: [N, 28, 28, 3] float32 onset-to-apex u, v and optical strain.
+    offapex: [N, 28, 28, 2] float32 onset-to-apex u, v (OFF-ApexNet, Dual-Inception).
+    lbp_top: [N, D] LBP-TOP descriptors.
+    database: [N] str database of each clip ('SMIC', 'CASME II', 'SAMM').
+    subject: [N] str subject within its database.
+    emotion: [N] str the database's emotion label (mapped to the MEGC classes here).
+  """
+
+  ststnet: np.ndarray
+  offapex: np.ndarray
+  lbp_top: np.ndarray
+  database: np.ndarray
+  subject: np.ndarray
+  emotion: np.ndarray
+
+
+class CDEResult(NamedTuple):
+  """Held-out predictions of one method over all LOSO folds.
+
+  y_true, y_pred: [n] MEGC labels of the composite database's clips, in its order.
+  scores: `evaluation.megc.scores_by_database` (Full, SMIC, CASME II, SAMM).
+  fold_of: [n] index of the fold that held each clip out.
+  """
+
+  y_true: np.ndarray
+  y_pred: np.ndarray
+  scores: dict
+  fold_of: np.ndarray
+
+
+class Results(NamedTuple):
+  """What `run` returns.
+
+  Attributes:
+    records: Table IV, one record per method x column (UF1, UAR per database).
+    timings: wall seconds per method.
+    confusion: {method: [3, 3] int} pooled confusion matrix of the Full column.
+    predictions: {method: [n] int} held-out prediction of every composite clip.
+    composite: the `evaluation.megc.CompositeDatabase` the folds came from.
+  """
+
+  records: list
+  timings: dict
+  confusion: dict
+  predictions: dict
+  composite: megc_eval.CompositeDatabase
+
+
+def make_model(config: Config, name: str, *, num_classes: int = len(megc_eval.MEGC_CLASSES)):
+  """The Table IV network `name` ('STSTNet', 'OFF-ApexNet', 'Dual-Inception').
+
+  The architectures are the published ones (`fewshot.models.megc`); `config`
+  sets nothing of them, it is taken for the one `make_model` signature.
+  """
+  del config
+  return megc_models.make_model(checks.check_choice('name', name, NETWORKS), num_classes)
+
+
+def _fold_rows(comp: megc_eval.CompositeDatabase):
+  train = [f.train for f in comp.folds]
+  test = [f.test for f in comp.folds]
+  fold_of = np.empty(len(comp.labels), np.int64)
+  for i, t in enumerate(test):
+    fold_of[t] = i
+  return train, test, fold_of
+
+
+def _fold_names(comp: megc_eval.CompositeDatabase) -> list[str]:
+  """The held-out subject ('DATABASE/subject') of each fold: the fold's key name."""
+  return [str(comp.subject[f.test[0]]) for f in comp.folds]
+
+
+def _result(comp, y_pred, fold_of) -> CDEResult:
+  scores = megc_eval.scores_by_database(comp.labels, y_pred, comp.database)
+  return CDEResult(np.asarray(comp.labels), np.asarray(y_pred), scores, fold_of)
+
+
+def _check_inputs(name: str, x, comp: megc_eval.CompositeDatabase, ndim: int):
+  x = checks.check_array(name, x, ndim=ndim, kind='float')
+  if len(x) <= int(np.max(comp.index)):
+    raise ValueError(
+      f'{name} has {len(x)} rows but the composite database indexes row {int(np.max(comp.index))}.'
+    )
+  if len(comp.folds) < 2:
+    raise ValueError(f'LOSO needs at least 2 subjects, got {len(comp.folds)}.')
+  return np.asarray(x)[comp.index]
+
+
+# --------------------------------------------------------------- networks
+
+
+def loss_fn(model):
+  """Masked cross-entropy of a batch of clips; dropout from the step key."""
+
+  def loss(params, batch_stats, key, batch: trainer.Batch):
+    logits, batch_stats = trainer.apply_model(
+      model, params, batch_stats, batch.data['x'], batch.mask, train=True, rngs={'dropout': key}
+    )
+    return trainer.cross_entropy_loss(logits, batch.data['y'], batch.mask), batch_stats
+
+  return loss
+
+
+def _variables(model, key, x):
+  return model.init({'params': key, 'dropout': key}, x, jnp.ones(x.shape[:1], bool), train=False)
+
+
+@functools.lru_cache(maxsize=16)
+def _predictor(model, eval_chunk: int) -> Callable:
+  """`predict(fit_states [F], x, idx [F, n]) -> [F, n]` classes, jitted once per model."""
+
+  def predict(fs, x, idx):
+    n = idx.shape[0]
+    chunks = jnp.pad(idx, (0, (-n) % eval_chunk)).reshape(-1, eval_chunk)
+
+    def one(ix):
+      logits, _ = trainer.apply_model(
+        model, fs.train.params, fs.train.batch_stats, x[ix], None, train=False
+      )
+      return jnp.argmax(logits, axis=-1)
+
+    return jax.lax.map(one, chunks).reshape(-1)[:n]
+
+  return jax.jit(jax.vmap(predict, in_axes=(0, None, 0)))
+
+
+def cde_network(
+  key, name: str, x, comp: megc_eval.CompositeDatabase, cfg: NetworkConfig = NetworkConfig()
+) -> CDEResult:
+  """CDE LOSO of one network (module doc).
+
+  Args:
+    key: jax.random key; fold f's initialisation, shuffling and dropout come
+      from keys named by its held-out subject (module doc).
+    name: 'STSTNet', 'OFF-ApexNet' or 'Dual-Inception'.
+    x: [N, 28, 28, C] float32 inputs of all clips (STSTNet: C = 3, the others
+      2; `vision.recognition_inputs`); the composite database selects rows.
+    comp: `evaluation.megc.composite_database(...)` of the same clips.
+    cfg: NetworkConfig.
+
+  Returns:
+    CDEResult.
+  """
+  model = megc_models.make_model(checks.check_choice('name', name, NETWORKS))
+  x = _check_inputs('x', x, comp, ndim=4)
+  channels = megc_models.INPUT_CHANNELS[name]
+  if x.shape[1:] != (28, 28, channels):
+    raise ValueError(f'{name} takes [N, 28, 28, {channels}] inputs, got {x.shape}.')
+  train, test, fold_of = _fold_rows(comp)
+  split = trainer.make_split(train, test, num_examples=len(x))
+  data = {'x': jnp.asarray(x, jnp.float32), 'y': jnp.asarray(comp.labels, jnp.int32)}
+  stage = trainer.make_stage(model, cfg.fit, loss_fn, variables=_variables)
+  subjects = _fold_names(comp)
+  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
+  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
+  fs = stage.init(init_keys, jnp.zeros((1, 28, 28, channels), jnp.float32))
+  fs, _ = trainer.fit_runs(
+    stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
+  )
+  trainer.check_finite(fs, f'{name} CDE LOSO')
+  pred = np.asarray(
+    _predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx)
+  )  # (F, max_test)
+  y_pred = np.empty(len(comp.labels), np.int64)
+  for f, rows in enumerate(test):
+    y_pred[rows] = pred[f, : len(rows)]
+  return _result(comp, y_pred, fold_of)
+
+
+# ------------------------------------------------------------- LBP-TOP + SVM
+
+
+def cde_lbp_top_svm(
+  features, comp: megc_eval.CompositeDatabase, cfg: SVMConfig = SVMConfig(), *, key
+) -> CDEResult:
+  """CDE LOSO of LBP-TOP features with a linear SVM, fold by fold on the host.
+
+  Args:
+    features: [N, D] LBP-TOP descriptors of all clips (`vision.lbp_top_features`).
+    comp: the composite database of the same clips.
+    cfg: SVMConfig.
+    key: jax.random key; the solver's random_state (`svm_random_state`).
+
+  Returns:
+    CDEResult.
+  """
+  from sklearn.pipeline import make_pipeline  # host-side baseline only
+  from sklearn.preprocessing import StandardScaler
+  from sklearn.svm import LinearSVC
+
+  feats = _check_inputs('features', features, comp, ndim=2)
+  state = svm_random_state(key)
+  train, test, fold_of = _fold_rows(comp)
+  y = np.asarray(comp.labels)
+  y_pred = np.empty(len(y), np.int64)
+  for tr, te in zip(train, test):
+    classes = np.unique(y[tr])
+    if len(classes) == 1:  # a fold can lack classes in tiny sets: predict the only one
+      y_pred[te] = classes[0]
+      continue
+    svm = make_pipeline(
+      StandardScaler(),
+      LinearSVC(C=cfg.c, class_weight=cfg.class_weight, max_iter=cfg.max_iter, random_state=state),
+    )
+    y_pred[te] = svm.fit(feats[tr], y[tr]).predict(feats[te])
+  return _result(comp, y_pred, fold_of)
+
+
+def svm_random_state(key) -> int:
+  """The int random_state scikit-learn's solver takes, drawn from `key`."""
+  return int(numpy_rng(key, 'svm').integers(2**31 - 1))
+
+
+# ------------------------------------------------------------------ Table IV
+
+
+def _estimator(comp: megc_eval.CompositeDatabase) -> str:
+  return (
+    "the column database's UF1 (mean over negative / positive / surprise of the per-class F1) "
+    'or UAR (mean per-class recall) of the held-out predictions of all '
+    f'{len(comp.folds)} leave-one-subject-out folds of the composite database '
+    f'({len(comp.labels)} clips), TP / FP / FN pooled over the folds (eq. 3-5); '
+    'one model per fold, one run'
+  )
+
+
+def _selection(config: Config, method: str) -> str:
+  if method == 'LBP-TOP':
+    s = config.svm
+    return f'none: fixed linear SVM (C = {s.c:g}, class_weight {s.class_weight}), no tuning'
+  fit = config.network(method).fit
+  return (
+    f'none: fixed schedule from the config ({fit.num_epochs} epochs of Adam at '
+    f"{fit.learning_rate:g}, batches of {fit.batch_size}), the last epoch's model; "
+    'no validation split'
+  )
+
+
+def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) -> Results:
+  """Table IV: every method of `config.methods` under CDE LOSO (module doc).
+
+  Args:
+    key: the run's root jax.random key (method m uses `named_key(key, m)`).
+    config: `Config`.
+    data: the preprocessed clips (`Inputs`).
+    progress: called once after each method (e.g. a tqdm bar's `update`), or None.
+
+  Returns:
+    `Results`.
+  """
+  comp = megc_eval.composite_database(data.database, data.subject, data.emotion)
+  recs, timings, confusion, predictions = [], {}, {}, {}
+  for method in config.methods:
+    t0 = time.perf_counter()
+    k = named_key(key, method)
+    if method == 'LBP-TOP':
+      res = cde_lbp_top_svm(data.lbp_top, comp, config.svm, key=k)
+    else:
+      x = data.ststnet if method == 'STSTNet' else data.offapex
+      res = cde_network(k, method, x, comp, config.network(method))
+    timings[method] = time.perf_counter() - t0
+    confusion[method] = np.asarray(res.scores['Full']['confusion'])
+    predictions[method] = res.y_pred
+    recs += [
+      records_lib.record(
+        TABLE, method, f'{col} {metric}', res.scores[col][metric],
+        estimator=_estimator(comp), selection=_selection(config, method),
+      )
+      for col in COLUMNS if col in res.scores for metric in ('UF1', 'UAR')
+    ]  # fmt: skip
+    if progress is not None:
+      progress()
+  return Results(recs, timings, confusion, predictions, comp)
