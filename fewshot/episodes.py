@@ -581,6 +581,11 @@ def _host_embeddings(name: str, embeddings, num_labels: int) -> None:
   )
 
 
+def _on_device(x) -> jax.Array:
+  # jax >= 0.10: jnp.asarray of a NumPy array compiles a copy program per shape.
+  return x if isinstance(x, jax.Array) else jax.device_put(np.asarray(x))
+
+
 def evaluate_episodes(
   key: jax.Array,
   support_embeddings,
@@ -685,8 +690,8 @@ def evaluate_episodes(
     classifier = jax.tree_util.Partial(classifier)
   support_labels = np.asarray(support_labels).astype(np.int32)
   query_labels = support_labels if same_pool else np.asarray(query_labels).astype(np.int32)
-  support_embeddings = jnp.asarray(support_embeddings)
-  query_embeddings = support_embeddings if same_pool else jnp.asarray(query_embeddings)
+  support_embeddings = _on_device(support_embeddings)
+  query_embeddings = support_embeddings if same_pool else _on_device(query_embeddings)
   inputs = (
     key, support_embeddings, support_labels, query_embeddings, query_labels, class_mask,
     classifier,

@@ -521,7 +521,6 @@ def make_fit(
   return fit
 
 
-@functools.lru_cache(maxsize=64)
 class Stage(NamedTuple):
   """One training setting, built once and shared by every call that uses it.
 
@@ -592,6 +591,7 @@ def make_stage(
   return Stage(tx, fit, jax.jit(init))
 
 
+@functools.lru_cache(maxsize=64)
 def _compiled(fit, num_epochs: int, vmapped: bool, mesh=None):
   fn = functools.partial(fit, num_epochs=num_epochs)
   if vmapped:
