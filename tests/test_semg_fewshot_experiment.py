@@ -40,7 +40,9 @@ def _features(n_per_class=16, seed=0):
 def _set_flags(cfg):
   """`--set` flags that turn the full config into `cfg` (every field that differs)."""
   full = dict(cli.fields(get_config(False)))
-  return [a for name, v in cli.fields(cfg) if full[name] != v for a in ('--set', f'{name}={v!r}')]
+  # Each --set is validated on its own: shrink Table VI's settings before the layers they freeze.
+  fields = sorted(cli.fields(cfg), key=lambda item: item[0] != 'table6')
+  return [a for name, v in fields if full[name] != v for a in ('--set', f'{name}={v!r}')]
 
 
 @pytest.mark.slow
@@ -48,12 +50,15 @@ def test_tiny_experiment_writes_records_tables_and_figure(tmp_path, paper_featur
   # The generator's data (6 subjects, 5 recordings per drill, the paper's
   # preprocessing) and a base model big enough for Table V's regime: one
   # BiLSTM layer of 16 units, trained 15 epochs with the protocol's smoothed
-  # early stopping (measured: weighted F1 0.95 and 0.90 on the two seeds' C1-C4
-  # test recordings). The other stages keep the tiny schedules.
+  # early stopping, and four seeds: with about six test recordings per class
+  # a seed's F1 moves by 0.05 per error (measured, root seed 0: weighted F1
+  # 0.85, 0.81, 0.95, 0.95 on the four seeds' C1-C4 test recordings; other
+  # root seeds' pairs of seeds ranged 0.76-0.95). The other stages keep the
+  # tiny schedules.
   f, labels, _ = paper_features
   base_fit = FitConfig(num_epochs=15, batch_size=16, patience=15, smoothing=0.5, learning_rate=5e-3)
   cfg = dataclasses.replace(
-    get_tiny_config(), hidden=(16,), fc=(16, 16), base_fit=base_fit, chunk_epochs=15
+    get_tiny_config(), num_seeds=4, hidden=(16,), fc=(16, 16), base_fit=base_fit, chunk_epochs=15
   )
   out = tmp_path / 'run'
   out.mkdir()
