@@ -616,9 +616,9 @@ def _one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
   return dataclasses.replace(fit, steps_per_epoch=max(1, math.ceil(n / fit.batch_size)))
 
 
-def rows(ctx: Context, seed: int, idx) -> np.ndarray:
+def rows(ctx: Context, seed_index: int, idx) -> np.ndarray:
   """Indices 0..n-1 of a seed's split moved into that seed's standardised copy of the data."""
-  return np.asarray(idx) + seed * ctx.n
+  return np.asarray(idx) + seed_index * ctx.n
 
 
 def _seed_split(ctx: Context, task_labels) -> trainer.Split:
