@@ -80,7 +80,6 @@ FSL_METHODS = ('CL^1', 'CL^2', 'CL^20', 'CM', 'CP', 'CS^2', 'CS^3', 'CS^3_AB')
 SIAMESE = {'CS^2': ('contrastive', False), 'CS^3': ('triplet', False), 'CS^3_AB': ('triplet', True)}
 # Validation triplets of a siamese stage (drawn once, the same every epoch).
 SIAMESE_VAL_TRIPLETS = 128
-ESTIMATORS = ('pooled', 'episode_mean')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -824,9 +823,9 @@ def table9(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
   Support from each seed's training split (with replacement, eq. (13)),
   `cfg.n_query` queries per class from its test split (the paper: one); every
   method sees the same episodes (key ('episodes', seed, 'k<k>')). A seed's
-  score under the two estimators (`ESTIMATORS`): 'pooled', the weighted F1 of
+  score under the two estimators: 'pooled' (table 'IX'), the weighted F1 of
   all `cfg.episodes` episodes' queries pooled (`pooled_f1`, the paper's
-  reading), and 'episode_mean', the mean of per-episode weighted F1. With one
+  reading), and 'episode_mean' ('IX_episode_mean'), the mean of per-episode F1. With one
   query per class an episode has three queries, so its own F1 is coarse (0,
   1/3, 1/2, 1, ...) and the two estimators differ.
 
