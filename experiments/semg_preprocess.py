@@ -6,23 +6,24 @@ raw signal (both channels), its per-frame SampEn curve and its 61-point
 features, plus the class mean +- std of the features.
 
     python -m experiments.semg_preprocess [--out runs/preprocess] [--data PATH]
+                                          [--seed N] [--set FIELD=VALUE ...]
 
 `--data` takes a folder with manifest.csv or an .npz file (format in
-`signals.semg_data`); without it the synthetic default data is used.
-`--baseline` also prints the 1-nearest-neighbour few-shot accuracy on the
-novel classes C5-C7 (the figures quoted in `signals.semg_data`) and writes
-them to baseline.json in the run folder.
+`signals.semg_data`); without it the synthetic default data is used
+(`--set subjects=...`, `--set recordings_per_class=...`). `--set
+baseline=True` also reports the 1-nearest-neighbour few-shot accuracy on the
+novel classes C5-C7 (a sanity check of the data, not one of the paper's
+methods) as records in results.json. `--quick` is accepted and changes
+nothing: the demo takes seconds. See docs/semg_fewshot.md.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import dataclasses
 import os
 import sys
 import time
 
-import jax
 import matplotlib
 
 matplotlib.use('Agg')
@@ -30,27 +31,37 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import signals  # noqa: E402
+from evaluation import records  # noqa: E402
+from evaluation import reports  # noqa: E402
+from evaluation.keys import named_key  # noqa: E402
+from experiments import cli  # noqa: E402
 from signals.semg import data as semg_data  # noqa: E402
 
 FIGURE = 'semg_preprocess.png'
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  p.add_argument('--out', default='runs/preprocess', help='run folder')
-  p.add_argument(
-    '--data', default=None, help='dataset folder (manifest.csv) or .npz; default: synthetic'
-  )
-  p.add_argument('--seed', type=int, default=0, help='synthetic data / episodes')
-  p.add_argument('--subjects', type=int, default=15, help='synthetic subjects')
-  p.add_argument(
-    '--per-class', type=int, default=10, help='synthetic recordings per subject and class'
-  )
-  p.add_argument(
-    '--baseline', action='store_true', help='also report 1-NN few-shot accuracy on C5-C7'
-  )
-  p.add_argument('--episodes', type=int, default=200, help='episodes for --baseline')
-  return p.parse_args(argv)
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """The demo's options.
+
+  Attributes:
+    seed: root seed (synthetic data: key ('data'); baseline episodes: ('baseline', shots)).
+    subjects, recordings_per_class: size of the synthetic data.
+    baseline: also report 1-NN few-shot accuracy on C5-C7.
+    episodes: episodes per shot count of the baseline.
+  """
+
+  seed: int = 0
+  subjects: int = 15
+  recordings_per_class: int = 10
+  baseline: bool = False
+  episodes: int = 200
+
+
+def get_config(quick: bool = False) -> Config:
+  """The demo's setting (`quick` changes nothing: it takes seconds)."""
+  del quick
+  return Config()
 
 
 def plot(ds: semg_data.SEMGDataset, feats: np.ndarray, path: str) -> str:
@@ -102,52 +113,60 @@ def plot(ds: semg_data.SEMGDataset, feats: np.ndarray, path: str) -> str:
   return path
 
 
-def baseline(ds: semg_data.SEMGDataset, feats: np.ndarray, key, episodes: int) -> dict:
-  """1-NN few-shot accuracy (mean, std over episodes) on the paper's novel classes."""
+def baseline(key, ds: semg_data.SEMGDataset, feats: np.ndarray, episodes: int) -> list:
+  """Records of 1-NN few-shot accuracy (mean, std over episodes) on the paper's novel classes."""
   novel = list(range(4, 7)) if ds.num_classes == 7 else list(range(ds.num_classes))
   sub = ds.select_classes(novel)
   sub_feats = feats[np.isin(ds.labels, novel)]
   fewest = np.bincount(sub.labels).min()
-  out = {}
+  estimator = (
+    f'accuracy of 1-NN on the features, all other recordings of {", ".join(sub.class_names)} '
+    f'as queries; mean and std over {episodes} episodes'
+  )
+  out = []
   for shots in (1, 5, 10, 20, 50):
     if shots < fewest:
       acc = semg_data.nearest_neighbour_few_shot(
-        jax.random.fold_in(key, shots), sub_feats, sub.labels, shots, episodes
+        named_key(key, 'baseline', shots), sub_feats, sub.labels, shots, episodes
       )
-      out[shots] = (float(acc.mean()), float(acc.std()))
-  return {'classes': list(sub.class_names), 'episodes': episodes, 'accuracy': out}
+      for stat, value in (('mean', acc.mean()), ('std', acc.std())):
+        out.append(
+          records.record(
+            'baseline', '1-NN', f'{shots}-shot', float(value), estimator=estimator,
+            selection='none: no parameter chosen', statistic=stat, n=episodes,
+          )
+        )  # fmt: skip
+  return out
 
 
 def main(argv=None) -> str:
-  args = parse_args(argv)
-  key = jax.random.key(args.seed)
-  data_key, episode_key = jax.random.split(key)
-  del key
+  p = cli.parser(
+    __doc__.split('\n\n')[0],
+    out='runs/preprocess',
+    get_config=get_config,
+    data=[('--data', 'dataset folder (manifest.csv) or .npz; default: synthetic')],
+  )
+  args = p.parse_args(argv)
+  cfg = cli.config(args, get_config)
+  reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': args.data})
+  key = cli.root_key(cfg)
   start = time.time()
   if args.data:
     ds = semg_data.load_semg_dataset(args.data)
   else:
-    ds = signals.synthetic_semg(
-      data_key, num_subjects=args.subjects, recordings_per_class=args.per_class
-    )
+    ds = signals.synthetic_semg(named_key(key, 'data'), cfg.subjects, cfg.recordings_per_class)
   # One call: the SampEn kernel already loops over fixed-size chunks of frames.
   feats = np.asarray(signals.semg_features(ds.x))  # (n, 2, 61)
-  os.makedirs(args.out, exist_ok=True)
+  features_s = time.time() - start
   path = plot(ds, feats, os.path.join(args.out, FIGURE))
   print(
-    f'{len(ds)} recordings {list(ds.x.shape[1:])} -> features '
-    f'{list(feats.shape[1:])} in {time.time() - start:.1f} s'
+    f'{len(ds)} recordings {list(ds.x.shape[1:])} -> features {list(feats.shape[1:])} in {features_s:.1f} s'
   )
   print(f'wrote {path}')
-  if args.baseline:
-    result = baseline(ds, feats, episode_key, args.episodes)
-    print(
-      f'1-NN few-shot accuracy on {", ".join(result["classes"])} ({result["episodes"]} episodes):'
-    )
-    for shots, (mean, std) in result['accuracy'].items():
-      print(f'  {shots:3d}-shot: {100 * mean:5.1f}% +- {100 * std:4.1f}')
-    with open(os.path.join(args.out, 'baseline.json'), 'w') as f:
-      json.dump(result, f, indent=1)
+  if cfg.baseline:
+    recs = baseline(key, ds, feats, cfg.episodes)
+    reports.write_results(args.out, recs, timings={'features_s': features_s})
+    print(reports.table_markdown(recs, 'baseline', title='1-NN few-shot accuracy', layout='inline'))
   return path
 
 

@@ -15,6 +15,7 @@ parameters get exactly zero updates and no Adam moments.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import jax
@@ -84,13 +85,22 @@ def masked_adam(labels_fn, learning_rate: float) -> optax.GradientTransformation
 
 
 def fine_tune_tx(frozen_layers: Sequence[str], learning_rate: float):
-  """Optimizer for fine-tuning with `frozen_layers` frozen (Table VI)."""
-  layers = tuple(frozen_layers)
+  """Optimizer for fine-tuning with `frozen_layers` frozen (Table VI).
+
+  One object per (layers, rate), so the stages built with it
+  (`trainer.make_stage`, cached on its `tx`) share their compiled programs.
+  """
+  return _fine_tune_tx(tuple(frozen_layers), float(learning_rate))
+
+
+@functools.lru_cache(maxsize=64)
+def _fine_tune_tx(layers: tuple[str, ...], learning_rate: float):
   return masked_adam(lambda p: fine_tune_labels(p, layers), learning_rate)
 
 
+@functools.lru_cache(maxsize=64)
 def adabatch_tx(learning_rate: float):
-  """Optimizer for AdaBatch: only BN parameters and the new head(s) train."""
+  """Optimizer for AdaBatch: only BN parameters and the new head(s) train (one object per rate)."""
   return masked_adam(adabatch_labels, learning_rate)
 
 

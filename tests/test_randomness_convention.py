@@ -21,8 +21,6 @@ PROTOCOL_ALLOW_LIST = frozenset(
     'fewshot.protocols.har.nested_fold_indices(seed)',
     'fewshot.protocols.har.nested_loso(key)',
     'fewshot.protocols.har.nested_loso(seed)',
-    'fewshot.protocols.semg.rows(seed)',
-    'fewshot.protocols.semg.stage_keys(seed)',
   }
 )
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
+from evaluation import records
 from evaluation.keys import numpy_rng
 from signals.semg.data import CLASS_NAMES
 from signals.semg.data import SEMGDataset
@@ -381,18 +382,19 @@ def test_demo_script_writes_png(tmp_path, capsys):
 
   out = tmp_path / 'run'
   path = semg_preprocess.main(
-    ['--out', str(out), '--subjects', '1', '--per-class', '2', '--baseline', '--episodes', '5']
-  )
+    ['--out', str(out), '--set', 'subjects=1', '--set', 'recordings_per_class=2',
+     '--set', 'baseline=True', '--set', 'episodes=5', '--quick']
+  )  # fmt: skip
   assert path == str(out / 'semg_preprocess.png')
   with open(path, 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
   assert os.path.getsize(path) > 20_000  # a real multi-panel figure, not blank
   printed = capsys.readouterr().out
   assert f'wrote {path}' in printed and '1-shot' in printed
-  with open(out / 'baseline.json') as f:
-    result = json.load(f)
-  assert result['classes'] == list(CLASS_NAMES[4:])
-  assert 0.0 <= result['accuracy']['1'][0] <= 1.0
+  recs = records.read(out)
+  assert {r.column for r in recs} >= {'1-shot'} and {r.statistic for r in recs} == {'mean', 'std'}
+  assert all(', '.join(CLASS_NAMES[4:]) in r.estimator for r in recs)
+  assert all(0.0 <= r.value <= 1.0 for r in recs)
 
 
 @pytest.mark.slow

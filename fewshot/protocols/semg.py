@@ -1,11 +1,16 @@
 """The sEMG paper's experimental protocol (Ergeneci et al., Sec. III): Tables IV-IX.
 
+`run(key, config, data)` computes every table of the paper and returns them
+as records (`evaluation.records`), one per reported number, each saying what
+it estimates and what data selected it; `experiments/semg_fewshot.py` only
+loads data, calls it and writes the run folder.
+
 A *stage* trains one model setting for many runs at once (the seeds of a
-table, or seeds x samples per class) as one compiled, vmapped program on the
-library's trainer, with Orbax checkpoints so that an interrupted experiment
-resumes and a finished stage is skipped (`fewshot.checkpoint`). The table
-functions below string stages together; `run_tables` runs all of them and
-`experiments/semg_fewshot.py` only loads data, calls it and writes reports.
+table, or seeds x samples per class) as one compiled, vmapped program built
+by `fewshot.trainer.make_stage` (cached per model, setting and optimizer),
+with Orbax checkpoints when `run` gets a `checkpoint_dir`, so that an
+interrupted experiment resumes and a finished stage is skipped
+(`run_stage`, `fewshot.checkpoint`).
 
 Splits (Table III). Each seed redraws a per-class train / validation / test
 split with the counts of Table III (`evaluation.per_class_split`); a data set
@@ -13,11 +18,12 @@ with fewer recordings per class (the synthetic default) gets each class's
 Table III row scaled down to what it has (`table3_counts`), keeping the
 paper's proportions. C1-C4 are the seen tasks C^1, C5-C7 the unseen C^2.
 
-Randomness. One root key per experiment, split once into a named key per
-stage (`stage_keys`); a stage splits its key into initialisation and training
-keys, and settings within a stage (depth, Table VI column, siamese method)
-fold in their position. Every random draw (splits, nu-shot subsets, weights,
-batches, episodes) comes from these keys.
+Randomness. One root key per experiment; every key below it is derived by
+name (`evaluation.keys.named_key`): seed s's split from ('split', s), its nu
+examples per class from ('shots', s, 'nu<nu>'), a stage's run from
+(stage name, s[, 'nu<nu>']) and within it ('init') and ('train'), the
+episodes of seed s and k shots from ('episodes', s, 'k<k>') (the same
+episodes for every FSL method). No key depends on how many were drawn before.
 
 Protocol choices the paper leaves open (all per seed): DL and TL with nu
 samples per class stop early on the full C5-C7 validation split (Sec. III:
@@ -40,6 +46,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import time
 from typing import Callable
 from typing import NamedTuple
@@ -48,13 +55,15 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from evaluation import checks
 from evaluation import f1_score
 from evaluation import per_class_split
 from evaluation import precision
 from evaluation import recall
+from evaluation import records as records_lib
+from evaluation import reports
+from evaluation.keys import named_key
 from fewshot import checkpoint
 from fewshot import classifiers
 from fewshot import episodes
@@ -79,7 +88,8 @@ SEMG_UNSEEN_CLASSES = (4, 5, 6)
 FSL_METHODS = ('CL^1', 'CL^2', 'CL^20', 'CM', 'CP', 'CS^2', 'CS^3', 'CS^3_AB')
 # Siamese methods of Table IX: (loss, AdaBatch).
 SIAMESE = {'CS^2': ('contrastive', False), 'CS^3': ('triplet', False), 'CS^3_AB': ('triplet', True)}
-STAGE_KEYS = ('split', 'shots', 'table4', 'base', 'dl', 'tl', 'table6', 'siamese', 'episodes')
+# Validation triplets of a siamese stage (drawn once, the same every epoch).
+SIAMESE_VAL_TRIPLETS = 128
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +97,7 @@ class Config:
   """Everything that changes the numbers of a run.
 
   Attributes:
-    seed: root seed (`stage_keys`).
+    seed: root seed (the script turns it into the key `run` takes).
     num_seeds: runs per table cell (paper: 10).
     subjects, recordings_per_class: size of the synthetic default data.
     shots: samples per class nu (Tables VII, VIII) and shots k (Table IX).
@@ -166,10 +176,43 @@ class Config:
         )
 
 
-def stage_keys(seed: int) -> dict:
-  """One named PRNG key per stage of the experiment (`STAGE_KEYS`), from one root key."""
-  keys = jax.random.split(jax.random.key(seed), len(STAGE_KEYS))
-  return dict(zip(STAGE_KEYS, keys))
+def make_model(config: Config, name: str, *, num_classes: int | None = None):
+  """A model of the paper, sized by `config` (`hidden`, `fc`).
+
+  Args:
+    config: the protocol's `Config`.
+    name: 'bilstm' (Table I's classifier), 'bilstm_bn' (the same with
+      BatchNorm, AdaBatch's base), 'bilstm_depth<d>' (Table IV: the first d
+      layers of Table I, the last repeated), 'siamese' or 'siamese_bn'
+      (Table II, on the plain or the BatchNorm embedder).
+    num_classes: the classifier's outputs (4 for C^1, 3 for C^2, 7 for
+      Table IV); unused by the siamese networks (one similarity logit).
+
+  Returns:
+    A `fewshot.models.SEMGClassifier` or `SiameseNet`.
+  """
+  if name in ('siamese', 'siamese_bn'):
+    return models.SiameseNet(hidden=config.hidden, fc=config.fc, batch_norm=name == 'siamese_bn')
+  depth = re.fullmatch(r'bilstm_depth(\d+)', name)
+  if depth is None and name not in ('bilstm', 'bilstm_bn'):
+    raise ValueError(
+      f"unknown model {name!r}; use 'bilstm', 'bilstm_bn', 'bilstm_depth<d>', 'siamese' "
+      "or 'siamese_bn'"
+    )
+  if num_classes is None:
+    raise ValueError(f'the classifier {name!r} needs num_classes')
+  hidden = config.hidden if depth is None else _depth_hidden(config.hidden, int(depth[1]))
+  return models.SEMGClassifier(
+    checks.check_int('num_classes', num_classes),
+    hidden=hidden,
+    fc=config.fc,
+    batch_norm=name == 'bilstm_bn',
+  )
+
+
+def _depth_hidden(hidden, depth):
+  """Table IV: the first `depth` layers of Table I, repeating the last one."""
+  return tuple(hidden[:depth]) + (hidden[-1],) * max(0, depth - len(hidden))
 
 
 # ---------------------------------------------------------------------------
@@ -277,25 +320,6 @@ def standardize_per_seed(x, splits) -> np.ndarray:
 # Stages: one setting trained for many runs.
 
 
-@dataclasses.dataclass(frozen=True)
-class Stage:
-  """One trained setting for many runs.
-
-  Attributes:
-    name: checkpoint folder name.
-    model: the Flax model (a `SEMGClassifier` or `SiameseNet`).
-    tx: its optimizer (Adam, or a masked Adam for transfer).
-    fit: the trainer's epoch loop (`trainer.make_fit`).
-    fit_config: its `FitConfig`.
-  """
-
-  name: str
-  model: object
-  tx: optax.GradientTransformation
-  fit: Callable
-  fit_config: trainer.FitConfig
-
-
 def classifier_loss(model):
   """`loss_fn` of supervised cross-entropy training (eq. (9), multi-class form) on {'x', 'y'}."""
 
@@ -320,78 +344,107 @@ def classifier_eval(model):
   return eval_fn
 
 
-def classifier_stage(name, model, tx, fit_config) -> Stage:
-  """A supervised cross-entropy stage (Tables IV, VI, VII, VIII, base model)."""
-  fit = trainer.make_fit(classifier_loss(model), tx, fit_config, classifier_eval(model))
-  return Stage(name, model, tx, fit, fit_config)
+@functools.lru_cache(maxsize=None)
+def siamese_objective(kind: str) -> tuple[Callable, Callable]:
+  """`(loss, evaluate)` factories of siamese training with loss `kind` ('contrastive', 'triplet').
+
+  Module-level and cached per kind, so that `trainer.make_stage` (cached on
+  its factories) builds each siamese stage once. The margins are
+  `fewshot.siamese.make_siamese_fit`'s defaults (1.0 contrastive, 0.5 triplet).
+  """
+  checks.check_choice('siamese loss kind', kind, (siamese_lib.CONTRASTIVE, siamese_lib.TRIPLET))
+  margin = 1.0 if kind == siamese_lib.CONTRASTIVE else 0.5
+
+  def loss(model):
+    return siamese_lib.siamese_loss_fn(model, kind, margin)
+
+  def evaluate(model):
+    # One fixed draw of validation triplet positions for every run and epoch
+    # (positions into each run's own validation split), so that the stage is
+    # built once; it is not a source of variation between seeds.
+    return siamese_lib.siamese_eval_fn(
+      model, kind, margin, SIAMESE_VAL_TRIPLETS, key=jax.random.key(0)
+    )
+
+  return loss, evaluate
 
 
-def siamese_stage(name, model, tx, fit_config, kind: str, num_val: int = 128) -> Stage:
-  """A siamese stage with contrastive (CS^2) or triplet (CS^3) loss."""
-  fit = siamese_lib.make_siamese_fit(
-    model, kind, tx, fit_config, num_val=num_val, key=jax.random.key(0)
+def classifier_stage(model, fit: trainer.FitConfig, tx=None) -> trainer.Stage:
+  """A supervised cross-entropy stage (Tables IV, VI, VII, VIII, base models)."""
+  return trainer.make_stage(model, fit, classifier_loss, classifier_eval, tx=tx)
+
+
+def siamese_stage(model, fit: trainer.FitConfig, kind: str, tx) -> trainer.Stage:
+  """A siamese stage with contrastive (CS^2) or triplet (CS^3) loss on sampled triplets."""
+  loss, evaluate = siamese_objective(kind)
+  return trainer.make_stage(
+    model, fit, loss, evaluate, tx=tx, batches_fn=siamese_lib.siamese_batches
   )
-  return Stage(name, model, tx, fit, fit_config)
 
 
-@functools.lru_cache(maxsize=64)
-def _init_fn(model, tx, with_base: bool):
-  def one(key, x, base):
-    ex = (x[:2], x[:2]) if isinstance(model, models.SiameseNet) else (x[:2],)
-    variables = model.init(key, *ex)
-    if with_base:
-      variables = transfer.transfer_variables(variables, base)
-    return trainer.init_fit_state(variables, tx)
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _with_base(tx, mode, fs: trainer.FitState, base) -> trainer.FitState:
+  """Each run's fresh state with the base model's embedder transferred (eq. (11))."""
 
-  return jax.jit(jax.vmap(one, in_axes=(0, None, 0 if with_base else None)))
+  def one(fs, base):
+    fresh = {'params': fs.train.params, 'batch_stats': fs.train.batch_stats}
+    return trainer.init_fit_state(transfer.transfer_variables(fresh, base), tx, mode)
+
+  return jax.vmap(one)(fs, base)
 
 
-def init_runs(stage: Stage, keys, x, base_variables=None) -> trainer.FitState:
-  """Initial `FitState` of every run (vmapped over `keys` [R]; compiled once per stage).
+def init_runs(
+  stage: trainer.Stage, fit: trainer.FitConfig, keys, example, base_variables=None
+) -> trainer.FitState:
+  """Initial `FitState` of every run (`stage.init`, vmapped over `keys` [R]).
 
   Args:
-    stage: the stage.
+    stage: the stage (`classifier_stage` / `siamese_stage`).
+    fit: its `FitConfig`.
     keys: [R] PRNG keys, one per run.
-    x: [n, 2, T] examples (only the shape of two is used).
+    example: the arguments the model is initialised on, e.g. `(x[:2],)`.
     base_variables: optional `{'params', 'batch_stats'}` with a leading [R]
       axis; their `embedder` is transferred into each run (eq. (11)).
   """
-  fn = _init_fn(stage.model, stage.tx, base_variables is not None)
-  # Only two examples are used: slice NumPy input here (free), device input
-  # inside the program (an eager slice would compile a second program).
-  return fn(keys, x[:2] if isinstance(x, np.ndarray) else x, base_variables)
+  fs = stage.init(keys, *example)
+  if base_variables is None:
+    return fs
+  return _with_base(stage.tx, fit.mode, fs, base_variables)
 
 
 def run_stage(
-  stage: Stage,
-  directory: str,
+  stage: trainer.Stage,
+  fit: trainer.FitConfig,
+  directory: str | None,
   init,
   keys,
   data,
   split: trainer.Split,
+  *,
   chunk_epochs: int | None = None,
   max_to_keep: int = 2,
   progress: Callable[[int], None] | None = None,
 ):
-  """Trains all runs of a stage with checkpoints; resumes or skips as needed.
+  """Trains all runs of a stage, with checkpoints when `directory` is given; resumes or skips.
 
   Args:
-    stage: the stage.
-    directory: checkpoint root; the stage uses `directory/stage.name`.
-    init: initial batched `FitState` (`init_runs`), or a function returning
-      it (called only if the stage has no checkpoint yet).
+    stage: the stage (`trainer.make_stage`).
+    fit: its `FitConfig`.
+    directory: the stage's checkpoint folder, or None to train without checkpoints.
+    init: a function returning the initial batched `FitState` (`init_runs`);
+      called only if the stage has no checkpoint yet.
     keys: [R] training keys.
     data: `{'x': [n, 2, T], 'y': [n]}` shared by all runs.
     split: batched `Split`.
     chunk_epochs: at most this many epochs between checkpoints (the largest
       divisor of num_epochs not above it; default: all in one chunk).
     max_to_keep: Orbax `max_to_keep`.
-    progress: called with the number of epochs just finished.
+    progress: called with the number of epochs of each chunk that ran.
 
   Returns:
     `(fit_state, chunks_run)`; `chunks_run == 0` means the stage was restored.
   """
-  epochs = stage.fit_config.num_epochs
+  epochs = fit.num_epochs
   chunk = epochs if chunk_epochs is None else max(1, min(chunk_epochs, epochs))
   while epochs % chunk:  # equal chunks: one compiled program per stage
     chunk -= 1
@@ -399,16 +452,19 @@ def run_stage(
 
   def run_chunk(fs, c):
     fs, _ = trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=chunk)
-    trainer.check_finite(fs, stage.name)
+    trainer.check_finite(fs, directory or 'stage')
     return fs
 
+  on_chunk = None if progress is None else (lambda c: progress(chunk))
+  if directory is None:
+    fs = init()
+    for c in range(epochs // chunk):
+      fs = run_chunk(fs, c)
+      if on_chunk is not None:
+        on_chunk(c)
+    return fs, epochs // chunk
   return checkpoint.run_stage(
-    os.path.join(directory, stage.name),
-    init,
-    run_chunk,
-    epochs // chunk,
-    max_to_keep=max_to_keep,
-    on_chunk=None if progress is None else (lambda c: progress(chunk)),
+    directory, init, run_chunk, epochs // chunk, max_to_keep=max_to_keep, on_chunk=on_chunk
   )
 
 
@@ -490,31 +546,42 @@ def embeddings(model, fs: trainer.FitState, x_runs) -> np.ndarray:
 
 
 class Context(NamedTuple):
-  """What every table of one experiment shares.
+  """What every table of one experiment shares (`prepare`).
 
   x: [R * n, 2, T] one standardised copy of the n examples per seed
   (`standardize_per_seed`; seed s's copy is rows s * n .. (s + 1) * n - 1);
-  n: examples per copy; y_all / y_seen / y_unseen: [R * n] labels of the
-  7-class task, of C^1 and of C^2 (-1 outside the task), tiled like x;
-  splits: the per-seed Table III splits (indices 0..n-1; `rows` moves them
-  into a seed's copy); keys: `stage_keys`; ckpt: checkpoint folder;
-  progress: epoch-progress callback or None.
+  example: [2, 2, T] host copy of its first two rows (what models are
+  initialised on); n: examples per copy; y_all / y_seen / y_unseen: [R * n]
+  labels of the 7-class task, of C^1 and of C^2 (-1 outside the task), tiled
+  like x; splits: the per-seed Table III splits (indices 0..n-1; `rows` moves
+  them into a seed's copy); root_key: the experiment's root key; ckpt: checkpoint
+  folder or None; progress: progress callback or None.
   """
 
   cfg: Config
   x: jax.Array
+  example: np.ndarray
   n: int
   y_all: np.ndarray
   y_seen: np.ndarray
   y_unseen: np.ndarray
   splits: list
-  keys: dict
-  ckpt: str
+  root_key: jax.Array
+  ckpt: str | None
   progress: Callable[[int], None] | None
 
 
-def make_context(cfg: Config, x, labels, ckpt: str, progress=None) -> Context:
-  """Validates the data, standardises it and draws the per-seed Table III splits."""
+def prepare(key, config: Config, x, labels, *, checkpoint_dir=None, progress=None) -> Context:
+  """Validates the data, draws the per-seed Table III splits and standardises each seed's copy.
+
+  Args:
+    key: the experiment's root key; seed s's split comes from ('split', s).
+    config: the protocol's `Config`.
+    x: [n, 2, T] float features (`signals.semg_features`).
+    labels: [n] int labels 0..6 (C1-C4 seen, C5-C7 unseen).
+    checkpoint_dir: folder of the stages' checkpoints, or None.
+    progress: called with units of work done (`total_work`), or None.
+  """
   x = checks.check_array('features', x, ndim=3, kind='float')
   present = np.unique(checks.check_labels('labels', labels, n=x.shape[0]))
   if present.tolist() != list(range(7)):
@@ -523,36 +590,38 @@ def make_context(cfg: Config, x, labels, ckpt: str, progress=None) -> Context:
       f'the data has classes {present.tolist()}'
     )
   labels = np.asarray(labels, np.int32)
-  keys = stage_keys(cfg.seed)
   counts = table3_counts(labels, 7)
   splits = [
-    per_class_split(labels, counts, key=jax.random.fold_in(keys['split'], s))
-    for s in range(cfg.num_seeds)
+    per_class_split(labels, counts, key=named_key(key, 'split', s)) for s in range(config.num_seeds)
   ]
-  tile = lambda y: np.tile(y, cfg.num_seeds)
+  x_std = standardize_per_seed(x, splits)
+  tile = lambda y: np.tile(y, config.num_seeds)
   return Context(
-    cfg,
-    jnp.asarray(standardize_per_seed(x, splits)),
+    config,
+    jnp.asarray(x_std),
+    x_std[:2],
     int(x.shape[0]),
     tile(labels),
     tile(local_labels(labels, SEMG_SEEN_CLASSES)),
     tile(local_labels(labels, SEMG_UNSEEN_CLASSES)),
     splits,
-    keys,
-    ckpt,
+    key,
+    checkpoint_dir,
     progress,
   )
 
 
-def total_epochs(cfg: Config) -> int:
-  """Upper bound on the epochs of all stages (for a progress bar)."""
-  return (
+def total_work(cfg: Config) -> int:
+  """Units `run` reports to `progress`: the epochs of all stages (an upper bound) and the
+  Table IX cells (seed x method x k)."""
+  epochs = (
     len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs)
     + 2 * cfg.base_fit.num_epochs
     + 2 * cfg.few_fit.num_epochs
     + len(cfg.table6) * cfg.transfer_fit.num_epochs
     + len(SIAMESE) * cfg.siamese_fit.num_epochs
   )
+  return epochs + len(FSL_METHODS) * len(cfg.shots) * cfg.num_seeds
 
 
 def _one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
@@ -560,9 +629,9 @@ def _one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
   return dataclasses.replace(fit, steps_per_epoch=max(1, math.ceil(n / fit.batch_size)))
 
 
-def rows(ctx: Context, seed: int, idx) -> np.ndarray:
+def rows(ctx: Context, seed_index: int, idx) -> np.ndarray:
   """Indices 0..n-1 of a seed's split moved into that seed's standardised copy of the data."""
-  return np.asarray(idx) + seed * ctx.n
+  return np.asarray(idx) + seed_index * ctx.n
 
 
 def _seed_split(ctx: Context, task_labels) -> trainer.Split:
@@ -577,31 +646,35 @@ def _seed_test(ctx: Context, task_labels) -> np.ndarray:
   return np.stack([rows(ctx, i, restrict(s.test, task_labels)) for i, s in enumerate(ctx.splits)])
 
 
-def _train(ctx: Context, stage: Stage, key, labels, split, base=None) -> trainer.FitState:
-  """Initialises and trains every run of a stage (resuming from its checkpoints)."""
-  k_init, k_train = jax.random.split(key)
-  runs = split.train_idx.shape[0]
-  init = lambda: init_runs(stage, jax.random.split(k_init, runs), ctx.x, base)
-  data = {'x': ctx.x, 'y': jnp.asarray(labels)}
+def _seeds(ctx: Context) -> list[tuple]:
+  return [(s,) for s in range(ctx.cfg.num_seeds)]
+
+
+def _train(ctx: Context, name, stage, fit, labels, split, runs, base=None, pairs=False):
+  """Initialises and trains every run of stage `name` (resuming from its checkpoints).
+
+  `runs` names each run below the stage (e.g. `(seed,)` or `(seed, 'nu5')`);
+  run r's keys are `named_key(key, name, *runs[r], 'init' | 'train')`.
+  """
+  run_keys = [named_key(ctx.root_key, name, *r) for r in runs]
+  init_keys = jnp.stack([named_key(k, 'init') for k in run_keys])
+  train_keys = jnp.stack([named_key(k, 'train') for k in run_keys])
+  example = (ctx.example, ctx.example) if pairs else (ctx.example,)
   fs, chunks = run_stage(
     stage,
-    ctx.ckpt,
-    init,
-    jax.random.split(k_train, runs),
-    data,
+    fit,
+    None if ctx.ckpt is None else os.path.join(ctx.ckpt, name),
+    lambda: init_runs(stage, fit, init_keys, example, base),
+    train_keys,
+    {'x': ctx.x, 'y': jnp.asarray(labels)},
     split,
-    ctx.cfg.chunk_epochs,
-    ctx.cfg.max_to_keep,
-    ctx.progress,
+    chunk_epochs=ctx.cfg.chunk_epochs,
+    max_to_keep=ctx.cfg.max_to_keep,
+    progress=ctx.progress,
   )
   if chunks == 0 and ctx.progress is not None:
-    ctx.progress(stage.fit_config.num_epochs)
+    ctx.progress(fit.num_epochs)
   return fs
-
-
-def _depth_hidden(hidden, depth):
-  """Table IV: the first `depth` layers of Table I, repeating the last one."""
-  return tuple(hidden[:depth]) + (hidden[-1],) * max(0, depth - len(hidden))
 
 
 def table4(ctx: Context) -> dict:
@@ -614,9 +687,9 @@ def table4(ctx: Context) -> dict:
   test = _seed_test(ctx, ctx.y_all)
   out = {}
   for depth in cfg.depths:
-    model = models.SEMGClassifier(7, hidden=_depth_hidden(cfg.hidden, depth), fc=cfg.fc)
-    stage = classifier_stage(f'table4_depth{depth}', model, optax.adam(fit.learning_rate), fit)
-    fs = _train(ctx, stage, jax.random.fold_in(ctx.keys['table4'], depth), ctx.y_all, split)
+    model = make_model(cfg, f'bilstm_depth{depth}', num_classes=7)
+    stage = classifier_stage(model, fit)
+    fs = _train(ctx, f'table4_depth{depth}', stage, fit, ctx.y_all, split, _seeds(ctx))
     out[f'{depth} Layer'] = test_f1(model, fs, ctx.x, ctx.y_all, test, 7)
   return {'F1 Score': out}
 
@@ -632,13 +705,10 @@ def base_models(ctx: Context) -> dict:
   fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
   out = {}
   for bn in (False, True):
-    model = models.SEMGClassifier(4, hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
+    model = make_model(cfg, 'bilstm_bn' if bn else 'bilstm', num_classes=4)
     name = 'base_c1_bn' if bn else 'base_c1'
-    stage = classifier_stage(name, model, optax.adam(fit.learning_rate), fit)
-    out[bn] = (
-      model,
-      _train(ctx, stage, jax.random.fold_in(ctx.keys['base'], bn), ctx.y_seen, split),
-    )
+    stage = classifier_stage(model, fit)
+    out[bn] = (model, _train(ctx, name, stage, fit, ctx.y_seen, split, _seeds(ctx)))
   return out
 
 
@@ -666,37 +736,31 @@ def tables7_8(ctx: Context, base) -> tuple[dict, dict]:
   """
   cfg = ctx.cfg
   R = cfg.num_seeds
+  pairs = [(s, nu) for nu in cfg.shots for s in range(R)]
+  runs = [(s, f'nu{nu}') for s, nu in pairs]  # key names: seed, then nu
+  splits = ctx.splits
   shots = [
     rows(
-      ctx,
-      s,
-      draw_shots(
-        jax.random.fold_in(jax.random.fold_in(ctx.keys['shots'], nu), s),
-        ctx.splits[s].train,
-        ctx.y_unseen,
-        nu,
-      ),
+      ctx, s, draw_shots(named_key(ctx.root_key, 'shots', *r), splits[s].train, ctx.y_unseen, nu)
     )
-    for nu in cfg.shots
-    for s in range(R)
+    for (s, nu), r in zip(pairs, runs)
   ]
   val = [rows(ctx, i, restrict(s.val, ctx.y_unseen)) for i, s in enumerate(ctx.splits)]
   split = trainer.make_split(shots, val * len(cfg.shots))
   test = np.concatenate([_seed_test(ctx, ctx.y_unseen)] * len(cfg.shots))
   fit = _one_pass(cfg.few_fit, 3 * max(cfg.shots))
-  model = models.SEMGClassifier(3, hidden=cfg.hidden, fc=cfg.fc)
+  model = make_model(cfg, 'bilstm', num_classes=3)
   by_shot = lambda f1: {f'ν={nu}': f1[i * R : (i + 1) * R] for i, nu in enumerate(cfg.shots)}
 
-  stage = classifier_stage('table7_dl', model, optax.adam(fit.learning_rate), fit)
-  fs = _train(ctx, stage, ctx.keys['dl'], ctx.y_unseen, split)
+  fs = _train(ctx, 'table7_dl', classifier_stage(model, fit), fit, ctx.y_unseen, split, runs)
   dl = {'DL': by_shot(test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3))}
 
   tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
-  stage = classifier_stage('table8_tl', model, tx, fit)
   base_vars = jax.tree.map(
     lambda a: jnp.concatenate([a] * len(cfg.shots)), trainer.best_variables(base[False][1])
   )
-  fs = _train(ctx, stage, ctx.keys['tl'], ctx.y_unseen, split, base_vars)
+  stage = classifier_stage(model, fit, tx)
+  fs = _train(ctx, 'table8_tl', stage, fit, ctx.y_unseen, split, runs, base_vars)
   return dl, {'TL': by_shot(test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3))}
 
 
@@ -707,23 +771,18 @@ def table6(ctx: Context, base) -> dict:
   fit = _one_pass(cfg.transfer_fit, split.train_idx.shape[1])
   test = _seed_test(ctx, ctx.y_unseen)
   out = {}
-  for j, setting in enumerate(cfg.table6):
+  for setting in cfg.table6:
     bn = setting == 'AdaBatch'
     if bn:
       col, tx = 'AdaBatch', transfer.adabatch_tx(fit.learning_rate)
     else:
       col = f'{setting} Layer'
       tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[setting], fit.learning_rate)
-    model = models.SEMGClassifier(3, hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
-    stage = classifier_stage(f'table6_{col.replace(" ", "_").lower()}', model, tx, fit)
-    fs = _train(
-      ctx,
-      stage,
-      jax.random.fold_in(ctx.keys['table6'], j),
-      ctx.y_unseen,
-      split,
-      trainer.best_variables(base[bn][1]),
-    )
+    model = make_model(cfg, 'bilstm_bn' if bn else 'bilstm', num_classes=3)
+    name = f'table6_{col.replace(" ", "_").lower()}'
+    base_vars = trainer.best_variables(base[bn][1])
+    stage = classifier_stage(model, fit, tx)
+    fs = _train(ctx, name, stage, fit, ctx.y_unseen, split, _seeds(ctx), base_vars)
     out[col] = test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3)
   return {'Median F1 Score': out}
 
@@ -739,27 +798,19 @@ def siamese_models(ctx: Context, base) -> dict:
   split = _seed_split(ctx, ctx.y_seen)
   fit = cfg.siamese_fit
   out = {}
-  for j, (method, (kind, bn)) in enumerate(SIAMESE.items()):
-    model = models.SiameseNet(hidden=cfg.hidden, fc=cfg.fc, batch_norm=bn)
+  for method, (kind, bn) in SIAMESE.items():
+    model = make_model(cfg, 'siamese_bn' if bn else 'siamese')
     tx = (
       transfer.adabatch_tx(fit.learning_rate)
       if bn
       else transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
     )
-    stage = siamese_stage('siamese_' + method.replace('^', '').lower(), model, tx, fit, kind)
-    fs = _train(
-      ctx,
-      stage,
-      jax.random.fold_in(ctx.keys['siamese'], j),
-      ctx.y_seen,
-      split,
-      trainer.best_variables(base[bn][1]),
-    )
+    name = 'siamese_' + method.replace('^', '').lower()
+    base_vars = trainer.best_variables(base[bn][1])
+    stage = siamese_stage(model, fit, kind, tx)
+    fs = _train(ctx, name, stage, fit, ctx.y_seen, split, _seeds(ctx), base_vars, pairs=True)
     out[method] = (model, fs)
   return out
-
-
-ESTIMATORS = ('pooled', 'episode_mean')
 
 
 def pooled_f1(res: episodes.EpisodeEvaluation, num_classes: int) -> float:
@@ -774,16 +825,25 @@ def pooled_f1(res: episodes.EpisodeEvaluation, num_classes: int) -> float:
   return float(f1_score(true, pred, num_classes, average='weighted'))
 
 
-def table9(ctx: Context, base, siamese, progress=None) -> tuple[dict, dict, int]:
+def _fsl_classifier(ctx, s, method, emb_base, emb_sia, siamese):
+  """(embeddings [n, D] of seed s's copy, classifier) of one FSL method."""
+  if method not in siamese:
+    return emb_base[s], classifiers.METRIC_CLASSIFIERS[method]
+  head = siamese_lib.head_params(jax.tree.map(lambda a: a[s], siamese[method][1].best_params))
+  return emb_sia[method][s], classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
+
+
+def table9(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
   """Table IX: F1 of the eight FSL methods on 3-way k-shot episodes of C^2.
 
   Support from each seed's training split (with replacement, eq. (13)),
-  `cfg.n_query` queries per class from its test split (the paper: one). A
-  seed's score under the two estimators (`ESTIMATORS`): 'pooled', the
-  weighted F1 of all `cfg.episodes` episodes' queries pooled (`pooled_f1`,
-  the paper's reading), and 'episode_mean', the mean of per-episode
-  weighted F1. With one query per class an episode has three queries, so
-  its own F1 is coarse (0, 1/3, 1/2, 1, ...) and the two estimators differ.
+  `cfg.n_query` queries per class from its test split (the paper: one); every
+  method sees the same episodes (key ('episodes', seed, 'k<k>')). A seed's
+  score under the two estimators: 'pooled' (table 'IX'), the weighted F1 of
+  all `cfg.episodes` episodes' queries pooled (`pooled_f1`, the paper's
+  reading), and 'episode_mean' ('IX_episode_mean'), the mean of per-episode F1. With one
+  query per class an episode has three queries, so its own F1 is coarse (0,
+  1/3, 1/2, 1, ...) and the two estimators differ.
 
   Returns:
     ({method: {'k=1': [R], ...}} pooled, the same for episode_mean, queries
@@ -800,15 +860,10 @@ def table9(ctx: Context, base, siamese, progress=None) -> tuple[dict, dict, int]
   table_mean = {m: {f'k={k}': [] for k in cfg.shots} for m in FSL_METHODS}
   for s in range(cfg.num_seeds):
     for method in FSL_METHODS:
-      if method in siamese:
-        emb = emb_sia[method][s]
-        head = siamese_lib.head_params(jax.tree.map(lambda a: a[s], siamese[method][1].best_params))
-        clf = classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
-      else:
-        emb, clf = emb_base[s], classifiers.METRIC_CLASSIFIERS[method]
+      emb, clf = _fsl_classifier(ctx, s, method, emb_base, emb_sia, siamese)
       for k in cfg.shots:
         res = episodes.evaluate_episodes(
-          jax.random.fold_in(jax.random.fold_in(ctx.keys['episodes'], s), k),
+          named_key(ctx.root_key, 'episodes', s, f'k{k}'),
           emb[sup_idx[s]],
           ctx.y_unseen[sup_idx[s]],
           emb[test_idx[s]],
@@ -822,19 +877,140 @@ def table9(ctx: Context, base, siamese, progress=None) -> tuple[dict, dict, int]
         )
         table[method][f'k={k}'].append(pooled_f1(res, 3))
         table_mean[method][f'k={k}'].append(float(np.mean(res.f1)))
-        if progress is not None:
-          progress(1)
+        if ctx.progress is not None:
+          ctx.progress(1)
   return table, table_mean, n_query
 
 
-def run_tables(ctx: Context, episode_progress=None) -> tuple[dict, dict]:
-  """Every table of the paper's protocol in order; returns (tables, timings in seconds).
+# ---------------------------------------------------------------------------
+# Records: every reported number with what it estimates and what selected it.
 
-  tables: 'IV', 'V', 'V_base_weighted_f1', 'VI', 'VII', 'VIII', 'IX' (pooled
-  F1, the paper's reading), 'IX_episode_mean' (per-seed scores,
-  `evaluation.reports.summarize` gives median / IQR), and 'n_query'.
+FINDING_ROWS = {'DL': ('VII', 'DL', 'ν'), 'TL': ('VIII', 'TL', 'ν'), 'best FSL': ('IX', None, 'k')}
+
+
+def _wording(cfg: Config, n_query: int) -> dict:
+  """{table: (estimator, selection)} of Tables IV-IX as computed by `run`."""
+  over = f'median and IQR over {cfg.num_seeds} seeds'
+  f1 = lambda task: f"weighted F1 ({task}) of each seed's model on that seed's test split; {over}"
+  stop = lambda task: f"epochs: early stopping on the seed's labelled {task} validation split"
+  base = "; the base model's epochs: early stopping on its C1-C4 validation split"
+  fsl = (
+    "no labelled C5-C7 data chose anything; the embedding's epochs (base model, and the "
+    "siamese training of CS^*): early stopping on the seed's C1-C4 validation split"
+  )
+  episodes_of = (
+    f"{cfg.episodes} 3-way episodes per seed (support from the seed's C5-C7 training split, "
+    f'{n_query} query per class from its C5-C7 test split)'
+  )
+  return {
+    'IV': (f1('C1-C7'), stop('C1-C7')),
+    'V': (
+      f"precision, recall and F1 of each class, of each seed's base model on that seed's "
+      f'C1-C4 test split; {over}',
+      stop('C1-C4'),
+    ),
+    'VI': (f1('C5-C7'), stop('C5-C7') + base),
+    'VII': (f1('C5-C7'), stop('C5-C7') + ' (all of it, not only the ν per class trained on)'),
+    'VIII': (
+      f1('C5-C7'),
+      stop('C5-C7') + f' (all of it, not only the ν per class trained on){base}; frozen layers: '
+      f'{cfg.tl_frozen} (fixed)',
+    ),
+    'IX': (f"weighted F1 of all queries of a seed's {episodes_of}, pooled; {over}", fsl),
+    'IX_episode_mean': (
+      f"mean over a seed's {episodes_of} of each episode's weighted F1; {over}",
+      fsl,
+    ),
+  }
+
+
+def _finding(cfg: Config, summary: dict, wording: dict) -> list[records_lib.Record]:
+  """The paper's claim at 1 and 5 shots (best FSL > TL > DL), as records of medians and IQRs.
+
+  The best FSL method is the one with the highest median of Table IX on the
+  test split it reports: a selection on the test split, and said so.
   """
-  tables, timings = {}, {}
+  cols = [nu for nu in (1, 5) if nu in cfg.shots]
+  if not cols:
+    return []
+  best = {}
+  for nu in cols:
+    medians = {m: cells[f'k={nu}']['median'] for m, cells in summary['IX'].items()}
+    best[nu] = max(medians, key=medians.get)
+  picked = ', '.join(f'k={nu}: {best[nu]}' for nu in cols)
+  out = []
+  for row, (table, method, prefix) in FINDING_ROWS.items():
+    cells = {}
+    for nu in cols:
+      src = summary[table][best[nu] if method is None else method]
+      cells[str(nu)] = src[f'{prefix}={nu}']
+    estimator, selection = wording[table]
+    if method is None:
+      selection = (
+        f'method: the FSL method with the highest median F1 on the test split ({picked}): '
+        f'selected on the test split; {selection}'
+      )
+    out += records_lib.from_summary(
+      'finding', {row: cells}, estimator=estimator, selection=selection
+    )
+  return out
+
+
+def table_records(cfg: Config, raw: dict, n_query: int) -> list[records_lib.Record]:
+  """Records of Tables IV-IX (median, IQR, Q1, Q3 of each cell) and of the 1/5-shot finding.
+
+  Args:
+    cfg: the run's `Config`.
+    raw: per-seed scores {table: {row: {column: [R]}}} (`Results.raw`).
+    n_query: queries per class and episode that Table IX used.
+  """
+  wording = _wording(cfg, n_query)
+  summary = {t: reports.summarize(raw[t]) for t in wording}
+  out = []
+  for table, (estimator, selection) in wording.items():
+    out += records_lib.from_summary(table, summary[table], estimator=estimator, selection=selection)
+  return out + _finding(cfg, summary, wording)
+
+
+class Results(NamedTuple):
+  """What `run` returns.
+
+  Attributes:
+    records: one `Record` per reported number (Tables IV-IX, Table IX's
+      second estimator 'IX_episode_mean', and the 1/5-shot 'finding').
+    timings: wall seconds per stage group ('table_iv_s', 'base_s', ...).
+    raw: per-seed scores behind the records: {table: {row: {column: [R]}}}
+      for 'IV', 'V', 'VI', 'VII', 'VIII', 'IX', 'IX_episode_mean', and
+      'V_base_weighted_f1': [R] the base model's weighted F1 on C1-C4.
+    n_query: queries per class and episode of Table IX.
+  """
+
+  records: list
+  timings: dict
+  raw: dict
+  n_query: int
+
+
+def run(key, config: Config, data, *, progress=None, checkpoint_dir=None) -> Results:
+  """Every table of the paper's protocol, in order.
+
+  Args:
+    key: the experiment's root `jax.random` key (module docstring: Randomness).
+    config: the protocol's `Config`.
+    data: `(x, labels)`: [n, 2, T] preprocessed features
+      (`signals.semg_features`) and [n] int labels 0..6 (C1-C4 seen, C5-C7 unseen).
+    progress: called with units of work done (`total_work(config)` in all),
+      or None.
+    checkpoint_dir: a folder for Orbax checkpoints of every stage (one
+      subfolder each): a run started again with the same folder resumes an
+      interrupted stage and skips finished ones. None trains without checkpoints.
+
+  Returns:
+    `Results`.
+  """
+  x, labels = data
+  ctx = prepare(key, config, x, labels, checkpoint_dir=checkpoint_dir, progress=progress)
+  timings = {}
 
   def timed(name, fn, *args):
     t = time.perf_counter()
@@ -842,35 +1018,11 @@ def run_tables(ctx: Context, episode_progress=None) -> tuple[dict, dict]:
     timings[f'{name}_s'] = time.perf_counter() - t
     return out
 
-  tables['IV'] = timed('table_iv', table4, ctx)
+  raw = {'IV': timed('table_iv', table4, ctx)}
   base = timed('base', base_models, ctx)
-  tables['V'], tables['V_base_weighted_f1'] = table5(ctx, base)
-  tables['VII'], tables['VIII'] = timed('tables_vii_viii', tables7_8, ctx, base)
-  tables['VI'] = timed('table_vi', table6, ctx, base)
+  raw['V'], raw['V_base_weighted_f1'] = table5(ctx, base)
+  raw['VII'], raw['VIII'] = timed('tables_vii_viii', tables7_8, ctx, base)
+  raw['VI'] = timed('table_vi', table6, ctx, base)
   sia = timed('siamese', siamese_models, ctx, base)
-  tables['IX'], tables['IX_episode_mean'], tables['n_query'] = timed(
-    'table_ix', table9, ctx, base, sia, episode_progress
-  )
-  return tables, timings
-
-
-def finding(tables) -> dict:
-  """The paper's qualitative claim at 1 and 5 shots: best FSL > TL > DL (medians)."""
-  out = {}
-  for nu in (1, 5):
-    col_nu, col_k = f'ν={nu}', f'k={nu}'
-    if col_nu not in tables['VII']['DL']:
-      continue
-    dl = float(np.median(tables['VII']['DL'][col_nu]))
-    tl = float(np.median(tables['VIII']['TL'][col_nu]))
-    fsl = {m: float(np.median(v[col_k])) for m, v in tables['IX'].items()}
-    best = max(fsl, key=fsl.get)
-    out[str(nu)] = {
-      'DL': dl,
-      'TL': tl,
-      'best_FSL': best,
-      'best_FSL_F1': fsl[best],
-      'FSL>TL': fsl[best] > tl,
-      'TL>DL': tl > dl,
-    }
-  return out
+  raw['IX'], raw['IX_episode_mean'], n_query = timed('table_ix', table9, ctx, base, sia)
+  return Results(table_records(config, raw, n_query), timings, raw, n_query)
