@@ -338,7 +338,7 @@ def _evaluate(chunk: int):
   return functools.partial(eval_fn, chunk=chunk)
 
 
-def init_variables(model, key, inputs):
+def _init_variables(model, key, inputs):
   """The model's variables, initialised on one window of each modality of `inputs`."""
   dummy = {m: jnp.zeros((1,) + x.shape[1:], x.dtype) for m, x in inputs.items()}
   return model.init({'params': key}, dummy, jnp.ones((1,), bool), train=False)
@@ -346,7 +346,7 @@ def init_variables(model, key, inputs):
 
 def _stage(model, cfg: NestedLOSOConfig, use_eval: bool) -> trainer.Stage:
   evaluate = _evaluate(cfg.eval_chunk) if use_eval else None
-  return trainer.make_stage(model, cfg.fit, loss_fn, evaluate, variables=init_variables)
+  return trainer.make_stage(model, cfg.fit, loss_fn, evaluate, variables=_init_variables)
 
 
 @functools.lru_cache(maxsize=64)
