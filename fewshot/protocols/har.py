@@ -701,8 +701,7 @@ def _selection(cfg: NestedLOSOConfig, inner_folds: int) -> str:
     "independent splits of that fold's labelled training participants; the held-out "
     f"participant is never used) of each inner fold's {counted} under early stopping "
     f'(patience {cfg.fit.patience}, at most {cfg.fit.num_epochs} epochs); the outer model then '
-    'trains on all its training participants for that many epochs. Model, fusion, extractor: '
-    'none (every cell reported)'
+    'trains on all its training participants for that many epochs'
   )
 
 
@@ -720,10 +719,11 @@ def _records(config: Config, cells: list[Cell], outcomes: Mapping) -> tuple[list
     folds.setdefault(row, {})[col] = outcomes[cell.id]['fold_uar']
     pooled.setdefault(row, {})[col] = outcomes[cell.id]['pooled_uar']
     names[row, col] = cell
-  records, confusion = [], {}
+  records, best_records, confusion = [], [], {}
   for task, (folds, pooled, names) in per_task.items():
     k = len(outcomes[next(iter(names.values())).id]['inner_epochs'][0])
-    selection = _selection(config.train, k)
+    epochs = _selection(config.train, k)
+    selection = f'{epochs}. Model, fusion, extractor: none (every cell reported)'
     summary = reports.summarize(folds, 'mean_std')
     table = table_name(task)
     records += records_lib.from_summary(table, summary, estimator=ESTIMATOR, selection=selection)
@@ -735,12 +735,12 @@ def _records(config: Config, cells: list[Cell], outcomes: Mapping) -> tuple[list
       (s['mean'], -s['std'], r, c) for r, cs in summary.items() for c, s in cs.items()
     )
     best = f'{task}: {col} {row}'
-    records += records_lib.from_summary(
+    best_records += records_lib.from_summary(
       BEST_TABLE,
       {best: {'UAR': summary[row][col]}},
       estimator=ESTIMATOR,
       selection='model: the cell with the highest μ of its task (ties: lower σ), selected on '
-      "the test split (the outer folds' test UARs); " + selection.split('. Model')[0],
+      f"the test split (the outer folds' test UARs); {epochs}",
     )
     out = outcomes[names[row, col].id]
     confusion[task] = {
@@ -749,7 +749,7 @@ def _records(config: Config, cells: list[Cell], outcomes: Mapping) -> tuple[list
       'counts': out['confusion'],
       'class_names': out['class_names'],
     }
-  return records, confusion
+  return records + best_records, confusion
 
 
 def run(
