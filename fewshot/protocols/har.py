@@ -476,7 +476,8 @@ def nested_fold_indices(key, subjects, train_window, test_window, inner_folds: i
       f'nested LOSO uses {k} inner folds.',
       stacklevel=2,
     )
-  nested = evaluation.nested_loso_splits(subjects, inner_folds=k, seed=key)
+  # Outer fold f shuffles its participants with named_key(key, 'outer', f).
+  nested = evaluation.nested_loso_splits(subjects, inner_folds=k, seed=named_key(key, 'outer'))
   outer, inner = [], []
   for f in nested:
     tr = f.train[train_window[f.train]]
