@@ -63,7 +63,7 @@ def test_sampling_rate_must_be_positive(rate):
 def test_unknown_modality_names_it_and_the_known_ones():
   with pytest.raises(ValueError, match="'gyro'.*rates"):
     har.window_starts({'gyro': np.arange(100.0)}, har.RATES, 10.0)
-  model = hm.make_model(('steps', 'hr'), 'cnn', 'concat', 2)
+  model = ht.make_model(ht.Config(), 'cnn:steps+hr', num_classes=2)
   x = {'steps': jnp.zeros((2, 20, 2))}
   with pytest.raises(ValueError, match="'hr'.*missing"):
     model.init(jax.random.key(0), x, jnp.ones(2, bool), train=False)
@@ -106,13 +106,13 @@ def test_float_and_out_of_range_labels_are_rejected_on_the_host():
   # train_folds is public and jitted: out-of-range labels used to train with a
   # zero loss term and to be left out of the UAR without a word.
   t = hd.select_task(w, 2)
-  model = hm.make_model(('hr',), 'cnn', 'concat', 2)
+  model = ht.make_model(ht.Config(), 'cnn:hr', num_classes=2)
   idx = np.flatnonzero(t.train_window)
   split = trainer.make_split([idx], [np.flatnonzero(t.test_window)])
   keys = jax.random.split(jax.random.key(0), 1)
   for y, msg in ((t.labels + 2, r"data\['y'\] must lie in \[0, 2\)"), (t.labels * 1.0, 'integer')):
     with pytest.raises(ValueError, match=msg):
-      ht.train_folds(model, CFG, {'inputs': {'hr': t.inputs['hr']}, 'y': y}, split, keys, 1)
+      ht.train_folds(keys, model, CFG, {'inputs': {'hr': t.inputs['hr']}, 'y': y}, split, 1)
   bad = trainer.make_split([np.append(idx, t.labels.size)], [np.flatnonzero(t.test_window)])
   with pytest.raises(ValueError, match='split.train_idx.*outside'):
-    ht.train_folds(model, CFG, {'inputs': {'hr': t.inputs['hr']}, 'y': t.labels}, bad, keys, 1)
+    ht.train_folds(keys, model, CFG, {'inputs': {'hr': t.inputs['hr']}, 'y': t.labels}, bad, 1)

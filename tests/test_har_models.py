@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fewshot.models import har as hm
+from fewshot.protocols import har as hp
 
 
 def _kron_reference(feats):
@@ -96,7 +97,8 @@ def test_cnn_batch_norm_ignores_padded_examples():
 def test_model_logits_shape(extractor, fusion, n_mod):
   names = ('steps', 'hr', 'acc')[:n_mod]
   inputs = {m: jnp.ones((3, 10 + i, 2 + i)) for i, m in enumerate(names)}
-  model = hm.make_model(names, extractor, fusion, 7)
+  sign = '+' if fusion == 'concat' else '*'
+  model = hp.make_model(hp.Config(), f'{extractor}:{sign.join(names)}', num_classes=7)
   v = model.init(jax.random.key(0), inputs, jnp.ones(3, bool), False)
   logits = model.apply(v, inputs, jnp.ones(3, bool), False)
   chex.assert_shape(logits, (3, 7))
@@ -104,8 +106,26 @@ def test_model_logits_shape(extractor, fusion, n_mod):
   assert dense_in == hm.fused_size(n_mod, fusion)
 
 
-def test_make_model_validates():
-  with pytest.raises(ValueError, match='extractor'):
-    hm.make_model(('acc',), 'lstm', 'concat', 2)
-  with pytest.raises(ValueError, match='distinct'):
-    hm.make_model(('acc', 'acc'), 'cnn', 'concat', 2)
+def test_make_model_reads_the_cell_name():
+  model = hp.make_model(hp.Config(dropout=0.1), 'rnn:steps*acc', num_classes=3)
+  assert (model.modalities, model.extractor, model.fusion) == (('steps', 'acc'), 'rnn', 'outer')
+  assert (model.num_classes, model.dropout) == (3, 0.1)
+  assert hp.make_model(hp.Config(), 'cnn:hr+acc', num_classes=2).fusion == 'concat'
+  assert hp.paper_name('cnn:steps*hr*acc') == ('CNN', 'f_steps⊗hr⊗xyz')
+
+
+@pytest.mark.parametrize(
+  'name,match',
+  [
+    ('lstm:acc', 'extractor'),
+    ('cnn:acc+acc', 'distinct'),
+    ('cnn:acc+hr*steps', 'mixes'),
+    ('cnn:acc+', 'non-empty'),
+    ('acc', 'extractor'),
+  ],
+)
+def test_make_model_validates(name, match):
+  with pytest.raises(ValueError, match=match):
+    hp.make_model(hp.Config(), name, num_classes=2)
+  with pytest.raises(ValueError, match='num_classes'):
+    hp.make_model(hp.Config(), 'cnn:acc', num_classes=1)

@@ -9,7 +9,6 @@ import sklearn.metrics
 
 import evaluation
 from fewshot import trainer
-from fewshot.models import har as hm
 from fewshot.protocols import har as ht
 from signals.har import data as hd
 
@@ -49,12 +48,12 @@ def test_vmapped_folds_equal_fold_by_fold():
   # Early stopping on: every epoch's validation UAR enters best_uar/best_epoch,
   # so equal results mean equal parameters along the whole run.
   data = _toy()
-  model = hm.make_model(('a', 'b'), 'cnn', 'concat', 3)
+  model = ht.make_model(ht.Config(), 'cnn:a+b', num_classes=3)
   spec = _spec(data)
   keys = jax.random.split(jax.random.key(0), 3)
   arrays = {'inputs': data.inputs, 'y': data.labels}
-  vm = ht.train_folds(model, CFG, arrays, spec, keys, 4)
-  seq = ht.train_folds(model, CFG, arrays, spec, keys, 4, vmapped=False)
+  vm = ht.train_folds(keys, model, CFG, arrays, spec, 4)
+  seq = ht.train_folds(keys, model, CFG, arrays, spec, 4, vmapped=False)
   np.testing.assert_array_equal(vm.epochs_run, seq.epochs_run)
   np.testing.assert_array_equal(vm.best_epoch, seq.best_epoch)
   np.testing.assert_allclose(vm.best_uar, seq.best_uar, atol=1e-6)
@@ -64,7 +63,7 @@ def test_vmapped_folds_equal_fold_by_fold():
   alone = trainer.make_split(
     [spec.train_idx[2][spec.train_mask[2]]], [spec.val_idx[2][spec.val_mask[2]]]
   )
-  one = ht.train_folds(model, CFG, arrays, alone, keys[2:], 4, vmapped=False)
+  one = ht.train_folds(keys[2:], model, CFG, arrays, alone, 4, vmapped=False)
   assert spec.train_mask[2].sum() == 12 and spec.train_idx.shape[1] == 36
   assert int(one.epochs_run[0]) == int(vm.epochs_run[2])
   assert int(one.best_epoch[0]) == int(vm.best_epoch[2])
@@ -83,7 +82,9 @@ def test_masked_uar_matches_sklearn():
 
 def test_nested_folds_have_no_subject_leakage():
   data = _toy(n_subjects=6, per_subject=6)
-  outer, inner = ht.nested_fold_indices(data.subjects, data.train_window, data.test_window, 5)
+  outer, inner = ht.nested_fold_indices(
+    jax.random.key(0), data.subjects, data.train_window, data.test_window, 5
+  )
   assert len(outer) == 6 and all(len(f) == 5 for f in inner)
   s = data.subjects
   for (tr, te, held), folds in zip(outer, inner):
@@ -100,14 +101,16 @@ def test_nested_folds_have_no_subject_leakage():
 def test_too_many_inner_folds_warn_with_the_numbers():
   data = _toy(n_subjects=4, per_subject=6)
   with pytest.warns(UserWarning, match='inner_folds=5.*4 participants.*uses 3 inner folds'):
-    _, inner = ht.nested_fold_indices(data.subjects, data.train_window, data.test_window, 5)
+    _, inner = ht.nested_fold_indices(
+      jax.random.key(0), data.subjects, data.train_window, data.test_window, 5
+    )
   assert all(len(f) == 3 for f in inner)
 
 
 def test_nested_loso_end_to_end_and_validation():
   data = _toy(n_subjects=4)
-  model = hm.make_model(('a',), 'cnn', 'concat', 3)
-  res = ht.nested_loso(model, CFG, data, jax.random.key(0))
+  model = ht.make_model(ht.Config(), 'cnn:a', num_classes=3)
+  res = ht.nested_loso(jax.random.key(0), model, CFG, data)
   assert res.fold_uar.shape == (4,) and np.all((res.fold_uar >= 0) & (res.fold_uar <= 1))
   assert res.inner_epochs.shape == (4, 3)
   assert np.all((res.epochs >= 1) & (res.epochs <= CFG.fit.num_epochs))
@@ -119,9 +122,9 @@ def test_nested_loso_end_to_end_and_validation():
     inputs={'a': np.where(np.arange(48)[:, None, None] == 3, np.nan, data.inputs['a'])}
   )
   with pytest.raises(ValueError, match='NaN'):
-    ht.nested_loso(model, CFG, bad, jax.random.key(0))
+    ht.nested_loso(jax.random.key(0), model, CFG, bad)
   huge = data._replace(inputs={'a': data.inputs['a'] * np.float32(1e37)})  # finite, overflows
   with pytest.raises(FloatingPointError, match='NaN or inf'):
-    ht.nested_loso(model, CFG, huge, jax.random.key(0))  # same shapes: no new compilation
+    ht.nested_loso(jax.random.key(0), model, CFG, huge)  # same shapes: no new compilation
   with pytest.raises(ValueError, match='at least 3'):
-    ht.nested_loso(model, dataclasses.replace(CFG), _toy(n_subjects=2), jax.random.key(0))
+    ht.nested_loso(jax.random.key(0), model, dataclasses.replace(CFG), _toy(n_subjects=2))

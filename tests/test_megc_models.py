@@ -12,7 +12,7 @@ from fewshot.models import megc as megc_models
 
 
 def _init(name):
-  model = megc_models.make_model(name)
+  model = megc_models.network(name)
   return model, megc_models.init_variables(
     model, jax.random.key(0), megc_models.INPUT_CHANNELS[name]
   )
@@ -46,7 +46,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize('name', list(megc_models.MODELS))
 def test_parameter_counts_match_the_papers_architectures(name):
-  model = megc_models.make_model(name)
+  model = megc_models.network(name)
   x = jnp.zeros((1, 28, 28, megc_models.INPUT_CHANNELS[name]))
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, None, train=False))
   count = megc_models.parameter_count(shapes['params'])
@@ -75,7 +75,7 @@ def _forward(model):
 
 @pytest.mark.parametrize('name', list(megc_models.MODELS))
 def test_output_shapes(name):
-  model = megc_models.make_model(name)
+  model = megc_models.network(name)
   x = jnp.zeros((5, 28, 28, megc_models.INPUT_CHANNELS[name]))
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, None, train=False))
   out = jax.eval_shape(lambda v: model.apply(v, x, jnp.ones(5, bool), train=False), variables)
@@ -188,6 +188,6 @@ def test_padded_examples_do_not_change_batch_norm():
 
 def test_make_model_rejects_unknown_names():
   with pytest.raises(ValueError, match='unknown model'):
-    megc_models.make_model('CapsuleNet')
+    megc_models.network('CapsuleNet')
   with pytest.raises(ValueError, match='num_classes'):
-    megc_models.make_model('STSTNet', num_classes=1)
+    megc_models.network('STSTNet', num_classes=1)

@@ -15,14 +15,6 @@ import pkgutil
 
 PACKAGES = ('signals', 'vision', 'fewshot', 'evaluation')
 FORBIDDEN = frozenset({'seed', 'rng', 'random_state', 'generator'})
-# rewritten by the protocol-shape change (issue 20)
-PROTOCOL_ALLOW_LIST = frozenset(
-  {
-    'fewshot.protocols.har.nested_fold_indices(seed)',
-    'fewshot.protocols.har.nested_loso(key)',
-    'fewshot.protocols.har.nested_loso(seed)',
-  }
-)
 
 
 def _modules():
@@ -70,11 +62,8 @@ def _violations(qualname, fn):
 
 def test_randomness_takes_a_key_first_or_keyword_only():
   found = {v for m in _modules() for q, fn in _callables(m) for v in _violations(q, fn)}
-  wrong = sorted(found - PROTOCOL_ALLOW_LIST)
+  wrong = sorted(found)
   assert not wrong, 'take a jax.random key named `key`, first or keyword-only:\n' + '\n'.join(wrong)
-  # The allow-list holds only protocol offenders that still exist.
-  assert all(v.startswith('fewshot.protocols.') for v in PROTOCOL_ALLOW_LIST)
-  assert PROTOCOL_ALLOW_LIST <= found, sorted(PROTOCOL_ALLOW_LIST - found)
 
 
 def test_the_walk_sees_every_package_and_flags_a_bad_signature():

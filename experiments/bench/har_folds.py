@@ -53,10 +53,11 @@ def main(argv=None) -> None:
   windows, stats = har_data.windows_from_participants(parts)
   data = har_data.select_task(windows, args.task)
   mods = tuple(args.modalities.split(','))
-  model = har_models.make_model(mods, args.extractor, args.fusion, len(data.class_names))
+  name = f'{args.extractor}:' + ('+' if args.fusion == 'concat' else '*').join(mods)
+  model = har_protocol.make_model(har_protocol.Config(), name, num_classes=len(data.class_names))
   cfg = har_protocol.train_config(max_epochs=args.epochs, patience=args.epochs)
   outer, inner = har_protocol.nested_fold_indices(
-    data.subjects, data.train_window, data.test_window, cfg.inner_folds
+    jax.random.key(1), data.subjects, data.train_window, data.test_window, cfg.inner_folds
   )
   n_inner = sum(len(f) for f in inner)
   print(
@@ -81,7 +82,7 @@ def compare(model, cfg, data) -> None:
     name = 'vmapped' if mode else 'sequential'
     for call in ('first', 'second'):
       t0 = time.perf_counter()
-      res = har_protocol.nested_loso(model, cfg, data, jax.random.key(1), vmapped=mode)
+      res = har_protocol.nested_loso(jax.random.key(1), model, cfg, data, vmapped=mode)
       times[name, call] = time.perf_counter() - t0
     results[name] = res
     print(

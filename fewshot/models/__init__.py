@@ -8,7 +8,6 @@
 
 from fewshot.models.har import HARFusionModel
 from fewshot.models.har import concat_fusion
-from fewshot.models.har import make_model
 from fewshot.models.har import outer_fusion
 from fewshot.models.megc import DualInception
 from fewshot.models.megc import OFFApexNet

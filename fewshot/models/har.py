@@ -218,19 +218,3 @@ class HARFusionModel(nn.Module):
     z = nn.Dropout(self.dropout, deterministic=not train)(z)
     z = nn.relu(nn.Dense(self.hidden)(z))
     return nn.Dense(self.num_classes)(z)
-
-
-def make_model(
-  modalities: Sequence[str], extractor: str, fusion: str, num_classes: int
-) -> HARFusionModel:
-  """Validated constructor."""
-  modalities = tuple(modalities)
-  if not modalities or len(set(modalities)) != len(modalities):
-    raise ValueError(f'modalities must be non-empty and distinct, got {modalities}.')
-  if extractor not in EXTRACTORS:
-    raise ValueError(f'extractor must be one of {EXTRACTORS}, got {extractor!r}.')
-  if fusion not in FUSIONS:
-    raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}.')
-  if num_classes < 2:
-    raise ValueError(f'num_classes must be >= 2, got {num_classes}.')
-  return HARFusionModel(modalities, extractor, fusion, int(num_classes))

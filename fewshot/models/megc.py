@@ -178,7 +178,7 @@ INPUT_CHANNELS = {'STSTNet': 3, 'OFF-ApexNet': 2, 'Dual-Inception': 2}
 PAPER_PARAMETERS = {'STSTNet': 1_683, 'OFF-ApexNet': 2_664_475, 'Dual-Inception': 6_449_867}
 
 
-def make_model(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
+def network(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
   """A Table IV network by name ('STSTNet', 'OFF-ApexNet', 'Dual-Inception')."""
   if name not in MODELS:
     raise ValueError(f'unknown model {name!r}; expected one of {tuple(MODELS)}.')

@@ -1,4 +1,12 @@
-"""harAGE training (paper 4.3): nested leave-one-subject-out on the library's trainer.
+"""harAGE multimodal fusion (paper 4.3, Tables 2-4): the grid of models under nested LOSO.
+
+`run(key, config, data)` is the experiment: every cell of the grid (task x
+extractor x modalities x fusion) trains under nested leave-one-subject-out
+and the result holds the records of Tables 2-4 (mean and standard deviation
+over the outer folds of each held-out participant's UAR), the pooled UAR of
+each cell as records of their own, and the confusion counts of the figures.
+A cell is named '<extractor>:<modalities>' with '+' for concatenation and '*'
+for the outer product ('cnn:steps*hr*acc'); `make_model` builds it.
 
 Training: cross-entropy, Adam at 1e-3, batches of 64, at most 150 epochs,
 early stopping after 20 epochs without improvement of the validation error
@@ -7,7 +15,8 @@ held-out participant, the other participants are split into 5
 participant-independent inner folds; each inner fold trains with early
 stopping; the median of the inner folds' epoch counts is the number of epochs
 for training on all outer-training participants, and that model is tested on
-the held-out participant.
+the held-out participant. Only the outer fold's (labelled) training
+participants choose its epochs; the held-out participant chooses nothing.
 
 Epoch count of an inner fold: the paper says "the training epochs processed
 in each fold"; we read it as the epoch with the best validation UAR (the
@@ -28,6 +37,12 @@ of these per-fold values. `NestedResult.pooled_uar` is the UAR of all outer
 folds' test windows pooled: every class weighs the same across participants,
 so it is lower than the fold mean when a model fails a class in the folds
 where that class is rare.
+
+Randomness: the run's key gives each cell its key by name
+(`named_key(key, cell.id)`), and each fold's key comes from the cell key and
+the held-out participant's index (`'outer', s` and `'inner', s, j`); the
+assignment of participants to inner folds comes from `named_key(key, 'inner
+folds')`, shared by every cell so that all models see the same folds.
 
 One program per level: all inner folds of all outer folds train together as
 one `jax.vmap`-ed, jitted program (`fewshot.trainer.fit_runs`), then all
@@ -51,26 +66,36 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import time
 import warnings
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import evaluation
 from evaluation import checks
+from evaluation import records as records_lib
+from evaluation import reports
+from evaluation.keys import named_key
 from fewshot import trainer
+from fewshot.models.har import EXTRACTORS
+from fewshot.models.har import HARFusionModel
 
 EPOCH_RULES = ('best', 'processed')
-# How reports name the two UAR estimators of `NestedResult` (module docstring).
-ESTIMATORS = (
-  'μ, σ: mean and standard deviation over the outer LOSO folds of each held-out '
-  "participant's UAR, averaged over the classes present in that participant's test "
-  "windows (the paper's estimator). pooled: UAR of all outer folds' test windows "
-  'together, every class weighted equally.'
-)
+HARAGE_MODALITIES = ('steps', 'hr', 'acc')
+BASICMOTIONS_MODALITIES = ('acc', 'gyro')
+# The paper's table of each harAGE task (Section 5); other tasks use their own name.
+PAPER_TABLES = {'2 classes': 'Table 2', '7 classes': 'Table 3', '10 classes': 'Table 4'}
+BEST_TABLE = 'Figures 3-5: best model'
+# Cell names: '+' joins concatenated modalities, '*' outer-product-fused ones.
+FUSION_OF = {'+': 'concat', '*': 'outer'}
+# The paper's notation of the modalities (f_steps⊗hr⊗xyz).
+SYMBOL = {'steps': 'steps', 'hr': 'hr', 'acc': 'xyz', 'gyro': 'gyro'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +137,7 @@ def train_config(
   epoch_rule: str = 'best',
   eval_chunk: int = 256,
 ) -> NestedLOSOConfig:
-  """A `NestedLOSOConfig` from the flat keywords of the former `signals.TrainConfig`."""
+  """A `NestedLOSOConfig` from flat keywords."""
   fit = trainer.FitConfig(
     num_epochs=max_epochs,
     batch_size=batch_size,
@@ -122,6 +147,110 @@ def train_config(
     learning_rate=learning_rate,
   )
   return NestedLOSOConfig(fit, inner_folds, epoch_rule, eval_chunk)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that changes the numbers of a run (`experiments/configs/har_fusion.py`).
+
+  Attributes:
+    seed: root seed; the script turns it into the run's key.
+    participants, block_seconds, rest_seconds, gaps_per_minute: synthetic data.
+    tasks: harAGE tasks (number of classes, Section 5).
+    extractors: 'rnn' and/or 'cnn' (4.2.1).
+    combos: the harAGE grid's models without extractor ('steps', 'steps+hr',
+      'steps*hr*acc'; module docstring), or None for every combination
+      (each modality alone, concatenation and outer product of every subset).
+    basicmotions_combos: the same for BasicMotions ('acc', 'gyro').
+    basicmotions_groups: pseudo-participants of BasicMotions.
+    vmap_folds: train the folds of a level as one vmapped program (True) or
+      one after another (False; faster for the CNN on a small CPU, see
+      experiments/bench/har_folds.py).
+    dropout, hidden: the classifier's dropout rate and width (4.2.3).
+    train: NestedLOSOConfig (4.3).
+  """
+
+  seed: int = 0
+  participants: int = 8
+  block_seconds: float = 120.0
+  rest_seconds: float = 120.0
+  gaps_per_minute: float = 0.5
+  tasks: tuple = (2, 7, 10)
+  extractors: tuple = ('rnn', 'cnn')
+  combos: tuple | None = None
+  basicmotions_combos: tuple | None = None
+  basicmotions_groups: int = 10
+  vmap_folds: bool = True
+  dropout: float = 0.3
+  hidden: int = 16
+  train: NestedLOSOConfig = NestedLOSOConfig()
+
+  def __post_init__(self):
+    for e in self.extractors:
+      checks.check_choice('extractors', e, EXTRACTORS)
+    for combos in (self.combos, self.basicmotions_combos):
+      for combo in combos or ():
+        parse_name(f'cnn:{combo}')
+    checks.check_int('hidden', self.hidden)
+
+
+def all_combos(modalities) -> tuple[str, ...]:
+  """Every unimodal model and both fusions of every multimodal subset (Tables 2-4)."""
+  out = []
+  for r in range(1, len(modalities) + 1):
+    for sub in itertools.combinations(modalities, r):
+      out += [sub[0]] if r == 1 else ['+'.join(sub), '*'.join(sub)]
+  return tuple(out)
+
+
+# ------------------------------------------------------------------ models
+
+
+def parse_name(name: str) -> tuple[str, tuple[str, ...], str]:
+  """(extractor, modalities, fusion) of a cell name such as 'cnn:steps*hr*acc'.
+
+  Raises:
+    ValueError: an unknown extractor, both '+' and '*', an empty or repeated
+      modality.
+  """
+  if not isinstance(name, str) or name.count(':') != 1:
+    raise ValueError(f"a model name is '<extractor>:<modalities>', got {name!r}")
+  extractor, combo = name.split(':')
+  checks.check_choice('extractor', extractor, EXTRACTORS)
+  signs = {s for s in FUSION_OF if s in combo}
+  if len(signs) > 1:
+    raise ValueError(f"{name!r} mixes '+' and '*'; one fusion per model")
+  sign = signs.pop() if signs else '+'
+  modalities = tuple(combo.split(sign))
+  if not all(modalities) or len(set(modalities)) != len(modalities):
+    raise ValueError(f'{name!r}: modalities must be non-empty and distinct, got {modalities}')
+  return extractor, modalities, FUSION_OF[sign]
+
+
+def make_model(config: Config, name: str, *, num_classes: int) -> HARFusionModel:
+  """The model of grid cell `name` ('cnn:steps*hr*acc'; module docstring), 4.2.
+
+  Args:
+    config: `Config` (its dropout rate and classifier width).
+    name: '<extractor>:<modalities>', modalities joined by '+' (concatenation)
+      or '*' (outer product); one modality is a unimodal model.
+    num_classes: the task's classes (>= 2).
+  """
+  extractor, modalities, fusion = parse_name(name)
+  checks.check_int('num_classes', num_classes, low=2)
+  return HARFusionModel(
+    modalities, extractor, fusion, int(num_classes), config.dropout, config.hidden
+  )
+
+
+def paper_name(name: str) -> tuple[str, str]:
+  """(column, row) of a cell in the paper's tables: ('CNN', 'f_steps⊗hr⊗xyz')."""
+  extractor, modalities, fusion = parse_name(name)
+  sep = '⊕' if fusion == 'concat' else '⊗'
+  return extractor.upper(), 'f_' + sep.join(SYMBOL.get(m, m) for m in modalities)
+
+
+# ------------------------------------------------------------- training
 
 
 class FoldResult(NamedTuple):
@@ -157,9 +286,6 @@ class NestedResult(NamedTuple):
   y_pred: np.ndarray
   test_subjects: np.ndarray
   pooled_uar: float
-
-
-# ------------------------------------------------------------- training
 
 
 def _predict(model, params, batch_stats, inputs, idx, chunk: int):
@@ -206,46 +332,53 @@ def eval_fn(model, chunk: int):
   return evaluate
 
 
-@functools.lru_cache(maxsize=64)
-def _stage(model, cfg: NestedLOSOConfig, use_eval: bool):
-  """(tx, fit, init, predict) of one level, built once per model and setting (compile cache)."""
-  tx = optax.adam(cfg.fit.learning_rate)
-  fit = trainer.make_fit(
-    loss_fn(model), tx, cfg.fit, eval_fn(model, cfg.eval_chunk) if use_eval else None
-  )
+@functools.lru_cache(maxsize=8)
+def _evaluate(chunk: int):
+  # One factory object per chunk size: make_stage caches on it.
+  return functools.partial(eval_fn, chunk=chunk)
 
-  def init(key, inputs):
-    dummy = {m: jnp.zeros((1,) + x.shape[1:], x.dtype) for m, x in inputs.items()}
-    variables = model.init({'params': key}, dummy, jnp.ones((1,), bool), train=False)
-    return trainer.init_fit_state(variables, tx, cfg.fit.mode)
+
+def _init_variables(model, key, inputs):
+  """The model's variables, initialised on one window of each modality of `inputs`."""
+  dummy = {m: jnp.zeros((1,) + x.shape[1:], x.dtype) for m, x in inputs.items()}
+  return model.init({'params': key}, dummy, jnp.ones((1,), bool), train=False)
+
+
+def _stage(model, cfg: NestedLOSOConfig, use_eval: bool) -> trainer.Stage:
+  evaluate = _evaluate(cfg.eval_chunk) if use_eval else None
+  return trainer.make_stage(model, cfg.fit, loss_fn, evaluate, variables=_init_variables)
+
+
+@functools.lru_cache(maxsize=64)
+def _predictor(model, chunk: int):
+  """Jitted predictions of F trained folds on their own windows, one compile per model."""
 
   def predict(fs, inputs, idx):
-    return _predict(model, fs.train.params, fs.train.batch_stats, inputs, idx, cfg.eval_chunk)
+    return _predict(model, fs.train.params, fs.train.batch_stats, inputs, idx, chunk)
 
-  init = jax.jit(jax.vmap(init, in_axes=(0, None)))
-  predict = jax.jit(jax.vmap(predict, in_axes=(0, None, 0)))
-  return fit, init, predict
+  return jax.jit(jax.vmap(predict, in_axes=(0, None, 0)))
 
 
 def train_folds(
+  keys,
   model,
   cfg: NestedLOSOConfig,
   data,
   split: trainer.Split,
-  keys,
   max_epochs,
+  *,
   use_eval: bool = True,
   vmapped: bool = True,
 ) -> FoldResult:
   """Train F folds: one vmapped program, or the same folds one after another.
 
   Args:
+    keys: [F] jax.random keys, one per fold.
     model: a `HARFusionModel`.
     cfg: `NestedLOSOConfig`.
     data: {'inputs': {modality: [N, time, channels] float32}, 'y': [N] int32}.
     split: `trainer.Split` with leading axis F; the validation entries are
       the windows to validate on (inner folds) or to test (outer folds).
-    keys: [F] jax.random keys.
     max_epochs: int or [F] ints.
     use_eval: early stopping on the validation windows (inner folds), or
       exactly `max_epochs` epochs (outer folds).
@@ -263,11 +396,12 @@ def train_folds(
       class, and an out-of-range index is clamped, all without a word.
   """
   _check_fold_data(model, data, split)
-  fit, init, predict = _stage(model, cfg, use_eval)
-  k_init, k_train = jax.vmap(jax.random.split, out_axes=1)(keys)
-  fs = init(k_init, data['inputs'])
+  stage = _stage(model, cfg, use_eval)
+  k_init = jax.vmap(lambda k: named_key(k, 'init'))(keys)
+  k_train = jax.vmap(lambda k: named_key(k, 'train'))(keys)
+  fs = stage.init(k_init, data['inputs'])
   fs, _ = trainer.fit_runs(
-    fit,
+    stage.fit,
     fs,
     k_train,
     data,
@@ -276,7 +410,10 @@ def train_folds(
     max_epochs=max_epochs,
     vmapped=vmapped,
   )
-  pred = jnp.zeros_like(split.val_idx) if use_eval else predict(fs, data['inputs'], split.val_idx)
+  if use_eval:
+    pred = jnp.zeros_like(split.val_idx)
+  else:
+    pred = _predictor(model, cfg.eval_chunk)(fs, data['inputs'], split.val_idx)
   return FoldResult(fs.best_epoch, fs.epoch, fs.best_metric, pred, ~fs.nonfinite)
 
 
@@ -308,11 +445,18 @@ def _check_fold_data(model, data, split: trainer.Split) -> None:
 # ------------------------------------------------------------- nested LOSO
 
 
-def nested_fold_indices(subjects, train_window, test_window, inner_folds: int, seed=0):
+def nested_fold_indices(key, subjects, train_window, test_window, inner_folds: int):
   """Window indices of every inner and outer fold (no padding).
 
   Training sets use the 50%-overlap windows of their participants, validation
   and test sets the non-overlapping windows (paper 4.1).
+
+  Args:
+    key: jax.random key of the assignment of participants to inner folds.
+    subjects: [n] participant of each window.
+    train_window, test_window: [n] bool, windows of the training / test grid.
+    inner_folds: inner folds per outer fold (cut to n_participants - 1, with
+      a warning).
 
   Returns:
     (outer, inner): outer is a list over held-out subjects of (train, test,
@@ -332,7 +476,8 @@ def nested_fold_indices(subjects, train_window, test_window, inner_folds: int, s
       f'nested LOSO uses {k} inner folds.',
       stacklevel=2,
     )
-  nested = evaluation.nested_loso_splits(subjects, inner_folds=k, key=jax.random.key(seed))
+  # Outer fold f shuffles its participants with named_key(key, 'outer', f).
+  nested = evaluation.nested_loso_splits(subjects, inner_folds=k, key=key)
   outer, inner = [], []
   for f in nested:
     tr = f.train[train_window[f.train]]
@@ -367,18 +512,31 @@ def _check_finite(res: FoldResult, level: str):
     raise FloatingPointError(f'training loss became NaN or inf in {level} folds {bad.tolist()}.')
 
 
+def _fold_keys(key, outer, inner):
+  """Inner and outer fold keys named by held-out participant (and inner fold)."""
+  k_inner = [
+    named_key(key, 'inner', int(s), j)
+    for (_, _, s), folds in zip(outer, inner)
+    for j in range(len(folds))
+  ]
+  k_outer = [named_key(key, 'outer', int(s)) for _, _, s in outer]
+  return jnp.stack(k_inner), jnp.stack(k_outer)
+
+
 def nested_loso(
-  model, cfg: NestedLOSOConfig, data, key, vmapped: bool = True, seed: int = 0
+  key, model, config: NestedLOSOConfig, data, *, folds=None, vmapped: bool = True
 ) -> NestedResult:
   """Nested leave-one-subject-out evaluation of one model (paper 4.3).
 
   Args:
+    key: jax.random key of this model's run (fold keys are named below it).
     model: HARFusionModel (its num_classes is the task's).
-    cfg: `NestedLOSOConfig`.
+    config: `NestedLOSOConfig`.
     data: HARWindows (inputs restricted to the model's modalities or more).
-    key: jax.random key of this run.
+    folds: `nested_fold_indices(...)` of `data`, to share one assignment of
+      participants to inner folds between models; None draws it from
+      `named_key(key, 'inner folds')`.
     vmapped: each level as one vmapped program (True) or fold after fold.
-    seed: seed of the inner participant-independent split.
 
   Returns:
     NestedResult.
@@ -386,25 +544,31 @@ def nested_loso(
   num_classes = model.num_classes
   inputs = {m: data.inputs[m] for m in model.modalities}
   labels = _check_data(inputs, data.labels, data.subjects, num_classes)
-  outer, inner = nested_fold_indices(
-    data.subjects, data.train_window, data.test_window, cfg.inner_folds, seed
-  )
+  if folds is None:
+    folds = nested_fold_indices(
+      named_key(key, 'inner folds'),
+      data.subjects,
+      data.train_window,
+      data.test_window,
+      config.inner_folds,
+    )
+  outer, inner = folds
   arrays = {'inputs': {m: jnp.asarray(x) for m, x in inputs.items()}, 'y': jnp.asarray(labels)}
-  k_inner, k_outer = jax.random.split(key)
+  k_inner, k_outer = _fold_keys(key, outer, inner)
   # Level 1: every inner fold of every outer fold in one program.
-  flat = [f for folds in inner for f in folds]
+  flat = [f for fs in inner for f in fs]
   split = trainer.make_split([a for a, _ in flat], [b for _, b in flat])
-  keys = jax.random.split(k_inner, len(flat))
-  res = train_folds(model, cfg, arrays, split, keys, cfg.fit.num_epochs, True, vmapped)
+  res = train_folds(
+    k_inner, model, config, arrays, split, config.fit.num_epochs, use_eval=True, vmapped=vmapped
+  )
   _check_finite(res, 'inner')
-  counts = np.asarray(res.best_epoch if cfg.epoch_rule == 'best' else res.epochs_run)
+  counts = np.asarray(res.best_epoch if config.epoch_rule == 'best' else res.epochs_run)
   counts = np.maximum(counts, 1).reshape(len(inner), -1)  # (n_outer, k)
   # Median of the inner folds' epochs; half-integers round up.
   epochs = np.floor(np.median(counts, axis=1) + 0.5).astype(np.int32)
   # Level 2: every outer fold with its own epoch count, in one program.
   split = trainer.make_split([tr for tr, _, _ in outer], [te for _, te, _ in outer])
-  keys = jax.random.split(k_outer, len(outer))
-  res = train_folds(model, cfg, arrays, split, keys, epochs, False, vmapped)
+  res = train_folds(k_outer, model, config, arrays, split, epochs, use_eval=False, vmapped=vmapped)
   _check_finite(res, 'outer')
   preds = np.asarray(res.predictions)
   fold_uar, y_true, y_pred = [], [], []
@@ -423,3 +587,224 @@ def nested_loso(
     np.asarray([s for _, _, s in outer]),
     float(evaluation.uar(y_true, y_pred, num_classes)),
   )
+
+
+# ------------------------------------------------------------- the grid
+
+
+class Cell(NamedTuple):
+  """One grid cell: a task (a key of `run`'s data) and a model name ('cnn:steps*hr*acc')."""
+
+  task: str
+  name: str
+
+  @property
+  def id(self) -> str:
+    """The cell's name: its key is `named_key(key, cell.id)`; resumed runs match on it."""
+    return f'{self.task}/{self.name}'
+
+
+class Results(NamedTuple):
+  """What `run` returns.
+
+  Attributes:
+    records: for each task, table '<Table n> (<task>)' (harAGE tasks) or
+      '<task>': mean and std of the per-participant UAR, rows the models in
+      the paper's notation, columns the extractors; '<table>, pooled': the
+      pooled UAR of the same cells; `BEST_TABLE`: each task's best model.
+    timings: wall seconds of each cell ('<task>/<name>'; a resumed cell
+      keeps its first run's) and of this call ('total (this call)').
+    cells: {cell id: outcome}, JSON-able: fold_uar [n_outer], pooled_uar,
+      epochs [n_outer], inner_epochs [n_outer][k], test_subjects [n_outer],
+      confusion [C][C] counts of the pooled test windows, class_names, seconds.
+    confusion: {task: {'cell', 'title', 'counts' [C][C], 'class_names'}}: the
+      figure of each task's best model (chosen as `BEST_TABLE` says).
+  """
+
+  records: list
+  timings: dict
+  cells: dict
+  confusion: dict
+
+
+def _modalities(data: Mapping) -> tuple:
+  return tuple(next(iter(data.values())).inputs)
+
+
+def grid(config: Config, data: Mapping) -> list[Cell]:
+  """Every cell: task (data's order) x extractor x model (Tables 2-4's rows).
+
+  The harAGE grid (`config.combos`) applies to data with the harAGE
+  modalities, `config.basicmotions_combos` to any other; None is every
+  combination (`all_combos`).
+  """
+  _check_tasks(data)
+  modalities = _modalities(data)
+  harage = set(modalities) == set(HARAGE_MODALITIES)
+  combos = config.combos if harage else config.basicmotions_combos
+  if combos is None:
+    combos = all_combos(HARAGE_MODALITIES if harage else modalities)
+  cells = [Cell(t, f'{e}:{c}') for t in data for e in config.extractors for c in combos]
+  for cell in cells:
+    missing = set(parse_name(cell.name)[1]) - set(data[cell.task].inputs)
+    if missing:
+      raise ValueError(f'{cell.id}: data[{cell.task!r}] has no modality {sorted(missing)}')
+  return cells
+
+
+def _check_tasks(data) -> None:
+  if not isinstance(data, Mapping) or not data:
+    raise ValueError('data must be a non-empty dict {task name: HARWindows}')
+  for task, windows in data.items():
+    if not hasattr(windows, 'inputs') or not hasattr(windows, 'class_names'):
+      raise ValueError(f'data[{task!r}] must be HARWindows, got {type(windows).__name__}')
+
+
+def _run_cell(key, config: Config, cell: Cell, windows, folds) -> dict:
+  num_classes = len(windows.class_names)
+  model = make_model(config, cell.name, num_classes=num_classes)
+  t0 = time.perf_counter()
+  res = nested_loso(key, model, config.train, windows, folds=folds, vmapped=config.vmap_folds)
+  cm = evaluation.confusion_matrix(res.y_true, res.y_pred, num_classes)
+  return dict(
+    fold_uar=res.fold_uar.tolist(),
+    pooled_uar=res.pooled_uar,
+    epochs=res.epochs.tolist(),
+    inner_epochs=res.inner_epochs.tolist(),
+    test_subjects=[str(windows.subject_names[s]) for s in res.test_subjects],
+    confusion=np.asarray(cm).tolist(),
+    class_names=list(windows.class_names),
+    seconds=time.perf_counter() - t0,
+  )
+
+
+# ------------------------------------------------------------- the tables
+
+ESTIMATOR = (
+  'μ, σ: mean and standard deviation (ddof 1) over the outer LOSO folds of each held-out '
+  "participant's test UAR, recall averaged over the classes present in that participant's "
+  "test windows (the paper's estimator)"
+)
+ESTIMATOR_POOLED = (
+  "UAR of all outer LOSO folds' test windows pooled (each predicted by its fold's model), "
+  'every class weighted equally'
+)
+
+
+def _selection(cfg: NestedLOSOConfig, inner_folds: int) -> str:
+  counted = (
+    'epoch of best validation UAR'
+    if cfg.epoch_rule == 'best'
+    else 'number of epochs run (best epoch + patience)'
+  )
+  return (
+    f'epochs: per outer fold, the median over its {inner_folds} inner folds (participant-'
+    "independent splits of that fold's labelled training participants; the held-out "
+    f"participant is never used) of each inner fold's {counted} under early stopping "
+    f'(patience {cfg.fit.patience}, at most {cfg.fit.num_epochs} epochs); the outer model then '
+    'trains on all its training participants for that many epochs'
+  )
+
+
+def table_name(task: str) -> str:
+  """The paper's table of a task ('Table 3 (7 classes)'); other tasks by their name."""
+  return f'{PAPER_TABLES[task]} ({task})' if task in PAPER_TABLES else task
+
+
+def _records(config: Config, cells: list[Cell], outcomes: Mapping) -> tuple[list, dict]:
+  """Tables 2-4 (μ, σ), their pooled UARs and each task's best model, as records."""
+  per_task = {}
+  for cell in cells:
+    col, row = paper_name(cell.name)
+    folds, pooled, names = per_task.setdefault(cell.task, ({}, {}, {}))
+    folds.setdefault(row, {})[col] = outcomes[cell.id]['fold_uar']
+    pooled.setdefault(row, {})[col] = outcomes[cell.id]['pooled_uar']
+    names[row, col] = cell
+  records, best_records, confusion = [], [], {}
+  for task, (folds, pooled, names) in per_task.items():
+    k = len(outcomes[next(iter(names.values())).id]['inner_epochs'][0])
+    epochs = _selection(config.train, k)
+    selection = f'{epochs}. Model, fusion, extractor: none (every cell reported)'
+    summary = reports.summarize(folds, 'mean_std')
+    table = table_name(task)
+    records += records_lib.from_summary(table, summary, estimator=ESTIMATOR, selection=selection)
+    records += records_lib.from_summary(
+      f'{table}, pooled', pooled, estimator=ESTIMATOR_POOLED, selection=selection
+    )
+    # Ties: the lower σ wins, as in the paper (5.2).
+    _, _, row, col = max(
+      (s['mean'], -s['std'], r, c) for r, cs in summary.items() for c, s in cs.items()
+    )
+    best = f'{task}: {col} {row}'
+    best_records += records_lib.from_summary(
+      BEST_TABLE,
+      {best: {'UAR': summary[row][col]}},
+      estimator=ESTIMATOR,
+      selection='model: the cell with the highest μ of its task (ties: lower σ), selected on '
+      f"the test split (the outer folds' test UARs); {epochs}",
+    )
+    out = outcomes[names[row, col].id]
+    confusion[task] = {
+      'cell': names[row, col].id,
+      'title': f'{task}: {col} {row} (best μ on the test folds)',
+      'counts': out['confusion'],
+      'class_names': out['class_names'],
+    }
+  return records + best_records, confusion
+
+
+def run(
+  key,
+  config: Config,
+  data: Mapping,
+  *,
+  progress: Callable | None = None,
+  done: Mapping | None = None,
+  on_cell: Callable | None = None,
+) -> Results:
+  """Tables 2-4: every grid cell under nested LOSO, and the records of the tables.
+
+  Args:
+    key: the run's jax.random key; cell `c` trains with `named_key(key, c.id)`
+      and every cell shares the inner folds of `named_key(key, 'inner folds')`.
+    config: `Config`.
+    data: {task name: HARWindows}, e.g. {'2 classes': ..., '7 classes': ...};
+      harAGE task names give the paper's table names (`PAPER_TABLES`).
+    progress: called with 1 after each cell (e.g. a tqdm bar's `update`).
+    done: {cell id: outcome} of cells already finished (`Results.cells` of an
+      interrupted run with the same key, config and data); they are not rerun.
+    on_cell: called as `on_cell(cell_id, outcome)` after each cell that ran
+      (e.g. to append it to a file for resuming).
+
+  Returns:
+    `Results`.
+  """
+  t0 = time.perf_counter()
+  cells = grid(config, data)
+  done = dict(done or {})
+  fold_key = named_key(key, 'inner folds')
+  outcomes, timings, folds = {}, {}, {}
+  for cell in cells:
+    if cell.id in done:
+      outcomes[cell.id] = dict(done[cell.id])
+    else:
+      windows = data[cell.task]
+      if cell.task not in folds:
+        folds[cell.task] = nested_fold_indices(
+          fold_key,
+          windows.subjects,
+          windows.train_window,
+          windows.test_window,
+          config.train.inner_folds,
+        )
+      outcomes[cell.id] = _run_cell(
+        named_key(key, cell.id), config, cell, windows, folds[cell.task]
+      )
+      if on_cell is not None:
+        on_cell(cell.id, outcomes[cell.id])
+    timings[cell.id] = outcomes[cell.id]['seconds']
+    if progress is not None:
+      progress(1)
+  records, confusion = _records(config, cells, outcomes)
+  timings['total (this call)'] = time.perf_counter() - t0
+  return Results(records, timings, outcomes, confusion)

@@ -213,7 +213,7 @@ def make_model(config: Config, name: str, *, num_classes: int = len(megc_eval.ME
   sets nothing of them, it is taken for the one `make_model` signature.
   """
   del config
-  return megc_models.make_model(checks.check_choice('name', name, NETWORKS), num_classes)
+  return megc_models.network(checks.check_choice('name', name, NETWORKS), num_classes)
 
 
 def _fold_rows(comp: megc_eval.CompositeDatabase):
@@ -301,7 +301,7 @@ def cde_network(
   Returns:
     CDEResult.
   """
-  model = megc_models.make_model(checks.check_choice('name', name, NETWORKS))
+  model = megc_models.network(checks.check_choice('name', name, NETWORKS))
   x = _check_inputs('x', x, comp, ndim=4)
   channels = megc_models.INPUT_CHANNELS[name]
   if x.shape[1:] != (28, 28, channels):
