@@ -159,6 +159,12 @@ def parser(
   return p
 
 
+def parse(argv, description: str, *, out: str, get_config: Callable, data=()):
+  """`(args, config)` of a script's command line: `parser(...)` then `config(...)`."""
+  args = parser(description, out=out, get_config=get_config, data=data).parse_args(argv)
+  return args, config(args, get_config)
+
+
 def config(args: argparse.Namespace, get_config: Callable):
   """The run's config: `get_config(args.quick)`, then `--seed`, then every `--set`."""
   cfg = get_config(args.quick)

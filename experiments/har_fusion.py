@@ -98,14 +98,13 @@ def write_outputs(out_dir, res: protocol.Results, desc: str) -> str:
 
 
 def main(argv=None) -> int:
-  p = cli.parser(
+  args, cfg = cli.parse(
+    argv,
     __doc__.split('\n\n')[0],
     out='runs/har_fusion',
     get_config=configs.get_config,
     data=[('--data', DATA_HELP)],
   )
-  args = p.parse_args(argv)
-  cfg = cli.config(args, configs.get_config)
   data = args.data or 'synthetic'
   key = cli.root_key(cfg)
   os.makedirs(args.out, exist_ok=True)

@@ -107,14 +107,13 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
 
 
 def main(argv=None) -> int:
-  p = cli.parser(
+  args, cfg = cli.parse(
+    argv,
     __doc__.split('\n\n')[0],
     out='runs/megc_recognition',
     get_config=configs.get_config,
     data=[('--data-root', 'folder with CASME2/, SAMM/, SMIC/ (default: synthetic clips)')],
   )
-  args = p.parse_args(argv)
-  cfg = cli.config(args, configs.get_config)
   t0 = time.perf_counter()
   source = data_source(cfg, args.data_root)
   os.makedirs(args.out, exist_ok=True)

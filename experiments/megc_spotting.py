@@ -89,9 +89,9 @@ def write_tables(out_dir: str, res: protocol.Results) -> None:
 
 
 def main(argv=None) -> int:
-  p = cli.parser(__doc__.split('\n\n')[0], out='runs/megc_spotting', get_config=configs.get_config)
-  args = p.parse_args(argv)
-  cfg = cli.config(args, configs.get_config)
+  args, cfg = cli.parse(
+    argv, __doc__.split('\n\n')[0], out='runs/megc_spotting', get_config=configs.get_config
+  )
   t0 = time.perf_counter()
   os.makedirs(args.out, exist_ok=True)
   source = f'synthetic long videos from real faces (seed {cfg.seed})'

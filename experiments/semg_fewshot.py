@@ -122,14 +122,13 @@ def plot_f1_vs_shots(records, path: str) -> None:
 
 
 def main(argv=None) -> int:
-  p = cli.parser(
+  args, cfg = cli.parse(
+    argv,
     __doc__.split('\n\n')[0],
     out='runs/semg_fewshot',
     get_config=get_config,
     data=[('--data', 'dataset folder (manifest.csv) or .npz; default: synthetic')],
   )
-  args = p.parse_args(argv)
-  cfg = cli.config(args, get_config)
   out = args.out
   reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': args.data})
   key = cli.root_key(cfg)

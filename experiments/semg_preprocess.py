@@ -140,14 +140,13 @@ def baseline(key, ds: semg_data.SEMGDataset, feats: np.ndarray, episodes: int) -
 
 
 def main(argv=None) -> str:
-  p = cli.parser(
+  args, cfg = cli.parse(
+    argv,
     __doc__.split('\n\n')[0],
     out='runs/preprocess',
     get_config=get_config,
     data=[('--data', 'dataset folder (manifest.csv) or .npz; default: synthetic')],
   )
-  args = p.parse_args(argv)
-  cfg = cli.config(args, get_config)
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': args.data})
   key = cli.root_key(cfg)
   start = time.time()

