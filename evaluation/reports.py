@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import numbers
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,7 @@ def markdown_table(
   layout: str | None = None,
   scale: float = 100.0,
   digits: int = 2,
+  integer_columns: Sequence[str] = (),
 ) -> str:
   """Renders a results table as markdown, laid out like the paper's table.
 
@@ -197,6 +199,7 @@ def markdown_table(
     layout: 'stacked', 'columns' or 'inline'; None picks the default.
     scale: multiplier for display (100 for percent, 1 for MEGC's 0-1).
     digits: decimals shown.
+    integer_columns: columns of counts (TP, FP, ...), printed unscaled as integers.
 
   Returns:
     The markdown text.
@@ -230,10 +233,13 @@ def markdown_table(
   if title:
     out += [f'**{title}**', '']
   if kind == 'scalar':
+    cell = lambda r, c: (
+      f'{float(table[r][c]):.0f}' if c in integer_columns else f(float(table[r][c]))
+    )
     out.append(line([row_header, *cols]))
     out.append(line(['---'] * (len(cols) + 1)))
     for row in rows:
-      out.append(line([row, *(f(float(table[row][c])) for c in cols)]))
+      out.append(line([row, *(cell(row, c) for c in cols)]))
   elif layout == 'stacked':
     out.append(line([row_header, '', *cols]))
     out.append(line(['---'] * (len(cols) + 2)))

@@ -83,7 +83,11 @@ def write_tables(out_dir: str, res: protocol.Results) -> None:
   for db, n in res.counts.items():
     title = f'{db}-like ({n["videos"]} videos, {n["micro"]} micro-expressions)'
     table = protocol.table_name(db)
-    lines.append(reports.table_markdown(res.records, table, title=title, scale=1.0, digits=3))
+    lines.append(
+      reports.table_markdown(
+        res.records, table, title=title, scale=1.0, digits=3, integer_columns=protocol.COUNT_COLUMNS
+      )
+    )
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
     f.write('\n'.join(lines))
 

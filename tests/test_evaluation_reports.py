@@ -82,6 +82,9 @@ def test_megc_table_iv_scalar_layout():
     '| Method | Full UF1 | Full UAR | SMIC UF1 | SMIC UAR | SAMM UF1 | SAMM UAR |'
   )
   assert '| ours | ' in md and '1.0000' in md
+  counts = {'p=0.1': {'TP': 6.0, 'FP': 45.0, 'F1': 0.19}}
+  md = evaluation.markdown_table(counts, scale=1.0, digits=3, integer_columns=('TP', 'FP'))
+  assert md.splitlines()[-1] == '| p=0.1 | 6 | 45 | 0.190 |'
 
 
 def test_report_bad_input_errors(tmp_path):

@@ -32,6 +32,7 @@ from evaluation import checks
 from evaluation import records as records_lib
 
 COLUMNS = ('TP', 'FP', 'FN', 'Precision', 'Recall', 'F1', 'FP on macro/blinks')
+COUNT_COLUMNS = ('TP', 'FP', 'FN', 'FP on macro/blinks')
 DEFAULT_P = 0.1  # vision.megc.spotting's default threshold fraction
 
 
