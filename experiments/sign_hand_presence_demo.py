@@ -33,6 +33,11 @@ from vision.megc.synthetic import feat_data_dir
 TABLE = 'Figure 5'
 
 
+# The default video's hand-at-face frames [start, end), annotated by eye: frame
+# 57 shows no hand, 58 the hand rising to the mouth, 231 the hand gone below the chin.
+DEFAULT_HAND_AT_FACE = (58, 231)
+
+
 def default_video() -> Path:
   return Path(feat_data_dir()) / 'WolfgangLanger_Pexels.mp4'
 
@@ -98,10 +103,12 @@ def main(argv=None) -> int:
   )
   started = time.perf_counter()
   video = Path(args.video or default_video())
-  annotated = args.video is None or any(s.strip().startswith('hand_at_face') for s in args.set)
-  interval = cfg.hand_at_face if annotated else None
+  interval = cfg.hand_at_face
+  if interval is None and args.video is None:
+    interval = DEFAULT_HAND_AT_FACE
   out = Path(args.out)
-  reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'video': str(video)})
+  run = {'config': dataclasses.asdict(cfg), 'video': str(video), 'hand_at_face': interval}
+  reports.check_run_config(out, run)
   report = vision.extract_pose_files([video], out, progress=not args.no_progress)
   if report.failed:
     print(f'cannot read {video}: {report.failed[str(video)]}', file=sys.stderr)

@@ -19,14 +19,12 @@ class Config:
   seed: unused (Holistic and the counts draw no randomness); kept for the
     shared command line.
   hand_at_face: frames [start, end) in which a hand touches or covers the
-    face, annotated by eye; for the default video 58..230 (frame 57 shows no
-    hand, 58 the hand rising to the mouth, 231 the hand gone below the chin).
-    None: no shading and no counts. With --video the default annotation does
-    not apply: it is used only when set with --set.
+    face, annotated by eye. None: the default video's annotation (58..230)
+    without --video, no shading and no counts with one.
   """
 
   seed: int = 0
-  hand_at_face: tuple[int, int] | None = (58, 231)
+  hand_at_face: tuple[int, int] | None = None
 
 
 def get_config(quick: bool = False) -> Config:
