@@ -12,6 +12,7 @@ from fewshot.classifiers import METRIC_CLASSIFIERS
 from fewshot.classifiers import lp_classifier
 from fewshot.classifiers import make_siamese_classifier
 from fewshot.classifiers import matching_classifier
+from fewshot.classifiers import nearest_neighbour_classifier
 from fewshot.classifiers import pairwise_scores
 from fewshot.classifiers import prototype_classifier
 from fewshot.classifiers import siamese_classifier

@@ -34,6 +34,7 @@ __all__ = [
   'METRIC_CLASSIFIERS',
   'lp_classifier',
   'matching_classifier',
+  'nearest_neighbour_classifier',
   'prototype_classifier',
   'siamese_classifier',
   'make_siamese_classifier',
@@ -184,6 +185,34 @@ def matching_classifier(support, support_labels, query, n_way: int) -> jax.Array
   """
   support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
   return _matching_predict(support, support_labels, query, n_way=n_way)
+
+
+@functools.partial(jax.jit, static_argnames=('n_way',))
+def _nearest_predict(support, support_labels, query, n_way):
+  del n_way  # the label of the nearest support example needs no class table
+  distances = _pairwise_lp(query, support, 2)  # (Q, S)
+  return support_labels[jnp.argmin(distances, axis=1)].astype(jnp.int32)
+
+
+def nearest_neighbour_classifier(support, support_labels, query, n_way: int) -> jax.Array:
+  """1-NN: the label of the support example nearest in L2 (not one of the paper's methods).
+
+  The baseline of no learned metric: on raw features it shows what an
+  embedding adds. Ties go to the first support example (argmin convention),
+  as `sklearn.neighbors.KNeighborsClassifier(n_neighbors=1)` on distinct
+  distances.
+
+  Args:
+    support: [S, D] float support embeddings.
+    support_labels: [S] int, episode-local labels 0..n_way-1.
+    query: [Q, D] float query embeddings.
+    n_way: number of classes N (static).
+
+  Returns:
+    [Q] int32 predicted episode-local labels.
+  """
+  support, support_labels, query, n_way = _episode_inputs(support, support_labels, query, n_way)
+  return _nearest_predict(support, support_labels, query, n_way=n_way)
 
 
 @functools.partial(jax.jit, static_argnames=('n_way',))

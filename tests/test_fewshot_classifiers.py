@@ -229,3 +229,22 @@ def test_shape_errors():
     lp_classifier(support, labels, query, 4, p=0.5)
   with pytest.raises(ValueError, match='similarity'):
     siamese_classifier(np.zeros((3, 5)), labels, 4)
+
+
+def test_nearest_neighbour_matches_sklearn_1nn():
+  from sklearn.neighbors import KNeighborsClassifier
+
+  from fewshot.classifiers import nearest_neighbour_classifier
+
+  rng = np.random.default_rng(3)
+  support = rng.normal(size=(12, 6)).astype(np.float32)
+  labels = np.repeat(np.arange(3), 4)
+  query = rng.normal(size=(40, 6)).astype(np.float32)
+  want = KNeighborsClassifier(n_neighbors=1).fit(support, labels).predict(query)
+  got = np.asarray(nearest_neighbour_classifier(support, labels, query, 3))
+  np.testing.assert_array_equal(got, want)
+  # Not the prototype rule: on these draws the two disagree somewhere.
+  proto = np.asarray(prototype_classifier(support, labels, query, 3))
+  assert (proto != got).any()
+  with pytest.raises(ValueError, match='support_labels'):
+    nearest_neighbour_classifier(support, labels[:5], query, 3)

@@ -20,6 +20,11 @@ def get_config(quick: bool = False) -> Config:
   if not quick:
     return Config()
   return Config(
+    # Five seeds x five shot draws: every C5-C7 method (DL, TL, FSL, and the
+    # oracle rows) is scored on the same 25 draws per nu; DL and TL train one
+    # run per draw, so ten seeds would double the longest stages.
+    num_seeds=5,
+    draws=5,
     # The default synthetic data (15 subjects x 10 recordings per class):
     # with 9 subjects the base model saw too little of C1-C4 to give a
     # useful embedding (1-shot CP 44% vs 50% with 15, measured).
@@ -50,6 +55,7 @@ def get_tiny_config() -> Config:
     subjects=2,
     recordings_per_class=8,
     shots=(1, 2),
+    draws=2,
     hidden=(4,),
     fc=(8, 8),
     depths=(1,),

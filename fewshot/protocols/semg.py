@@ -19,25 +19,48 @@ Table III row scaled down to what it has (`table3_counts`), keeping the
 paper's proportions. C1-C4 are the seen tasks C^1, C5-C7 the unseen C^2.
 
 Randomness. One root key per experiment; every key below it is derived by
-name (`evaluation.keys.named_key`): seed s's split from ('split', s), its nu
-examples per class from ('shots', s, 'nu<nu>'), a stage's run from
-(stage name, s[, 'nu<nu>']) and within it ('init') and ('train'), the
-episodes of seed s and k shots from ('episodes', s, 'k<k>') (the same
-episodes for every FSL method). No key depends on how many were drawn before.
+name (`evaluation.keys.named_key`): seed s's split from ('split', s), draw d
+of its nu examples per class from ('shots', s, 'nu<nu>', 'draw<d>'), a
+stage's run from (stage name, s[, 'nu<nu>', 'draw<d>']) and within it
+('init') and ('train'), the episodes of seed s and k shots from ('episodes',
+s, 'k<k>') (the same episodes for every FSL method). No key depends on how
+many were drawn before.
 
-Protocol choices the paper leaves open (all per seed): DL and TL with nu
-samples per class stop early on the full C5-C7 validation split (Sec. III:
-"the validation set is used to prevent overfitting"); TL fine-tunes with the
-first BiLSTM frozen (the best setting of Table VI); Table VI fine-tunes on the
-full C5-C7 training split; FSL episodes are 3-way, support from the training
-split with replacement, one query per class from the test split, and a seed's
-FSL score is the F1 of all its episodes' queries pooled (the paper's reading
-of Table IX; the mean of per-episode F1 is reported beside it); every table
-reports the median and IQR over seeds. Standardisation: per-channel z-scores
-with the mean and std of the seed's training split only (all seven classes),
-applied to its validation and test recordings (`standardize_per_seed`).
-Early stopping watches an exponential moving average of the validation loss
-(`FitConfig.smoothing`) where the config sets it.
+Fair comparison on the unseen classes C5-C7 (the default, strict protocol):
+- No method reads a labelled C5-C7 recording beyond its nu (= k) shots per
+  class. DL and TL train for a number of epochs fixed before any C5-C7
+  recording is read (`budgets`: pseudo-novel tasks of C1-C4); the few-shot
+  methods' embeddings are trained and early-stopped on C1-C4 only.
+- The same shots feed every method: per seed, `Config.draws` draws of nu
+  training recordings per class (`shot_draws`); DL and TL train on each
+  draw, and every FSL method takes it as its support.
+- One primary estimator for every row (Tables VII, VIII, IX): the weighted
+  F1 on the seed's whole C5-C7 test split (every FSL method classifies each
+  test recording given the support), the mean over the seed's draws; the
+  median and IQR over seeds. The paper's pooled-episode F1 is Table IX's
+  second estimator ('IX_episodes', one query per episode as in the paper, or
+  `n_query` per class with `Config.query='class'`).
+- Standardisation: per-channel z-scores with the mean and std of the seed's
+  C1-C4 training recordings only, applied to every recording
+  (`standardize_per_seed`): no C5-C7 recording, labelled or not, enters it.
+- Nothing is selected on a test split: the finding compares DL, TL and the
+  FSL methods fixed in advance (`FINDING_FSL`: CP and the paper's CS^3_AB);
+  the raw-feature baselines CP and 1-NN (`RAW_BASELINES`) show what the
+  learned embedding adds.
+- With `Config.oracle` the validation-assisted rows are computed too and
+  named as such ('oracle' table): DL and TL stopping early on the seed's
+  labelled C5-C7 validation split (the paper's "the validation set is used
+  to prevent overfitting"), and every FSL method given the same recordings
+  as extra support.
+
+Other protocol choices the paper leaves open (all per seed): TL fine-tunes
+with the first BiLSTM frozen (the best setting of Table VI); Table VI
+fine-tunes on the full C5-C7 training split and stops early on its C5-C7
+validation split (a transfer table, not a few-shot comparison); FSL episodes
+are 3-way, support from the training split with replacement; every table
+reports the median and IQR over seeds. Early stopping watches an exponential
+moving average of the validation loss (`FitConfig.smoothing`) where the
+config sets it.
 """
 
 from __future__ import annotations
@@ -90,6 +113,29 @@ FSL_METHODS = ('CL^1', 'CL^2', 'CL^20', 'CM', 'CP', 'CS^2', 'CS^3', 'CS^3_AB')
 SIAMESE = {'CS^2': ('contrastive', False), 'CS^3': ('triplet', False), 'CS^3_AB': ('triplet', True)}
 # Validation triplets of a siamese stage (drawn once, the same every epoch).
 SIAMESE_VAL_TRIPLETS = 128
+# Raw-feature baselines scored beside the FSL methods: the standardised [2, T]
+# features flattened, no learned embedding (what the base model adds).
+RAW_BASELINES = {
+  'CP (raw features)': classifiers.METRIC_CLASSIFIERS['CP'],
+  '1-NN (raw features)': classifiers.nearest_neighbour_classifier,
+}
+# The FSL methods of the finding, fixed before any score is seen: the paper's
+# prototypes (CP) and its best method (CS^3_AB).
+FINDING_FSL = ('CP', 'CS^3_AB')
+# Table IX's episode queries: one per episode (the paper) or n_query per class.
+QUERY_MODES = ('episode', 'class')
+# Pseudo-novel tasks on the seen classes that fix the DL/TL epoch budgets
+# (`budgets`): seed s's pseudo-base model learns PSEUDO_TASKS[s % 6][0] and its
+# few-shot runs learn the two held-out classes PSEUDO_TASKS[s % 6][1]
+# (0-based C1-C4). Every pair of C1-C4 is held out once in six seeds.
+PSEUDO_TASKS = (
+  ((0, 1), (2, 3)),
+  ((2, 3), (0, 1)),
+  ((0, 2), (1, 3)),
+  ((1, 3), (0, 2)),
+  ((0, 3), (1, 2)),
+  ((1, 2), (0, 3)),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,9 +165,17 @@ class Config:
       steps_per_epoch must be set.
     tl_frozen: the frozen-layer setting used for TL in Table VIII and for the
       siamese twins of CS^2 / CS^3 (the paper's best, Table VI: first BiLSTM).
-    episodes: few-shot episodes per seed, method and k.
-    n_query: queries per class and episode (the paper: one; Table IX's
-      pooled F1 then counts every query of every episode once).
+    draws: draws of nu shots per class per seed and nu; every draw feeds DL,
+      TL and every FSL method alike, and a seed's score is the mean over its
+      draws of the weighted F1 on its whole C5-C7 test split.
+    oracle: also run the validation-assisted rows ('oracle' table): DL and TL
+      with early stopping on the seed's labelled C5-C7 validation split, and
+      every FSL method given those recordings as extra support.
+    episodes: few-shot episodes per seed, method and k (Table IX's second
+      estimator, the paper's pooled-episode F1).
+    query: the episodes' queries: 'episode' (the paper: one query per
+      episode, of a class drawn uniformly) or 'class' (`n_query` per class).
+    n_query: queries per class and episode with query='class'.
     chunk_epochs: epochs between checkpoints.
     max_to_keep: checkpoints kept per stage.
   """
@@ -145,14 +199,18 @@ class Config:
   table4_epochs: int | None = None
   table6: tuple[str, ...] = ('1', '1-2', '1-2-3', 'AdaBatch')
   tl_frozen: str = '1'
+  draws: int = 5
+  oracle: bool = True
   episodes: int = 1000
+  query: str = 'episode'
   n_query: int = 1
   chunk_epochs: int = 10
   max_to_keep: int = 2
 
   def __post_init__(self):
-    for name in ('num_seeds', 'episodes', 'n_query', 'chunk_epochs', 'max_to_keep'):
+    for name in ('num_seeds', 'draws', 'episodes', 'n_query', 'chunk_epochs', 'max_to_keep'):
       checks.check_int(f'Config.{name}', getattr(self, name))
+    checks.check_choice('Config.query', self.query, QUERY_MODES)
     for name in ('shots', 'hidden', 'fc', 'depths'):
       values = getattr(self, name)
       if not values:
@@ -292,24 +350,30 @@ def draw_shots(key, idx, labels_local, nu: int) -> np.ndarray:
   return np.concatenate(out)
 
 
-def standardize_per_seed(x, splits) -> np.ndarray:
-  """Each seed's copy of the data, z-scored with statistics of that seed's training split.
+def standardize_per_seed(
+  x, splits, labels, classes: Sequence[int] = SEMG_SEEN_CLASSES
+) -> np.ndarray:
+  """Each seed's copy of the data, z-scored with statistics of that seed's seen-class training recordings.
 
   Per channel, the mean and standard deviation over the seed's training
-  recordings (all seven classes; no validation or test recording) and all
-  time steps; applied to every recording.
+  recordings of `classes` (default C1-C4: no recording of the unseen classes,
+  labelled or not, and no validation or test recording) and all time steps;
+  applied to every recording.
 
   Args:
     x: [n, 2, T] features.
     splits: R per-seed `TrainValTest` splits.
+    labels: [n] int labels.
+    classes: the classes whose training recordings give the statistics.
 
   Returns:
     [R * n, 2, T] float32: rows s * n .. (s + 1) * n - 1 are seed s's copy.
   """
   x = np.asarray(x, np.float32)
+  task = local_labels(labels, classes)
   out = []
   for split in splits:
-    train = x[np.asarray(split.train)]
+    train = x[restrict(split.train, task)]
     mean = train.mean(axis=(0, 2), keepdims=True)
     std = train.std(axis=(0, 2), keepdims=True)
     out.append((x - mean) / np.where(std > 0, std, 1.0))
@@ -369,9 +433,18 @@ def siamese_objective(kind: str) -> tuple[Callable, Callable]:
   return loss, evaluate
 
 
-def classifier_stage(model, fit: trainer.FitConfig, tx=None) -> trainer.Stage:
-  """A supervised cross-entropy stage (Tables IV, VI, VII, VIII, base models)."""
-  return trainer.make_stage(model, fit, classifier_loss, classifier_eval, tx=tx)
+def classifier_stage(
+  model, fit: trainer.FitConfig, tx=None, validate: bool = True
+) -> trainer.Stage:
+  """A supervised cross-entropy stage (Tables IV, VI, VII, VIII, base models).
+
+  With `validate` the best epoch by validation loss is kept (early
+  stopping); without, no validation data is read and the model of the last
+  epoch run is kept (a fixed budget: `run_stage`'s `max_epochs`).
+  """
+  return trainer.make_stage(
+    model, fit, classifier_loss, classifier_eval if validate else None, tx=tx
+  )
 
 
 def siamese_stage(model, fit: trainer.FitConfig, kind: str, tx) -> trainer.Stage:
@@ -424,6 +497,7 @@ def run_stage(
   chunk_epochs: int | None = None,
   max_to_keep: int = 2,
   progress: Callable[[int], None] | None = None,
+  max_epochs=None,
 ):
   """Trains all runs of a stage, with checkpoints when `directory` is given; resumes or skips.
 
@@ -440,6 +514,8 @@ def run_stage(
       divisor of num_epochs not above it; default: all in one chunk).
     max_to_keep: Orbax `max_to_keep`.
     progress: called with the number of epochs of each chunk that ran.
+    max_epochs: None, or [R] ints: the epoch at which each run ends (a fixed
+      budget per run, `trainer.fit_runs`).
 
   Returns:
     `(fit_state, chunks_run)`; `chunks_run == 0` means the stage was restored.
@@ -451,7 +527,9 @@ def run_stage(
   trainer.validate_split(split, int(data['x'].shape[0]))
 
   def run_chunk(fs, c):
-    fs, _ = trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=chunk)
+    fs, _ = trainer.fit_runs(
+      stage.fit, fs, keys, data, split, num_epochs=chunk, max_epochs=max_epochs
+    )
     trainer.check_finite(fs, directory or 'stage')
     return fs
 
@@ -594,7 +672,7 @@ def prepare(key, config: Config, x, labels, *, checkpoint_dir=None, progress=Non
   splits = [
     per_class_split(labels, counts, key=named_key(key, 'split', s)) for s in range(config.num_seeds)
   ]
-  x_std = standardize_per_seed(x, splits)
+  x_std = standardize_per_seed(x, splits, labels)
   tile = lambda y: np.tile(y, config.num_seeds)
   return Context(
     config,
@@ -612,16 +690,18 @@ def prepare(key, config: Config, x, labels, *, checkpoint_dir=None, progress=Non
 
 
 def total_work(cfg: Config) -> int:
-  """Units `run` reports to `progress`: the epochs of all stages (an upper bound) and the
-  Table IX cells (seed x method x k)."""
+  """Units `run` reports to `progress`: the epochs of all stages (an upper bound), the
+  FSL test-split cells (method x seed, per shot count) and the episode cells (seed x method x k)."""
+  few = 2 * (2 if cfg.oracle else 1) + 2  # DL and TL: strict, oracle, and their budget runs
   epochs = (
     len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs)
-    + 2 * cfg.base_fit.num_epochs
-    + 2 * cfg.few_fit.num_epochs
+    + 3 * cfg.base_fit.num_epochs
+    + few * cfg.few_fit.num_epochs
     + len(cfg.table6) * cfg.transfer_fit.num_epochs
     + len(SIAMESE) * cfg.siamese_fit.num_epochs
   )
-  return epochs + len(FSL_METHODS) * len(cfg.shots) * cfg.num_seeds
+  fsl = (len(FSL_METHODS) + len(RAW_BASELINES)) * cfg.num_seeds * len(cfg.shots)
+  return epochs + fsl * (2 if cfg.oracle else 1) + len(FSL_METHODS) * len(cfg.shots) * cfg.num_seeds
 
 
 def _one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
@@ -650,11 +730,14 @@ def _seeds(ctx: Context) -> list[tuple]:
   return [(s,) for s in range(ctx.cfg.num_seeds)]
 
 
-def _train(ctx: Context, name, stage, fit, labels, split, runs, base=None, pairs=False):
+def _train(
+  ctx: Context, name, stage, fit, labels, split, runs, base=None, pairs=False, max_epochs=None
+):
   """Initialises and trains every run of stage `name` (resuming from its checkpoints).
 
-  `runs` names each run below the stage (e.g. `(seed,)` or `(seed, 'nu5')`);
-  run r's keys are `named_key(key, name, *runs[r], 'init' | 'train')`.
+  `runs` names each run below the stage (e.g. `(seed,)` or `(seed, 'nu5',
+  'draw0')`); run r's keys are `named_key(key, name, *runs[r], 'init' |
+  'train')`. `max_epochs`: None or [R] fixed epochs per run (`run_stage`).
   """
   run_keys = [named_key(ctx.root_key, name, *r) for r in runs]
   init_keys = jnp.stack([named_key(k, 'init') for k in run_keys])
@@ -671,6 +754,7 @@ def _train(ctx: Context, name, stage, fit, labels, split, runs, base=None, pairs
     chunk_epochs=ctx.cfg.chunk_epochs,
     max_to_keep=ctx.cfg.max_to_keep,
     progress=ctx.progress,
+    max_epochs=max_epochs,
   )
   if chunks == 0 and ctx.progress is not None:
     ctx.progress(fit.num_epochs)
@@ -724,44 +808,155 @@ def table5(ctx: Context, base) -> tuple[dict, np.ndarray]:
   return table, test_f1(model, fs, ctx.x, ctx.y_seen, test, 4)
 
 
-def tables7_8(ctx: Context, base) -> tuple[dict, dict]:
-  """Tables VII (DL from scratch) and VIII (TL, `cfg.tl_frozen` frozen) vs nu samples per class.
+def _seed_labels(ctx: Context, classes_of_seed: Callable[[int], Sequence[int]]) -> np.ndarray:
+  """[R * n] labels of a task that differs per seed: seed s's copy labelled by
+  `local_labels(..., classes_of_seed(s))` (-1 outside its task)."""
+  n = ctx.n
+  return np.concatenate([
+    local_labels(ctx.y_all[s * n : (s + 1) * n], classes_of_seed(s))
+    for s in range(ctx.cfg.num_seeds)
+  ])  # fmt: skip
 
-  Runs are seeds x nu (run i * R + s: nu = shots[i], seed s), trained as one
-  program per table; each draws its nu examples per class of C^2 from the
-  seed's training split and stops early on the seed's full C^2 validation split.
+
+def pseudo_tasks(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+  """([R * n] pseudo-base labels, [R * n] pseudo-novel labels) of each seed (`PSEUDO_TASKS`).
+
+  Both tasks hold only seen classes (C1-C4): seed s's pseudo-base task is
+  two of them, its pseudo-novel task the other two.
+  """
+  task = lambda s: PSEUDO_TASKS[s % len(PSEUDO_TASKS)]
+  base = lambda s: tuple(SEMG_SEEN_CLASSES[c] for c in task(s)[0])
+  novel = lambda s: tuple(SEMG_SEEN_CLASSES[c] for c in task(s)[1])
+  return _seed_labels(ctx, base), _seed_labels(ctx, novel)
+
+
+def _few_fit(cfg: Config) -> trainer.FitConfig:
+  """DL / TL with nu samples per class: every run takes one pass over the largest nu's 3 * nu."""
+  return _one_pass(cfg.few_fit, 3 * max(cfg.shots))
+
+
+def _budget_epochs(best_epoch) -> int:
+  """The fixed budget from the pseudo-task runs' best epochs: the median, rounded up, at least 1."""
+  return max(1, int(math.ceil(float(np.median(np.asarray(best_epoch))))))
+
+
+def budgets(ctx: Context) -> tuple[dict, dict]:
+  """The epochs DL and TL train for on C5-C7, fixed on pseudo-novel tasks of C1-C4 only.
+
+  For every seed: a pseudo-base model learns two seen classes (`base_fit`,
+  early stopping on their validation split); then, for every nu, DL from
+  scratch and TL from the pseudo-base model (`tl_frozen` frozen) learn nu
+  samples per class of the other two seen classes with early stopping on
+  their validation split, with the same optimizer steps per epoch as the
+  C5-C7 runs. The budget of (method, nu) is the median over seeds of the
+  best epoch, rounded up (`_budget_epochs`). No C5-C7 recording is read.
 
   Returns:
-    ({'DL': {'ν=1': [R], ...}}, {'TL': {...}}).
+    ({'DL': {nu: epochs}, 'TL': {...}}, raw {'DL': {'ν=<nu>': [R] best epochs}, 'TL': ...}).
   """
   cfg = ctx.cfg
   R = cfg.num_seeds
+  y_base, y_novel = pseudo_tasks(ctx)
+  split = _seed_split(ctx, y_base)
+  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  model = make_model(cfg, 'bilstm', num_classes=2)
+  base = _train(ctx, 'budget_base', classifier_stage(model, fit), fit, y_base, split, _seeds(ctx))
+
+  n = ctx.n
   pairs = [(s, nu) for nu in cfg.shots for s in range(R)]
-  runs = [(s, f'nu{nu}') for s, nu in pairs]  # key names: seed, then nu
-  splits = ctx.splits
+  runs = [(s, f'nu{nu}') for s, nu in pairs]
+  local = lambda s: y_novel[s * n : (s + 1) * n]
   shots = [
-    rows(
-      ctx, s, draw_shots(named_key(ctx.root_key, 'shots', *r), splits[s].train, ctx.y_unseen, nu)
-    )
+    rows(ctx, s, draw_shots(named_key(ctx.root_key, 'budget_shots', *r), ctx.splits[s].train,
+                            local(s), nu))
     for (s, nu), r in zip(pairs, runs)
-  ]
-  val = [rows(ctx, i, restrict(s.val, ctx.y_unseen)) for i, s in enumerate(ctx.splits)]
-  split = trainer.make_split(shots, val * len(cfg.shots))
-  test = np.concatenate([_seed_test(ctx, ctx.y_unseen)] * len(cfg.shots))
-  fit = _one_pass(cfg.few_fit, 3 * max(cfg.shots))
-  model = make_model(cfg, 'bilstm', num_classes=3)
-  by_shot = lambda f1: {f'ν={nu}': f1[i * R : (i + 1) * R] for i, nu in enumerate(cfg.shots)}
-
-  fs = _train(ctx, 'table7_dl', classifier_stage(model, fit), fit, ctx.y_unseen, split, runs)
-  dl = {'DL': by_shot(test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3))}
-
+  ]  # fmt: skip
+  val = [rows(ctx, s, restrict(ctx.splits[s].val, local(s))) for s, _ in pairs]
+  split = trainer.make_split(shots, val)
+  fit = _few_fit(cfg)
   tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
   base_vars = jax.tree.map(
-    lambda a: jnp.concatenate([a] * len(cfg.shots)), trainer.best_variables(base[False][1])
+    lambda a: jnp.concatenate([a] * len(cfg.shots)), trainer.best_variables(base)
   )
-  stage = classifier_stage(model, fit, tx)
-  fs = _train(ctx, 'table8_tl', stage, fit, ctx.y_unseen, split, runs, base_vars)
-  return dl, {'TL': by_shot(test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3))}
+  chosen, raw = {}, {}
+  for method, stage, init in (
+    ('DL', classifier_stage(model, fit), None),
+    ('TL', classifier_stage(model, fit, tx), base_vars),
+  ):
+    fs = _train(ctx, f'budget_{method.lower()}', stage, fit, y_novel, split, runs, init)
+    best = np.asarray(fs.best_epoch)
+    raw[method] = {f'ν={nu}': best[i * R : (i + 1) * R].tolist() for i, nu in enumerate(cfg.shots)}
+    chosen[method] = {nu: _budget_epochs(raw[method][f'ν={nu}']) for nu in cfg.shots}
+  return chosen, raw
+
+
+def shot_draws(ctx: Context) -> dict:
+  """The nu-shot draws every C5-C7 method uses: {(seed, nu, draw): [3 * nu] indices 0..n-1}.
+
+  Draw d of seed s and nu comes from key ('shots', s, 'nu<nu>', 'draw<d>'):
+  nu training recordings per class of C5-C7, without replacement, from the
+  seed's training split. DL, TL and every FSL method get exactly these.
+  """
+  cfg = ctx.cfg
+  local = ctx.y_unseen[: ctx.n]
+  return {
+    (s, nu, d): draw_shots(
+      named_key(ctx.root_key, 'shots', s, f'nu{nu}', f'draw{d}'), ctx.splits[s].train, local, nu
+    )
+    for nu in cfg.shots
+    for d in range(cfg.draws)
+    for s in range(cfg.num_seeds)
+  }
+
+
+def _per_seed(cfg: Config, scores, order) -> tuple[dict, dict]:
+  """Per-run scores [len(order)] -> ({'ν=<nu>': [R] mean over draws}, {'ν=<nu>': [R][D]})."""
+  by = {}
+  for (s, nu, d), v in zip(order, np.asarray(scores).tolist()):
+    by.setdefault(nu, np.zeros((cfg.num_seeds, cfg.draws)))[s, d] = v
+  means = {f'ν={nu}': by[nu].mean(axis=1).tolist() for nu in cfg.shots}
+  return means, {f'ν={nu}': by[nu].tolist() for nu in cfg.shots}
+
+
+def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dict:
+  """Tables VII (DL from scratch) and VIII (TL, `cfg.tl_frozen` frozen) on the shot draws.
+
+  Every (seed, nu, draw) is one run, trained as one program per method. Strict
+  (`oracle=False`, the default protocol): each run trains for the fixed
+  budget `epochs[method][nu]` (`budgets`) and reads no C5-C7 recording beyond
+  its 3 * nu shots. Oracle: each run stops early on the seed's whole labelled
+  C5-C7 validation split (the best epoch is kept), the paper's "validation
+  set is used to prevent overfitting".
+
+  Returns:
+    {method: (per-seed means {'ν=<nu>': [R]}, per draw {'ν=<nu>': [R][D]})}.
+  """
+  cfg = ctx.cfg
+  order = list(draws)
+  runs = [(s, f'nu{nu}', f'draw{d}') for s, nu, d in order]
+  shots = [rows(ctx, s, draws[(s, nu, d)]) for s, nu, d in order]
+  if oracle:
+    val = [rows(ctx, s, restrict(ctx.splits[s].val, ctx.y_unseen)) for s, _, _ in order]
+    split = trainer.make_split(shots, val)
+  else:
+    split = trainer.make_split(shots)
+  test = np.stack([rows(ctx, s, restrict(ctx.splits[s].test, ctx.y_unseen)) for s, _, _ in order])
+  fit = _few_fit(cfg)
+  model = make_model(cfg, 'bilstm', num_classes=3)
+  tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
+  seeds = np.asarray([s for s, _, _ in order])
+  base_vars = jax.tree.map(lambda a: a[seeds], trainer.best_variables(base[False][1]))
+  suffix = '_oracle' if oracle else ''
+  out = {}
+  for method, name, stage_tx, init in (
+    ('DL', 'table7_dl', None, None),
+    ('TL', 'table8_tl', tx, base_vars),
+  ):
+    stage = classifier_stage(model, fit, stage_tx, validate=oracle)
+    limit = None if oracle else np.asarray([epochs[method][nu] for _, nu, _ in order], np.int32)
+    fs = _train(ctx, name + suffix, stage, fit, ctx.y_unseen, split, runs, init, max_epochs=limit)
+    out[method] = _per_seed(cfg, test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3), order)
+  return out
 
 
 def table6(ctx: Context, base) -> dict:
@@ -813,41 +1008,124 @@ def siamese_models(ctx: Context, base) -> dict:
   return out
 
 
-def pooled_f1(res: episodes.EpisodeEvaluation, num_classes: int) -> float:
-  """Weighted F1 over the queries of all episodes pooled (the paper's reading of Table IX).
+def pooled_f1(res: episodes.EpisodeEvaluation, num_classes: int, pick=None) -> float:
+  """Weighted F1 over the queries of all episodes pooled (the paper's estimator of Table IX).
 
   Predictions and truths are mapped from episode-local to global class ids
   first, so one confusion matrix counts every query once.
+
+  Args:
+    res: the scored episodes.
+    num_classes: classes of the task.
+    pick: None (every query), or [E] int: the one query of each episode that
+      counts (the paper's one query per episode, `episode_queries`).
   """
   classes = np.asarray(res.episodes.classes)
-  pred = np.take_along_axis(classes, np.asarray(res.predictions), axis=1).ravel()
-  true = np.take_along_axis(classes, np.asarray(res.episodes.query_labels), axis=1).ravel()
-  return float(f1_score(true, pred, num_classes, average='weighted'))
+  pred = np.take_along_axis(classes, np.asarray(res.predictions), axis=1)
+  true = np.take_along_axis(classes, np.asarray(res.episodes.query_labels), axis=1)
+  if pick is not None:
+    pick = np.asarray(pick)[:, None]
+    pred, true = np.take_along_axis(pred, pick, axis=1), np.take_along_axis(true, pick, axis=1)
+  return float(f1_score(true.ravel(), pred.ravel(), num_classes, average='weighted'))
+
+
+def episode_queries(key, num_episodes: int, n_way: int) -> np.ndarray:
+  """[E] the query each episode keeps under the paper's one query per episode.
+
+  Episodes are drawn with one query per class; episode e keeps the query of
+  a class drawn uniformly (key: `fold_in(key, e)`'s draw), so its query's
+  class is uniform over the episode's classes, as one query drawn from the
+  episode's classes would be.
+  """
+  return np.asarray(jax.random.randint(key, (num_episodes,), 0, n_way))
 
 
 def _fsl_classifier(ctx, s, method, emb_base, emb_sia, siamese):
-  """(embeddings [n, D] of seed s's copy, classifier) of one FSL method."""
+  """(embeddings [n, D] of seed s's copy, classifier) of one FSL method or raw baseline."""
+  if method in RAW_BASELINES:
+    n = ctx.n
+    return ctx.x[s * n : (s + 1) * n].reshape(n, -1), RAW_BASELINES[method]
   if method not in siamese:
     return emb_base[s], classifiers.METRIC_CLASSIFIERS[method]
   head = siamese_lib.head_params(jax.tree.map(lambda a: a[s], siamese[method][1].best_params))
   return emb_sia[method][s], classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
 
 
-def table9(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
-  """Table IX: F1 of the eight FSL methods on 3-way k-shot episodes of C^2.
+@functools.partial(jax.jit, static_argnames=('n_way',))
+def _draw_f1(classifier, emb, support_idx, support_labels, query_idx, query_labels, n_way):
+  """[D] weighted F1 on one query set of D supports: support_idx [D, S], query_idx [Q] into emb."""
+  query = emb[query_idx]
+
+  def one(idx, labels):
+    pred = classifier(emb[idx], labels, query, n_way)
+    return f1_score(query_labels, pred, n_way, average='weighted')
+
+  return jax.vmap(one)(support_idx, support_labels)
+
+
+def _fsl_methods() -> tuple[str, ...]:
+  return (*FSL_METHODS, *RAW_BASELINES)
+
+
+def fsl_test(ctx: Context, base, siamese, draws: dict, *, oracle: bool, methods=None) -> dict:
+  """Table IX's primary estimator: every FSL method classifies the seed's whole C5-C7 test split.
+
+  For every (seed, nu, draw) the support is that draw's nu shots per class
+  (`shot_draws`, the shots DL and TL train on); with `oracle` the seed's
+  labelled C5-C7 validation recordings are added to it. Each test recording
+  is classified given the support; a draw's score is the weighted F1 over the
+  whole test split, a seed's the mean over its draws. Methods: the eight of
+  Table IX and the raw-feature baselines (`RAW_BASELINES`).
+
+  `methods` (default: all of them) names the methods to score.
+
+  Returns:
+    {method: (per-seed means {'k=<nu>': [R]}, per draw {'k=<nu>': [R][D]})}.
+  """
+  cfg = ctx.cfg
+  x_runs = ctx.x.reshape(cfg.num_seeds, ctx.n, *ctx.x.shape[1:])
+  emb_base = embeddings(*base[False], x_runs)
+  emb_sia = {m: embeddings(model, fs, x_runs) for m, (model, fs) in siamese.items()}
+  y = ctx.y_unseen[: ctx.n]
+  rename = lambda cells: {c.replace('ν=', 'k='): v for c, v in cells.items()}
+  out = {}
+  for method in _fsl_methods() if methods is None else methods:
+    scores, order = [], []
+    for s in range(cfg.num_seeds):
+      emb, clf = _fsl_classifier(ctx, s, method, emb_base, emb_sia, siamese)
+      if not isinstance(clf, jax.tree_util.Partial):
+        clf = jax.tree_util.Partial(clf)
+      test = restrict(ctx.splits[s].test, y)
+      extra = restrict(ctx.splits[s].val, y) if oracle else np.zeros(0, np.int64)
+      for nu in cfg.shots:
+        support = np.stack([
+          np.concatenate([draws[(s, nu, d)], extra]) for d in range(cfg.draws)
+        ])  # fmt: skip
+        f1 = _draw_f1(clf, emb, support, y[support], test, y[test], n_way=3)
+        scores += np.asarray(f1).tolist()
+        order += [(s, nu, d) for d in range(cfg.draws)]
+      if ctx.progress is not None:
+        ctx.progress(len(cfg.shots))
+    means, per_draw = _per_seed(cfg, scores, order)
+    out[method] = (rename(means), rename(per_draw))
+  return out
+
+
+def table9_episodes(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
+  """Table IX's second estimator, the paper's: F1 over 3-way k-shot episodes of C5-C7.
 
   Support from each seed's training split (with replacement, eq. (13)),
-  `cfg.n_query` queries per class from its test split (the paper: one); every
-  method sees the same episodes (key ('episodes', seed, 'k<k>')). A seed's
-  score under the two estimators: 'pooled' (table 'IX'), the weighted F1 of
-  all `cfg.episodes` episodes' queries pooled (`pooled_f1`, the paper's
-  reading), and 'episode_mean' ('IX_episode_mean'), the mean of per-episode F1. With one
-  query per class an episode has three queries, so its own F1 is coarse (0,
-  1/3, 1/2, 1, ...) and the two estimators differ.
+  queries from its test split: one per episode (`cfg.query == 'episode'`,
+  the paper, `episode_queries`) or `cfg.n_query` per class; every method
+  sees the same episodes (key ('episodes', seed, 'k<k>')). A seed's score
+  under the two estimators: 'IX_episodes', the weighted F1 of all
+  `cfg.episodes` episodes' queries pooled (`pooled_f1`, the paper's), and
+  'IX_episode_mean', the mean of per-episode F1 (with one query per episode:
+  the accuracy).
 
   Returns:
     ({method: {'k=1': [R], ...}} pooled, the same for episode_mean, queries
-    per class used).
+    per class drawn per episode).
   """
   cfg = ctx.cfg
   x_runs = ctx.x.reshape(cfg.num_seeds, ctx.n, *ctx.x.shape[1:])  # seed s's copy
@@ -855,7 +1133,8 @@ def table9(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
   emb_sia = {m: embeddings(model, fs, x_runs) for m, (model, fs) in siamese.items()}
   sup_idx = [restrict(s.train, ctx.y_unseen) for s in ctx.splits]
   test_idx = [restrict(s.test, ctx.y_unseen) for s in ctx.splits]
-  n_query = max(1, int(min(np.bincount(ctx.y_unseen[test_idx[0]]).min(), cfg.n_query)))
+  per_class = cfg.n_query if cfg.query == 'class' else 1
+  n_query = max(1, int(min(np.bincount(ctx.y_unseen[test_idx[0]]).min(), per_class)))
   table = {m: {f'k={k}': [] for k in cfg.shots} for m in FSL_METHODS}
   table_mean = {m: {f'k={k}': [] for k in cfg.shots} for m in FSL_METHODS}
   for s in range(cfg.num_seeds):
@@ -875,8 +1154,19 @@ def table9(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
           num_episodes=cfg.episodes,
           average='weighted',
         )
-        table[method][f'k={k}'].append(pooled_f1(res, 3))
-        table_mean[method][f'k={k}'].append(float(np.mean(res.f1)))
+        if cfg.query == 'episode':
+          pick = episode_queries(named_key(ctx.root_key, 'episode_query', s, f'k{k}'),
+                                 cfg.episodes, 3)  # fmt: skip
+          table[method][f'k={k}'].append(pooled_f1(res, 3, pick))
+          correct = np.take_along_axis(
+            np.asarray(res.predictions) == np.asarray(res.episodes.query_labels),
+            pick[:, None],
+            axis=1,
+          )
+          table_mean[method][f'k={k}'].append(float(np.mean(correct)))
+        else:
+          table[method][f'k={k}'].append(pooled_f1(res, 3))
+          table_mean[method][f'k={k}'].append(float(np.mean(res.f1)))
         if ctx.progress is not None:
           ctx.progress(1)
   return table, table_mean, n_query
@@ -885,22 +1175,46 @@ def table9(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
 # ---------------------------------------------------------------------------
 # Records: every reported number with what it estimates and what selected it.
 
-FINDING_ROWS = {'DL': ('VII', 'DL', 'ν'), 'TL': ('VIII', 'TL', 'ν'), 'best FSL': ('IX', None, 'k')}
+
+def oracle_rows(n_val: int) -> dict:
+  """{source row: row name in the 'oracle' table}, naming the labelled C5-C7 recordings used."""
+  rec = f'{n_val} labelled C5-C7 recordings'
+  out = {m: f'{m}, early stopping on {rec}' for m in ('DL', 'TL')}
+  out.update({m: f'{m}, {rec} as extra support' for m in _fsl_methods()})
+  return out
 
 
-def _wording(cfg: Config, n_query: int) -> dict:
-  """{table: (estimator, selection)} of Tables IV-IX as computed by `run`."""
+def _wording(cfg: Config, n_query: int, n_val: int) -> dict:
+  """{table: (estimator, selection)} of every table `run` computes."""
   over = f'median and IQR over {cfg.num_seeds} seeds'
   f1 = lambda task: f"weighted F1 ({task}) of each seed's model on that seed's test split; {over}"
   stop = lambda task: f"epochs: early stopping on the seed's labelled {task} validation split"
   base = "; the base model's epochs: early stopping on its C1-C4 validation split"
-  fsl = (
-    "no labelled C5-C7 data chose anything; the embedding's epochs (base model, and the "
-    "siamese training of CS^*): early stopping on the seed's C1-C4 validation split"
+  draws = (
+    f"weighted F1 on the seed's whole C5-C7 test split, mean over {cfg.draws} draws of ν "
+    f'training recordings per class (the same draws for DL, TL and every FSL method); {over}'
   )
+  budget = (
+    'epochs: a fixed budget per ν, the median over seeds of the best epoch on pseudo-novel '
+    'tasks of C1-C4 (two seen classes held out, early stopping on their validation split), '
+    'rounded up; no C5-C7 recording beyond the ν per class trained on was read'
+  )
+  embed = (
+    "the embedding's epochs (base model, and the siamese training of CS^*): early stopping "
+    "on the seed's C1-C4 validation split"
+  )
+  fsl = f'no labelled C5-C7 recording beyond the ν per class of the support; {embed}'
+  if cfg.query == 'episode':
+    queries = 'one query per episode, of a class drawn uniformly, from its C5-C7 test split'
+  else:
+    queries = f'{n_query} queries per class from its C5-C7 test split'
   episodes_of = (
-    f"{cfg.episodes} 3-way episodes per seed (support from the seed's C5-C7 training split, "
-    f'{n_query} query per class from its C5-C7 test split)'
+    f"{cfg.episodes} 3-way episodes per seed (support of k per class from the seed's C5-C7 "
+    f'training split, with replacement; {queries})'
+  )
+  oracle = (
+    f"the seed's {n_val} labelled C5-C7 validation recordings: DL and TL stop early on them "
+    '(best epoch kept); the FSL methods get them as extra support; ' + embed
   )
   return {
     'IV': (f1('C1-C7'), stop('C1-C7')),
@@ -909,14 +1223,18 @@ def _wording(cfg: Config, n_query: int) -> dict:
       f'C1-C4 test split; {over}',
       stop('C1-C4'),
     ),
-    'VI': (f1('C5-C7'), stop('C5-C7') + base),
-    'VII': (f1('C5-C7'), stop('C5-C7') + ' (all of it, not only the ν per class trained on)'),
-    'VIII': (
-      f1('C5-C7'),
-      stop('C5-C7') + f' (all of it, not only the ν per class trained on){base}; frozen layers: '
-      f'{cfg.tl_frozen} (fixed)',
+    'VI': (f1('C5-C7'), stop('C5-C7') + ' (the full training split is used)' + base),
+    'budget': (
+      f"best epoch (early stopping) of each seed's runs on its pseudo-novel task; {over}; "
+      'the budget used is the median rounded up',
+      "early stopping on the pseudo-novel classes' C1-C4 validation split; pseudo-base model: "
+      "early stopping on its two classes' C1-C4 validation split",
     ),
-    'IX': (f"weighted F1 of all queries of a seed's {episodes_of}, pooled; {over}", fsl),
+    'VII': (draws, budget),
+    'VIII': (draws, budget + base + f'; frozen layers: {cfg.tl_frozen} (fixed)'),
+    'IX': (draws, fsl + '; the raw-feature baselines learn nothing'),
+    'oracle': (draws, oracle),
+    'IX_episodes': (f"weighted F1 of all queries of a seed's {episodes_of}, pooled; {over}", fsl),
     'IX_episode_mean': (
       f"mean over a seed's {episodes_of} of each episode's weighted F1; {over}",
       fsl,
@@ -925,50 +1243,43 @@ def _wording(cfg: Config, n_query: int) -> dict:
 
 
 def _finding(cfg: Config, summary: dict, wording: dict) -> list[records_lib.Record]:
-  """The paper's claim at 1 and 5 shots (best FSL > TL > DL), as records of medians and IQRs.
+  """The paper's claim at 1 and 5 shots (FSL > TL > DL), as records of medians and IQRs.
 
-  The best FSL method is the one with the highest median of Table IX on the
-  test split it reports: a selection on the test split, and said so.
+  DL, TL and the FSL methods `FINDING_FSL` (fixed before any score is seen),
+  all strict and under the primary estimator.
   """
   cols = [nu for nu in (1, 5) if nu in cfg.shots]
-  if not cols:
-    return []
-  best = {}
-  for nu in cols:
-    medians = {m: cells[f'k={nu}']['median'] for m, cells in summary['IX'].items()}
-    best[nu] = max(medians, key=medians.get)
-  picked = ', '.join(f'k={nu}: {best[nu]}' for nu in cols)
   out = []
-  for row, (table, method, prefix) in FINDING_ROWS.items():
-    cells = {}
-    for nu in cols:
-      src = summary[table][best[nu] if method is None else method]
-      cells[str(nu)] = src[f'{prefix}={nu}']
+  sources = [('DL', 'VII', 'DL', 'ν'), ('TL', 'VIII', 'TL', 'ν')]
+  sources += [(m, 'IX', m, 'k') for m in FINDING_FSL]
+  for row, table, src, prefix in sources:
+    cells = {str(nu): summary[table][src][f'{prefix}={nu}'] for nu in cols}
     estimator, selection = wording[table]
-    if method is None:
-      selection = (
-        f'method: the FSL method with the highest median F1 on the test split ({picked}): '
-        f'selected on the test split; {selection}'
-      )
+    selection = f'methods fixed in advance (DL, TL, {", ".join(FINDING_FSL)}); {selection}'
     out += records_lib.from_summary(
       'finding', {row: cells}, estimator=estimator, selection=selection
     )
   return out
 
 
-def table_records(cfg: Config, raw: dict, n_query: int) -> list[records_lib.Record]:
-  """Records of Tables IV-IX (median, IQR, Q1, Q3 of each cell) and of the 1/5-shot finding.
+def table_records(cfg: Config, raw: dict, n_query: int, n_val: int) -> list[records_lib.Record]:
+  """Records of every table (median, IQR, Q1, Q3 of each cell) and of the 1/5-shot finding.
 
   Args:
     cfg: the run's `Config`.
-    raw: per-seed scores {table: {row: {column: [R]}}} (`Results.raw`).
-    n_query: queries per class and episode that Table IX used.
+    raw: per-seed scores {table: {row: {column: [R]}}} (`Results.raw`);
+      'oracle' may be absent (`Config.oracle` False).
+    n_query: queries per class drawn per episode in Table IX's episodes.
+    n_val: labelled C5-C7 validation recordings per seed (the oracle's).
   """
-  wording = _wording(cfg, n_query)
-  summary = {t: reports.summarize(raw[t]) for t in wording}
+  wording = _wording(cfg, n_query, n_val)
+  summary = {t: reports.summarize(raw[t]) for t in wording if t in raw}
   out = []
   for table, (estimator, selection) in wording.items():
-    out += records_lib.from_summary(table, summary[table], estimator=estimator, selection=selection)
+    if table in summary:
+      out += records_lib.from_summary(
+        table, summary[table], estimator=estimator, selection=selection
+      )
   return out + _finding(cfg, summary, wording)
 
 
@@ -976,19 +1287,23 @@ class Results(NamedTuple):
   """What `run` returns.
 
   Attributes:
-    records: one `Record` per reported number (Tables IV-IX, Table IX's
-      second estimator 'IX_episode_mean', and the 1/5-shot 'finding').
+    records: one `Record` per reported number: Tables IV-IX, 'budget' (the
+      DL/TL epochs fixed on C1-C4), 'oracle' (validation-assisted rows),
+      Table IX's episode estimators 'IX_episodes' and 'IX_episode_mean', and
+      the 1/5-shot 'finding'.
     timings: wall seconds per stage group ('table_iv_s', 'base_s', ...).
-    raw: per-seed scores behind the records: {table: {row: {column: [R]}}}
-      for 'IV', 'V', 'VI', 'VII', 'VIII', 'IX', 'IX_episode_mean', and
-      'V_base_weighted_f1': [R] the base model's weighted F1 on C1-C4.
-    n_query: queries per class and episode of Table IX.
+    raw: per-seed scores behind the records: {table: {row: {column: [R]}}},
+      'V_base_weighted_f1': [R] the base model's weighted F1 on C1-C4, and
+      'per_draw': {table: {row: {column: [R][D]}}} the scores of every draw.
+    n_query: queries per class drawn per episode of Table IX's episodes.
+    n_val: labelled C5-C7 validation recordings per seed (the oracle rows').
   """
 
   records: list
   timings: dict
   raw: dict
   n_query: int
+  n_val: int
 
 
 def run(key, config: Config, data, *, progress=None, checkpoint_dir=None) -> Results:
@@ -1012,17 +1327,38 @@ def run(key, config: Config, data, *, progress=None, checkpoint_dir=None) -> Res
   ctx = prepare(key, config, x, labels, checkpoint_dir=checkpoint_dir, progress=progress)
   timings = {}
 
-  def timed(name, fn, *args):
+  def timed(name, fn, *args, **kwargs):
     t = time.perf_counter()
-    out = fn(*args)
+    out = fn(*args, **kwargs)
     timings[f'{name}_s'] = time.perf_counter() - t
     return out
 
   raw = {'IV': timed('table_iv', table4, ctx)}
   base = timed('base', base_models, ctx)
   raw['V'], raw['V_base_weighted_f1'] = table5(ctx, base)
-  raw['VII'], raw['VIII'] = timed('tables_vii_viii', tables7_8, ctx, base)
+  epochs, raw['budget'] = timed('budgets', budgets, ctx)
+  draws = shot_draws(ctx)
+  per_draw = {}
+
+  def keep(table, out):
+    raw[table] = {m: means for m, (means, _) in out.items()}
+    per_draw[table] = {m: each for m, (_, each) in out.items()}
+
+  strict = timed('tables_vii_viii', dl_tl, ctx, base, draws, epochs, oracle=False)
+  keep('VII', {'DL': strict['DL']})
+  keep('VIII', {'TL': strict['TL']})
   raw['VI'] = timed('table_vi', table6, ctx, base)
   sia = timed('siamese', siamese_models, ctx, base)
-  raw['IX'], raw['IX_episode_mean'], n_query = timed('table_ix', table9, ctx, base, sia)
-  return Results(table_records(config, raw, n_query), timings, raw, n_query)
+  keep('IX', timed('table_ix', fsl_test, ctx, base, sia, draws, oracle=False))
+  n_val = len(restrict(ctx.splits[0].val, ctx.y_unseen))
+  if config.oracle:
+    rows_ = oracle_rows(n_val)
+    oracle = timed('oracle_dl_tl', dl_tl, ctx, base, draws, epochs, oracle=True)
+    oracle.update(timed('oracle_fsl', fsl_test, ctx, base, sia, draws, oracle=True))
+    rename = lambda cells: {c.replace('k=', 'ν='): v for c, v in cells.items()}
+    keep('oracle', {rows_[m]: tuple(map(rename, v)) for m, v in oracle.items()})
+  raw['IX_episodes'], raw['IX_episode_mean'], n_query = timed(
+    'table_ix_episodes', table9_episodes, ctx, base, sia
+  )
+  raw['per_draw'] = per_draw
+  return Results(table_records(config, raw, n_query, n_val), timings, raw, n_query, n_val)
