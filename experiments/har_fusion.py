@@ -93,7 +93,7 @@ def write_outputs(out_dir, res: protocol.Results, desc: str) -> str:
   md = [f'# harAGE fusion: UAR (%), leave one participant out\n\nData: {desc}\n']
   for table in records_lib.tables(res.records):
     # Cross-entropy in nats, not a percentage.
-    style = dict(scale=1.0, digits=3) if table.endswith('training loss') else dict(digits=1)
+    style = dict(scale=1.0, digits=4) if table.endswith('training loss') else dict(digits=1)
     if table.endswith(('convergence and baseline', 'training loss')):
       style['layout'] = 'inline'
     md.append(reports.table_markdown(res.records, table, title=table, row_header='model', **style))
