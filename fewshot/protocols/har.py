@@ -3,8 +3,10 @@
 `run(key, config, data)` is the experiment: every cell of the grid (task x
 extractor x modalities x fusion) trains under nested leave-one-subject-out
 and the result holds the records of Tables 2-4 (mean and standard deviation
-over the outer folds of each held-out participant's UAR), the pooled UAR of
-each cell as records of their own, and the confusion counts of the figures.
+over the outer folds and seeds of each held-out participant's UAR), the
+pooled UAR of each cell, every model's training UAR and loss beside a
+logistic-regression baseline, as records of their own, and the confusion
+counts of the figures.
 A cell is named '<extractor>:<modalities>' with '+' for concatenation and '*'
 for the outer product ('cnn:steps*hr*acc'); `make_model` builds it.
 
@@ -49,24 +51,25 @@ UAR estimators: `NestedResult.fold_uar` is the UAR of each held-out
 participant, a mean recall over the classes present in that participant's
 test windows only (a class the participant never performed does not count
 as 0 recall), and the paper's tables report the mean and standard deviation
-of these per-fold values. `NestedResult.pooled_uar` is the UAR of all outer
-folds' test windows pooled: every class weighs the same across participants,
+of these per-fold values (here over folds x seeds). `NestedResult.pooled_uar`
+is the UAR of all outer folds' (and seeds') test windows pooled: every class weighs the same across participants,
 so it is lower than the fold mean when a model fails a class in the folds
 where that class is rare.
 
 Randomness: the run's key gives each cell its key by name
-(`named_key(key, cell.id)`), and each fold's key comes from the cell key and
-the held-out participant's index (`'outer', s` and `'inner', s, j`); the
-assignment of participants to inner folds comes from `named_key(key, 'inner
-folds')`, shared by every cell so that all models see the same folds.
+(`named_key(key, cell.id)`), each training seed r its key below it
+(`'seed', r`), and each fold's key comes from the seed key and the held-out
+participant's index (`'outer', s` and `'inner', s, j`); the assignment of
+participants to inner folds comes from `named_key(key, 'inner folds')`,
+shared by every cell and seed so that all models see the same folds.
 
-One program per level: all inner folds of all outer folds train together as
-one `jax.vmap`-ed, jitted program (`fewshot.trainer.fit_runs`), then all
-outer folds (each with its own epoch count) as a second one. Folds differ in
-their number of windows, so each fold is a padded `trainer.Split` with masks:
-padded entries are masked out of the loss and of batch-norm statistics, and a
-batch with no real entry leaves the state unchanged, so a fold trains exactly
-as it would alone. Keys are threefry keys: 'rbg' keys compile about twice as
+One program per level: all inner folds of all outer folds and seeds train
+together as one `jax.vmap`-ed, jitted program (`fewshot.trainer.fit_runs`),
+then all outer folds and seeds (each with its own epoch count) as a second
+one. Folds differ in their number of windows, so each fold is a padded
+`trainer.Split` with masks: padded entries are masked out of the loss and of
+batch-norm statistics, and a batch with no real entry leaves the state
+unchanged, so a fold trains exactly as it would alone. Keys are threefry keys: 'rbg' keys compile about twice as
 fast on XLA:CPU but draw different bits under vmap, which would break the
 equality of vmapped and fold-by-fold training.
 
