@@ -8,8 +8,9 @@ modalities x fusion) under nested LOSO. The run folder gets:
 
     config.json          the config and data source of the run (a rerun must match it)
     cells.jsonl          one line per finished cell; a rerun with the same --out resumes
-    results.json         the records of Tables 2-4 (μ, σ, pooled UAR) and of the best
-                         models, timings, every cell's raw outcome and confusion counts
+    results.json         the records of Tables 2-4 (μ, σ, pooled UAR), of the convergence
+                         and baseline tables and of the best models, timings, every
+                         cell's and baseline's raw outcome and confusion counts
     tables.md            the tables, rendered from the records
     confusion_<task>.png confusion matrix of each task's best model (best on the test folds)
 
@@ -81,11 +82,21 @@ def read_done(path) -> dict:
 def write_outputs(out_dir, res: protocol.Results, desc: str) -> str:
   """results.json, tables.md and the figures; returns the tables' markdown."""
   reports.write_results(
-    out_dir, res.records, timings=res.timings, data=desc, cells=res.cells, confusion=res.confusion
+    out_dir,
+    res.records,
+    timings=res.timings,
+    data=desc,
+    cells=res.cells,
+    baselines=res.baselines,
+    confusion=res.confusion,
   )
-  md = [f'# harAGE fusion: UAR (%), nested LOSO\n\nData: {desc}\n']
+  md = [f'# harAGE fusion: UAR (%), leave one participant out\n\nData: {desc}\n']
   for table in records_lib.tables(res.records):
-    md.append(reports.table_markdown(res.records, table, title=table, row_header='model', digits=1))
+    # Cross-entropy in nats, not a percentage.
+    style = dict(scale=1.0, digits=4) if table.endswith('training loss') else dict(digits=1)
+    if table.endswith(('convergence and baseline', 'training loss')):
+      style['layout'] = 'inline'
+    md.append(reports.table_markdown(res.records, table, title=table, row_header='model', **style))
   text = '\n'.join(md)
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
     f.write(text)

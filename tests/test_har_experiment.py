@@ -25,8 +25,8 @@ TINY = [
   '--set', 'basicmotions_groups=4',
   '--set', 'train.fit.batch_size=16',
   '--set', 'train.fit.num_epochs=2',
-  '--set', 'train.fit.patience=1',
-  '--set', 'train.inner_folds=2',
+  '--set', 'train.fit.steps_per_epoch=3',
+  '--set', 'seeds=2',
 ]  # fmt: skip
 
 
@@ -37,15 +37,13 @@ def _tasks(*modalities):
 def test_grid_uses_each_data_sets_combos():
   quick = configs.get_config(quick=True)
   bm = protocol.grid(quick, _tasks(*protocol.BASICMOTIONS_MODALITIES))
+  assert [c.name for c in bm] == ['cnn:acc+gyro', 'cnn:acc*gyro']
+  assert [protocol.paper_name(c.name)[1] for c in bm] == ['f_xyz⊕gyro', 'f_xyz⊗gyro']
+  every = dataclasses.replace(quick, basicmotions_combos=None)
+  bm = protocol.grid(every, _tasks(*protocol.BASICMOTIONS_MODALITIES))
   assert [c.name for c in bm] == ['cnn:acc', 'cnn:gyro', 'cnn:acc+gyro', 'cnn:acc*gyro']
-  assert [protocol.paper_name(c.name)[1] for c in bm] == [
-    'f_xyz',
-    'f_gyro',
-    'f_xyz⊕gyro',
-    'f_xyz⊗gyro',
-  ]
   harage = _tasks(*protocol.HARAGE_MODALITIES)
-  assert [c.name for c in protocol.grid(quick, harage)][-1] == 'cnn:steps*hr*acc'
+  assert [c.name for c in protocol.grid(quick, harage)] == ['cnn:steps+hr+acc', 'cnn:steps*hr*acc']
   full = protocol.grid(configs.get_config(), harage)
   assert len(full) == 2 * (3 + 3 * 2 + 2)  # RNN and CNN: 3 unimodal, 3 pairs and 1 triple x 2
   assert len({c.id for c in full}) == len(full)
@@ -64,13 +62,39 @@ def test_synthetic_run_writes_records_and_resumes(tmp_path):
   for r in results['records']:
     assert set(records_lib.FIELDS[:6]) <= set(r) and r['estimator'] and r['selection']
   recs = records_lib.read(out)
+  table = 'Table 2 (2 classes)'
   assert {r.table for r in recs} == {
-    'Table 2 (2 classes)', 'Table 2 (2 classes), pooled', protocol.BEST_TABLE
+    table, f'{table}, pooled', f'{table}, convergence and baseline', f'{table}, training loss',
+    protocol.BEST_TABLE,
   }  # fmt: skip
-  mean = next(r for r in recs if r.table == 'Table 2 (2 classes)' and r.statistic == 'mean')
-  assert (mean.row, mean.column, mean.n) == ('f_steps⊗hr', 'CNN', 3)
+  mean = next(r for r in recs if r.table == table and r.statistic == 'mean')
+  assert (mean.row, mean.column, mean.n) == ('f_steps⊗hr', 'CNN', 3 * 2)  # folds x seeds
   cell = results['cells']['2 classes/cnn:steps*hr']
   assert mean.value == pytest.approx(np.mean(cell['fold_uar']))
+  # The budget was fixed in the config, every outer model took it, and the
+  # records say so; the convergence table holds the training UAR and loss
+  # of every model beside the logistic-regression baseline.
+  assert np.shape(cell['steps']) == (2, 3) and np.all(np.asarray(cell['steps']) == 2 * 3)
+  assert np.shape(cell['inner_epochs']) == (2, 3, 0)
+  assert 'fixed budget' in mean.selection and '6 Adam steps' in mean.selection
+  fit = {
+    (r.row, r.column): r
+    for r in recs
+    if r.table.endswith('convergence and baseline') and r.statistic == 'mean'
+  }
+  assert set(fit) == {
+    ('CNN f_steps⊗hr', 'test UAR'), ('CNN f_steps⊗hr', 'training UAR'),
+    (protocol.BASELINE_ROW, 'test UAR'), (protocol.BASELINE_ROW, 'training UAR'),
+  }  # fmt: skip
+  assert fit['CNN f_steps⊗hr', 'training UAR'].value == pytest.approx(np.mean(cell['train_uar']))
+  assert fit['CNN f_steps⊗hr', 'test UAR'].value == pytest.approx(mean.value)
+  base = results['baselines']['2 classes']
+  assert fit[protocol.BASELINE_ROW, 'test UAR'].value == pytest.approx(np.mean(base['fold_uar']))
+  assert fit[protocol.BASELINE_ROW, 'test UAR'].n == 3
+  assert fit[protocol.BASELINE_ROW, 'test UAR'].selection.startswith('none: C = 1')
+  loss = [r for r in recs if r.table.endswith('training loss') and r.statistic == 'mean']
+  assert {r.row for r in loss} == {'CNN f_steps⊗hr', protocol.BASELINE_ROW}
+  assert all(r.value > 0 for r in loss)
   assert (
     'selected on the test split'
     in next(r for r in recs if r.table == protocol.BEST_TABLE).selection
@@ -82,6 +106,7 @@ def test_synthetic_run_writes_records_and_resumes(tmp_path):
   assert pooled == pytest.approx(np.mean(np.diag(cm)[present] / cm.sum(1)[present]), abs=1e-6)
   tables = open(os.path.join(out, 'tables.md')).read()
   assert 'f_steps⊗hr' in tables and 'CNN μ' in tables and 'Selected by: epochs' in tables
+  assert protocol.BASELINE_ROW in tables and 'training UAR' in tables
   assert os.path.exists(os.path.join(out, 'confusion_2.png'))
   # Resumable: a rerun finds the finished cell, trains nothing, reports the same.
   lines = open(os.path.join(out, 'cells.jsonl')).read()
@@ -98,14 +123,18 @@ def test_basicmotions_run_both_fusions_beats_chance(tmp_path):
   out = str(tmp_path / 'bm')
   # Real recordings, 4 classes (chance UAR 0.25); enough epochs to learn.
   more = ['--set', 'train.fit.learning_rate=3e-3', '--set', 'train.fit.num_epochs=15']
-  more += ['--set', 'train.fit.patience=5']
+  more += ['--set', 'seeds=1', '--set', 'train.fit.steps_per_epoch=10']
   har_fusion.main([*TINY, *more, '--out', out, '--data', 'basicmotions'])
   with open(os.path.join(out, 'results.json')) as f:
-    cells = json.load(f)['cells']
+    results = json.load(f)
+  cells = results['cells']
   assert list(cells) == ['4 classes/cnn:acc+gyro', '4 classes/cnn:acc*gyro']
   for c in cells.values():
-    assert len(c['fold_uar']) == 4
+    assert np.shape(c['fold_uar']) == (1, 4)
     assert sum(map(sum, c['confusion'])) == 80  # every recording tested once
+  # Pseudo-participants are not people: every record says so.
+  assert all('not subject-independent' in r['estimator'] for r in results['records'])
+  assert np.shape(results['baselines']['4 classes']['fold_uar']) == (4,)
   best = max(np.mean(c['fold_uar']) for c in cells.values())
   assert best > 0.5, [c['fold_uar'] for c in cells.values()]
   assert os.path.exists(os.path.join(out, 'confusion_4.png'))

@@ -111,12 +111,17 @@ def test_nested_loso_end_to_end_and_validation():
   data = _toy(n_subjects=4)
   model = ht.make_model(ht.Config(), 'cnn:a', num_classes=3)
   res = ht.nested_loso(jax.random.key(0), model, CFG, data)
-  assert res.fold_uar.shape == (4,) and np.all((res.fold_uar >= 0) & (res.fold_uar <= 1))
-  assert res.inner_epochs.shape == (4, 3)
+  assert res.fold_uar.shape == (1, 4) and np.all((res.fold_uar >= 0) & (res.fold_uar <= 1))
+  assert res.inner_epochs.shape == (1, 4, 3)
   assert np.all((res.epochs >= 1) & (res.epochs <= CFG.fit.num_epochs))
-  np.testing.assert_array_equal(res.epochs, np.floor(np.median(res.inner_epochs, 1) + 0.5))
-  assert res.y_true.shape == res.y_pred.shape == (int(data.test_window.sum()),)
-  pooled = sklearn.metrics.balanced_accuracy_score(res.y_true, res.y_pred)
+  np.testing.assert_array_equal(res.epochs, np.floor(np.median(res.inner_epochs, 2) + 0.5))
+  # One pass per epoch in batches of 8 (36 windows at most): the largest fold
+  # takes 5 steps per epoch, smaller folds skip their all-padding batches.
+  sizes = np.asarray([np.sum(data.subjects != s) for s in range(4)])
+  np.testing.assert_array_equal(res.steps[0], res.epochs[0] * np.ceil(sizes / 8))
+  n_test = int(data.test_window.sum())
+  assert res.y_true.shape == (n_test,) and res.y_pred.shape == (1, n_test)
+  pooled = sklearn.metrics.balanced_accuracy_score(res.y_true, res.y_pred[0])
   assert res.pooled_uar == pytest.approx(pooled, abs=1e-6)
   bad = data._replace(
     inputs={'a': np.where(np.arange(48)[:, None, None] == 3, np.nan, data.inputs['a'])}

@@ -3,8 +3,10 @@
 `run(key, config, data)` is the experiment: every cell of the grid (task x
 extractor x modalities x fusion) trains under nested leave-one-subject-out
 and the result holds the records of Tables 2-4 (mean and standard deviation
-over the outer folds of each held-out participant's UAR), the pooled UAR of
-each cell as records of their own, and the confusion counts of the figures.
+over the outer folds and seeds of each held-out participant's UAR), the
+pooled UAR of each cell, every model's training UAR and loss beside a
+logistic-regression baseline, as records of their own, and the confusion
+counts of the figures.
 A cell is named '<extractor>:<modalities>' with '+' for concatenation and '*'
 for the outer product ('cnn:steps*hr*acc'); `make_model` builds it.
 
@@ -17,6 +19,22 @@ stopping; the median of the inner folds' epoch counts is the number of epochs
 for training on all outer-training participants, and that model is tested on
 the held-out participant. Only the outer fold's (labelled) training
 participants choose its epochs; the held-out participant chooses nothing.
+
+Fixed budget (`epoch_rule='fixed'`, the quick setting): no inner fold
+trains; every outer model trains exactly `fit.num_epochs` epochs of
+`fit.steps_per_epoch` full batches (`budget_steps`), a number written in the
+config before any outer fold is scored. With a few dozen training windows per
+fold, early stopping on inner folds of one or two participants picks a few
+epochs of two Adam steps each and measures how fast a model starts learning,
+not what it learns (docs/har_fusion.md).
+
+Seeds: `Config.seeds` trainings of every fold, seed r with the key
+`named_key(cell key, 'seed', r)`; the tables' μ and σ run over outer folds x
+seeds. Every outer model also reports its training UAR and training
+cross-entropy (the final model, dropout off, on its fold's training windows)
+to show whether it converged, and each task gets a logistic-regression
+baseline on the per-window means and standard deviations of every channel
+(`logistic_regression_baseline`), scored on the same outer folds.
 
 Epoch count of an inner fold: the paper says "the training epochs processed
 in each fold"; we read it as the epoch with the best validation UAR (the
@@ -33,24 +51,25 @@ UAR estimators: `NestedResult.fold_uar` is the UAR of each held-out
 participant, a mean recall over the classes present in that participant's
 test windows only (a class the participant never performed does not count
 as 0 recall), and the paper's tables report the mean and standard deviation
-of these per-fold values. `NestedResult.pooled_uar` is the UAR of all outer
-folds' test windows pooled: every class weighs the same across participants,
+of these per-fold values (here over folds x seeds). `NestedResult.pooled_uar`
+is the UAR of all outer folds' (and seeds') test windows pooled: every class weighs the same across participants,
 so it is lower than the fold mean when a model fails a class in the folds
 where that class is rare.
 
 Randomness: the run's key gives each cell its key by name
-(`named_key(key, cell.id)`), and each fold's key comes from the cell key and
-the held-out participant's index (`'outer', s` and `'inner', s, j`); the
-assignment of participants to inner folds comes from `named_key(key, 'inner
-folds')`, shared by every cell so that all models see the same folds.
+(`named_key(key, cell.id)`), each training seed r its key below it
+(`'seed', r`), and each fold's key comes from the seed key and the held-out
+participant's index (`'outer', s` and `'inner', s, j`); the assignment of
+participants to inner folds comes from `named_key(key, 'inner folds')`,
+shared by every cell and seed so that all models see the same folds.
 
-One program per level: all inner folds of all outer folds train together as
-one `jax.vmap`-ed, jitted program (`fewshot.trainer.fit_runs`), then all
-outer folds (each with its own epoch count) as a second one. Folds differ in
-their number of windows, so each fold is a padded `trainer.Split` with masks:
-padded entries are masked out of the loss and of batch-norm statistics, and a
-batch with no real entry leaves the state unchanged, so a fold trains exactly
-as it would alone. Keys are threefry keys: 'rbg' keys compile about twice as
+One program per level: all inner folds of all outer folds and seeds train
+together as one `jax.vmap`-ed, jitted program (`fewshot.trainer.fit_runs`),
+then all outer folds and seeds (each with its own epoch count) as a second
+one. Folds differ in their number of windows, so each fold is a padded
+`trainer.Split` with masks: padded entries are masked out of the loss and of
+batch-norm statistics, and a batch with no real entry leaves the state
+unchanged, so a fold trains exactly as it would alone. Keys are threefry keys: 'rbg' keys compile about twice as
 fast on XLA:CPU but draw different bits under vmap, which would break the
 equality of vmapped and fold-by-fold training.
 
@@ -86,7 +105,7 @@ from fewshot import trainer
 from fewshot.models.har import EXTRACTORS
 from fewshot.models.har import HARFusionModel
 
-EPOCH_RULES = ('best', 'processed')
+EPOCH_RULES = ('best', 'processed', 'fixed')
 HARAGE_MODALITIES = ('steps', 'hr', 'acc')
 BASICMOTIONS_MODALITIES = ('acc', 'gyro')
 # The paper's table of each harAGE task (Section 5); other tasks use their own name.
@@ -106,7 +125,9 @@ class NestedLOSOConfig:
     fit: batches of 64, at most 150 epochs, patience 20 on the validation
       UAR, Adam at 1e-3 (`FitConfig.learning_rate`).
     inner_folds: participant-independent inner folds per outer fold.
-    epoch_rule: 'best' or 'processed' (module docstring).
+    epoch_rule: 'best' or 'processed' (epochs chosen on the inner folds), or
+      'fixed': every outer model trains exactly `fit.num_epochs` epochs and
+      no inner fold trains (module docstring; `budget_steps`).
     eval_chunk: windows per forward pass when predicting.
   """
 
@@ -136,17 +157,40 @@ def train_config(
   inner_folds: int = 5,
   epoch_rule: str = 'best',
   eval_chunk: int = 256,
+  steps_per_epoch: int | None = None,
 ) -> NestedLOSOConfig:
-  """A `NestedLOSOConfig` from flat keywords."""
+  """A `NestedLOSOConfig` from flat keywords (`max_epochs`: `fit.num_epochs`)."""
   fit = trainer.FitConfig(
     num_epochs=max_epochs,
     batch_size=batch_size,
+    steps_per_epoch=steps_per_epoch,
     patience=patience,
     monitor='val_uar',
     mode='max',
     learning_rate=learning_rate,
   )
   return NestedLOSOConfig(fit, inner_folds, epoch_rule, eval_chunk)
+
+
+def budget_steps(cfg: NestedLOSOConfig, max_train: int | None = None) -> int | None:
+  """Adam steps of every outer model under a fixed budget (`epoch_rule='fixed'`).
+
+  Args:
+    cfg: `NestedLOSOConfig`.
+    max_train: training windows of the largest fold trained beside it; only
+      needed without `fit.steps_per_epoch` (an epoch is then one pass,
+      ceil(max_train / batch_size) batches, and smaller folds skip their
+      all-padding batches, so they take fewer steps).
+
+  Returns:
+    `fit.num_epochs * fit.steps_per_epoch` (exact for every fold), or None when
+    the epochs are chosen on inner folds (`epoch_rule` 'best' or 'processed').
+  """
+  if cfg.epoch_rule != 'fixed':
+    return None
+  if cfg.fit.steps_per_epoch is None and max_train is None:
+    raise ValueError('without fit.steps_per_epoch the steps depend on max_train; pass it.')
+  return cfg.fit.num_epochs * cfg.fit.steps(max_train or 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +211,9 @@ class Config:
       one after another (False; faster for the CNN on a small CPU, see
       experiments/bench/har_folds.py).
     dropout, hidden: the classifier's dropout rate and width (4.2.3).
+    seeds: trainings of every fold, each from its own key (module docstring).
+    baseline_c: inverse L2 strength C of the logistic-regression baseline
+      (scikit-learn's default 1.0; not tuned).
     train: NestedLOSOConfig (4.3).
   """
 
@@ -183,6 +230,8 @@ class Config:
   vmap_folds: bool = True
   dropout: float = 0.3
   hidden: int = 16
+  seeds: int = 1
+  baseline_c: float = 1.0
   train: NestedLOSOConfig = NestedLOSOConfig()
 
   def __post_init__(self):
@@ -192,6 +241,8 @@ class Config:
       for combo in combos or ():
         parse_name(f'cnn:{combo}')
     checks.check_int('hidden', self.hidden)
+    checks.check_int('seeds', self.seeds)
+    checks.check_positive_float('baseline_c', self.baseline_c)
 
 
 def all_combos(modalities) -> tuple[str, ...]:
@@ -256,8 +307,11 @@ def paper_name(name: str) -> tuple[str, str]:
 class FoldResult(NamedTuple):
   """Per fold: best_epoch [F], epochs_run [F], best_uar [F], predictions [F, n_eval].
 
-  finite [F] is False when a training loss became NaN or inf (the fold stops
-  there; `nested_loso` raises).
+  train_uar [F] and train_loss [F] are the final model's UAR and mean
+  cross-entropy on its own training windows (dropout off), for outer folds;
+  NaN for inner folds. steps [F]: the Adam steps each fold took. finite [F]
+  is False when a training loss became NaN or inf (the fold stops there;
+  `nested_loso` raises).
   """
 
   best_epoch: jax.Array
@@ -265,31 +319,43 @@ class FoldResult(NamedTuple):
   best_uar: jax.Array
   predictions: jax.Array
   finite: jax.Array
+  train_uar: jax.Array
+  train_loss: jax.Array
+  steps: jax.Array
 
 
 class NestedResult(NamedTuple):
-  """Outcome of nested LOSO.
+  """Outcome of nested LOSO of one model, S seeds x F outer folds.
 
-  fold_uar: [n_outer] UAR on each held-out participant.
-  epochs: [n_outer] epochs used for the outer training (inner median).
-  inner_epochs: [n_outer, k] epoch count of each inner fold.
-  y_true, y_pred: test windows of all outer folds, concatenated.
-  test_subjects: [n_outer] held-out subject id of each outer fold.
-  pooled_uar: UAR of y_true, y_pred (all outer folds' test windows pooled;
-    see the module docstring for how it differs from the mean of fold_uar).
+  fold_uar: [S, F] UAR on each held-out participant.
+  epochs: [S, F] epochs of each outer training (inner median, or the fixed
+    budget's `fit.num_epochs`).
+  inner_epochs: [S, F, k] epoch count of each inner fold (k = 0 under a
+    fixed budget: no inner fold trains).
+  train_uar, train_loss: [S, F] the outer model's UAR and cross-entropy on its
+    own training windows (dropout off).
+  steps: [S, F] Adam steps of each outer model.
+  y_true: [n_test] test windows of all outer folds, concatenated.
+  y_pred: [S, n_test] each seed's predictions of them.
+  test_subjects: [F] held-out subject id of each outer fold.
+  pooled_uar: UAR of the test windows of all outer folds and seeds pooled
+    (see the module docstring for how it differs from the mean of fold_uar).
   """
 
   fold_uar: np.ndarray
   epochs: np.ndarray
   inner_epochs: np.ndarray
+  train_uar: np.ndarray
+  train_loss: np.ndarray
+  steps: np.ndarray
   y_true: np.ndarray
   y_pred: np.ndarray
   test_subjects: np.ndarray
   pooled_uar: float
 
 
-def _predict(model, params, batch_stats, inputs, idx, chunk: int):
-  """Class predictions [n] of the windows `inputs[idx]`, `chunk` windows per forward pass."""
+def _logits(model, params, batch_stats, inputs, idx, chunk: int):
+  """Logits [n, C] of the windows `inputs[idx]`, `chunk` windows per forward pass."""
   n = idx.shape[0]
   chunks = jnp.pad(idx, (0, (-n) % chunk)).reshape(-1, chunk)
 
@@ -298,9 +364,14 @@ def _predict(model, params, batch_stats, inputs, idx, chunk: int):
     logits, _ = trainer.apply_model(
       model, params, batch_stats, x, jnp.ones(ix.shape, bool), train=False
     )
-    return jnp.argmax(logits, axis=-1)
+    return logits
 
-  return jax.lax.map(one, chunks).reshape(-1)[:n]
+  return jax.lax.map(one, chunks).reshape(-1, model.num_classes)[:n]
+
+
+def _predict(model, params, batch_stats, inputs, idx, chunk: int):
+  """Class predictions [n] of the windows `inputs[idx]`, `chunk` windows per forward pass."""
+  return jnp.argmax(_logits(model, params, batch_stats, inputs, idx, chunk), axis=-1)
 
 
 def loss_fn(model):
@@ -351,12 +422,24 @@ def _stage(model, cfg: NestedLOSOConfig, use_eval: bool) -> trainer.Stage:
 
 @functools.lru_cache(maxsize=64)
 def _predictor(model, chunk: int):
-  """Jitted predictions of F trained folds on their own windows, one compile per model."""
+  """Jitted outcome of F trained folds, one compile per model.
 
-  def predict(fs, inputs, idx):
-    return _predict(model, fs.train.params, fs.train.batch_stats, inputs, idx, chunk)
+  Returns `f(fs, data, split) -> (test predictions [F, n_val], training UAR
+  [F], training cross-entropy [F])`: the final model (dropout off) on the
+  fold's validation (test) windows and on its own training windows.
+  """
 
-  return jax.jit(jax.vmap(predict, in_axes=(0, None, 0)))
+  def outcome(fs, data, split):
+    params, stats, inputs = fs.train.params, fs.train.batch_stats, data['inputs']
+    pred = _predict(model, params, stats, inputs, split.val_idx, chunk)
+    logits = _logits(model, params, stats, inputs, split.train_idx, chunk)
+    y = data['y'][split.train_idx]
+    train_uar = evaluation.uar(
+      jnp.where(split.train_mask, y, -1), jnp.argmax(logits, -1), model.num_classes
+    )
+    return pred, train_uar, trainer.cross_entropy_loss(logits, y, split.train_mask)
+
+  return jax.jit(jax.vmap(outcome, in_axes=(0, None, 0)))
 
 
 def train_folds(
@@ -386,8 +469,9 @@ def train_folds(
       single-fold program over the same padded shapes (False).
 
   Returns:
-    FoldResult with a leading [F] axis; predictions only for outer folds
-    (zeros for inner folds, which need only their epoch counts).
+    FoldResult with a leading [F] axis; predictions, training UAR and loss
+    only for outer folds (zeros and NaN for inner folds, which need only
+    their epoch counts).
 
   Raises:
     ValueError: on labels that are not integers in [0, model.num_classes),
@@ -412,9 +496,19 @@ def train_folds(
   )
   if use_eval:
     pred = jnp.zeros_like(split.val_idx)
+    train_uar = train_loss = jnp.full(split.val_idx.shape[:1], jnp.nan)
   else:
-    pred = _predictor(model, cfg.eval_chunk)(fs, data['inputs'], split.val_idx)
-  return FoldResult(fs.best_epoch, fs.epoch, fs.best_metric, pred, ~fs.nonfinite)
+    pred, train_uar, train_loss = _predictor(model, cfg.eval_chunk)(fs, data, split)
+  return FoldResult(
+    fs.best_epoch,
+    fs.epoch,
+    fs.best_metric,
+    pred,
+    ~fs.nonfinite,
+    train_uar,
+    train_loss,
+    fs.train.step,
+  )
 
 
 def _check_fold_data(model, data, split: trainer.Split) -> None:
@@ -512,80 +606,212 @@ def _check_finite(res: FoldResult, level: str):
     raise FloatingPointError(f'training loss became NaN or inf in {level} folds {bad.tolist()}.')
 
 
-def _fold_keys(key, outer, inner):
-  """Inner and outer fold keys named by held-out participant (and inner fold)."""
-  k_inner = [
-    named_key(key, 'inner', int(s), j)
-    for (_, _, s), folds in zip(outer, inner)
-    for j in range(len(folds))
-  ]
-  k_outer = [named_key(key, 'outer', int(s)) for _, _, s in outer]
-  return jnp.stack(k_inner), jnp.stack(k_outer)
+def _fold_keys(key, outer, inner, seeds: int):
+  """Inner [S * n_inner] and outer [S * F] fold keys, seed-major.
+
+  Seed r's keys live under `named_key(key, 'seed', r)`, named by held-out
+  participant (and inner fold).
+  """
+  k_inner, k_outer = [], []
+  for r in range(seeds):
+    k = named_key(key, 'seed', r)
+    k_inner += [
+      named_key(k, 'inner', int(s), j)
+      for (_, _, s), folds in zip(outer, inner)
+      for j in range(len(folds))
+    ]
+    k_outer += [named_key(k, 'outer', int(s)) for _, _, s in outer]
+  return (jnp.stack(k_inner) if k_inner else None), jnp.stack(k_outer)
 
 
-def nested_loso(
-  key, model, config: NestedLOSOConfig, data, *, folds=None, vmapped: bool = True
-) -> NestedResult:
-  """Nested leave-one-subject-out evaluation of one model (paper 4.3).
+def fold_indices(key, data, config: NestedLOSOConfig):
+  """`nested_fold_indices` of `data` for `config`; no inner folds under a fixed budget.
 
   Args:
-    key: jax.random key of this model's run (fold keys are named below it).
-    model: HARFusionModel (its num_classes is the task's).
-    config: `NestedLOSOConfig`.
-    data: HARWindows (inputs restricted to the model's modalities or more).
-    folds: `nested_fold_indices(...)` of `data`, to share one assignment of
-      participants to inner folds between models; None draws it from
-      `named_key(key, 'inner folds')`.
-    vmapped: each level as one vmapped program (True) or fold after fold.
+    key: the key of the assignment of participants to inner folds.
+    data: HARWindows.
+    config: `NestedLOSOConfig` (its inner folds and epoch rule).
 
   Returns:
-    NestedResult.
+    (outer, inner) as `nested_fold_indices`; inner holds empty lists when
+    `config.epoch_rule == 'fixed'` (nothing to choose, so no warning about
+    cutting the inner folds either).
   """
-  num_classes = model.num_classes
-  inputs = {m: data.inputs[m] for m in model.modalities}
-  labels = _check_data(inputs, data.labels, data.subjects, num_classes)
-  if folds is None:
-    folds = nested_fold_indices(
-      named_key(key, 'inner folds'),
-      data.subjects,
-      data.train_window,
-      data.test_window,
-      config.inner_folds,
-    )
-  outer, inner = folds
-  arrays = {'inputs': {m: jnp.asarray(x) for m, x in inputs.items()}, 'y': jnp.asarray(labels)}
-  k_inner, k_outer = _fold_keys(key, outer, inner)
-  # Level 1: every inner fold of every outer fold in one program.
-  flat = [f for fs in inner for f in fs]
+  k = config.inner_folds
+  if config.epoch_rule == 'fixed':
+    k = min(k, len(np.unique(np.asarray(data.subjects))) - 1)
+  outer, inner = nested_fold_indices(key, data.subjects, data.train_window, data.test_window, k)
+  if config.epoch_rule == 'fixed':
+    inner = [[] for _ in outer]
+  return outer, inner
+
+
+def _select_epochs(key, model, config, arrays, outer, inner, seeds, vmapped):
+  """[S, F] outer epochs and [S, F, k] inner counts (k = 0 under a fixed budget)."""
+  n_outer = len(outer)
+  if config.epoch_rule == 'fixed':
+    full = np.full((seeds, n_outer), config.fit.num_epochs, np.int32)
+    return full, np.zeros((seeds, n_outer, 0), np.int32)
+  k_inner, _ = _fold_keys(key, outer, inner, seeds)
+  # Level 1: every inner fold of every outer fold and seed in one program.
+  flat = [f for fs in inner for f in fs] * seeds
   split = trainer.make_split([a for a, _ in flat], [b for _, b in flat])
   res = train_folds(
     k_inner, model, config, arrays, split, config.fit.num_epochs, use_eval=True, vmapped=vmapped
   )
   _check_finite(res, 'inner')
   counts = np.asarray(res.best_epoch if config.epoch_rule == 'best' else res.epochs_run)
-  counts = np.maximum(counts, 1).reshape(len(inner), -1)  # (n_outer, k)
+  counts = np.maximum(counts, 1).reshape(seeds, n_outer, -1)
   # Median of the inner folds' epochs; half-integers round up.
-  epochs = np.floor(np.median(counts, axis=1) + 0.5).astype(np.int32)
-  # Level 2: every outer fold with its own epoch count, in one program.
-  split = trainer.make_split([tr for tr, _, _ in outer], [te for _, te, _ in outer])
-  res = train_folds(k_outer, model, config, arrays, split, epochs, use_eval=False, vmapped=vmapped)
+  return np.floor(np.median(counts, axis=2) + 0.5).astype(np.int32), counts
+
+
+def nested_loso(
+  key,
+  model,
+  config: NestedLOSOConfig,
+  data,
+  *,
+  folds=None,
+  vmapped: bool = True,
+  seeds: int = 1,
+) -> NestedResult:
+  """Nested leave-one-subject-out evaluation of one model (paper 4.3).
+
+  Args:
+    key: jax.random key of this model's run (seed and fold keys are named below it).
+    model: HARFusionModel (its num_classes is the task's).
+    config: `NestedLOSOConfig`; `epoch_rule='fixed'` trains no inner fold.
+    data: HARWindows (inputs restricted to the model's modalities or more).
+    folds: `fold_indices(...)` of `data`, to share one assignment of
+      participants to inner folds between models; None draws it from
+      `named_key(key, 'inner folds')`.
+    vmapped: each level as one vmapped program (True) or fold after fold.
+    seeds: trainings of every fold (seed r: `named_key(key, 'seed', r)`).
+
+  Returns:
+    NestedResult.
+  """
+  num_classes = model.num_classes
+  seeds = checks.check_int('seeds', seeds)
+  inputs = {m: data.inputs[m] for m in model.modalities}
+  labels = _check_data(inputs, data.labels, data.subjects, num_classes)
+  if folds is None:
+    folds = fold_indices(named_key(key, 'inner folds'), data, config)
+  outer, inner = folds
+  arrays = {'inputs': {m: jnp.asarray(x) for m, x in inputs.items()}, 'y': jnp.asarray(labels)}
+  epochs, counts = _select_epochs(key, model, config, arrays, outer, inner, seeds, vmapped)
+  # Level 2: every outer fold and seed with its own epoch count, in one program.
+  _, k_outer = _fold_keys(key, outer, [[] for _ in outer], seeds)
+  split = trainer.make_split([tr for tr, _, _ in outer] * seeds, [te for _, te, _ in outer] * seeds)
+  res = train_folds(
+    k_outer, model, config, arrays, split, epochs.reshape(-1), use_eval=False, vmapped=vmapped
+  )
   _check_finite(res, 'outer')
-  preds = np.asarray(res.predictions)
-  fold_uar, y_true, y_pred = [], [], []
-  for f, (_, te, _) in enumerate(outer):
-    p = preds[f, : len(te)]
-    fold_uar.append(float(evaluation.uar(labels[te], p, num_classes)))
-    y_true.append(labels[te])
-    y_pred.append(p)
-  y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
+  n_outer = len(outer)
+  preds = np.asarray(res.predictions).reshape(seeds, n_outer, -1)
+  fold_uar = np.asarray(
+    [
+      [
+        float(evaluation.uar(labels[te], preds[r, f, : len(te)], num_classes))
+        for f, (_, te, _) in enumerate(outer)
+      ]
+      for r in range(seeds)
+    ]
+  )
+  y_true = np.concatenate([labels[te] for _, te, _ in outer])
+  y_pred = np.stack(
+    [
+      np.concatenate([preds[r, f, : len(te)] for f, (_, te, _) in enumerate(outer)])
+      for r in range(seeds)
+    ]
+  )
   return NestedResult(
-    np.asarray(fold_uar),
+    fold_uar,
     epochs,
     counts,
+    np.asarray(res.train_uar, np.float64).reshape(seeds, n_outer),
+    np.asarray(res.train_loss, np.float64).reshape(seeds, n_outer),
+    np.asarray(res.steps).reshape(seeds, n_outer),
     y_true,
     y_pred,
     np.asarray([s for _, _, s in outer]),
-    float(evaluation.uar(y_true, y_pred, num_classes)),
+    float(evaluation.uar(np.tile(y_true, seeds), y_pred.reshape(-1), num_classes)),
+  )
+
+
+# ------------------------------------------------------------- baseline
+
+
+def mean_std_features(inputs: Mapping, modalities) -> np.ndarray:
+  """Per-window mean and standard deviation over time of every channel.
+
+  Args:
+    inputs: {modality: [n, time, channels]}.
+    modalities: the modalities to use, in order.
+
+  Returns:
+    [n, 2 * sum(channels)] float64: for each modality in turn, its channels'
+    means, then their standard deviations (ddof 0).
+  """
+  out = []
+  for m in modalities:
+    x = np.asarray(inputs[m], np.float64)
+    out += [x.mean(axis=1), x.std(axis=1)]
+  return np.concatenate(out, axis=1)
+
+
+class BaselineResult(NamedTuple):
+  """Logistic regression over F outer folds.
+
+  fold_uar, train_uar, train_loss: [F] test UAR on the held-out participant,
+    UAR and log-loss (nats) on the fold's training windows.
+  y_pred: [n_test] predictions of the test windows of all outer folds, concatenated.
+  """
+
+  fold_uar: np.ndarray
+  train_uar: np.ndarray
+  train_loss: np.ndarray
+  y_pred: np.ndarray
+
+
+def logistic_regression_baseline(data, outer, num_classes: int, *, c: float = 1.0):
+  """A linear baseline on the outer folds: logistic regression on window statistics.
+
+  Features: `mean_std_features` of every modality of `data`; standardised
+  with the mean and standard deviation of each outer fold's training windows;
+  multinomial logistic regression with an L2 penalty (inverse strength `c`,
+  scikit-learn's lbfgs solver, deterministic) fitted on those windows and
+  scored on the held-out participant's test windows. Nothing is tuned.
+
+  Args:
+    data: HARWindows.
+    outer: the outer folds of `fold_indices` / `nested_fold_indices`: a list
+      of (train indices, test indices, held-out subject).
+    num_classes: the task's classes.
+    c: inverse L2 strength (`LogisticRegression(C=c)`).
+
+  Returns:
+    BaselineResult.
+  """
+  from sklearn.linear_model import LogisticRegression
+  from sklearn.metrics import log_loss
+  from sklearn.pipeline import make_pipeline
+  from sklearn.preprocessing import StandardScaler
+
+  x = mean_std_features(data.inputs, tuple(data.inputs))
+  y = checks.check_labels('labels', data.labels, num_classes)
+  fold_uar, train_uar, train_loss, y_pred = [], [], [], []
+  for tr, te, _ in outer:
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+    clf.fit(x[tr], y[tr])
+    p = clf.predict(x[te])
+    fold_uar.append(float(evaluation.uar(y[te], p, num_classes)))
+    train_uar.append(float(evaluation.uar(y[tr], clf.predict(x[tr]), num_classes)))
+    train_loss.append(float(log_loss(y[tr], clf.predict_proba(x[tr]), labels=clf.classes_)))
+    y_pred.append(p)
+  return BaselineResult(
+    np.asarray(fold_uar), np.asarray(train_uar), np.asarray(train_loss), np.concatenate(y_pred)
   )
 
 
@@ -609,22 +835,31 @@ class Results(NamedTuple):
 
   Attributes:
     records: for each task, table '<Table n> (<task>)' (harAGE tasks) or
-      '<task>': mean and std of the per-participant UAR, rows the models in
-      the paper's notation, columns the extractors; '<table>, pooled': the
-      pooled UAR of the same cells; `BEST_TABLE`: each task's best model.
+      '<task>': mean and std of the per-participant UAR over outer folds x
+      seeds, rows the models in the paper's notation, columns the
+      extractors; '<table>, pooled': the pooled UAR of the same cells;
+      '<table>, convergence and baseline': every cell's test and training
+      UAR beside the logistic-regression baseline's; '<table>, training
+      loss': their training cross-entropy; `BEST_TABLE`: each task's best
+      model.
     timings: wall seconds of each cell ('<task>/<name>'; a resumed cell
-      keeps its first run's) and of this call ('total (this call)').
-    cells: {cell id: outcome}, JSON-able: fold_uar [n_outer], pooled_uar,
-      epochs [n_outer], inner_epochs [n_outer][k], test_subjects [n_outer],
-      confusion [C][C] counts of the pooled test windows, class_names, seconds.
+      keeps its first run's), of each task's baseline ('<task>/baseline')
+      and of this call ('total (this call)').
+    cells: {cell id: outcome}, JSON-able: fold_uar, epochs, train_uar,
+      train_loss, steps (Adam steps) [S][n_outer], inner_epochs [S][n_outer][k], pooled_uar,
+      test_subjects [n_outer], confusion [C][C] counts of the pooled test
+      windows summed over the S seeds, class_names, seconds.
     confusion: {task: {'cell', 'title', 'counts' [C][C], 'class_names'}}: the
       figure of each task's best model (chosen as `BEST_TABLE` says).
+    baselines: {task: outcome} of the logistic regression: fold_uar,
+      train_uar, train_loss [n_outer], pooled_uar, confusion, seconds.
   """
 
   records: list
   timings: dict
   cells: dict
   confusion: dict
+  baselines: dict
 
 
 def _modalities(data: Mapping) -> tuple:
@@ -664,14 +899,38 @@ def _run_cell(key, config: Config, cell: Cell, windows, folds) -> dict:
   num_classes = len(windows.class_names)
   model = make_model(config, cell.name, num_classes=num_classes)
   t0 = time.perf_counter()
-  res = nested_loso(key, model, config.train, windows, folds=folds, vmapped=config.vmap_folds)
-  cm = evaluation.confusion_matrix(res.y_true, res.y_pred, num_classes)
+  res = nested_loso(
+    key, model, config.train, windows, folds=folds, vmapped=config.vmap_folds, seeds=config.seeds
+  )
+  y_true = np.tile(res.y_true, config.seeds)
+  cm = evaluation.confusion_matrix(y_true, res.y_pred.reshape(-1), num_classes)
   return dict(
     fold_uar=res.fold_uar.tolist(),
     pooled_uar=res.pooled_uar,
     epochs=res.epochs.tolist(),
     inner_epochs=res.inner_epochs.tolist(),
+    train_uar=res.train_uar.tolist(),
+    train_loss=res.train_loss.tolist(),
+    steps=res.steps.tolist(),
     test_subjects=[str(windows.subject_names[s]) for s in res.test_subjects],
+    confusion=np.asarray(cm).tolist(),
+    class_names=list(windows.class_names),
+    seconds=time.perf_counter() - t0,
+  )
+
+
+def _run_baseline(config: Config, windows, folds) -> dict:
+  num_classes = len(windows.class_names)
+  outer = folds[0]
+  t0 = time.perf_counter()
+  res = logistic_regression_baseline(windows, outer, num_classes, c=config.baseline_c)
+  y_true = np.concatenate([windows.labels[te] for _, te, _ in outer])
+  cm = evaluation.confusion_matrix(y_true, res.y_pred, num_classes)
+  return dict(
+    fold_uar=res.fold_uar.tolist(),
+    pooled_uar=float(evaluation.uar(y_true, res.y_pred, num_classes)),
+    train_uar=res.train_uar.tolist(),
+    train_loss=res.train_loss.tolist(),
     confusion=np.asarray(cm).tolist(),
     class_names=list(windows.class_names),
     seconds=time.perf_counter() - t0,
@@ -681,28 +940,60 @@ def _run_cell(key, config: Config, cell: Cell, windows, folds) -> dict:
 # ------------------------------------------------------------- the tables
 
 ESTIMATOR = (
-  'μ, σ: mean and standard deviation (ddof 1) over the outer LOSO folds of each held-out '
-  "participant's test UAR, recall averaged over the classes present in that participant's "
-  "test windows (the paper's estimator)"
+  'μ, σ: mean and standard deviation (ddof 1) over the outer LOSO folds x training seeds of '
+  "each held-out participant's test UAR, recall averaged over the classes present in that "
+  "participant's test windows (the paper's estimator, n = folds x seeds)"
 )
 ESTIMATOR_POOLED = (
-  "UAR of all outer LOSO folds' test windows pooled (each predicted by its fold's model), "
-  'every class weighted equally'
+  "UAR of all outer LOSO folds' test windows pooled (each predicted by its fold's model) over "
+  'folds and training seeds, every class weighted equally'
 )
+ESTIMATOR_FIT = (
+  "test UAR: each held-out participant's test UAR (as the paper's table); training UAR: the "
+  "final model's UAR (dropout off) on its outer fold's training windows (the 50%-overlap "
+  'windows of the training participants), recall averaged over the classes present; μ ± σ '
+  '(ddof 1) over outer folds x seeds (networks) or outer folds (logistic regression: '
+  'deterministic)'
+)
+ESTIMATOR_LOSS = (
+  "mean cross-entropy (nats) of the final model (dropout off) on its outer fold's training "
+  'windows (networks: softmax over all classes; logistic regression: its log-loss); μ ± σ '
+  '(ddof 1) over outer folds x seeds (networks) or outer folds (logistic regression)'
+)
+BASELINE_ROW = 'logistic regression (window means, stds)'
 
 
 def _selection(cfg: NestedLOSOConfig, inner_folds: int) -> str:
+  if cfg.epoch_rule == 'fixed':
+    fit = cfg.fit
+    steps = (
+      f'{fit.steps_per_epoch} batches of {fit.batch_size} each = {budget_steps(cfg)} Adam steps'
+      if fit.steps_per_epoch is not None
+      else f'one pass in batches of {fit.batch_size} each'
+    )
+    return (
+      f'epochs: none selected: a fixed budget written in the config before any outer fold was '
+      f'scored, {fit.num_epochs} epochs of {steps} (learning rate {fit.learning_rate:g}), no '
+      'early stopping, no inner folds; the held-out participant chooses nothing'
+    )
   counted = (
     'epoch of best validation UAR'
     if cfg.epoch_rule == 'best'
     else 'number of epochs run (best epoch + patience)'
   )
   return (
-    f'epochs: per outer fold, the median over its {inner_folds} inner folds (participant-'
-    "independent splits of that fold's labelled training participants; the held-out "
-    f"participant is never used) of each inner fold's {counted} under early stopping "
+    f'epochs: per outer fold and seed, the median over its {inner_folds} inner folds '
+    "(participant-independent splits of that fold's labelled training participants; the "
+    f"held-out participant is never used) of each inner fold's {counted} under early stopping "
     f'(patience {cfg.fit.patience}, at most {cfg.fit.num_epochs} epochs); the outer model then '
     'trains on all its training participants for that many epochs'
+  )
+
+
+def _baseline_selection(config: Config) -> str:
+  return (
+    f'none: C = {config.baseline_c:g} (L2, not tuned), features standardised on each outer '
+    "fold's training windows; the held-out participant chooses nothing"
   )
 
 
@@ -711,26 +1002,69 @@ def table_name(task: str) -> str:
   return f'{PAPER_TABLES[task]} ({task})' if task in PAPER_TABLES else task
 
 
-def _records(config: Config, cells: list[Cell], outcomes: Mapping) -> tuple[list, dict]:
-  """Tables 2-4 (μ, σ), their pooled UARs and each task's best model, as records."""
+def _with_caveat(text: str, caveat: str) -> str:
+  return f'{text}. Data: {caveat}' if caveat else text
+
+
+def _flat(values) -> list:
+  return np.asarray(values, np.float64).ravel().tolist()
+
+
+def _fit_records(config, task, names, outcomes, baseline, epochs, caveat) -> list:
+  """'<table>, convergence and baseline' and '<table>, training loss' of one task."""
+  fit, loss = {}, {}
+  for (row, col), cell in names.items():
+    out = outcomes[cell.id]
+    label = f'{col} {row}'
+    fit[label] = {'test UAR': _flat(out['fold_uar']), 'training UAR': _flat(out['train_uar'])}
+    loss[label] = {'training loss': _flat(out['train_loss'])}
+  fit[BASELINE_ROW] = {'test UAR': baseline['fold_uar'], 'training UAR': baseline['train_uar']}
+  loss[BASELINE_ROW] = {'training loss': baseline['train_loss']}
+  networks = f'{epochs}. Model, fusion, extractor: none (every cell reported)'
+  select = lambda row, col: _baseline_selection(config) if row == BASELINE_ROW else networks
+  table = table_name(task)
+  return records_lib.from_summary(
+    f'{table}, convergence and baseline',
+    reports.summarize(fit, 'mean_std'),
+    estimator=_with_caveat(ESTIMATOR_FIT, caveat),
+    selection=select,
+  ) + records_lib.from_summary(
+    f'{table}, training loss',
+    reports.summarize(loss, 'mean_std'),
+    estimator=_with_caveat(ESTIMATOR_LOSS, caveat),
+    selection=select,
+  )
+
+
+def _records(
+  config: Config, cells: list[Cell], outcomes: Mapping, baselines: Mapping, caveats: Mapping
+) -> tuple[list, dict]:
+  """Per task: its table (μ, σ), pooled UARs, convergence and baseline, training loss; best models."""
   per_task = {}
   for cell in cells:
     col, row = paper_name(cell.name)
     folds, pooled, names = per_task.setdefault(cell.task, ({}, {}, {}))
-    folds.setdefault(row, {})[col] = outcomes[cell.id]['fold_uar']
+    folds.setdefault(row, {})[col] = _flat(outcomes[cell.id]['fold_uar'])
     pooled.setdefault(row, {})[col] = outcomes[cell.id]['pooled_uar']
     names[row, col] = cell
   records, best_records, confusion = [], [], {}
   for task, (folds, pooled, names) in per_task.items():
-    k = len(outcomes[next(iter(names.values())).id]['inner_epochs'][0])
+    k = np.shape(outcomes[next(iter(names.values())).id]['inner_epochs'])[-1]
     epochs = _selection(config.train, k)
     selection = f'{epochs}. Model, fusion, extractor: none (every cell reported)'
     summary = reports.summarize(folds, 'mean_std')
     table = table_name(task)
-    records += records_lib.from_summary(table, summary, estimator=ESTIMATOR, selection=selection)
+    caveat = caveats.get(task, '')
     records += records_lib.from_summary(
-      f'{table}, pooled', pooled, estimator=ESTIMATOR_POOLED, selection=selection
+      table, summary, estimator=_with_caveat(ESTIMATOR, caveat), selection=selection
     )
+    records += records_lib.from_summary(
+      f'{table}, pooled',
+      pooled,
+      estimator=_with_caveat(ESTIMATOR_POOLED, caveat),
+      selection=selection,
+    )
+    records += _fit_records(config, task, names, outcomes, baselines[task], epochs, caveat)
     # Ties: the lower σ wins, as in the paper (5.2).
     _, _, row, col = max(
       (s['mean'], -s['std'], r, c) for r, cs in summary.items() for c, s in cs.items()
@@ -739,14 +1073,15 @@ def _records(config: Config, cells: list[Cell], outcomes: Mapping) -> tuple[list
     best_records += records_lib.from_summary(
       BEST_TABLE,
       {best: {'UAR': summary[row][col]}},
-      estimator=ESTIMATOR,
+      estimator=_with_caveat(ESTIMATOR, caveat),
       selection='model: the cell with the highest μ of its task (ties: lower σ), selected on '
       f"the test split (the outer folds' test UARs); {epochs}",
     )
     out = outcomes[names[row, col].id]
+    seeds = np.shape(out['fold_uar'])[0]
     confusion[task] = {
       'cell': names[row, col].id,
-      'title': f'{task}: {col} {row} (best μ on the test folds)',
+      'title': f'{task}: {col} {row} (best μ on the test folds; {seeds} seed(s) summed)',
       'counts': out['confusion'],
       'class_names': out['class_names'],
     }
@@ -762,7 +1097,7 @@ def run(
   done: Mapping | None = None,
   on_cell: Callable | None = None,
 ) -> Results:
-  """Tables 2-4: every grid cell under nested LOSO, and the records of the tables.
+  """Tables 2-4: every grid cell under nested LOSO, the baseline, and the records of the tables.
 
   Args:
     key: the run's jax.random key; cell `c` trains with `named_key(key, c.id)`
@@ -783,28 +1118,24 @@ def run(
   cells = grid(config, data)
   done = dict(done or {})
   fold_key = named_key(key, 'inner folds')
-  outcomes, timings, folds = {}, {}, {}
+  folds = {task: fold_indices(fold_key, windows, config.train) for task, windows in data.items()}
+  outcomes, timings, baselines = {}, {}, {}
+  for task, windows in data.items():
+    baselines[task] = _run_baseline(config, windows, folds[task])
+    timings[f'{task}/baseline'] = baselines[task]['seconds']
   for cell in cells:
     if cell.id in done:
       outcomes[cell.id] = dict(done[cell.id])
     else:
-      windows = data[cell.task]
-      if cell.task not in folds:
-        folds[cell.task] = nested_fold_indices(
-          fold_key,
-          windows.subjects,
-          windows.train_window,
-          windows.test_window,
-          config.train.inner_folds,
-        )
       outcomes[cell.id] = _run_cell(
-        named_key(key, cell.id), config, cell, windows, folds[cell.task]
+        named_key(key, cell.id), config, cell, data[cell.task], folds[cell.task]
       )
       if on_cell is not None:
         on_cell(cell.id, outcomes[cell.id])
     timings[cell.id] = outcomes[cell.id]['seconds']
     if progress is not None:
       progress(1)
-  records, confusion = _records(config, cells, outcomes)
+  caveats = {task: getattr(windows, 'caveat', '') for task, windows in data.items()}
+  records, confusion = _records(config, cells, outcomes, baselines, caveats)
   timings['total (this call)'] = time.perf_counter() - t0
-  return Results(records, timings, outcomes, confusion)
+  return Results(records, timings, outcomes, confusion, baselines)
