@@ -229,9 +229,14 @@ def fit_config(config: Config, kind: str, validate: bool) -> trainer.FitConfig:
   )
 
 
-def _forward(model, params, batch_stats, x, frame_mask, train, key=None):
+def _forward(model, params, batch_stats, x, frame_mask, train, key=None, mask=None):
   rngs = {'dropout': key} if key is not None else None
-  return trainer.apply_model(model, params, batch_stats, x, frame_mask, train=train, rngs=rngs)
+  # The example mask keeps masked slots out of the BiLSTM's batch statistics
+  # (the transformer has none).
+  kw = {'mask': mask} if mask is not None and kind_of(model) == 'bilstm' else {}
+  return trainer.apply_model(
+    model, params, batch_stats, x, frame_mask, train=train, rngs=rngs, **kw
+  )
 
 
 def _loss(kind, out, frame_mask, y, mask):
@@ -251,7 +256,7 @@ def make_loss_fn(model, flip: bool):
     if flip:  # the paper's only augmentation, per clip with probability 1/2
       mirror = jax.random.bernoulli(key_flip, 0.5, x.shape[:1])
       x = jnp.where(mirror[:, None, None], d['x_flip'], x)
-    out, stats = _forward(model, params, batch_stats, x, d['mask'], True, key_drop)
+    out, stats = _forward(model, params, batch_stats, x, d['mask'], True, key_drop, batch.mask)
     return _loss(kind, out, d['mask'], d['y'], batch.mask), stats
 
   return loss_fn
