@@ -89,6 +89,7 @@ def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> 
     ),
     reports.table_markdown(
       res.records, protocol.PRESENCE, digits=4, scale=1.0, row_header='Section 5',
+      integer_rows=protocol.COUNT_ROWS,
       title='Hand presence (section 5, Figure 6): clips by outcome, mean dominant-hand share, '
       'Wilcoxon rank-sum test',
     ),

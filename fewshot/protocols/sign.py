@@ -72,6 +72,8 @@ ROWS = {fs: f'Holistic {fs}' for fs in FEATURE_SETS}
 TABLE1, PRESENCE, FEW_SHOT = '1', 'Section 5', 'Few-shot letters'
 # Section 5 analyses the paper's model and input.
 PRESENCE_CELL = ('bilstm', 'points+limbs')
+# Section 5's rows that count clips (rendered as integers).
+COUNT_ROWS = ('correct clips', 'incorrect clips')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -635,10 +637,10 @@ def _presence_records(res: dict, cell, selection: str) -> list:
     f"none: the paper's model and input ({team}, {fs}), fixed in advance; its models: {selection}"
   )
   out = []
-  for group in ('correct', 'incorrect'):
+  for group, count_row in zip(('correct', 'incorrect'), COUNT_ROWS):
     n = len(res[group])
     out.append(records_lib.record(
-      PRESENCE, f'{group} clips', 'value', n, estimator=f'number of {group}ly recognised {groups}', selection=sel,
+      PRESENCE, count_row, 'value', n, estimator=f'number of {group}ly recognised {groups}', selection=sel,
     ))  # fmt: skip
     if n:
       out.append(records_lib.record(
