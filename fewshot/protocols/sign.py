@@ -747,10 +747,10 @@ def _table1_words(config: Config, data: SignData, num_runs: int, autsl: AUTSLSpl
   return estimators, selection
 
 
-def _presence_records(res: dict, cell, selection: str) -> list:
+def _presence_records(res: dict, cell, selection: str, tested: str) -> list:
   """Section 5's numbers as records (`hand_presence_analysis`'s output)."""
   team, fs = TEAMS[cell[0]], ROWS[cell[1]]
-  groups = f'clips Table 1 tested with {team}, {fs} (each once, by the fold holding it out)'
+  groups = f'clips Table 1 tested with {team}, {fs} ({tested})'
   share = "share of a clip's frames in which its dominant hand is estimated"
   sel = (
     f"none: the paper's model and input ({team}, {fs}), fixed in advance; its models: {selection}"
@@ -841,7 +841,8 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
   evaluated = np.concatenate(reported[TABLE1])
   presence = np.asarray(data.presence)[evaluated]
   hits = correct[cell][evaluated]
-  recs += _presence_records(hand_presence_analysis(presence, hits), cell, selection)
+  tested = 'each once, by the fold holding it out' if autsl is None else 'the validation split'
+  recs += _presence_records(hand_presence_analysis(presence, hits), cell, selection, tested)
   tick()
 
   few = None
