@@ -180,6 +180,7 @@ def markdown_table(
   scale: float = 100.0,
   digits: int = 2,
   integer_columns: Sequence[str] = (),
+  integer_rows: Sequence[str] = (),
 ) -> str:
   """Renders a results table as markdown, laid out like the paper's table.
 
@@ -200,6 +201,7 @@ def markdown_table(
     scale: multiplier for display (100 for percent, 1 for MEGC's 0-1).
     digits: decimals shown.
     integer_columns: columns of counts (TP, FP, ...), printed unscaled as integers.
+    integer_rows: rows of counts (the sign paper's clips per group), the same.
 
   Returns:
     The markdown text.
@@ -234,7 +236,9 @@ def markdown_table(
     out += [f'**{title}**', '']
   if kind == 'scalar':
     cell = lambda r, c: (
-      f'{float(table[r][c]):.0f}' if c in integer_columns else f(float(table[r][c]))
+      f'{float(table[r][c]):.0f}'
+      if c in integer_columns or r in integer_rows
+      else f(float(table[r][c]))
     )
     out.append(line([row_header, *cols]))
     out.append(line(['---'] * (len(cols) + 1)))
@@ -278,7 +282,7 @@ def table_markdown(records, table: str, *, title: str | None = None, **kwargs) -
     table: the table's name.
     title: caption above the table.
     **kwargs: `markdown_table`'s layout options (row_header, metric, layout,
-      scale, digits).
+      scale, digits, integer_columns, integer_rows).
   """
   records = [r for r in records if r.table == table]
   text = markdown_table(records_lib.to_summary(records, table), title=title, **kwargs)

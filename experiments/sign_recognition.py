@@ -54,17 +54,24 @@ def lexicon_data(cfg) -> protocol.SignData:
 
 
 def autsl_data(cfg, root) -> protocol.SignData:
-  """Train and validation clips in one padded batch; poses are extracted from videos that lack them."""
+  """Train, validation and (where its labels are given) test clips in one padded batch.
+
+  Poses are extracted from videos that lack them. The protocol holds some
+  training signers out to choose the epoch (`protocol.autsl_split`).
+  """
   load = lambda split: vision.load_autsl(
     root, split, cfg.max_frames, limit=cfg.autsl_limit, pad_to=cfg.max_frames, extract=True
   )
-  train, val = load('train'), load('val')
-  poses = vision.PoseBatch(*(np.concatenate([a, b]) for a, b in zip(train.poses, val.poses)))
-  n = len(train.labels)
-  split = (np.arange(n), n + np.arange(len(val.labels)))
-  labels = np.concatenate([train.labels, val.labels])
-  names = tuple(str(k) for k in range(AUTSL_NUM_CLASSES))
-  return _inputs(cfg, poses, labels, names, split=split, source=f'AUTSL poses from {root}')
+  names = ['train', 'val'] + (['test'] if (Path(root) / 'test_labels.csv').is_file() else [])
+  parts = [load(name) for name in names]
+  poses = vision.PoseBatch(*(np.concatenate(a) for a in zip(*(p.poses for p in parts))))
+  sizes = np.cumsum([0] + [len(p.labels) for p in parts])
+  split = tuple(np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+  labels = np.concatenate([p.labels for p in parts])
+  signers = np.concatenate([p.signers for p in parts])
+  classes = tuple(str(k) for k in range(AUTSL_NUM_CLASSES))
+  source = f'AUTSL poses from {root} ({", ".join(names)} splits)'
+  return _inputs(cfg, poses, labels, classes, split=split, signers=signers, source=source)
 
 
 def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> None:
@@ -89,10 +96,16 @@ def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> 
     ),
     reports.table_markdown(
       res.records, protocol.PRESENCE, digits=4, scale=1.0, row_header='Section 5',
+      integer_rows=protocol.COUNT_ROWS,
       title='Hand presence (section 5, Figure 6): clips by outcome, mean dominant-hand share, '
       'Wilcoxon rank-sum test',
     ),
   ]  # fmt: skip
+  if res.test_accuracies:
+    text.insert(1, reports.table_markdown(
+      res.records, protocol.TABLE1_TEST, title=f'Table 1 layout on the test split: accuracy (%), '
+      f'{data.source}', layout='inline', **pct,
+    ))  # fmt: skip
   if res.few_shot:
     title = f'Few-shot letters {", ".join(res.few_shot["letters"])}: episode accuracy (%)'
     text.append(
@@ -121,7 +134,8 @@ def main(argv=None) -> int:
   write_outputs(out, res, data)
   reports.write_results(
     out, res.records, timings={'data': loaded, **res.timings}, data=data.source,
-    accuracies=res.accuracies, presence=res.presence, few_shot=res.few_shot,
+    accuracies=res.accuracies, test_accuracies=res.test_accuracies,
+    selected_epochs=res.selected_epochs, presence=res.presence, few_shot=res.few_shot,
   )  # fmt: skip
   print((out / 'tables.md').read_text())
   print(

@@ -85,6 +85,10 @@ def test_megc_table_iv_scalar_layout():
   counts = {'p=0.1': {'TP': 6.0, 'FP': 45.0, 'F1': 0.19}}
   md = evaluation.markdown_table(counts, scale=1.0, digits=3, integer_columns=('TP', 'FP'))
   assert md.splitlines()[-1] == '| p=0.1 | 6 | 45 | 0.190 |'
+  # Counts as rows (the sign paper's section 5): printed as integers, the rest as numbers.
+  groups = {'correct clips': {'value': 518.0}, 'mean presence': {'value': 0.99671}}
+  md = evaluation.markdown_table(groups, scale=1.0, digits=4, integer_rows=('correct clips',))
+  assert md.splitlines()[-2:] == ['| correct clips | 518 |', '| mean presence | 0.9967 |']
 
 
 def test_report_bad_input_errors(tmp_path):

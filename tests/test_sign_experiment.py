@@ -56,6 +56,8 @@ def test_tiny_run_writes_records_tables_and_histogram(tmp_path):
   assert np.all((presence >= 0) & (presence <= 1))
   section5 = {row: cell['value'] for row, cell in records.to_summary(recs, 'Section 5').items()}
   assert section5['correct clips'] + section5['incorrect clips'] == len(presence)
+  for row in protocol.COUNT_ROWS:  # counts print as integers
+    assert f'| {row} | {section5[row]:.0f} |' in text
   if 'rank-sum p-value' in section5:
     assert 0 <= section5['rank-sum p-value'] <= 1
   assert saved['few_shot'] is None and saved['timings']['data'] > 0

@@ -295,14 +295,16 @@ class BiLSTM(nn.Module):
 
 
 class MaskedBatchNorm(nn.Module):
-  """Batch norm per channel (last axis) over all other axes, ignoring padded examples.
+  """Batch norm per channel (last axis) over all other axes, ignoring padded entries.
 
   Training pads batches to a common shape across vmapped runs; the padding
   must not enter the batch statistics, so they are means weighted by the
-  example mask. Training uses the masked batch mean and biased variance and
-  updates running statistics with momentum 0.9 (PyTorch's 0.1); evaluation
-  uses the running statistics. Works for [B, T, C] sequences and
-  [B, H, W, C] images alike.
+  mask. The mask covers the leading axes of x: [B] marks real examples
+  ([B, T, C] sequences and [B, H, W, C] images alike), [B, T] real frames of
+  real examples (a sign clip's frame mask AND the example mask). Training
+  uses the masked batch mean and biased variance and updates running
+  statistics with momentum 0.9 (PyTorch's 0.1); evaluation uses the running
+  statistics.
   """
 
   momentum: float = 0.9
@@ -310,19 +312,21 @@ class MaskedBatchNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x, mask, train: bool):
-    """x: [B, ..., C]; mask: [B] bool real examples. Returns x normalised."""
+    """x: [B, ..., C]; mask: bool over x's leading axes ([B], [B, T], ...). Returns x normalised."""
     c = x.shape[-1]
+    if not 1 <= mask.ndim < x.ndim or mask.shape != x.shape[: mask.ndim]:
+      raise ValueError(f'mask {mask.shape} must cover leading axes of x {x.shape} (not channels).')
     scale = self.param('scale', nn.initializers.ones, (c,))
     bias = self.param('bias', nn.initializers.zeros, (c,))
     ra_mean = self.variable('batch_stats', 'mean', jnp.zeros, (c,))
     ra_var = self.variable('batch_stats', 'var', jnp.ones, (c,))
     if train:
       axes = tuple(range(x.ndim - 1))
-      w = mask.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))  # (B, 1, ..., 1)
-      per_example = 1
-      for d in x.shape[1:-1]:
-        per_example *= d
-      count = jnp.maximum(w.sum() * per_example, 1.0)
+      w = mask.astype(x.dtype).reshape(mask.shape + (1,) * (x.ndim - mask.ndim))  # (B, .., 1)
+      per_entry = 1  # the entries of x[i] (one channel) that mask entry i stands for
+      for d in x.shape[mask.ndim : -1]:
+        per_entry *= d
+      count = jnp.maximum(w.sum() * per_entry, 1.0)
       mean = (x * w).sum(axis=axes) / count
       var = (jnp.square(x - mean) * w).sum(axis=axes) / count
       if not self.is_initializing():

@@ -4,7 +4,10 @@ Both take a padded batch of per-frame feature vectors `x: [B, T, F]` (from
 `vision.pose_features`: flat normalised points, limb angles and lengths) and a
 frame mask `frame_mask: [B, T]` (True for real frames, padding at the end).
 Padding never changes an output: batch-norm statistics, the LSTMs, attention
-and pooling only see real frames (tests pad and compare).
+and pooling only see real frames (tests pad and compare). Batches padded with
+masked examples (fold padding, ragged last batches) pass the example mask
+`mask: [B]` in training, so masked examples never enter the BiLSTM's batch
+statistics (the transformer has none: layer norm is per frame).
 
 * `SignBiLSTM`, Team 2 (section 3.2, Figure 2): 20% dropout on the input,
   1-D batch normalisation, a dense projection to 512, two BiLSTM layers of
@@ -34,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fewshot.models.layers import BiLSTM
+from fewshot.models.layers import MaskedBatchNorm
 
 __all__ = ['SignBiLSTM', 'SignTransformer', 'sinusoidal_encoding']
 
@@ -55,35 +59,37 @@ class SignBiLSTM(nn.Module):
 
   def setup(self):
     self.input_dropout = nn.Dropout(self.dropout)
-    self.norm = nn.BatchNorm(momentum=0.9, epsilon=1e-5)  # PyTorch BatchNorm1d's defaults
+    self.norm = MaskedBatchNorm(momentum=0.9, epsilon=1e-5)  # PyTorch BatchNorm1d's defaults
     self.project = nn.Dense(self.hidden)
     self.bilstms = [BiLSTM(units, return_sequences=True) for units in self.lstm]
     self.head = nn.Dense(self.num_classes)
 
-  def embed(self, x, frame_mask, train: bool = False):
+  def embed(self, x, frame_mask, train: bool = False, mask=None):
     """Max-pooled BiLSTM features of each clip.
 
     Args:
       x: [B, T, F] float per-frame features.
       frame_mask: [B, T] bool, True for real frames (a prefix of each row).
       train: dropout on and batch statistics (True) or running averages.
+      mask: optional [B] bool, the real examples of a padded batch (None: all).
 
     Returns:
       [B, 2 * lstm[-1]] float.
     """
     valid = frame_mask[..., None]  # (B, T, 1)
     h = self.input_dropout(x, deterministic=not train)
-    # 1-D batch norm over features, statistics over the real frames of the batch only
-    h = self.norm(h, use_running_average=not train, mask=valid)
+    # 1-D batch norm over features, statistics over the real frames of the real examples only
+    real = frame_mask if mask is None else frame_mask & mask[:, None]  # (B, T)
+    h = self.norm(h, real, train)
     h = self.project(h)  # (B, T, hidden)
     lengths = frame_mask.sum(-1).astype(jnp.int32)
     for layer in self.bilstms:
       h = layer(h, lengths=lengths)  # (B, T, 2 * units)
     return jnp.max(jnp.where(valid, h, -jnp.inf), axis=1)  # max over real frames only
 
-  def __call__(self, x, frame_mask, train: bool = False):
-    """Class logits [B, num_classes] (softmax gives the probabilities)."""
-    return self.head(self.embed(x, frame_mask, train))
+  def __call__(self, x, frame_mask, train: bool = False, mask=None):
+    """Class logits [B, num_classes] (softmax gives the probabilities); args as `embed`."""
+    return self.head(self.embed(x, frame_mask, train, mask))
 
 
 def sinusoidal_encoding(length: int, dim: int) -> np.ndarray:

@@ -26,8 +26,11 @@ table of the experiment:
   task (a), which sign language a clip is signed in, with whole letters held
   out (`language_task`); task (b), few-shot letter recognition across
   languages with N-way K-shot episodes on embeddings (`letter_task`,
-  `few_shot_letters`). On AUTSL: train on its training split, keep the epoch
-  with the best validation loss, report validation accuracy (as Table 1).
+  `few_shot_letters`). On AUTSL (`autsl_split`): train on its training
+  split less a few held-out training signers, keep the epoch with the best
+  loss on those signers' clips, report accuracy on the validation split (as
+  Table 1) and on the test split where its labels are given; neither
+  reported split is seen by selection.
 * Section 5: the dominant hand's share of frames for correctly and wrongly
   recognised clips, and the Wilcoxon rank-sum test (`hand_presence_analysis`).
 
@@ -35,6 +38,7 @@ Preprocessing (poses -> features, dominant-hand presence) is `vision`'s: the
 experiment script computes it and passes it in as `SignData`.
 
 Keys, by name below the run's key: the folds of task (a) from 'folds'; the
+AUTSL training signers held out for selection from 'selection signers'; the
 Table 1 cell (team, feature set) from ('table1', kind, feature_set), whose
 run r initialises from ('init', r) and trains from ('fit', r) below it; task
 (b)'s BiLSTMs from ('few_shot', 'train') and its K-shot episodes from
@@ -70,8 +74,11 @@ FEATURE_SETS = ('points', 'limbs', 'points+limbs')  # vision.FEATURE_SETS
 TEAMS = {'transformer': 'Team 1 (transformer, CTC)', 'bilstm': 'Team 2 (BiLSTM)'}
 ROWS = {fs: f'Holistic {fs}' for fs in FEATURE_SETS}
 TABLE1, PRESENCE, FEW_SHOT = '1', 'Section 5', 'Few-shot letters'
+TABLE1_TEST = '1, test split'  # AUTSL with test labels: Table 1's layout on the test split
 # Section 5 analyses the paper's model and input.
 PRESENCE_CELL = ('bilstm', 'points+limbs')
+# Section 5's rows that count clips (rendered as integers).
+COUNT_ROWS = ('correct clips', 'incorrect clips')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +92,8 @@ class Config:
     feature_sets: rows of Table 1 (`FEATURE_SETS`).
     kinds: columns of Table 1: 'transformer' (Team 1), 'bilstm' (Team 2).
     epochs: training epochs of the BiLSTMs (the last epoch's model is kept on
-      the lexicon; the best validation epoch on AUTSL, with `patience`).
+      the lexicon; on AUTSL the epoch with the lowest loss on the held-out
+      training signers, with `patience`).
     ctc_epochs: the same for the CTC transformer, which needs more steps: it
       first sits on the CTC plateau of all-blank outputs (on the lexicon's
       quick setting, about 150-200 steps at batch 32).
@@ -102,6 +110,10 @@ class Config:
       the first num_base alphabetically train the embedding.
     n_way, shots, n_query, episodes: task (b) episodes; shots=() skips task (b).
     autsl_limit: read only the first N clips of each AUTSL split (None: all).
+    held_out_signers: AUTSL: the share of the training split's signers held
+      out to choose the epoch (rounded, at least one, at least one left to
+      train on; this library's choice, the paper selects on the validation
+      split it reports).
     languages: restrict the lexicon to these languages (None: all 19).
   """
 
@@ -126,6 +138,7 @@ class Config:
   n_query: int = 5
   episodes: int = 2000
   autsl_limit: int | None = None
+  held_out_signers: float = 0.15
   languages: tuple | None = None
 
   def __post_init__(self):
@@ -133,6 +146,8 @@ class Config:
       evaluation.checks.check_choice('feature_sets', fs, FEATURE_SETS)
     for kind in self.kinds:
       evaluation.checks.check_choice('kinds', kind, KINDS)
+    if not 0 < self.held_out_signers < 1:
+      raise ValueError(f'held_out_signers must be a share in (0, 1), got {self.held_out_signers}.')
 
 
 class SignData(NamedTuple):
@@ -148,8 +163,10 @@ class SignData(NamedTuple):
     lexicon: the fingerspelling lexicon (its `.language` and `.letter` [N]
       str arrays), or None for AUTSL.
     split: None on the lexicon (leave-letters-out folds); on AUTSL
-      (train rows, validation rows).
+      (train rows, validation rows) or (train rows, validation rows, test
+      rows) when the test labels are given.
     source: the data in words (for the estimators).
+    signers: AUTSL: [N] the signer of each clip (`vision.load_autsl`), or None.
   """
 
   features: dict
@@ -159,6 +176,7 @@ class SignData(NamedTuple):
   lexicon: object | None = None
   split: tuple | None = None
   source: str = ''
+  signers: np.ndarray | None = None
 
 
 class Results(NamedTuple):
@@ -168,10 +186,14 @@ class Results(NamedTuple):
     records: Table 1 (mean and std of accuracy over folds), section 5 (group
       sizes, mean presence, the rank-sum test) and the few-shot letters table.
     timings: wall seconds per Table 1 cell and per task.
-    accuracies: {row: {team: [R] accuracy of each run}}.
+    accuracies: {row: {team: [R] accuracy of each run}} (Table 1).
     presence: {'presence': [n] fraction of each evaluated clip, 'correct': [n] bool}.
     few_shot: {'letters': novel letters, 'accuracy': {embedding: {column: [episodes x runs]}}}
       or None.
+    selected_epochs: {'kind feature_set': [R] the epoch each run's kept model
+      is from} (the last epoch on the lexicon).
+    test_accuracies: AUTSL with test labels: {row: {team: [R]}} on the test
+      split; else None.
   """
 
   records: list
@@ -179,6 +201,8 @@ class Results(NamedTuple):
   accuracies: dict
   presence: dict
   few_shot: dict | None
+  selected_epochs: dict | None = None
+  test_accuracies: dict | None = None
 
 
 class Task(NamedTuple):
@@ -229,9 +253,14 @@ def fit_config(config: Config, kind: str, validate: bool) -> trainer.FitConfig:
   )
 
 
-def _forward(model, params, batch_stats, x, frame_mask, train, key=None):
+def _forward(model, params, batch_stats, x, frame_mask, train, key=None, mask=None):
   rngs = {'dropout': key} if key is not None else None
-  return trainer.apply_model(model, params, batch_stats, x, frame_mask, train=train, rngs=rngs)
+  # The example mask keeps masked slots out of the BiLSTM's batch statistics
+  # (the transformer has none).
+  kw = {'mask': mask} if mask is not None and kind_of(model) == 'bilstm' else {}
+  return trainer.apply_model(
+    model, params, batch_stats, x, frame_mask, train=train, rngs=rngs, **kw
+  )
 
 
 def _loss(kind, out, frame_mask, y, mask):
@@ -251,7 +280,7 @@ def make_loss_fn(model, flip: bool):
     if flip:  # the paper's only augmentation, per clip with probability 1/2
       mirror = jax.random.bernoulli(key_flip, 0.5, x.shape[:1])
       x = jnp.where(mirror[:, None, None], d['x_flip'], x)
-    out, stats = _forward(model, params, batch_stats, x, d['mask'], True, key_drop)
+    out, stats = _forward(model, params, batch_stats, x, d['mask'], True, key_drop, batch.mask)
     return _loss(kind, out, d['mask'], d['y'], batch.mask), stats
 
   return loss_fn
@@ -482,6 +511,80 @@ def few_shot_letters(key, embeddings, labels, *, n_way, k_shot, n_query, num_epi
   return np.asarray(accuracy), np.asarray(res.f1)
 
 
+# ----------------------------------------------------------- AUTSL rows
+
+
+class AUTSLSplit(NamedTuple):
+  """AUTSL's rows for its one run: what trains, what selects, what is reported.
+
+  Attributes:
+    train: [n_train] rows the models train on: the training split's clips of
+      the signers not held out.
+    select: [n_select] rows the epoch is chosen on: the training split's
+      clips of the held-out signers.
+    held_out: the held-out training signers, sorted.
+    reported: {table: rows}: the validation split (`TABLE1`) and, when its
+      labels are given, the test split (`TABLE1_TEST`); no selection sees them.
+  """
+
+  train: np.ndarray
+  select: np.ndarray
+  held_out: tuple
+  reported: dict
+
+
+def held_out_signers(signers, share: float, *, key) -> np.ndarray:
+  """A random `share` of the signers, held out of training to choose the epoch.
+
+  Args:
+    signers: [n] the signer of each training clip.
+    share: in (0, 1): k = round(share * S) of the S distinct signers, at
+      least 1 and at most S - 1 (one is left to train on).
+    key: `jax.random` key of the draw.
+
+  Returns:
+    [k] the held-out signer ids, sorted.
+  """
+  ids = np.unique(np.asarray(signers))
+  if len(ids) < 2:
+    raise ValueError(
+      f'holding training signers out for selection needs 2 or more, got {ids.tolist()}.'
+    )
+  k = min(max(1, round(share * len(ids))), len(ids) - 1)
+  return np.sort(ids[np.asarray(jax.random.permutation(key, len(ids)))[:k]])
+
+
+def autsl_split(key, config: Config, data: SignData) -> AUTSLSplit:
+  """AUTSL's training, selection and reported rows (`data.split`, `data.signers`).
+
+  The epoch is chosen on clips of training signers held out of training
+  (`held_out_signers` with `config.held_out_signers`, drawn from the key
+  named 'selection signers' below `key`), never on the validation or test
+  rows whose accuracy is reported.
+
+  Args:
+    key: the run's root key.
+    config: `Config`.
+    data: `SignData` with `split` (train, validation[, test] rows) and `signers`.
+  """
+  if data.split is None or data.signers is None:
+    raise ValueError('autsl_split needs data.split (AUTSL rows) and data.signers.')
+  if len(data.split) not in (2, 3):
+    raise ValueError(f'data.split must be (train, val[, test]) rows, got {len(data.split)} parts.')
+  train, val, *test = (np.asarray(r).reshape(-1) for r in data.split)
+  signers = np.asarray(data.signers)
+  if signers.shape != np.shape(data.features['y']):
+    raise ValueError(f'data.signers {signers.shape} must be [N] like the labels.')
+  reported = {TABLE1: val, **({TABLE1_TEST: test[0]} if test else {})}
+  for table, rows in reported.items():
+    if np.intersect1d(rows, train).size:
+      raise ValueError(f'the rows of table {table!r} overlap the training split.')
+  selection_key = named_key(key, 'selection signers')
+  held = held_out_signers(signers[train], config.held_out_signers, key=selection_key)
+  out = np.isin(signers[train], held)
+  return AUTSLSplit(train[~out], train[out], tuple(held.tolist()), reported)
+
+
 # ---------------------------------------------------- failure analysis
 
 
@@ -526,15 +629,25 @@ def _select(features: dict, columns) -> dict:
   return {k: v * keep if k in ('x', 'x_flip') else v for k, v in features.items()}
 
 
-def table1(key, config: Config, data: SignData, split, test_rows, *, validate: bool):
-  """Accuracy of every team and feature set on each run's test rows.
+def table1(key, config: Config, data: SignData, split, reported, *, validate: bool):
+  """Accuracy of every team and feature set on each run's reported rows.
+
+  Args:
+    key: the run's root key (cells' keys by name, module doc).
+    config, data: `Config`, `SignData`.
+    split: `trainer.Split` [R] the models train on; with `validate` its
+      validation rows choose the epoch.
+    reported: {table: R row arrays}: the rows each run is scored on, per table.
+    validate: early stopping on `split`'s validation rows (else fixed epochs).
 
   Returns:
-    ({row: {team: [R] accuracies}}, {(kind, feature_set): [N] bool correct},
-    {cell name: seconds}).
+    ({table: {row: {team: [R] accuracies}}}, {(kind, feature_set): [N] bool
+    correct, over every reported row}, {'kind feature_set': [R] the epoch of
+    each run's kept model}, {cell name: seconds}).
   """
-  scores, correct, timings = {}, {}, {}
+  scores, correct, epochs, timings = {}, {}, {}, {}
   labels = np.asarray(data.features['y'])
+  rows = np.concatenate([np.concatenate(r) for r in reported.values()])
   for kind in config.kinds:
     model = make_model(config, kind, num_classes=len(data.class_names))
     for fs in config.feature_sets:
@@ -544,12 +657,18 @@ def table1(key, config: Config, data: SignData, split, test_rows, *, validate: b
         named_key(key, 'table1', kind, fs), model, selected, split,
         config=fit_config(config, kind, validate), flip=config.flip, validate=validate,
       )  # fmt: skip
-      pred = predict_runs(model, states, selected, np.concatenate(test_rows), config.beam_width)
-      accs, hits = run_accuracies(pred, labels, test_rows)
-      scores.setdefault(ROWS[fs], {})[TEAMS[kind]] = accs
+      pred = predict_runs(model, states, selected, rows, config.beam_width)
+      hits, start = np.zeros(len(labels), bool), 0
+      for table, runs_rows in reported.items():
+        width = sum(len(r) for r in runs_rows)
+        accs, ok = run_accuracies(pred[:, start : start + width], labels, runs_rows)
+        start += width
+        hits |= ok
+        scores.setdefault(table, {}).setdefault(ROWS[fs], {})[TEAMS[kind]] = accs
       correct[(kind, fs)] = hits
+      epochs[f'{kind} {fs}'] = np.asarray(states.best_epoch).tolist()
       timings[f'table1 {kind} {fs}'] = time.perf_counter() - started
-  return scores, correct, timings
+  return scores, correct, epochs, timings
 
 
 def few_shot(key, config: Config, data: SignData, like) -> dict:
@@ -598,42 +717,49 @@ def few_shot(key, config: Config, data: SignData, like) -> dict:
   return {'letters': list(novel.class_names), 'accuracy': table}
 
 
-def _table1_words(config: Config, data: SignData, num_runs: int, validate: bool):
-  """(estimator, selection) of Table 1."""
+def _table1_words(config: Config, data: SignData, num_runs: int, autsl: AUTSLSplit | None):
+  """({table: estimator}, selection) of Table 1 (and its test-split table on AUTSL)."""
   epochs = f'{config.epochs} epochs (BiLSTM) / {config.ctc_epochs} (transformer)'
-  if validate:
-    estimator = (
-      f'accuracy on the validation split of one model per cell ({data.source}); '
-      f'mean (and std, ddof 1) over {num_runs} run(s)'
-    )
-    selection = (
-      f'epochs: early stopping on the validation loss (patience {config.patience}, at most '
-      f'{epochs}) of the same validation split the accuracy is reported on (selected on the '
-      'test split, as the paper does); all teams and feature sets reported'
-    )
-  else:
+  if autsl is None:
     estimator = (
       f"accuracy of each fold's model on the clips of its held-out letters ({data.source}; "
       f'which of {len(data.class_names)} sign languages); mean and std (ddof 1) over the '
       f'{num_runs} leave-letters-out folds'
     )
     selection = f"none: fixed {epochs}, the last epoch's model; all teams and feature sets reported"
-  return estimator, selection
+    return {TABLE1: estimator}, selection
+  names = {TABLE1: 'validation', TABLE1_TEST: 'test'}
+  estimators = {
+    table: f'accuracy on the {len(rows)} clips of the {names[table]} split of one model per '
+    f'cell ({data.source})'
+    for table, rows in autsl.reported.items()
+  }
+  signers = ', '.join(str(s) for s in autsl.held_out)
+  n_train = len(np.unique(np.asarray(data.signers)[autsl.train]))
+  selection = (
+    f'epochs: early stopping on the loss (patience {config.patience}, at most {epochs}) on the '
+    f'{len(autsl.select)} training-split clips of {len(autsl.held_out)} training signers held out '
+    f"of training ({signers}; drawn with the key named 'selection signers'; the models train on "
+    f"the other {n_train} signers' {len(autsl.train)} clips); the "
+    f'{" and ".join(names[t] for t in autsl.reported)} split(s) reported are never seen by '
+    'selection; all teams and feature sets reported'
+  )
+  return estimators, selection
 
 
-def _presence_records(res: dict, cell, selection: str) -> list:
+def _presence_records(res: dict, cell, selection: str, tested: str) -> list:
   """Section 5's numbers as records (`hand_presence_analysis`'s output)."""
   team, fs = TEAMS[cell[0]], ROWS[cell[1]]
-  groups = f'clips Table 1 tested with {team}, {fs} (each once, by the fold holding it out)'
+  groups = f'clips Table 1 tested with {team}, {fs} ({tested})'
   share = "share of a clip's frames in which its dominant hand is estimated"
   sel = (
     f"none: the paper's model and input ({team}, {fs}), fixed in advance; its models: {selection}"
   )
   out = []
-  for group in ('correct', 'incorrect'):
+  for group, count_row in zip(('correct', 'incorrect'), COUNT_ROWS):
     n = len(res[group])
     out.append(records_lib.record(
-      PRESENCE, f'{group} clips', 'value', n, estimator=f'number of {group}ly recognised {groups}', selection=sel,
+      PRESENCE, count_row, 'value', n, estimator=f'number of {group}ly recognised {groups}', selection=sel,
     ))  # fmt: skip
     if n:
       out.append(records_lib.record(
@@ -668,14 +794,20 @@ def _few_shot_records(config: Config, res: dict, selection: str) -> list:
 
 
 def _folds(key, config: Config, data: SignData):
-  """(train rows, test rows, validate) of the lexicon's folds or AUTSL's split."""
+  """(train rows [R], validation rows [R] of the Split, {table: test rows [R]}, AUTSLSplit or None).
+
+  On the lexicon the Split's validation rows are the folds' test rows, never
+  read (fixed epochs), so the few-shot BiLSTMs share Table 1's shapes.
+  """
   if data.split is not None:
-    train, test = data.split
-    return [np.asarray(train)], [np.asarray(test)], True
+    autsl = autsl_split(key, config, data)
+    reported = {table: [rows] for table, rows in autsl.reported.items()}
+    return [autsl.train], [autsl.select], reported, autsl
   task = language_task(data.lexicon, config.folds, key=named_key(key, 'folds'))
   if not np.array_equal(task.labels, np.asarray(data.features['y'])):
     raise ValueError("features['y'] must be the lexicon's language classes (language_classes).")
-  return [f.train for f in task.folds], [f.test for f in task.folds], False
+  test = [f.test for f in task.folds]
+  return [f.train for f in task.folds], test, {TABLE1: test}, None
 
 
 def run(key, config: Config, data: SignData, *, progress: Callable | None = None) -> Results:
@@ -691,22 +823,26 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
     `Results`.
   """
   tick = progress or (lambda: None)
-  train_rows, test_rows, validate = _folds(key, config, data)
-  split = trainer.make_split(train_rows, test_rows)
-  scores, correct, timings = table1(key, config, data, split, test_rows, validate=validate)
+  train_rows, val_rows, reported, autsl = _folds(key, config, data)
+  split = trainer.make_split(train_rows, val_rows)
+  validate = autsl is not None
+  scores, correct, epochs, timings = table1(key, config, data, split, reported, validate=validate)
   tick()
-  estimator, selection = _table1_words(config, data, len(test_rows), validate)
-  statistic = 'mean_std' if len(test_rows) > 1 else None
-  summary = reports.summarize(scores, statistic) if statistic else {
-    row: {team: accs[0] for team, accs in cols.items()} for row, cols in scores.items()
-  }  # fmt: skip
-  recs = records_lib.from_summary(TABLE1, summary, estimator=estimator, selection=selection)
+  num_runs = len(train_rows)
+  estimators, selection = _table1_words(config, data, num_runs, autsl)
+  recs = []
+  for table, estimator in estimators.items():
+    summary = reports.summarize(scores[table], 'mean_std') if num_runs > 1 else {
+      row: {team: accs[0] for team, accs in cols.items()} for row, cols in scores[table].items()
+    }  # fmt: skip
+    recs += records_lib.from_summary(table, summary, estimator=estimator, selection=selection)
 
   cell = PRESENCE_CELL if PRESENCE_CELL in correct else next(iter(correct))
-  evaluated = np.concatenate(test_rows)
+  evaluated = np.concatenate(reported[TABLE1])
   presence = np.asarray(data.presence)[evaluated]
   hits = correct[cell][evaluated]
-  recs += _presence_records(hand_presence_analysis(presence, hits), cell, selection)
+  tested = 'each once, by the fold holding it out' if autsl is None else 'the validation split'
+  recs += _presence_records(hand_presence_analysis(presence, hits), cell, selection, tested)
   tick()
 
   few = None
@@ -716,4 +852,5 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
     timings['few_shot'] = time.perf_counter() - started
     recs += _few_shot_records(config, few, selection)
   tick()
-  return Results(recs, timings, scores, {'presence': presence, 'correct': hits}, few)
+  presence = {'presence': presence, 'correct': hits}
+  return Results(recs, timings, scores[TABLE1], presence, few, epochs, scores.get(TABLE1_TEST))
