@@ -9,10 +9,10 @@ modalities x fusion) under nested LOSO. The run folder gets:
     config.json          the config and data source of the run (a rerun must match it)
     cells.jsonl          one line per finished cell; a rerun with the same --out resumes
     results.json         the records of Tables 2-4 (μ, σ, pooled UAR), of the convergence
-                         and baseline tables and of the best models, timings, every
+                         and baseline tables and of the figure models, timings, every
                          cell's and baseline's raw outcome and confusion counts
     tables.md            the tables, rendered from the records
-    confusion_<task>.png confusion matrix of each task's best model (best on the test folds)
+    confusion_<task>.png confusion matrix of each task's figure model (fixed in advance)
 
 Settings: experiments/configs/har_fusion.py; figures and caveats: docs/har_fusion.md.
 """

@@ -65,7 +65,7 @@ def test_synthetic_run_writes_records_and_resumes(tmp_path):
   table = 'Table 2 (2 classes)'
   assert {r.table for r in recs} == {
     table, f'{table}, pooled', f'{table}, convergence and baseline', f'{table}, training loss',
-    protocol.BEST_TABLE,
+    protocol.FIGURE_TABLE,
   }  # fmt: skip
   mean = next(r for r in recs if r.table == table and r.statistic == 'mean')
   assert (mean.row, mean.column, mean.n) == ('f_steps⊗hr', 'CNN', 3 * 2)  # folds x seeds
@@ -95,10 +95,10 @@ def test_synthetic_run_writes_records_and_resumes(tmp_path):
   loss = [r for r in recs if r.table.endswith('training loss') and r.statistic == 'mean']
   assert {r.row for r in loss} == {'CNN f_steps⊗hr', protocol.BASELINE_ROW}
   assert all(r.value > 0 for r in loss)
-  assert (
-    'selected on the test split'
-    in next(r for r in recs if r.table == protocol.BEST_TABLE).selection
-  )
+  # The figure's model is fixed in advance (a task without a paper figure: the grid's last cell).
+  fig = next(r for r in recs if r.table == protocol.FIGURE_TABLE)
+  assert 'fixed in advance' in fig.selection and 'test split' not in fig.selection
+  assert not any('selected on the test split' in r.selection for r in recs)
   # The pooled UAR is the balanced accuracy of the pooled confusion matrix.
   cm = np.asarray(cell['confusion'], float)
   present = cm.sum(1) > 0
@@ -138,3 +138,18 @@ def test_basicmotions_run_both_fusions_beats_chance(tmp_path):
   best = max(np.mean(c['fold_uar']) for c in cells.values())
   assert best > 0.5, [c['fold_uar'] for c in cells.values()]
   assert os.path.exists(os.path.join(out, 'confusion_4.png'))
+
+
+def test_figure_model_is_fixed_in_advance():
+  from types import SimpleNamespace
+
+  cells = {
+    ('concat', 'CNN'): SimpleNamespace(name='cnn:steps+hr+acc'),
+    ('outer', 'CNN'): SimpleNamespace(name='cnn:steps*hr*acc'),
+  }
+  # The paper's Figures 3-5, whatever the scores; the grid's last cell elsewhere.
+  assert protocol.figure_model('2 classes', cells) == (cells['concat', 'CNN'], True)
+  assert protocol.figure_model('7 classes', cells) == (cells['outer', 'CNN'], True)
+  assert protocol.figure_model('4 classes', cells) == (cells['outer', 'CNN'], False)
+  other = {('x', 'CNN'): SimpleNamespace(name='cnn:steps+hr')}
+  assert protocol.figure_model('10 classes', other) == (other['x', 'CNN'], False)
