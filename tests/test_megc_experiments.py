@@ -62,7 +62,7 @@ def test_recognition_writes_table_iv_and_confusion_matrices(tmp_path):
                'confusion_STSTNet.png', 'config.json'):  # fmt: skip
     assert os.path.getsize(os.path.join(out, name)) > 0, name
   stored, recs = _check_records(out)
-  assert {r.row for r in recs} == {'LBP-TOP', 'STSTNet'}
+  assert {r.row for r in recs if r.table == 'IV'} == {'LBP-TOP', 'STSTNet'}
   full = {(r.row, r.column): r.value for r in recs if r.column.startswith('Full')}
   assert len(full) == 4 and all(0.0 <= v <= 1.0 for v in full.values())
   for m in ('LBP-TOP', 'STSTNet'):  # 3 faces x 4 clips, every clip predicted once
@@ -71,6 +71,12 @@ def test_recognition_writes_table_iv_and_confusion_matrices(tmp_path):
   table = open(os.path.join(out, 'tables.md')).read()
   assert 'Full UF1' in table and 'SAMM UAR' in table and '| STSTNet |' in table
   assert 'Estimator:' in table and 'Selected by:' in table
+  # Table III: the synthetic composite's counts (3 faces, 12 clips) and what differs.
+  iii = records.to_summary(recs, 'III')
+  assert iii['Full']['clips'] == 12 and iii['Full']['subjects'] == 3
+  assert 'TABLE III layout' in table and 'differs from Table III' in table
+  assert 'SMIC negative: 2 clips here, 70 in Table III (-68)' in table
+  assert stored['composite_check']['differences']
   # The inputs are cached; a run with other settings in the same folder is refused.
   with pytest.raises(ValueError, match='other settings'):
     megc_recognition.main([*argv, '--seed', '1'])
