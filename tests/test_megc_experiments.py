@@ -11,6 +11,7 @@ import pytest
 from evaluation import records
 from experiments import megc_recognition
 from experiments import megc_spotting
+from experiments import megc_spotting_amplitude
 from experiments.configs import megc_spotting as spot_configs
 from fewshot.protocols import megc_spotting as spot_protocol
 from vision.megc import spotting
@@ -154,3 +155,23 @@ def test_spotting_config_defaults_are_the_spotters():
   assert {
     k: sig[k].default for k in spot_protocol.SPOTTER_DEFAULTS
   } == spot_protocol.SPOTTER_DEFAULTS
+
+
+@pytest.mark.slow
+def test_amplitude_sweep_writes_records_tables_and_plot(tmp_path):
+  out = str(tmp_path / 'amp')
+  argv = [
+    '--out',
+    out,
+    '--no-progress',
+    *_sets(['amplitudes=(1.0, 5.0)', 'videos=0', 'fold_scales=(0.0,)']),
+  ]
+  assert megc_spotting_amplitude.main(argv) == 0
+  _, recs = _check_records(out)
+  cells = records.to_summary(recs, 'amplitude real clip folds x0 p=0.1')
+  assert set(cells) == {'1 px', '5 px'}
+  for cell in cells.values():
+    assert cell['TP'] + cell['FN'] == 3 and cell['FP per video'] == cell['FP']
+  assert cells['5 px']['Recall'] >= cells['1 px']['Recall']
+  assert os.path.getsize(os.path.join(out, 'amplitude.png')) > 0
+  assert '| 5 px |' in open(os.path.join(out, 'tables.md')).read()
