@@ -216,7 +216,9 @@ def _estimator(n_micro: int, n_empty: int, rule: str) -> str:
 
 def _selection(config: Config, p: float) -> str:
   default = (
-    " (the library's default, fixed before these videos were made)" if p == DEFAULT_P else ''
+    " (the library's default, per its code chosen on synthetic videos of another seed)"
+    if p == DEFAULT_P
+    else ''
   )
   return (
     f'none: the row of the listed threshold fraction p = {p:g}{default}; no p and no '
