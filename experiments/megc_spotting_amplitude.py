@@ -139,10 +139,11 @@ def records(cfg, setting: str, folds: float, data: dict) -> list:
 def plot(cfg, recs, path: str) -> None:
   fig = Figure(figsize=(9, 3.6))
   ax_r, ax_fp = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+  tables = {r.table for r in recs}
   for setting, folds, p in itertools.product((CASME2, REAL), cfg.fold_scales, cfg.ps):
-    cells = records_lib.to_summary(recs, table_name(setting, folds, p))
-    if not cells:
+    if table_name(setting, folds, p) not in tables:
       continue
+    cells = records_lib.to_summary(recs, table_name(setting, folds, p))
     amps = [float(r.split()[0]) for r in cells]
     label = f'{setting}, folds x{folds:g}, p = {p:g}'
     ax_r.plot(amps, [c['Recall'] for c in cells.values()], marker='o', label=label)
