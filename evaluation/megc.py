@@ -371,7 +371,7 @@ def composite_check(
     listed = list(dict.fromkeys(clip_list))
     listed_set, loaded = set(listed), set(ids.tolist())
     missing = tuple(n for n in listed if n not in loaded)
-    extra = tuple(i for i, lab in zip(ids, labels) if lab != OMITTED and i not in listed_set)
+    extra = tuple(str(i) for i, lab in zip(ids, labels) if lab != OMITTED and i not in listed_set)
     unlabelled = tuple(
       (str(i), str(e)) for i, e, lab in zip(ids, emo, labels) if lab == OMITTED and i in listed_set
     )
