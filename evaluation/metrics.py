@@ -34,8 +34,9 @@ the values above), 'weighted' weights by true support (absent classes weigh
 `f1_score / precision_score / recall_score(y_true, y_pred,
 labels=range(num_classes), average=..., zero_division=zero_division)`.
 
-`uar` is the Unweighted Average Recall (MEGC 2019 eq. 5; harAGE), i.e.
-balanced accuracy: the mean recall over classes that occur in `y_true`.
+`uar` is the Unweighted Average Recall of harAGE, i.e. balanced accuracy:
+the mean recall over classes that occur in `y_true` (MEGC 2019's eq. 5
+averages over all C classes instead: `evaluation.megc.uar_over_classes`).
 Classes absent from `y_true` have no defined recall and are left out of the
 mean (a prediction of such a class still counts as an error for the true
 class). This equals scikit-learn `balanced_accuracy_score(y_true, y_pred)`.
@@ -212,7 +213,7 @@ def _uar(cm) -> jax.Array:
 
 
 def uar_from_confusion(cm) -> jax.Array:
-  """UAR = mean recall over classes present in the true labels (MEGC eq. 5)."""
+  """UAR = mean recall over classes present in the true labels (balanced accuracy)."""
   _checks.check_confusion(cm)
   return _uar(_checks.as_array(cm))
 
@@ -324,7 +325,7 @@ def _label_uar(y_true, y_pred, num_classes):
 
 
 def uar(y_true, y_pred, num_classes: int) -> jax.Array:
-  """Unweighted Average Recall (= balanced accuracy), MEGC 2019 eq. 5.
+  """Unweighted Average Recall (= balanced accuracy) over the classes present in y_true.
 
   Args:
     y_true: [n] int true labels.

@@ -2,10 +2,14 @@
 
     python -m experiments.megc_recognition --quick [--out runs/megc_recognition]
     python -m experiments.megc_recognition --data-root PATH    # CASME2/, SAMM/, SMIC/
+    python -m experiments.megc_recognition --data-root PATH --set clip_list=video442Names.txt
 
 Without `--data-root` the clips are the synthetic composite database made
 from real faces (`vision.synthetic_megc`); with it, the three licensed
-databases as distributed (`vision.load_databases`). Each clip gives the
+databases as distributed (`vision.load_databases`); `--set clip_list=PATH`
+keeps only the clips of a list as STSTNet's authors distributed the 442
+(`video442Names.txt`). Every run prints and writes the composite database's
+counts against the paper's Table III, naming every difference. Each clip gives the
 onset-to-apex flow inputs of the networks (`vision.recognition_inputs`) and
 its LBP-TOP descriptor (`vision.lbp_top_features`); the protocol
 (`fewshot.protocols.megc_recognition.run`) trains and scores every method
@@ -16,7 +20,8 @@ under CDE leave-one-subject-out. The run folder gets
                       (cached: a rerun with the same --out skips the data)
     results.json      Table IV's records, per-method seconds, confusion
                       matrices, held-out predictions, parameter counts
-    tables.md         Table IV rendered from the records
+    tables.md         Table III's counts (this run, difference from the
+                      paper, the clips that differ) and Table IV
     confusion_<method>.png   pooled confusion matrix of every method
 
 Results and caveats: docs/megc2019.md.
@@ -68,10 +73,35 @@ def prepare(cfg, out_dir: str, data_root, progress: bool) -> protocol.Inputs:
     lbp = vision.lbp_top_features(
       clips, cfg.lbp_face_size, cfg.lbp_grid, radii=cfg.lbp_radii, progress=progress
     )
-    meta = np.array([(c.database, c.subject, c.emotion) for c in clips]).T  # (3, n)
+    meta = np.array([(c.database, c.subject, c.emotion, c.name) for c in clips]).T  # (4, n)
     inputs = {'ststnet': net.ststnet, 'offapex': net.offapex, 'lbp_top': lbp, 'meta': meta}
     np.savez_compressed(path, **inputs)
   return protocol.Inputs(inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'])
+
+
+def table_iii_markdown(res: protocol.Results) -> str:
+  """Table III's counts and differences, and the clips that differ, as markdown."""
+  layout = dict(
+    row_header='Database', scale=1.0, digits=0, integer_columns=protocol.TABLE_III_COLUMNS
+  )
+  text = reports.table_markdown(
+    res.records, 'III', title='TABLE III layout: the composite database of this run', **layout
+  )
+  text += '\n' + reports.table_markdown(
+    res.records,
+    'III difference',
+    title='Difference from the paper (this run - Table III)',
+    **layout,
+  )
+  return text + '\n' + check_message(res.check) + '\n'
+
+
+def check_message(check) -> str:
+  """One line per difference from Table III, or a line saying there is none."""
+  if check.matches_table_iii:
+    return 'The composite database matches Table III (442 clips, 68 subjects).'
+  lines = [f'The composite database differs from Table III ({len(check.differences)} differences):']
+  return '\n'.join(lines + [f'- {d}' for d in check.differences])
 
 
 def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None:
@@ -85,7 +115,7 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
     res.records, protocol.TABLE, title=title, row_header='Method', scale=1.0, digits=4
   )
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
-    f.write(f'# MEGC 2019 recognition\n\nData: {source}\n\n{md}')
+    f.write(f'# MEGC 2019 recognition\n\nData: {source}\n\n{table_iii_markdown(res)}\n{md}')
   for m, cm in res.confusion.items():
     plots.plot_confusion_matrix(
       cm,
@@ -103,6 +133,12 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
     predictions=res.predictions,
     labels=comp.labels,
     parameters={m: megc_models.PAPER_PARAMETERS.get(m) for m in cfg.methods},
+    composite_check={
+      'differences': list(res.check.differences),
+      'missing': list(res.check.missing),
+      'extra': list(res.check.extra),
+      'unlabelled': [list(u) for u in res.check.unlabelled],
+    },
   )
 
 
@@ -121,6 +157,10 @@ def main(argv=None) -> int:
   t_inputs = time.perf_counter()
   data = prepare(cfg, args.out, args.data_root, not args.no_progress)
   t_inputs = time.perf_counter() - t_inputs
+  if cfg.clip_list is not None and data.name is None:
+    raise ValueError(
+      f'{args.out}/inputs.npz predates clip names; delete it (or use another --out) to use a clip list.'
+    )
   with tqdm(total=len(cfg.methods), desc='Table IV', disable=args.no_progress) as bar:
     res = protocol.run(cli.root_key(cfg), cfg, data, progress=bar.update)
   res = res._replace(timings={'inputs': t_inputs, **res.timings})

@@ -7,6 +7,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 import evaluation
+from evaluation import records
 from fewshot import trainer
 from fewshot.protocols import megc_recognition as protocol
 
@@ -88,3 +89,55 @@ def test_inputs_are_checked():
   with pytest.raises(ValueError, match='at least 2 subjects'):
     one = _composite(subjects=(('SMIC', 's1'),))
     protocol.cde_lbp_top_svm(np.zeros((4, 4)), one, key=jax.random.key(0))
+
+
+def test_run_restricts_to_a_clip_list_and_reports_table_iii(tmp_path):
+  """A fixture list: the run keeps its clips, records the counts and names what differs."""
+  dbs = ['SMIC'] * 4 + ['CASME II'] * 4 + ['SAMM'] * 4
+  subjects = [
+    's1',
+    's1',
+    's2',
+    's2',
+    'sub01',
+    'sub01',
+    'sub02',
+    'sub02',
+    '006',
+    '006',
+    '007',
+    '007',
+  ]
+  emotions = ['negative', 'positive', 'surprise', 'negative', 'disgust', 'happiness',
+              'surprise', 'others', 'anger', 'happiness', 'surprise', 'contempt']  # fmt: skip
+  names = [f'{s}_{i}' if d == 'SMIC' else f'clip{i}' for i, (d, s) in enumerate(zip(dbs, subjects))]
+  ids = [evaluation.megc.clip_id(d, s, n) for d, s, n in zip(dbs, subjects, names)]
+  # The list leaves out clip 3 (SMIC s2) and clip 11 (SAMM 007), names the
+  # 'others' clip 7 and one clip the data lack.
+  listed = [i for k, i in enumerate(ids) if k not in (3, 11)] + ['sub09_EP01_01']
+  path = tmp_path / 'list.txt'
+  path.write_text(''.join(f'{n} \n' for n in listed))
+  rng = np.random.default_rng(0)
+  data = protocol.Inputs(
+    np.zeros((12, 28, 28, 3), np.float32), np.zeros((12, 28, 28, 2), np.float32),
+    rng.normal(size=(12, 6)), np.array(dbs), np.array(subjects), np.array(emotions),
+    np.array(names),
+  )  # fmt: skip
+  cfg = protocol.Config(methods=('LBP-TOP',), clip_list=str(path))
+  res = protocol.run(jax.random.key(0), cfg, data)
+  np.testing.assert_array_equal(res.composite.index, [0, 1, 2, 4, 5, 6, 8, 9, 10])
+  assert res.check.missing == ('sub09_EP01_01',)
+  assert res.check.extra == ('s02_s02_3', '007_clip11')
+  assert res.check.unlabelled == (('sub02_clip7', 'others'),)
+  table = records.to_summary(res.records, 'III')
+  diff = records.to_summary(res.records, 'III difference')
+  assert table['Full'] == {'negative': 3, 'positive': 3, 'surprise': 3, 'clips': 9, 'subjects': 6}
+  assert diff['SMIC'] == {
+    'negative': 1 - 70, 'positive': 1 - 51, 'surprise': 1 - 43, 'clips': 3 - 164, 'subjects': 2 - 16
+  }  # fmt: skip
+  iv = [r for r in res.records if r.table == 'IV']
+  assert iv and all('restricted to the clip list' in r.estimator for r in iv)
+  assert all('all 3 classes' in r.estimator for r in iv)
+  with pytest.raises(ValueError, match=r'differs from Table III(.|\n)*sub09_EP01_01'):
+    protocol.run(jax.random.key(0), protocol.Config(methods=('LBP-TOP',), clip_list=str(path),
+                                                    require_table_iii=True), data)  # fmt: skip

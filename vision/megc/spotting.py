@@ -14,13 +14,16 @@ baseline of Table II (LBP-chi^2):
    micro-expression (Moilanen et al. use N = 9 at 25 fps and N = 21 at
    60 fps, i.e. about 0.35 s; `micro_interval`).
 3. F_i is the sum of the M largest block distances, M a third of the blocks
-   (12 of 36): micro-expressions move a few regions of the face.
+   (12 of 36): micro-expressions move a few regions of the face, and the
+   sum over several blocks averages out the noise of any one block (with
+   M = 1, one noisy block decides F_i; tests/test_megc_spotting.py).
 4. Contrast: C_i = F_i - (F_{i-k} + F_{i+k}) / 2, negative values set to 0,
    which keeps rapid changes and suppresses slow ones (a long macro-
    expression raises F for many frames in a row).
 5. Threshold relative to the video: T = C_mean + p (C_max - C_mean), p in
    [0, 1]; peaks of C above T, at least k frames apart (the higher peak
-   wins; `scipy.signal.find_peaks` with `distance`).
+   wins; `scipy.signal.find_peaks` with `distance`; the distance is this
+   library's choice, `peak_distance`).
 6. Each peak becomes the interval [peak - k, peak + k] (N frames), as in the
    MEGC baseline.
 
@@ -42,10 +45,18 @@ from evaluation import checks
 from vision.megc import faces
 from vision.megc import lbp as lbp_lib
 
-MICRO_SECONDS = 0.35  # Moilanen et al.: N = 9 at 25 fps, 21 at 60 fps
-BLOCKS = 6
-TOP_FRACTION = 1 / 3  # M = 12 of 36 blocks
-DEFAULT_P = 0.1  # best F1 on synthetic long videos of another seed (README)
+# Parameters and their sources (docs/megc2019.md has the table). "[8]" is
+# Moilanen et al. as this module's description cites it; the others are
+# this library's choices.
+MICRO_SECONDS = 0.35  # [8]'s N = 9 at 25 fps and 21 at 60 fps, as a duration (ours)
+BLOCKS = 6  # [8]: 6 x 6 face blocks
+TOP_FRACTION = 1 / 3  # [8]: M = 12 of the 36 blocks
+LBP_POINTS, LBP_RADIUS = 8, 1.0  # [8]: uniform LBP, P = 8, R = 1 (59 bins)
+DEFAULT_P = 0.1  # ours: best F1 on synthetic long videos of another seed (first README)
+# Minimum distance between spotted peaks: None means k frames (ours; [8]
+# gives no rule here, and without one a single event's wiggles above the
+# threshold become several spotted intervals).
+PEAK_DISTANCE = None
 
 
 class SpottingAnalysis(NamedTuple):
@@ -57,6 +68,7 @@ class SpottingAnalysis(NamedTuple):
   threshold: T.
   peaks: [n] int frames of the spotted peaks.
   intervals: [n, 2] int inclusive (onset, offset) = (peak - k, peak + k), clipped.
+  peak_distance: the minimum distance between peaks used (frames).
   """
 
   k: int
@@ -65,6 +77,7 @@ class SpottingAnalysis(NamedTuple):
   threshold: float
   peaks: np.ndarray
   intervals: np.ndarray
+  peak_distance: int = 1
 
 
 def micro_interval(fps: float, seconds: float = MICRO_SECONDS) -> int:
@@ -82,8 +95,8 @@ def block_histograms(
   frames,
   blocks: int = BLOCKS,
   face_size: int | None = None,
-  points: int = 8,
-  radius: float = 1.0,
+  points: int = LBP_POINTS,
+  radius: float = LBP_RADIUS,
   box=None,
 ) -> np.ndarray:
   """Per-frame LBP histograms of a grid of face blocks (step 1).
@@ -142,18 +155,34 @@ def contrast(difference, k: int) -> np.ndarray:
   return np.maximum(c, 0.0)
 
 
-def spot_peaks(contrast_curve, k: int, p: float = DEFAULT_P):
+def _peak_distance(k: int, peak_distance) -> int:
+  if peak_distance is None:
+    return max(int(k), 1)
+  return checks.check_int('peak_distance', peak_distance, low=1)
+
+
+def spot_peaks(
+  contrast_curve, k: int, p: float = DEFAULT_P, peak_distance: int | None = PEAK_DISTANCE
+):
   """Threshold and peaks of the contrasted difference (step 5).
+
+  Args:
+    contrast_curve: [T] C_i.
+    k: half the micro-interval.
+    p: threshold fraction in [0, 1].
+    peak_distance: minimum frames between two peaks (the higher wins); None:
+      k. 1 keeps every local maximum above the threshold.
 
   Returns:
     (threshold, peaks [n] int).
   """
   c = np.asarray(contrast_curve, np.float64)
+  distance = _peak_distance(k, peak_distance)
   valid = c[2 * k : len(c) - 2 * k]
   if valid.size == 0 or valid.max() <= 0:
     return 0.0, np.zeros(0, np.int64)
   thr = float(valid.mean() + p * (valid.max() - valid.mean()))
-  peaks, _ = signal.find_peaks(c, height=thr, distance=max(k, 1))
+  peaks, _ = signal.find_peaks(c, height=thr, distance=distance)
   return thr, peaks.astype(np.int64)
 
 
@@ -165,6 +194,8 @@ def analyse(
   blocks: int = BLOCKS,
   face_size: int | None = None,
   box=None,
+  top_fraction: float = TOP_FRACTION,
+  peak_distance: int | None = PEAK_DISTANCE,
 ) -> SpottingAnalysis:
   """Every step of the LBP-chi^2 spotter (module doc), for plots and tuning.
 
@@ -176,6 +207,8 @@ def analyse(
     blocks: blocks per side of the face grid.
     face_size: face crop side in pixels (default: the face box's).
     box: optional fixed face box (x, y, w, h).
+    top_fraction: M / blocks^2, the share of most-changed blocks summed in F_i.
+    peak_distance: minimum frames between spotted peaks (None: k).
 
   Returns:
     SpottingAnalysis.
@@ -185,18 +218,39 @@ def analyse(
     raise ValueError(f'frames must be [T, H, W, 3] uint8 BGR, got {frames.dtype} {frames.shape}.')
   if not 0.0 <= float(p) <= 1.0:
     raise ValueError(f'p must lie in [0, 1], got {p}.')
+  if not 0.0 < float(top_fraction) <= 1.0:
+    raise ValueError(f'top_fraction must lie in (0, 1], got {top_fraction}.')
   k = (micro_interval(fps, seconds) - 1) // 2
+  distance = _peak_distance(k, peak_distance)
   if len(frames) <= 4 * k:
     raise ValueError(
       f'a video of {len(frames)} frames is too short for k = {k} at {fps} fps; '
       f'it needs more than {4 * k} frames.'
     )
   hists = block_histograms(frames, blocks, face_size, box=box)
-  f = feature_difference(hists, k)
+  return analyse_histograms(hists, k, p, top_fraction, distance)
+
+
+def analyse_histograms(
+  hists, k: int, p: float = DEFAULT_P, top_fraction: float = TOP_FRACTION, peak_distance=None
+) -> SpottingAnalysis:
+  """Steps 2-6 from per-frame block histograms (`block_histograms`).
+
+  Args:
+    hists: [T, B, bins] per-frame block histograms.
+    k: half the micro-interval, frames.
+    p: threshold fraction.
+    top_fraction: M / B.
+    peak_distance: minimum frames between peaks (None: k).
+
+  Returns:
+    SpottingAnalysis.
+  """
+  distance = _peak_distance(k, peak_distance)
+  f = feature_difference(hists, k, top_fraction)
   c = contrast(f, k)
-  return rethreshold(
-    SpottingAnalysis(k, f, c, 0.0, np.zeros(0, np.int64), np.zeros((0, 2), np.int64)), p
-  )
+  empty = np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+  return rethreshold(SpottingAnalysis(k, f, c, 0.0, *empty, distance), p)
 
 
 def rethreshold(analysis: SpottingAnalysis, p: float) -> SpottingAnalysis:
@@ -212,7 +266,7 @@ def rethreshold(analysis: SpottingAnalysis, p: float) -> SpottingAnalysis:
   if not 0.0 <= float(p) <= 1.0:
     raise ValueError(f'p must lie in [0, 1], got {p}.')
   k, n = analysis.k, len(analysis.contrast)
-  thr, peaks = spot_peaks(analysis.contrast, k, p)
+  thr, peaks = spot_peaks(analysis.contrast, k, p, analysis.peak_distance)
   intervals = np.stack([np.maximum(peaks - k, 0), np.minimum(peaks + k, n - 1)], 1)
   return analysis._replace(threshold=thr, peaks=peaks, intervals=intervals.reshape(-1, 2))
 
@@ -224,7 +278,8 @@ def spot_micro_expressions(frames, fps: float, p: float = DEFAULT_P, **kwargs) -
     frames: [T, H, W, 3] uint8 BGR.
     fps: frame rate.
     p: threshold fraction in [0, 1] (step 5).
-    **kwargs: `seconds`, `blocks`, `face_size`, `box` of `analyse`.
+    **kwargs: `seconds`, `blocks`, `face_size`, `box`, `top_fraction`,
+      `peak_distance` of `analyse`.
 
   Returns:
     List of inclusive (onset, offset) frame intervals, in time order.
