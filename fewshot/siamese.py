@@ -19,6 +19,12 @@ anchor's class, a negative uniformly among examples of the other classes. Both
 losses use such triplets: a contrastive batch of B triplets gives the 2B pairs
 `(x_i, x^+, 1)`, `(x_i, x^-, 0)` of the paper. The 3B examples are embedded
 once per step and the head scores the 2B pairs.
+
+Masks. A batch's `mask` [B] marks its real triplets. It reaches every
+BatchNorm call of the twin network (the anchors', positives' and negatives'
+slots of the one 3B pass) and the losses average over real triplets only, so
+masked slots change neither the gradients nor the batch statistics: a padded
+or ragged run trains exactly as it would alone (tests/test_semg_batch_norm.py).
 """
 
 from __future__ import annotations
@@ -42,36 +48,39 @@ def pair_distance(logits):
   return 1.0 - jax.nn.sigmoid(logits)
 
 
-def contrastive_loss(logits, same, margin: float = 1.0):
-  """Mean contrastive loss L^2 over pairs.
+def contrastive_loss(logits, same, margin: float = 1.0, mask=None):
+  """Mean contrastive loss L^2 over the real pairs.
 
   Args:
     logits: [pairs] float32 siamese logits.
     same: [pairs] 1 for same-class pairs, 0 otherwise.
     margin: m; negatives farther than m cost nothing.
+    mask: optional [pairs] bool, the real pairs (None: all).
 
   Returns:
     [] float32.
   """
   d = pair_distance(logits)
   same = same.astype(d.dtype)
-  return jnp.mean(same * d**2 + (1.0 - same) * jnp.maximum(margin - d, 0.0) ** 2)
+  loss = same * d**2 + (1.0 - same) * jnp.maximum(margin - d, 0.0) ** 2
+  return trainer.masked_mean(loss, mask)
 
 
-def triplet_loss(logits_anchor_positive, logits_anchor_negative, margin: float = 0.5):
-  """Mean triplet loss L^3: max(0, d(a, p) - d(a, n) + margin).
+def triplet_loss(logits_anchor_positive, logits_anchor_negative, margin: float = 0.5, mask=None):
+  """Mean triplet loss L^3: max(0, d(a, p) - d(a, n) + margin), over the real triplets.
 
   Args:
     logits_anchor_positive: [triplets] float32 siamese logits of (a, p).
     logits_anchor_negative: [triplets] float32 siamese logits of (a, n).
     margin: required gap between the two distances.
+    mask: optional [triplets] bool, the real triplets (None: all).
 
   Returns:
     [] float32.
   """
   d_ap = pair_distance(logits_anchor_positive)
   d_an = pair_distance(logits_anchor_negative)
-  return jnp.mean(jnp.maximum(d_ap - d_an + margin, 0.0))
+  return trainer.masked_mean(jnp.maximum(d_ap - d_an + margin, 0.0), mask)
 
 
 def _pick(key, mask):
@@ -113,19 +122,22 @@ def sample_triplets(key, labels, idx, n_valid, batch_size: int):
   return idx[anchor_pos], idx[pos], idx[neg]
 
 
-def _triplet_logits(model, params, batch_stats, triplet, train):
+def _triplet_logits(model, params, batch_stats, triplet, train, mask=None):
   """Logits of (anchor, positive) and (anchor, negative): 2 x [B], and new BN stats.
 
   Args:
     triplet: {'anchor', 'positive', 'negative'}: [B, 2, T] examples each.
+    mask: [B] bool real triplets (None: all).
 
   The 3B examples are embedded in one pass (one BatchNorm batch, and each
-  example once rather than once per pair it appears in).
+  example once rather than once per pair it appears in); the mask of each
+  real triplet covers its three slots.
   """
   n = triplet['anchor'].shape[0]
   x = jnp.concatenate([triplet['anchor'], triplet['positive'], triplet['negative']])
+  mask3 = None if mask is None else jnp.concatenate([mask, mask, mask])  # (3B,)
   emb, batch_stats = trainer.apply_model(
-    model, params, batch_stats, x, train=train, method='embed'
+    model, params, batch_stats, x, mask3, train=train, method='embed'
   )  # (3B, D)
   ea, ep, en = emb[:n], emb[n : 2 * n], emb[2 * n :]
   logits, _ = trainer.apply_model(
@@ -140,14 +152,15 @@ def _triplet_logits(model, params, batch_stats, triplet, train):
   return logits[:n], logits[n:], batch_stats
 
 
-def _triplet_loss(model, kind, margin, params, batch_stats, triplet, train):
-  s_ap, s_an, batch_stats = _triplet_logits(model, params, batch_stats, triplet, train)
+def _triplet_loss(model, kind, margin, params, batch_stats, triplet, train, mask=None):
+  s_ap, s_an, batch_stats = _triplet_logits(model, params, batch_stats, triplet, train, mask)
   if kind == CONTRASTIVE:
     # The paper's contrastive batch: (x_i, x^+, 1) and (x_i, x^-, 0).
     logits = jnp.concatenate([s_ap, s_an])
     same = jnp.concatenate([jnp.ones_like(s_ap), jnp.zeros_like(s_an)])
-    return contrastive_loss(logits, same, margin), batch_stats
-  return triplet_loss(s_ap, s_an, margin), batch_stats
+    pairs = None if mask is None else jnp.concatenate([mask, mask])
+    return contrastive_loss(logits, same, margin, pairs), batch_stats
+  return triplet_loss(s_ap, s_an, margin, mask), batch_stats
 
 
 def _gather_triplet(x, triplet):
@@ -177,7 +190,7 @@ def siamese_loss_fn(model, kind: str, margin: float):
 
   def loss_fn(params, batch_stats, key, batch):
     del key  # no dropout
-    return _triplet_loss(model, kind, margin, params, batch_stats, batch.data, True)
+    return _triplet_loss(model, kind, margin, params, batch_stats, batch.data, True, batch.mask)
 
   return loss_fn
 

@@ -20,7 +20,14 @@ classifier head and the siamese output return logits (softmax / sigmoid at use).
 Batch normalization (AdaBatch, Sec. II-D.2). With `batch_norm=True` a BatchNorm
 layer follows every BiLSTM layer and every hidden FC layer (before its ReLU).
 Transfer by AdaBatch then trains only their scale/bias (and re-estimates their
-statistics); see `fewshot.transfer`.
+statistics); see `fewshot.transfer`. The layers are
+`fewshot.models.layers.MaskedBatchNorm`: every call takes the batch's example
+mask [B], and masked slots (the padding of ragged last batches and of runs
+padded to a common shape) never enter the batch means, variances or running
+averages, so a padded run trains exactly as it would alone. Their variables
+keep `nn.BatchNorm`'s names (params `scale`, `bias`; batch_stats `mean`,
+`var`, under `bn_lstm_i` / `bn_fc_i`) and its semantics (biased batch
+variance, epsilon 1e-5, running averages with `bn_momentum`).
 """
 
 from typing import Sequence
@@ -29,6 +36,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from fewshot.models.layers import BiLSTM
+from fewshot.models.layers import MaskedBatchNorm
 
 # Table I: 128, 64, 64 LSTM units per direction; FC 64; FC 32 (the embedding).
 PAPER_HIDDEN = (128, 64, 64)
@@ -57,30 +65,31 @@ class SEMGEmbedder(nn.Module):
   bn_momentum: float = 0.9
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, mask=None, train: bool = False):
     """Embeds a batch.
 
     Args:
       x: [batch, 2, 61] float32 preprocessed sEMG (channels, time).
+      mask: [batch] bool, the real examples (None: all); with `batch_norm`
+        in training only they enter the batch statistics. The outputs of
+        masked slots are computed but meaningless to the real ones.
       train: batch statistics (True) or running averages (False) in BatchNorm.
 
     Returns:
       [batch, fc[-1]] float32 embedding.
     """
+    if mask is None:
+      mask = jnp.ones(x.shape[:1], bool)
     h = jnp.swapaxes(x, -1, -2)  # (B, T, C): time-major for the LSTM scan.
     for i, units in enumerate(self.hidden):
       last = i == len(self.hidden) - 1
       h = BiLSTM(units, return_sequences=not last, name=f'bilstm_{i + 1}')(h)
-      if self.batch_norm:
-        h = nn.BatchNorm(
-          use_running_average=not train, momentum=self.bn_momentum, name=f'bn_lstm_{i + 1}'
-        )(h)
+      if self.batch_norm:  # statistics over (B, T) for sequences, B for the last state
+        h = MaskedBatchNorm(momentum=self.bn_momentum, name=f'bn_lstm_{i + 1}')(h, mask, train)
     for i, width in enumerate(self.fc):
       h = nn.Dense(width, name=f'fc_{i + 1}')(h)
       if self.batch_norm:
-        h = nn.BatchNorm(
-          use_running_average=not train, momentum=self.bn_momentum, name=f'bn_fc_{i + 1}'
-        )(h)
+        h = MaskedBatchNorm(momentum=self.bn_momentum, name=f'bn_fc_{i + 1}')(h, mask, train)
       h = nn.relu(h)
     return h
 
@@ -106,21 +115,22 @@ class SEMGClassifier(nn.Module):
     self.embedder = SEMGEmbedder(self.hidden, self.fc, self.batch_norm, self.bn_momentum)
     self.head = nn.Dense(self.num_classes)
 
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, mask=None, train: bool = False):
     """Class logits.
 
     Args:
       x: [batch, 2, 61] float32.
+      mask: [batch] bool real examples (None: all); see `SEMGEmbedder`.
       train: see `SEMGEmbedder`.
 
     Returns:
       [batch, num_classes] float32 logits.
     """
-    return self.head(self.embedder(x, train))
+    return self.head(self.embedder(x, mask, train))
 
-  def embed(self, x, train: bool = False):
+  def embed(self, x, mask=None, train: bool = False):
     """The 32-d feature embedding of eq. (10): [batch, 2, 61] -> [batch, 32]."""
-    return self.embedder(x, train)
+    return self.embedder(x, mask, train)
 
 
 class SiameseNet(nn.Module):
@@ -143,22 +153,24 @@ class SiameseNet(nn.Module):
     self.sim_fc = [nn.Dense(w, name=f'sim_fc_{i + 1}') for i, w in enumerate(self.head_fc)]
     self.sim_out = nn.Dense(1)
 
-  def __call__(self, a, b, train: bool = False):
+  def __call__(self, a, b, mask=None, train: bool = False):
     """Similarity logits of pairs.
 
     Args:
       a: [batch, 2, 61] float32.
       b: [batch, 2, 61] float32.
+      mask: [batch] bool, the real pairs (None: all); each twin's batch
+        statistics use only them (see `SEMGEmbedder`).
       train: see `SEMGEmbedder`.
 
     Returns:
       [batch] float32 logits; sigmoid gives the same-class probability.
     """
-    return self.compare(self.embedder(a, train), self.embedder(b, train))
+    return self.compare(self.embedder(a, mask, train), self.embedder(b, mask, train))
 
-  def embed(self, x, train: bool = False):
-    """[batch, 2, 61] -> [batch, 32] twin embedding."""
-    return self.embedder(x, train)
+  def embed(self, x, mask=None, train: bool = False):
+    """[batch, 2, 61] -> [batch, 32] twin embedding; `mask` [batch] as in `SEMGEmbedder`."""
+    return self.embedder(x, mask, train)
 
   def compare(self, ea, eb, train: bool = False):
     """Similarity logits from embeddings: [batch, 32] x [batch, 32] -> [batch].

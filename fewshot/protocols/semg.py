@@ -389,8 +389,9 @@ def classifier_loss(model):
 
   def loss_fn(params, batch_stats, key, batch):
     del key  # the sEMG models have no dropout
+    # The mask keeps padded slots out of BatchNorm's statistics (batch_norm models).
     logits, batch_stats = trainer.apply_model(
-      model, params, batch_stats, batch.data['x'], train=True
+      model, params, batch_stats, batch.data['x'], batch.mask, train=True
     )
     return trainer.cross_entropy_loss(logits, batch.data['y'], batch.mask), batch_stats
 
