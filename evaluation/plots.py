@@ -160,7 +160,7 @@ def plot_score_vs_shots(
   fig = Figure(figsize=(6, 4))
   ax = fig.add_subplot()
   all_shots = set()
-  for method, cols in scores.items():
+  for i, (method, cols) in enumerate(scores.items()):
     shots, med, lo, hi = [], [], [], []
     for k, cell in cols.items():
       if isinstance(cell, Mapping):
@@ -177,7 +177,9 @@ def plot_score_vs_shots(
     order = np.argsort(shots)
     shots, med, lo, hi = (np.asarray(v)[order] for v in (shots, med, lo, hi))
     all_shots |= set(shots.tolist())
-    (line,) = ax.plot(shots, med, marker='o', label=str(method))
+    # Past the colour cycle's 10 colours, dashed lines keep every curve apart.
+    style = '-' if i < 10 else '--'
+    (line,) = ax.plot(shots, med, marker='o', linestyle=style, label=str(method))
     ax.fill_between(shots, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
   ticks = sorted(all_shots)
   if ticks[0] > 0 and ticks[-1] / ticks[0] >= 10:
