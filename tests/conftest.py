@@ -62,3 +62,64 @@ def paper_features():
   assert f.shape == (len(ds), 2, 61)
   np.testing.assert_allclose(f[:3], transforms.semg_features(ds.x[:3]), rtol=1e-4, atol=1e-4)
   return f.reshape(len(ds), -1), ds.labels, ds.subjects
+
+
+def _toy_semg_features(n_per_class=16, seed=0, noise=0.1):
+  """Separable [n, 2, 61] features of the seven sEMG drills, labels 0..6 class-major.
+
+  Class-dependent levels and smooth curves plus Gaussian noise of std
+  `noise`: even a tiny embedding trained for two epochs scores far above
+  chance. Returns (x float32, labels).
+  """
+  import numpy as np
+
+  rng = np.random.default_rng(seed)
+  labels = np.repeat(np.arange(7), n_per_class)
+  t = np.linspace(0, 1, 61)
+  x = (
+    labels[:, None, None] * np.array([1.0, -0.5])[None, :, None]
+    + np.sin(2 * np.pi * (labels[:, None, None] + 1) * t / 4)
+    + noise * rng.normal(size=(len(labels), 2, 61))
+  )
+  return x.astype(np.float32), labels
+
+
+@pytest.fixture(scope='session')
+def toy_semg():
+  """`toy_semg(n_per_class=16, seed=0, noise=0.1) -> (x [n, 2, 61], labels [n])`."""
+  return _toy_semg_features
+
+
+def _train_padded_and_alone(model, cfg, data, loss, example, **stage_kw):
+  """A 24-example run padded to 40 slots (beside a 40-example run) and the same run alone.
+
+  Both train `cfg.num_epochs` epochs with the single-run program on each
+  shape, so that only the padding differs; `data` needs at least 40
+  examples; `stage_kw` goes to `trainer.make_stage` (variables, batches_fn).
+  Returns the final `TrainState`s (padded, alone) and the initial one.
+  """
+  import jax
+  import jax.numpy as jnp
+
+  from fewshot import trainer
+
+  stage = trainer.make_stage(model, cfg, loss, **stage_kw)
+  fs0 = stage.init(jnp.stack([jax.random.key(1)] * 2), *example)
+  keys = jnp.stack([jax.random.key(2)] * 2)
+  epochs = cfg.num_epochs
+  padded = trainer.make_split([range(24), range(40)])
+  assert padded.train_idx.shape == (2, 40) and int(padded.train_mask[0].sum()) == 24
+  a, _ = trainer.fit_runs(stage.fit, fs0, keys, data, padded, num_epochs=epochs, vmapped=False)
+  one = lambda t: jax.tree.map(lambda v: v[:1], t)
+  alone = trainer.make_split([range(24)])
+  b, _ = trainer.fit_runs(
+    stage.fit, one(fs0), keys[:1], data, alone, num_epochs=epochs, vmapped=False
+  )
+  first = lambda t: jax.tree.map(lambda v: v[0], t)
+  return first(a.train), first(b.train), first(fs0.train)
+
+
+@pytest.fixture(scope='session')
+def padded_and_alone():
+  """`padded_and_alone(model, cfg, data, loss, example, **stage_kw) -> (padded, alone, initial)`."""
+  return _train_padded_and_alone

@@ -31,18 +31,9 @@ def _variables(model, key, x):
   return model.init({'params': key, 'dropout': key}, x, jnp.ones((n,), bool), train=False)
 
 
-def _padded_and_alone(model, loss, data, example):
+def _run(padded_and_alone, model, loss, data, example):
   cfg = trainer.FitConfig(num_epochs=2, batch_size=16, learning_rate=1e-2)
-  stage = trainer.make_stage(model, cfg, loss, variables=_variables)
-  fs0 = stage.init(jnp.stack([jax.random.key(1)] * 2), *example)
-  keys = jnp.stack([jax.random.key(2)] * 2)
-  padded = trainer.make_split([range(24), range(N)])
-  a, _ = trainer.fit_runs(stage.fit, fs0, keys, data, padded, num_epochs=2, vmapped=False)
-  one = lambda t: jax.tree.map(lambda v: v[:1], t)
-  alone = trainer.make_split([range(24)])
-  b, _ = trainer.fit_runs(stage.fit, one(fs0), keys[:1], data, alone, num_epochs=2, vmapped=False)
-  first = lambda t: jax.tree.map(lambda v: v[0], t)
-  return first(a.train), first(b.train), first(fs0.train)
+  return padded_and_alone(model, cfg, data, loss, example, variables=_variables)
 
 
 def _check(padded, alone, init):
@@ -53,7 +44,7 @@ def _check(padded, alone, init):
   assert _max_diff(padded.params, init.params) > 1e-3  # it did train
 
 
-def test_har_cnn_fusion_padded_run_trains_as_alone():
+def test_har_cnn_fusion_padded_run_trains_as_alone(padded_and_alone):
   model = har.make_model(har.Config(), 'cnn:steps*hr*acc', num_classes=3)
   rng = np.random.default_rng(0)
   y = np.arange(N) % 3
@@ -63,11 +54,11 @@ def test_har_cnn_fusion_padded_run_trains_as_alone():
   }
   example = ({m: v[:2] for m, v in inputs.items()},)
   data = {'inputs': inputs, 'y': jnp.asarray(y)}
-  _check(*_padded_and_alone(model, har.loss_fn, data, example))
+  _check(*_run(padded_and_alone, model, har.loss_fn, data, example))
 
 
 @pytest.mark.parametrize('name', ['STSTNet'])
-def test_megc_network_padded_run_trains_as_alone(name):
+def test_megc_network_padded_run_trains_as_alone(name, padded_and_alone):
   model = megc_models.network(name)
   rng = np.random.default_rng(0)
   y = np.arange(N) % 3
@@ -75,4 +66,4 @@ def test_megc_network_padded_run_trains_as_alone(name):
   x = jnp.asarray(rng.normal(size=(N, 28, 28, channels)) + y[:, None, None, None], jnp.float32)
   example = (x[:2],)
   data = {'x': x, 'y': jnp.asarray(y)}
-  _check(*_padded_and_alone(model, megc_recognition.loss_fn, data, example))
+  _check(*_run(padded_and_alone, model, megc_recognition.loss_fn, data, example))

@@ -83,31 +83,14 @@ def test_masked_slots_change_no_output_or_statistic(data, siamese_net):
   assert _max_diff(st_a, v['batch_stats']) > 1e-3  # training mode did update them
 
 
-def _train_padded_and_alone(model, cfg, data, loss, example, batches_fn=trainer.supervised_batches):
-  """3 epochs of a 24-example run padded to 40 slots (beside a 40-example run)
-  and of the same run alone: the single-run program on each shape, so that
-  only the padding differs. Returns both final `TrainState`s and the initial one."""
-  stage = trainer.make_stage(model, cfg, loss, batches_fn=batches_fn)
-  fs0 = stage.init(jnp.stack([jax.random.key(1)] * 2), *example)
-  keys = jnp.stack([jax.random.key(2)] * 2)
-  padded = trainer.make_split([range(24), range(40)])
-  assert padded.train_idx.shape == (2, 40) and int(padded.train_mask[0].sum()) == 24
-  a, _ = trainer.fit_runs(stage.fit, fs0, keys, data, padded, num_epochs=3, vmapped=False)
-  one = lambda t: jax.tree.map(lambda v: v[:1], t)
-  alone = trainer.make_split([range(24)])
-  b, _ = trainer.fit_runs(stage.fit, one(fs0), keys[:1], data, alone, num_epochs=3, vmapped=False)
-  first = lambda t: jax.tree.map(lambda v: v[0], t)
-  return first(a.train), first(b.train), first(fs0.train)
-
-
 @pytest.mark.parametrize('batch_norm', [False, True], ids=['plain', 'bn'])
-def test_classifier_padded_and_ragged_run_trains_as_alone(data, batch_norm):
+def test_classifier_padded_and_ragged_run_trains_as_alone(data, batch_norm, padded_and_alone):
   # Batches of 16 from 24 examples: the last batch of each epoch is ragged
   # (8 real, 8 masked). Alone its masked slots repeat a real example; padded
   # to 40 they hold the padding index, and a third, all-masked batch follows.
   model = models.SEMGClassifier(4, hidden=HIDDEN, fc=FC, batch_norm=batch_norm)
   cfg = trainer.FitConfig(num_epochs=3, batch_size=16, learning_rate=1e-2)
-  padded, alone, init = _train_padded_and_alone(
+  padded, alone, init = padded_and_alone(
     model, cfg, data, protocol.classifier_loss, (data['x'][:2],)
   )
   assert int(padded.step) == int(alone.step) == 6  # the all-masked batches took no step
@@ -143,15 +126,15 @@ def test_siamese_loss_ignores_masked_triplets(data, kind):
   assert _max_diff(st_alone, v['batch_stats']) > 1e-3
 
 
-def test_bn_siamese_padded_run_trains_as_alone(data):
+def test_bn_siamese_padded_run_trains_as_alone(data, padded_and_alone):
   # CS^3_AB's twins (AdaBatch: only BN and the head train). Triplets are
   # sampled from each run's own examples, so the padded run draws the same
   # triplets and must end with the same parameters and statistics.
   model = models.SiameseNet(hidden=HIDDEN, fc=FC, batch_norm=True)
   cfg = trainer.FitConfig(num_epochs=3, steps_per_epoch=4, batch_size=8, learning_rate=1e-2)
   loss, _ = protocol.siamese_objective(siamese.TRIPLET)
-  padded, alone, init = _train_padded_and_alone(
-    model, cfg, data, loss, (data['x'][:2], data['x'][:2]), siamese.siamese_batches
+  padded, alone, init = padded_and_alone(
+    model, cfg, data, loss, (data['x'][:2], data['x'][:2]), batches_fn=siamese.siamese_batches
   )
   assert int(padded.step) == int(alone.step) == 12
   assert _max_diff(padded.params, alone.params) < 1e-5

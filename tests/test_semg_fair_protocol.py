@@ -14,18 +14,6 @@ from fewshot import trainer
 from fewshot.protocols import semg as protocol
 
 
-def _data(n_per_class=16, seed=0):
-  rng = np.random.default_rng(seed)
-  labels = np.repeat(np.arange(7), n_per_class)
-  t = np.linspace(0, 1, 61)
-  x = (
-    labels[:, None, None] * np.array([1.0, -0.5])[None, :, None]
-    + np.sin(2 * np.pi * (labels[:, None, None] + 1) * t / 4)
-    + 0.3 * rng.normal(size=(len(labels), 2, 61))
-  )
-  return x.astype(np.float32), labels
-
-
 def _cfg(**kw):
   return dataclasses.replace(get_tiny_config(), **{'draws': 2, **kw})
 
@@ -38,8 +26,8 @@ def test_the_strict_protocol_is_the_default():
     protocol.Config(query='pooled')
 
 
-def test_pseudo_tasks_hold_only_seen_classes_and_cover_every_pair():
-  x, labels = _data()
+def test_pseudo_tasks_hold_only_seen_classes_and_cover_every_pair(toy_semg):
+  x, labels = toy_semg(noise=0.3)
   cfg = _cfg(num_seeds=6)
   ctx = protocol.prepare(jax.random.key(0), cfg, x, labels)
   y_base, y_novel = protocol.pseudo_tasks(ctx)
@@ -60,8 +48,8 @@ def test_budget_is_the_median_best_epoch_rounded_up():
   assert protocol._budget_epochs([0, 0, 1]) == 1  # at least one epoch
 
 
-def test_shot_draws_are_per_seed_nu_and_draw_and_deterministic():
-  x, labels = _data()
+def test_shot_draws_are_per_seed_nu_and_draw_and_deterministic(toy_semg):
+  x, labels = toy_semg(noise=0.3)
   cfg = _cfg(num_seeds=2, shots=(1, 3), draws=3)
   ctx = protocol.prepare(jax.random.key(0), cfg, x, labels)
   draws = protocol.shot_draws(ctx)
@@ -156,12 +144,12 @@ def test_records_name_the_oracles_and_select_nothing_on_test():
 
 
 @pytest.mark.slow
-def test_strict_rows_read_no_c5_c7_recording_beyond_their_shots(monkeypatch):
+def test_strict_rows_read_no_c5_c7_recording_beyond_their_shots(monkeypatch, toy_semg):
   """Poisoning every C5-C7 recording that is neither a drawn shot nor a test
   recording changes no strict number (budgets, DL, TL, FSL) but does change the
   oracle rows; the same shots feed DL, TL and FSL; FSL's primary estimator
   equals a naive prototype + scikit-learn computation."""
-  x, labels = _data()
+  x, labels = toy_semg(noise=0.3)
   cfg = _cfg(num_seeds=2, shots=(1, 2))
   ctx = protocol.prepare(jax.random.key(0), cfg, x, labels)
   base = protocol.base_models(ctx)

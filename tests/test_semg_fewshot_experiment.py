@@ -23,20 +23,6 @@ from fewshot.trainer import FitConfig
 CLASSES = [f'C{i + 1}' for i in range(7)]
 
 
-def _features(n_per_class=16, seed=0):
-  rng = np.random.default_rng(seed)
-  labels = np.repeat(np.arange(7), n_per_class)
-  t = np.linspace(0, 1, 61)
-  # Class-dependent levels and smooth curves plus noise: separable, so even a
-  # tiny embedding trained for two epochs scores far above chance.
-  x = (
-    labels[:, None, None] * np.array([1.0, -0.5])[None, :, None]
-    + np.sin(2 * np.pi * (labels[:, None, None] + 1) * t / 4)
-    + 0.1 * rng.normal(size=(len(labels), 2, 61))
-  )
-  return x.astype(np.float32), labels, CLASSES
-
-
 def _set_flags(cfg):
   """`--set` flags that turn the full config into `cfg` (every field that differs)."""
   full = dict(cli.fields(get_config(False)))
@@ -123,9 +109,9 @@ def test_tiny_experiment_writes_records_tables_and_figure(tmp_path, paper_featur
     semg_fewshot.main(['--out', str(out), '--quick', '--no-progress'])
 
 
-def test_a_stage_resumes_from_its_checkpoint(tmp_path):
+def test_a_stage_resumes_from_its_checkpoint(tmp_path, toy_semg):
   """An interrupted stage continues from its last checkpoint to the uninterrupted result."""
-  x, labels, _ = _features(n_per_class=4)
+  x, labels = toy_semg(n_per_class=4)
   cfg = get_tiny_config()
   model = protocol.make_model(cfg, 'bilstm', num_classes=7)
   fit = FitConfig(num_epochs=4, batch_size=8, patience=4)
@@ -210,8 +196,8 @@ def test_make_model_and_cached_stages():
   assert a is not protocol.siamese_stage(sia, cfg.siamese_fit, 'contrastive', a.tx)
 
 
-def test_run_rejects_wrong_class_count():
-  x, labels, _ = _features()
+def test_run_rejects_wrong_class_count(toy_semg):
+  x, labels = toy_semg()
   keep = labels < 5
   with pytest.raises(ValueError, match='7 classes'):
     protocol.run(jax.random.key(0), get_tiny_config(), (x[keep], labels[keep]))
