@@ -132,6 +132,7 @@ def test_casme2_clip_without_frames_is_an_error(tmp_path):
 def test_missing_or_ambiguous_spreadsheet(tmp_path):
   with pytest.raises(ValueError, match='does not exist'):
     vision.load_casme2(str(tmp_path), coding=str(tmp_path / 'missing.xlsx'))
+  (tmp_path / 'sub01').mkdir()
   with pytest.raises(ValueError, match='found 0 candidates'):
     vision.load_casme2(str(tmp_path))
 
@@ -182,7 +183,7 @@ def test_load_databases_finds_all_three(tmp_path):
   clips = vision.load_databases(str(tmp_path))
   assert sorted({c.database for c in clips}) == ['CASME II', 'SAMM', 'SMIC']
   assert len(clips) == 3 + 1 + 3
-  with pytest.raises(ValueError, match='none of the folders'):
+  with pytest.raises(ValueError, match='asked for and not found'):
     vision.load_databases(str(tmp_path / 'SAMM' / '006'))
 
 

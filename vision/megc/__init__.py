@@ -14,10 +14,12 @@ MediaPipe is imported only by the landmark alignment, so `import vision` stays l
 from vision.megc.data import MEClip
 from vision.megc.data import apex_index
 from vision.megc.data import clip_frames
+from vision.megc.data import find_clip_root
 from vision.megc.data import load_casme2
 from vision.megc.data import load_databases
 from vision.megc.data import load_samm
 from vision.megc.data import load_smic
+from vision.megc.data import locate_databases
 from vision.megc.faces import clip_face_box
 from vision.megc.faces import detect_face
 from vision.megc.faces import face_clip
@@ -52,10 +54,12 @@ __all__ = [
   'local_binary_pattern',
   'lbp_top',
   'lbp_top_features',
+  'find_clip_root',
   'load_casme2',
   'load_databases',
   'load_samm',
   'load_smic',
+  'locate_databases',
   'optical_flow',
   'optical_flow_pairs',
   'optical_strain',
