@@ -193,3 +193,87 @@ def test_clip_frames_rejects_bad_indices():
   )
   with pytest.raises(ValueError, match=r'frame indices \[5\] outside 0..2'):
     vision.clip_frames(clip, [5])
+
+
+# ------------------------------------------------- the releases as unpacked
+
+
+def _move(path, folder):
+  """Moves a written spreadsheet to `folder` (the level the release keeps it at)."""
+  os.makedirs(folder, exist_ok=True)
+  os.replace(path, os.path.join(folder, os.path.basename(path)))
+
+
+@pytest.mark.parametrize(
+  'inner, sheet_at',
+  [
+    ('CASME2/CASME2_RAW_selected', 'CASME2'),  # sheet beside the clip folder
+    ('CASME2-RAW/CASME2-RAW', 'CASME2-RAW'),  # the zip's doubled folder
+    ('CASME2/CASME2/CASME2-RAW', 'CASME2'),  # sheet two levels up
+  ],
+)
+def test_casme2_found_in_the_release_nestings(tmp_path, inner, sheet_at):
+  _move(_casme2(str(tmp_path / inner)), str(tmp_path / sheet_at))
+  top = str(tmp_path / inner.split('/')[0])
+  assert vision.find_clip_root('CASME II', top) == str(tmp_path / inner)
+  clips = vision.load_casme2(top)
+  assert [(c.subject, c.name) for c in clips][:2] == [('sub01', 'EP02_01f'), ('sub02', 'EP03_02')]
+  assert clips[0].frames[0].startswith(str(tmp_path / inner / 'sub01' / 'EP02_01f'))
+  # The same under a data root, with the other two databases nested as released.
+  _move(_samm(str(tmp_path / 'SAMM' / 'SAMM')), str(tmp_path / 'SAMM'))
+  _smic(str(tmp_path / 'SMIC_all_cropped' / 'HS'))
+  _frames(str(tmp_path / 'SMIC_all_cropped' / 'NIR' / 's1' / 'micro' / 'anger' / 'x'), ['a1.bmp'])
+  found = vision.locate_databases(str(tmp_path))
+  assert found == {
+    'SMIC': str(tmp_path / 'SMIC_all_cropped' / 'HS'),  # NIR passed over
+    'CASME II': str(tmp_path / inner),
+    'SAMM': str(tmp_path / 'SAMM' / 'SAMM'),
+  }
+  clips = vision.load_databases(str(tmp_path))
+  assert [sum(c.database == d for c in clips) for d in ('SMIC', 'CASME II', 'SAMM')] == [3, 3, 1]
+
+
+def test_samm_and_smic_release_nestings(tmp_path):
+  _move(_samm(str(tmp_path / 'SAMM' / 'SAMM_CROP')), str(tmp_path / 'SAMM'))
+  (clip,) = vision.load_samm(str(tmp_path / 'SAMM'))
+  assert (clip.subject, clip.name, clip.apex) == ('006', '006_1_2', 4)
+  _smic(str(tmp_path / 'SMIC' / 'SMIC_all_raw' / 'SMIC_all_raw' / 'HS'))
+  clips = vision.load_smic(str(tmp_path / 'SMIC'))
+  assert [c.name for c in clips] == ['s1_ne_01', 's1_sur_01', 's2_po_01']
+
+
+def test_explicit_folders_and_spreadsheets(tmp_path):
+  """Folders and sheets anywhere, one database asked for, the others absent."""
+  sheet = _casme2(str(tmp_path / 'mine' / 'casme'))
+  _move(sheet, str(tmp_path / 'sheets'))
+  os.rename(tmp_path / 'sheets' / os.path.basename(sheet), tmp_path / 'sheets' / 'labels.xlsx')
+  folders = {'CASME II': str(tmp_path / 'mine')}
+  codings = {'CASME II': str(tmp_path / 'sheets' / 'labels.xlsx')}
+  clips = vision.load_databases(None, ('CASME II',), folders=folders, codings=codings)
+  assert {c.database for c in clips} == {'CASME II'} and len(clips) == 3
+  # Without the sheet, none is found from mine/ down to the clip folder.
+  with pytest.raises(ValueError, match='CASME II: pass the coding spreadsheet explicitly; found 0'):
+    vision.load_databases(None, ('CASME II',), folders=folders)
+  with pytest.raises(ValueError, match=r"folders given for \['SAMM'\]"):
+    vision.load_databases(None, ('CASME II',), folders={**folders, 'SAMM': str(tmp_path)})
+  with pytest.raises(ValueError, match=r"spreadsheets given for \['SMIC'\]"):
+    vision.load_databases(None, ('SMIC',), codings={'SMIC': 'x.xlsx'})
+
+
+def test_database_asked_for_and_missing_is_an_error(tmp_path):
+  """Today's silent skip: CASME II present, SAMM and SMIC asked for and absent."""
+  _casme2(str(tmp_path / 'CASME2' / 'CASME2_RAW_selected'))
+  (tmp_path / 'SAMM').mkdir()  # unpacked elsewhere: an empty folder
+  with pytest.raises(ValueError, match='asked for and not found') as err:
+    vision.load_databases(str(tmp_path))
+  msg = str(err.value)
+  assert '(2 of 3)' in msg and 'CASME II' not in msg
+  assert f'SMIC: {tmp_path} has no folder named like SMIC' in msg
+  assert f"SAMM: no folder holding subject folders like '006' in {tmp_path / 'SAMM'}" in msg
+  assert len(vision.load_databases(str(tmp_path), ('CASME II',))) == 3
+  # Raw and cropped side by side: the one to use must be named.
+  _casme2(str(tmp_path / 'CASME2' / 'Cropped'))
+  with pytest.raises(ValueError, match=r'CASME II: 2 folders holding subject folders'):
+    vision.load_databases(str(tmp_path), ('CASME II',))
+  folders = {'CASME II': str(tmp_path / 'CASME2' / 'Cropped')}
+  assert len(vision.load_databases(str(tmp_path), ('CASME II',), folders=folders)) == 3
