@@ -1,12 +1,20 @@
 """MEGC 2019 recognition experiment: Table IV (UF1 / UAR, composite database, LOSO).
 
     python -m experiments.megc_recognition --quick [--out runs/megc_recognition]
-    python -m experiments.megc_recognition --data-root PATH    # CASME2/, SAMM/, SMIC/
+    python -m experiments.megc_recognition --data-root PATH    # CASME2*/, SAMM*/, SMIC*/
     python -m experiments.megc_recognition --data-root PATH --set clip_list=video442Names.txt
+    python -m experiments.megc_recognition --casme2 DIR --casme2-coding XLSX --samm DIR --smic DIR
+    python -m experiments.megc_recognition --casme2 DIR --set "databases=('CASME II',)"
 
-Without `--data-root` the clips are the synthetic composite database made
-from real faces (`vision.synthetic_megc`); with it, the three licensed
-databases as distributed (`vision.load_databases`); `--set clip_list=PATH`
+Without data flags the clips are the synthetic composite database made
+from real faces (`vision.synthetic_megc`); with `--data-root` (a folder
+holding the databases as unpacked) and / or a folder per database
+(`--casme2`, `--samm`, `--smic`, and the spreadsheets `--casme2-coding`,
+`--samm-coding`), the licensed databases as distributed
+(`vision.load_databases`): every database of `--set databases=...` (default
+all three) must be found, or the run stops naming what it searched. Flow and
+LBP-TOP are computed only for the clips the composite database keeps
+(`protocol.kept_clips`). `--set clip_list=PATH`
 keeps only the clips of a list as STSTNet's authors distributed the 442
 (`video442Names.txt`). Every run prints and writes the composite database's
 counts against the paper's Table III, naming every difference. Each clip gives the
@@ -47,36 +55,82 @@ from experiments.configs import megc_recognition as configs
 from fewshot.models import megc as megc_models
 from fewshot.protocols import megc_recognition as protocol
 
+# Per-database data flags (argparse dest, database).
+FOLDER_FLAGS = (('casme2', 'CASME II'), ('samm', 'SAMM'), ('smic', 'SMIC'))
+CODING_FLAGS = (('casme2_coding', 'CASME II'), ('samm_coding', 'SAMM'))
+DATA_FLAGS = [
+  ('--data-root', 'folder holding the databases as unpacked: CASME2*/, SAMM*/, SMIC*/ '
+   '(docs/megc2019.md; default: synthetic clips)'),
+  ('--casme2', "CASME II's folder (the one holding sub01/, or up to 3 levels above it)"),
+  ('--casme2-coding', "CASME II's coding spreadsheet (CASME2-coding-*.xlsx)"),
+  ('--samm', "SAMM's folder (the one holding 006/, or up to 3 levels above it)"),
+  ('--samm-coding', "SAMM's spreadsheet (SAMM_Micro_FACS_Codes_v2.xlsx)"),
+  ('--smic', "SMIC-HS's folder (the one holding s1/, or up to 3 levels above it)"),
+]  # fmt: skip
 
-def data_source(cfg, data_root) -> str:
-  if data_root:
-    return f'CASME II / SAMM / SMIC-HS from {data_root}'
-  return f'synthetic composite database from real faces (seed {cfg.seed})'
+
+def data_paths(args) -> tuple[dict, dict]:
+  """({database: folder}, {database: spreadsheet}) given on the command line."""
+  folders = {db: getattr(args, f) for f, db in FOLDER_FLAGS if getattr(args, f)}
+  codings = {db: getattr(args, f) for f, db in CODING_FLAGS if getattr(args, f)}
+  return folders, codings
 
 
-def prepare(cfg, out_dir: str, data_root, progress: bool) -> protocol.Inputs:
-  """The preprocessed clips, cached in out_dir/inputs.npz."""
+def real_data(args) -> bool:
+  folders, codings = data_paths(args)
+  return bool(args.data_root or folders or codings)
+
+
+def data_source(cfg, args) -> str:
+  if not real_data(args):
+    return f'synthetic composite database from real faces (seed {cfg.seed})'
+  folders, codings = data_paths(args)
+  given = [f'{db} folder {p}' for db, p in folders.items()]
+  given += [f'{db} spreadsheet {p}' for db, p in codings.items()]
+  root = f' under {args.data_root}' if args.data_root else ''
+  return f'{" / ".join(cfg.databases)}{root}' + (f' ({"; ".join(given)})' if given else '')
+
+
+def load_clips(cfg, args) -> list:
+  """The clips of `cfg.databases`: the real databases (each must be found) or synthetic ones."""
+  if real_data(args):
+    folders, codings = data_paths(args)
+    return vision.load_databases(args.data_root, cfg.databases, folders=folders, codings=codings)
+  clips = vision.synthetic_megc(
+    keys.named_key(cli.root_key(cfg), 'data'), dict(cfg.clips_per_subject), cfg.subjects
+  )
+  return [c for c in clips if c.database in cfg.databases]
+
+
+def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
+  """The preprocessed clips, cached in out_dir/inputs.npz.
+
+  Faces, flow and LBP-TOP are computed only for the clips the composite
+  database keeps (`protocol.kept_clips`: a mapped emotion, in the clip list);
+  the metadata of every clip loaded is kept for Table III's check.
+  """
   path = os.path.join(out_dir, 'inputs.npz')
   if os.path.exists(path):
     with np.load(path) as f:
       inputs = dict(f)
   else:
-    if data_root:
-      clips = vision.load_databases(data_root)
-    else:
-      clips = vision.synthetic_megc(
-        keys.named_key(cli.root_key(cfg), 'data'), dict(cfg.clips_per_subject), cfg.subjects
-      )
+    clips = load_clips(cfg, args)
+    meta = np.array([(c.database, c.subject, c.emotion, c.name) for c in clips]).T  # (4, n)
+    rows = protocol.kept_clips(cfg, *meta)
+    kept = [clips[i] for i in rows]
     net = vision.recognition_inputs(
-      clips, cfg.face_size, cfg.flow_method, cfg.align, cfg.workers, progress
+      kept, cfg.face_size, cfg.flow_method, cfg.align, cfg.workers, progress
     )
     lbp = vision.lbp_top_features(
-      clips, cfg.lbp_face_size, cfg.lbp_grid, radii=cfg.lbp_radii, progress=progress
+      kept, cfg.lbp_face_size, cfg.lbp_grid, radii=cfg.lbp_radii, progress=progress
     )
-    meta = np.array([(c.database, c.subject, c.emotion, c.name) for c in clips]).T  # (4, n)
-    inputs = {'ststnet': net.ststnet, 'offapex': net.offapex, 'lbp_top': lbp, 'meta': meta}
+    inputs = {
+      'ststnet': net.ststnet, 'offapex': net.offapex, 'lbp_top': lbp, 'meta': meta, 'rows': rows
+    }  # fmt: skip
     np.savez_compressed(path, **inputs)
-  return protocol.Inputs(inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'])
+  return protocol.Inputs(
+    inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'], inputs.get('rows')
+  )
 
 
 def table_iii_markdown(res: protocol.Results) -> str:
@@ -148,14 +202,14 @@ def main(argv=None) -> int:
     __doc__.split('\n\n')[0],
     out='runs/megc_recognition',
     get_config=configs.get_config,
-    data=[('--data-root', 'folder with CASME2/, SAMM/, SMIC/ (default: synthetic clips)')],
+    data=DATA_FLAGS,
   )
   t0 = time.perf_counter()
-  source = data_source(cfg, args.data_root)
+  source = data_source(cfg, args)
   os.makedirs(args.out, exist_ok=True)
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': source})
   t_inputs = time.perf_counter()
-  data = prepare(cfg, args.out, args.data_root, not args.no_progress)
+  data = prepare(cfg, args.out, args, not args.no_progress)
   t_inputs = time.perf_counter() - t_inputs
   if cfg.clip_list is not None and data.name is None:
     raise ValueError(

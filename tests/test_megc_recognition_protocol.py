@@ -141,3 +141,42 @@ def test_run_restricts_to_a_clip_list_and_reports_table_iii(tmp_path):
   with pytest.raises(ValueError, match=r'differs from Table III(.|\n)*sub09_EP01_01'):
     protocol.run(jax.random.key(0), protocol.Config(methods=('LBP-TOP',), clip_list=str(path),
                                                     require_table_iii=True), data)  # fmt: skip
+
+
+def test_inputs_of_the_kept_clips_only_score_as_inputs_of_all():
+  """`Inputs.rows`: features computed only for `kept_clips` give the same Table IV as features of all clips."""
+  dbs = ['SMIC'] * 3 + ['CASME II'] * 4 + ['SAMM'] * 3
+  subjects = ['s1', 's1', 's2', 'sub01', 'sub01', 'sub02', 'sub02', '006', '007', '007']
+  emotions = ['negative', 'positive', 'surprise', 'others', 'disgust', 'happiness', 'others',
+              'anger', 'happiness', 'surprise']  # fmt: skip
+  names = [f'c{i}' for i in range(10)]
+  rng = np.random.default_rng(0)
+  lbp = rng.normal(size=(10, 6))
+  lbp[[3, 6]] = np.nan  # the omitted clips' features must never be read
+  meta = (np.array(dbs), np.array(subjects), np.array(emotions), np.array(names))
+  cfg = protocol.Config(methods=('LBP-TOP',))
+  rows = protocol.kept_clips(cfg, *meta)
+  np.testing.assert_array_equal(rows, [0, 1, 2, 4, 5, 7, 8, 9])
+  zeros = lambda n, c: np.zeros((n, 28, 28, c), np.float32)  # noqa: E731
+  full = protocol.Inputs(zeros(10, 3), zeros(10, 2), np.nan_to_num(lbp), *meta)
+  kept = protocol.Inputs(zeros(8, 3), zeros(8, 2), lbp[rows], *meta, rows=rows)
+  a = protocol.run(jax.random.key(0), cfg, full)
+  b = protocol.run(jax.random.key(0), cfg, kept)
+  assert a.records == b.records and a.check == b.check
+  np.testing.assert_array_equal(a.predictions['LBP-TOP'], b.predictions['LBP-TOP'])
+  # A kept clip without inputs, or data of a database not asked for, is an error.
+  short = kept._replace(
+    ststnet=zeros(7, 3), offapex=zeros(7, 2), lbp_top=lbp[rows[1:]], rows=rows[1:]
+  )
+  with pytest.raises(
+    ValueError, match=r'1 clips of the composite database have no inputs.*SMIC c0'
+  ):
+    protocol.run(jax.random.key(0), cfg, short)
+  with pytest.raises(
+    ValueError, match=r"clips of \['SMIC'\], which are not among config.databases"
+  ):
+    protocol.run(
+      jax.random.key(0), protocol.Config(methods=('LBP-TOP',), databases=('CASME II', 'SAMM')), kept
+    )
+  with pytest.raises(ValueError, match='databases'):
+    protocol.Config(databases=('CASME',))

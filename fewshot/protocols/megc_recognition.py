@@ -134,6 +134,10 @@ class Config:
       with a mapped emotion.
     require_table_iii: raise when the composite database differs from Table
       III (counts, or with a list, missing, extra or unlabelled clips).
+    databases: the databases of the composite ('SMIC', 'CASME II', 'SAMM';
+      default all three): with real data each one must be found (the
+      experiment script's loader raises naming what it searched), and clips
+      of the others are left out.
 
   Sources of the settings (docs/megc2019.md has the full table):
   `clips_per_subject`, `subjects`, `face_size` and the quick schedules are
@@ -169,10 +173,15 @@ class Config:
   svm: SVMConfig = SVMConfig()
   clip_list: str | None = None
   require_table_iii: bool = False
+  databases: tuple = megc_eval.DATABASES
 
   def __post_init__(self):
     for m in self.methods:
       checks.check_choice('methods', m, METHODS)
+    if not self.databases:
+      raise ValueError('databases: name at least one of ' + str(megc_eval.DATABASES))
+    for d in self.databases:
+      checks.check_choice('databases', d, megc_eval.DATABASES)
 
   def network(self, name: str) -> NetworkConfig:
     """The `NetworkConfig` of network `name`."""
@@ -190,6 +199,11 @@ class Inputs(NamedTuple):
     subject: [N] str subject within its database.
     emotion: [N] str the database's emotion label (mapped to the MEGC classes here).
     name: [N] str clip folder names (needed with `Config.clip_list`), or None.
+    rows: [M] int: the clips (indices into the N) whose inputs `ststnet`,
+      `offapex` and `lbp_top` hold, in their order, when these were computed
+      only for the clips the composite keeps (`kept_clips`); None: one row
+      per clip. The metadata covers all N clips so that Table III's check
+      can name the clips left out.
   """
 
   ststnet: np.ndarray
@@ -199,6 +213,7 @@ class Inputs(NamedTuple):
   subject: np.ndarray
   emotion: np.ndarray
   name: np.ndarray | None = None
+  rows: np.ndarray | None = None
 
 
 class CDEResult(NamedTuple):
@@ -437,6 +452,62 @@ def _selection(config: Config, method: str) -> str:
 TABLE_III_COLUMNS = (*megc_eval.MEGC_CLASSES, 'clips', 'subjects')
 
 
+def _clip_list(config: Config):
+  return None if config.clip_list is None else megc_eval.read_clip_list(config.clip_list)
+
+
+def composite(
+  config: Config, database, subject, emotion, names=None
+) -> megc_eval.CompositeDatabase:
+  """The composite database `run` scores: `evaluation.megc.composite_database` with the config's clip list.
+
+  Args:
+    config: `Config` (its `clip_list`).
+    database, subject, emotion: [N] metadata of every clip.
+    names: [N] clip folder names, or None (needed with a clip list).
+
+  Returns:
+    `CompositeDatabase`; its `index` are the clips kept (`kept_clips`).
+  """
+  return megc_eval.composite_database(
+    database, subject, emotion, names=names, clip_list=_clip_list(config)
+  )
+
+
+def kept_clips(config: Config, database, subject, emotion, names=None) -> np.ndarray:
+  """[M] sorted indices of the clips the composite database keeps (the rest get no inputs).
+
+  The experiment script computes flow and LBP-TOP only for these clips and
+  passes them as `Inputs(..., rows=kept_clips(...))`: the clips with an
+  emotion the mapping omits ('others') or left out by the clip list are
+  never scored, so their inputs would be wasted work.
+  """
+  return np.sort(composite(config, database, subject, emotion, names).index)
+
+
+def _feature_rows(data: Inputs, index) -> np.ndarray:
+  """Row of the inputs arrays of each clip of `index` (through `data.rows`)."""
+  index = np.asarray(index)
+  if data.rows is None:
+    return index
+  rows = np.asarray(data.rows)
+  if rows.ndim != 1 or len(rows) != len(data.lbp_top) or len(rows) != len(data.ststnet):
+    raise ValueError(
+      f'rows ({rows.shape}) must give one clip per row of the inputs '
+      f'({len(data.ststnet)} network inputs, {len(data.lbp_top)} LBP-TOP rows).'
+    )
+  where = {int(r): i for i, r in enumerate(rows)}
+  lacking = [int(i) for i in index if int(i) not in where]
+  if lacking:
+    names = data.name if data.name is not None else data.subject
+    raise ValueError(
+      f'{len(lacking)} clips of the composite database have no inputs (rows), e.g. '
+      f'{[f"{data.database[i]} {names[i]}" for i in lacking[:5]]}; compute them for '
+      'kept_clips(...) of the same config.'
+    )
+  return np.array([where[int(i)] for i in index], np.int64)
+
+
 def table_iii_records(config: Config, check: megc_eval.CompositeCheck) -> list:
   """Table III's counts of the composite database as built ('III') and their difference from the paper's ('III difference')."""
   ours = megc_eval.table_iii_totals(check.counts, check.subjects)
@@ -475,10 +546,17 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
   Returns:
     `Results`.
   """
-  clip_list = None if config.clip_list is None else megc_eval.read_clip_list(config.clip_list)
-  samples = dict(names=data.name, clip_list=clip_list)
-  comp = megc_eval.composite_database(data.database, data.subject, data.emotion, **samples)
+  other = sorted(set(np.asarray(data.database, str).tolist()) - set(config.databases))
+  if other:
+    raise ValueError(
+      f'the data hold clips of {other}, which are not among config.databases '
+      f'{config.databases}; leave them out when loading (as the experiment script does).'
+    )
+  comp = composite(config, data.database, data.subject, data.emotion, data.name)
+  samples = dict(names=data.name, clip_list=_clip_list(config))
   check = megc_eval.composite_check(data.database, data.subject, data.emotion, **samples)
+  # The feature rows of the composite's clips (the inputs may cover only those).
+  feats = comp._replace(index=_feature_rows(data, comp.index))
   if config.require_table_iii and check.differences:
     raise ValueError(
       'the composite database differs from Table III (require_table_iii):\n'
@@ -489,10 +567,10 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
     t0 = time.perf_counter()
     k = named_key(key, method)
     if method == 'LBP-TOP':
-      res = cde_lbp_top_svm(data.lbp_top, comp, config.svm, key=k)
+      res = cde_lbp_top_svm(data.lbp_top, feats, config.svm, key=k)
     else:
       x = data.ststnet if method == 'STSTNet' else data.offapex
-      res = cde_network(k, method, x, comp, config.network(method))
+      res = cde_network(k, method, x, feats, config.network(method))
     timings[method] = time.perf_counter() - t0
     confusion[method] = np.asarray(res.scores['Full']['confusion'])
     predictions[method] = res.y_pred
