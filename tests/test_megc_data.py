@@ -277,3 +277,46 @@ def test_database_asked_for_and_missing_is_an_error(tmp_path):
     vision.load_databases(str(tmp_path), ('CASME II',))
   folders = {'CASME II': str(tmp_path / 'CASME2' / 'Cropped')}
   assert len(vision.load_databases(str(tmp_path), ('CASME II',), folders=folders)) == 3
+
+
+def test_experiment_computes_inputs_only_for_kept_clips(tmp_path, monkeypatch):
+  """The script's data step on a CASME II fixture: the 'others' clip gets no flow, no LBP-TOP."""
+  from experiments import cli
+  from experiments import megc_recognition as script
+  from experiments.configs import megc_recognition as configs
+
+  inner = tmp_path / 'CASME2-RAW' / 'CASME2-RAW'
+  _frames(str(inner / 'sub02' / 'EP04_01'), ['img1.jpg', 'img2.jpg', 'img3.jpg'])
+  rows = [
+    (1, 'EP02_01f', 46, 50, 55, '4', 'disgust'),
+    (2, 'EP03_02', 1, 4, 8, '1', 'others'),
+    (2, 'EP04_01', 1, 2, 3, '12', 'happiness'),
+  ]
+  _casme2(str(inner), rows)
+  seen = {}
+
+  def fake_flow(clips, *args):
+    seen['flow'] = [(c.subject, c.emotion) for c in clips]
+    z = np.zeros((len(clips), 28, 28, 3), np.float32)
+    return vision.RecognitionInputs(z, z[..., :2], np.zeros(len(clips), int))
+
+  def fake_lbp(clips, *args, **kwargs):
+    seen['lbp'] = [(c.subject, c.emotion) for c in clips]
+    return np.zeros((len(clips), 4))
+
+  monkeypatch.setattr(vision, 'recognition_inputs', fake_flow)
+  monkeypatch.setattr(vision, 'lbp_top_features', fake_lbp)
+  argv = ['--casme2', str(tmp_path / 'CASME2-RAW'), '--set', "databases=('CASME II',)"]
+  args, cfg = cli.parse(argv, '', out='x', get_config=configs.get_config, data=script.DATA_FLAGS)
+  assert script.data_source(cfg, args) == f'CASME II (CASME II folder {tmp_path / "CASME2-RAW"})'
+  data = script.prepare(cfg, str(tmp_path), args, progress=False)
+  kept = [('sub01', 'disgust'), ('sub02', 'happiness')]
+  assert seen == {'flow': kept, 'lbp': kept}
+  assert data.emotion.tolist() == ['disgust', 'others', 'happiness']
+  assert data.rows.tolist() == [0, 2] and data.lbp_top.shape == (2, 4)
+  # By default all three databases are asked for: SAMM and SMIC are missing.
+  args, cfg = cli.parse(
+    argv[:2], '', out='x', get_config=configs.get_config, data=script.DATA_FLAGS
+  )
+  with pytest.raises(ValueError, match=r'\(2 of 3\):\n- SMIC: no folder given and no data root'):
+    script.prepare(cfg, str(tmp_path / 'other'), args, progress=False)
