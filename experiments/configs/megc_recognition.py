@@ -5,6 +5,7 @@ Run:
     python -m experiments.megc_recognition --quick                # minutes on a 2-core CPU
     python -m experiments.megc_recognition                        # the full setting
     python -m experiments.megc_recognition --data-root PATH       # the real databases
+    python -m experiments.megc_recognition --casme2 DIR --set "databases=('CASME II',)"
 
 The protocol, its settings and the measured figures are in docs/megc2019.md.
 """
