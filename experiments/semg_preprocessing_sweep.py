@@ -38,6 +38,7 @@ from evaluation.keys import named_key
 from experiments import cli
 from experiments.configs.semg_preprocessing_sweep import get_config
 from fewshot.protocols import semg_sweep as protocol
+from signals.semg import sweep as semg_sweep
 
 TITLES = {
   'fig3': 'Fig. 3: median weighted F1 and IQR of the base DL model (C1-C7) per preprocessing setting',
@@ -96,7 +97,13 @@ def plot_fig3(cfg, raw: dict, path: str) -> None:
       )
     for v in skipped:
       ax.axvline(v, color='grey', linestyle=':', linewidth=1)
-      ax.annotate('window\ndoes not fit', (v, 0.02), xycoords=('data', 'axes fraction'), fontsize=7)
+      ax.annotate(
+        'window\ndoes not fit',
+        (v, 0.02),
+        xycoords=('data', 'axes fraction'),
+        fontsize=7,
+        ha='right',
+      )
     paper = dict(zip(protocol.PANELS, cfg.paper))[panel]
     ax.axvline(paper, color='k', alpha=0.2, linewidth=4, label='paper')
     ax.set_xlabel(PANEL_NAMES[panel])
@@ -123,10 +130,17 @@ def main(argv=None) -> int:
   x, labels = load_recordings(cfg, args.data, key)
   data_s = time.time() - t0
   n = len(protocol.settings(cfg))
+  cache = os.path.join(out, 'features')
+
+  def preprocess(s):  # each setting's features, computed once and cached in the run folder
+    return semg_sweep.setting_features(
+      x, size=s.size, overlap=s.overlap, rate=s.rate, window=cfg.savgol_window,
+      order=cfg.savgol_order, rule=cfg.savgol_rule, m=cfg.sampen_m, r=cfg.sampen_r,
+      cache_dir=cache,
+    )  # fmt: skip
+
   with tqdm(total=n, desc='settings', disable=args.no_progress, file=sys.stdout) as bar:
-    res = protocol.run(
-      key, cfg, (x, labels), progress=bar.update, features_dir=os.path.join(out, 'features')
-    )
+    res = protocol.run(key, cfg, (preprocess, labels), progress=bar.update)
   timings = {'data_s': data_s, **res.timings, 'total_s': time.time() - t0}
   reports.write_results(out, res.records, timings=timings, raw=res.raw)
   md = tables_markdown(cfg, res.records, timings['total_s'])

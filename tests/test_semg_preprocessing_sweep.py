@@ -14,31 +14,38 @@ from experiments.configs.semg_preprocessing_sweep import get_config
 from experiments.configs.semg_preprocessing_sweep import get_tiny_config
 from fewshot.protocols import semg_sweep as sweep
 from fewshot.trainer import FitConfig
+from signals.semg import sweep as semg_sweep
 
 
-def test_savgol_window_rule():
+def test_savgol_window_rule(tmp_path):
   # The paper's setting on 8 s at 1 kHz: 247 frames, the window of 51 fits.
-  assert sweep.savgol_window(247, 51, 3, 'skip') == 51
-  assert sweep.savgol_window(51, 51, 3, 'skip') == 51
-  assert sweep.savgol_window(50, 51, 3, 'skip') is None
-  assert sweep.savgol_window(50, 51, 3, 'scale') == 49
-  assert sweep.savgol_window(19, 51, 3, 'scale') == 19
-  assert sweep.savgol_window(4, 51, 3, 'scale') is None  # no odd window above the order
+  assert semg_sweep.savgol_window(247, 51, 3, 'skip') == 51
+  assert semg_sweep.savgol_window(51, 51, 3, 'skip') == 51
+  assert semg_sweep.savgol_window(50, 51, 3, 'skip') is None
+  assert semg_sweep.savgol_window(50, 51, 3, 'scale') == 49
+  assert semg_sweep.savgol_window(19, 51, 3, 'scale') == 19
+  assert semg_sweep.savgol_window(4, 51, 3, 'scale') is None  # no odd window above the order
   with pytest.raises(ValueError, match='savgol rule'):
-    sweep.savgol_window(50, 51, 3, 'shrink')
-  cfg = sweep.Config()
+    semg_sweep.savgol_window(50, 51, 3, 'shrink')
+  x = np.random.default_rng(0).normal(size=(2, 2, 8000)).astype(np.float32)
   # N=512, L=96: hop 416, 19 frames; the library's own check refuses the same setting.
-  prep = sweep.prepare_setting(cfg, sweep.Setting(512, 96, 4), 8000)
-  assert prep.frames == signals.num_frames(8000, 512, 416) == 19 and prep.window is None
+  skipped = semg_sweep.setting_features(x, size=512, overlap=96, rate=4)
+  assert skipped == (signals.num_frames(8000, 512, 416), None, None) and skipped.frames == 19
   with pytest.raises(ValueError, match='fewer than the Savitzky-Golay window'):
-    signals.semg_features(np.zeros((1, 2, 8000), np.float32), size=512, hop=416)
-  paper = sweep.prepare_setting(cfg, sweep.Setting(128, 96, 4), 8000)
-  assert (paper.frames, paper.window, paper.steps) == (247, 51, 61)
-  scaled = sweep.prepare_setting(
-    dataclasses.replace(cfg, savgol_rule='scale'), sweep.Setting(512, 96, 4), 8000
+    signals.semg_features(x, size=512, hop=416)
+  # 'scale': the window shrinks to 19; the features are the chain's with that window, cached.
+  scaled = semg_sweep.setting_features(
+    x, size=512, overlap=96, rate=4, rule='scale', cache_dir=str(tmp_path)
   )
-  assert (scaled.window, scaled.steps) == (19, 4)
-  assert 'Savitzky-Golay window 19' in sweep.row_label(cfg, scaled)
+  assert scaled.window == 19 and scaled.features.shape == (2, 2, 4)
+  want = signals.semg_features(x, size=512, hop=416, window=19)
+  np.testing.assert_allclose(scaled.features, np.asarray(want), rtol=1e-6)
+  assert (tmp_path / 'features_N512_L96_rate4_W19.npz').is_file()
+  assert 'Savitzky-Golay window 19' in sweep.row_label(
+    sweep.Config(), sweep.Setting(512, 96, 4), 19
+  )
+  with pytest.raises(ValueError, match='overlap L=128 must be smaller'):
+    semg_sweep.setting_features(x, size=128, overlap=128, rate=4)
 
 
 def test_settings_vary_one_parameter_around_the_paper():
@@ -120,10 +127,11 @@ def test_tiny_sweep_writes_records_figure_and_feature_cache(tmp_path, monkeypatc
   def no_features(*a, **k):
     raise AssertionError('features recomputed')
 
-  monkeypatch.setattr(signals, 'semg_features', no_features)
+  monkeypatch.setattr(semg_sweep, 'semg_features', no_features)
   assert script.main(argv) == 0
 
 
+@pytest.mark.slow  # ~11 s: compiling the training program
 def test_setting_scores_trains_the_table4_model(toy_semg):
   x, labels = toy_semg(n_per_class=12)
   cfg = sweep.Config(

@@ -9,9 +9,9 @@ recordings, calls it and writes the run folder. It reports; it changes no
 setting of the main experiment (`fewshot.protocols.semg`).
 
 Protocol (every choice here, none of them the paper's words):
-- Each setting's features are `signals.semg_features` of the raw recordings
-  (jitted SampEn, Savitzky-Golay, decimation), computed once per setting and
-  cached in `features_dir` when given.
+- Each setting's features come from the caller (`run`'s `preprocess`; the
+  script passes `signals.semg.sweep.setting_features`: the jitted SampEn
+  chain, computed once per setting and cached in the run folder).
 - Splits, standardisation, model, training and scoring are Table IV's
   (`fewshot.protocols.semg`: `prepare`, `classifier_stage`, `_train`,
   `test_f1`, imported): per seed the Table III split of ('split', s), the
@@ -28,13 +28,12 @@ Protocol (every choice here, none of them the paper's words):
   does not is not trained and is reported in table 'fig3_skipped' (its
   frame count); with 'scale' the window becomes the largest odd number not
   above the frame count (kept above the polynomial order), and the row's
-  label names it.
+  label names it (`signals.semg.sweep.savgol_window`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import Callable
 from typing import NamedTuple
@@ -42,7 +41,6 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-import signals
 from evaluation import checks
 from evaluation import records as records_lib
 from evaluation import reports
@@ -52,7 +50,6 @@ from fewshot.protocols import semg as table4_protocol
 
 PANELS = ('N', 'L', 'rate')  # Fig. 3's three panels: frame size, overlap, downsampling rate
 PAPER = {'N': 128, 'L': 96, 'rate': 4}  # Sec. II-B
-SAVGOL_RULES = ('skip', 'scale')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +94,6 @@ class Config:
 
   def __post_init__(self):
     checks.check_int('Config.num_seeds', self.num_seeds)
-    checks.check_choice('Config.savgol_rule', self.savgol_rule, SAVGOL_RULES)
     if len(self.paper) != 3:
       raise ValueError(f'Config.paper is (N, L, rate), got {self.paper}')
     for name in ('frame_sizes', 'overlaps', 'rates', 'hidden', 'fc'):
@@ -156,86 +152,6 @@ def panel_settings(cfg: Config, panel: str) -> list[Setting]:
     'rate': lambda v: Setting(n0, l0, v),
   }[panel]
   return [make(v) for v in sorted(set(values) | {paper})]
-
-
-def savgol_window(frames: int, window: int, order: int, rule: str) -> int | None:
-  """The Savitzky-Golay window a SampEn sequence of `frames` values gets, or None if none fits.
-
-  Args:
-    frames: length of the SampEn sequence (`signals.num_frames`).
-    window: the configured odd window (paper: 51).
-    order: the polynomial order (paper: 3).
-    rule: 'skip' (the window as configured, None when frames < window) or
-      'scale' (the largest odd window <= frames, None when that is not above order).
-  """
-  checks.check_choice('savgol rule', rule, SAVGOL_RULES)
-  if frames >= window:
-    return window
-  if rule == 'skip':
-    return None
-  scaled = frames if frames % 2 else frames - 1
-  return scaled if scaled > order else None
-
-
-class Prepared(NamedTuple):
-  """A setting's preprocessing: its frame count, the Savitzky-Golay window used
-  (None: the setting is skipped) and its sequence length after decimation."""
-
-  setting: Setting
-  frames: int
-  window: int | None
-  steps: int
-
-
-def prepare_setting(cfg: Config, setting: Setting, length: int) -> Prepared:
-  """The frame count, Savitzky-Golay window and model input length of `setting` on `length` samples."""
-  if setting.size > length:
-    return Prepared(setting, 0, None, 0)
-  frames = signals.num_frames(length, setting.size, setting.hop)
-  window = savgol_window(frames, cfg.savgol_window, cfg.savgol_order, cfg.savgol_rule)
-  if frames < setting.rate:
-    window = None
-  return Prepared(setting, frames, window, frames // setting.rate if window else 0)
-
-
-def setting_features(cfg: Config, prep: Prepared, x, cache_dir: str | None = None) -> np.ndarray:
-  """`signals.semg_features` of the raw recordings under one setting, cached as .npz.
-
-  Args:
-    cfg: the sweep's `Config`.
-    prep: the setting (`prepare_setting`; its window must not be None).
-    x: [n, 2, T] raw recordings.
-    cache_dir: folder of the cache files, or None.
-
-  Returns:
-    [n, 2, prep.steps] float32 features.
-  """
-  if prep.window is None:
-    raise ValueError(f'{prep.setting.label}: no Savitzky-Golay window fits, nothing to compute')
-  s = prep.setting
-  path = None
-  if cache_dir is not None:
-    name = f'features_N{s.size}_L{s.overlap}_rate{s.rate}_W{prep.window}.npz'
-    path = os.path.join(cache_dir, name)
-    if os.path.isfile(path):
-      with np.load(path, allow_pickle=False) as z:
-        if z['x'].shape == (x.shape[0], x.shape[1], prep.steps):
-          return z['x']
-  f = signals.semg_features(
-    x,
-    size=s.size,
-    hop=s.hop,
-    m=cfg.sampen_m,
-    r=cfg.sampen_r,
-    window=prep.window,
-    order=cfg.savgol_order,
-    factor=s.rate,
-  )
-  f = np.asarray(f, np.float32)
-  if path is not None:
-    os.makedirs(cache_dir, exist_ok=True)
-    np.savez(path, x=f)
-  return f
 
 
 def _table4_config(cfg: Config) -> table4_protocol.Config:
@@ -305,11 +221,11 @@ def best_setting(val_medians: dict[str, float]) -> str:
   return best
 
 
-def row_label(cfg: Config, prep: Prepared) -> str:
+def row_label(cfg: Config, setting: Setting, window: int | None) -> str:
   """A setting's row name; a scaled Savitzky-Golay window is named in it."""
-  label = prep.setting.label
-  if prep.window is not None and prep.window != cfg.savgol_window:
-    label += f' (Savitzky-Golay window {prep.window})'
+  label = setting.label
+  if window is not None and window != cfg.savgol_window:
+    label += f' (Savitzky-Golay window {window})'
   return label
 
 
@@ -357,46 +273,42 @@ class Results(NamedTuple):
   raw: dict
 
 
-def run(key, config: Config, data, *, progress: Callable[[int], None] | None = None,
-        features_dir: str | None = None) -> Results:  # fmt: skip
+def run(key, config: Config, data, *, progress: Callable[[int], None] | None = None) -> Results:
   """Fig. 3: every setting of the three panels, scored on validation and test.
 
   Args:
     key: the sweep's root key (splits from ('split', s), runs from ('fig3', s)).
     config: the sweep's `Config`.
-    data: `(x, labels)`: [n, 2, T] raw sEMG recordings and [n] int labels 0..6.
+    data: `(preprocess, labels)`: `preprocess(setting)` returns the setting's
+      `(frames, window, features)` (`signals.semg.sweep.setting_features`:
+      SampEn frame count, Savitzky-Golay window used or None when none fits,
+      [n, 2, T'] features or None), and [n] int labels 0..6.
     progress: called with 1 after each setting, or None.
-    features_dir: folder of the per-setting feature caches, or None.
 
   Returns:
     `Results`.
   """
-  x, labels = data
-  x = checks.check_array('recordings', x, ndim=3, kind='float')
-  labels = checks.check_labels('labels', labels, n=x.shape[0])
-  preps = [prepare_setting(config, s, x.shape[-1]) for s in settings(config)]
+  preprocess, labels = data
   val, test, info = {}, {}, []
   t_feat = t_train = 0.0
-  for prep in preps:
-    s = prep.setting
-    row = row_label(config, prep)
+  for s in settings(config):
+    t = time.perf_counter()
+    frames, window, features = preprocess(s)
+    t_feat += time.perf_counter() - t
+    row = row_label(config, s, window)
+    trained = features is not None
     info.append({
-      'label': s.label, 'row': row, 'N': s.size, 'L': s.overlap, 'hop': s.hop,
-      'rate': s.rate, 'frames': prep.frames, 'window': prep.window, 'steps': prep.steps,
-      'trained': prep.window is not None,
+      'label': s.label, 'row': row, 'N': s.size, 'L': s.overlap, 'hop': s.hop, 'rate': s.rate,
+      'frames': int(frames), 'window': window,
+      'steps': int(features.shape[-1]) if trained else 0, 'trained': trained,
     })  # fmt: skip
-    if prep.window is not None:
+    if trained:
       t = time.perf_counter()
-      f = setting_features(config, prep, x, features_dir)
-      t_feat += time.perf_counter() - t
-      t = time.perf_counter()
-      val[row], test[row] = setting_scores(key, config, jnp.asarray(f), labels)
+      val[row], test[row] = setting_scores(key, config, jnp.asarray(features), labels)
       t_train += time.perf_counter() - t
     if progress is not None:
       progress(1)
-  best = best_setting(
-    {row: float(np.median(v)) for row, v in val.items()}
-  )  # fmt: skip
+  best = best_setting({row: float(np.median(v)) for row, v in val.items()})
   raw = {'settings': info, 'val': val, 'test': test, 'best': best}
   return Results(table_records(config, raw), {'features_s': t_feat, 'training_s': t_train}, raw)
 
