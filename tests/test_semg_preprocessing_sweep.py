@@ -59,6 +59,9 @@ def test_settings_vary_one_parameter_around_the_paper():
   assert [s.overlap for s in sweep.panel_settings(cfg, 'L')] == [64, 96]
   with pytest.raises(ValueError, match='overlap L=128 must be smaller'):
     sweep.Config(overlaps=(128,))
+  with pytest.raises(ValueError, match='savgol_rule'):
+    sweep.Config(savgol_rule='shrink')
+  assert sweep.settings(sweep.Config(paper=(128, 0, 4)))[0] == sweep.Setting(128, 0, 4)
 
 
 def test_best_setting_is_chosen_on_validation():

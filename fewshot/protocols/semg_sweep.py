@@ -99,11 +99,15 @@ class Config:
     for name in ('frame_sizes', 'overlaps', 'rates', 'hidden', 'fc'):
       if not getattr(self, name):
         raise ValueError(f'Config.{name} must not be empty.')
-    for n in self.overlaps:
-      checks.check_int('Config.overlaps entries', n, low=0)
-    for name in ('frame_sizes', 'rates', 'hidden', 'fc', 'paper'):
-      for v in getattr(self, name)[1:] if name == 'paper' else getattr(self, name):
+    # Checked here so a bad value fails before any training (signals.semg.sweep.SAVGOL_RULES).
+    checks.check_choice('Config.savgol_rule', self.savgol_rule, ('skip', 'scale'))
+    for n in (*self.overlaps, self.paper[1]):
+      checks.check_int('Config overlaps', n, low=0)
+    for name in ('frame_sizes', 'rates', 'hidden', 'fc'):
+      for v in getattr(self, name):
         checks.check_int(f'Config.{name} entries', v)
+    checks.check_int('Config.paper N', self.paper[0])
+    checks.check_int('Config.paper rate', self.paper[2])
     for setting in settings(self):
       if setting.overlap >= setting.size:
         raise ValueError(
