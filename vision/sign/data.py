@@ -289,6 +289,7 @@ def autsl_samples(
   video_dir=None,
   timeout: float | None = 600.0,
   retry_failed: bool = False,
+  video_fn=None,
 ):
   """Sample ids, labels, signers and `.pose` paths of one AUTSL split.
 
@@ -309,7 +310,8 @@ def autsl_samples(
       (`LABEL_FILES`).
     video_dir: folder of the split's videos, if not `ROOT/{split}` (or
       `ROOT/{split}/{split}`, `ROOT/validation` for 'val').
-    timeout, retry_failed: see `extract_pose_files`.
+    timeout, retry_failed, video_fn: see `extract_pose_files` (the timeout
+      applies with workers >= 1).
 
   Returns:
     (ids [N] str, labels [N] int32, signers [N] int32, pose paths [N] str).
@@ -353,8 +355,9 @@ def autsl_samples(
       [v for v in videos.values() if v is not None],
       out,
       workers=workers,
-      timeout=timeout,
+      timeout=timeout if workers else None,
       retry_failed=retry_failed,
+      video_fn=video_fn,
     )
     paths, missing = _find_poses(rows, folders)
     failed = {**report.previously_failed, **report.failed}
@@ -412,7 +415,8 @@ def load_autsl(
     pad_to: pad to this many frames (so splits share one shape).
     extract, workers: extract missing poses from the split's videos (see
       `autsl_samples`).
-    **kwargs: `labels`, `video_dir`, `timeout`, `retry_failed` of `autsl_samples`.
+    **kwargs: `labels`, `video_dir`, `timeout`, `retry_failed`, `video_fn` of
+      `autsl_samples`.
 
   Returns:
     `AUTSLData`.
