@@ -214,6 +214,9 @@ def _extract_one(video: str, out_path: str, config: dict, video_fn=None) -> str 
 
 def _worker(conn, config: dict, video_fn) -> None:
   """A worker process: extracts the videos sent on `conn` one at a time until None or EOF."""
+  # So a video's time starts when a worker is there to take it, and so the parent
+  # can tell that this worker runs the same copy of this module as it does.
+  conn.send(('ready', os.path.abspath(__file__)))
   while True:
     try:
       task = conn.recv()
@@ -234,6 +237,18 @@ class _Slot:
     child.close()
     self.task, self.started = None, 0.0
 
+  def wait_ready(self, limit: float = 300.0) -> '_Slot':
+    try:
+      if self.conn.poll(limit) and self.conn.recv() == ('ready', os.path.abspath(__file__)):
+        return self
+    except (EOFError, OSError):
+      pass
+    self.stop(kill=True)
+    raise RuntimeError(
+      f'a pose-extraction worker process did not start (exit code {self.process.exitcode}); '
+      'see its error above.'
+    )
+
   def stop(self, kill: bool = False) -> None:
     if not kill:
       try:
@@ -247,22 +262,40 @@ class _Slot:
     self.conn.close()
 
 
+_forkserver_failed = []  # set when a forkserver worker could not start: spawn from then on
+
+
 def _context():
   # forkserver where there is one: workers fork from a clean single-threaded
   # server that has imported this module once, so replacing a dead worker costs
   # milliseconds, and no worker is a fork of this process's threads (XLA, PyAV).
-  if 'forkserver' in multiprocessing.get_all_start_methods():
+  # The server imports it from its own sys.path (Python 3.12 ignores the
+  # parent's), which may find another copy of the library: `_start` then
+  # falls back to spawn.
+  if 'forkserver' in multiprocessing.get_all_start_methods() and not _forkserver_failed:
     context = multiprocessing.get_context('forkserver')
     context.set_forkserver_preload([__name__])
     return context
   return multiprocessing.get_context('spawn')
 
 
+def _start(count: int, config, video_fn):
+  """`count` started workers and their context (spawn if forkserver's could not start)."""
+  context = _context()
+  try:
+    return context, [_Slot(context, config, video_fn).wait_ready() for _ in range(count)]
+  except RuntimeError:
+    if context.get_start_method() == 'spawn':
+      raise
+  _forkserver_failed.append(True)
+  context = _context()
+  return context, [_Slot(context, config, video_fn).wait_ready() for _ in range(count)]
+
+
 def _run_pool(todo, workers, timeout, config, video_fn, record):
   """Extracts `todo` [(video, target)] in `workers` processes, replacing any that dies or hangs."""
-  context = _context()
   pending = list(reversed(todo))
-  slots = [_Slot(context, config, video_fn) for _ in range(min(workers, len(todo)))]
+  context, slots = _start(min(workers, len(todo)), config, video_fn)
   try:
     while pending or any(s.task for s in slots):
       for i, slot in enumerate(slots):
@@ -273,7 +306,7 @@ def _run_pool(todo, workers, timeout, config, video_fn, record):
           except OSError:  # died idle: a fresh worker takes the video
             slot.stop(kill=True)
             pending.append(slot.task)
-            slots[i] = _Slot(context, config, video_fn)
+            slots[i] = _Slot(context, config, video_fn).wait_ready()
       busy = [s for s in slots if s.task]
       wait = None
       if timeout is not None:
@@ -305,7 +338,7 @@ def _run_pool(todo, workers, timeout, config, video_fn, record):
         slot.task = None
         if replace:
           slot.stop(kill=True)
-          slots[i] = _Slot(context, config, video_fn) if pending else slot
+          slots[i] = _Slot(context, config, video_fn).wait_ready() if pending else slot
         record(video, error, target)
   finally:
     for slot in slots:
