@@ -28,10 +28,18 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog='python -m vision.extract_poses', description=__doc__)
   parser.add_argument('videos', nargs='+', metavar='VIDEO', help='video files')
   parser.add_argument('--out', required=True, help='output folder for STEM.pose files')
-  parser.add_argument('--workers', type=int, default=1, help='worker processes (default 1)')
+  parser.add_argument(
+    '--workers',
+    type=int,
+    default=1,
+    help='worker processes (default 1; 0: in this process, no crash/timeout protection)',
+  )
   parser.add_argument('--shard', type=parse_shard, default=None, metavar='I/N')
   parser.add_argument(
-    '--timeout', type=float, default=600.0, help='seconds per video before its worker is killed'
+    '--timeout',
+    type=float,
+    default=600.0,
+    help='seconds per video before its worker is killed (default 600)',
   )
   parser.add_argument(
     '--retry-failed', action='store_true', help='retry the videos recorded as failed before'

@@ -110,7 +110,8 @@ class Config:
     min_languages, num_base: task (b): letters in >= min_languages languages,
       the first num_base alphabetically train the embedding.
     n_way, shots, n_query, episodes: task (b) episodes; shots=() skips task (b).
-    autsl_limit: read only the first N clips of each AUTSL split (None: all).
+    autsl_limit: read only the first N clips of each AUTSL split's labels file
+      (None: all); only those are extracted when poses are missing.
     held_out_signers: AUTSL: the share of the training split's signers held
       out to choose the epoch (rounded, at least one, at least one left to
       train on; this library's choice, the paper selects on the validation
