@@ -74,7 +74,8 @@ FEATURE_SETS = ('points', 'limbs', 'points+limbs')  # vision.FEATURE_SETS
 TEAMS = {'transformer': 'Team 1 (transformer, CTC)', 'bilstm': 'Team 2 (BiLSTM)'}
 ROWS = {fs: f'Holistic {fs}' for fs in FEATURE_SETS}
 TABLE1, PRESENCE, FEW_SHOT = '1', 'Section 5', 'Few-shot letters'
-TABLE1_TEST = '1, test split'  # AUTSL with test labels: Table 1's layout on the test split
+TABLE1_TEST = '1, test split'
+CONFUSIONS = 'Most confused classes'  # of the section 5 cell, by class name  # AUTSL with test labels: Table 1's layout on the test split
 # Section 5 analyses the paper's model and input.
 PRESENCE_CELL = ('bilstm', 'points+limbs')
 # Section 5's rows that count clips (rendered as integers).
@@ -109,7 +110,8 @@ class Config:
     min_languages, num_base: task (b): letters in >= min_languages languages,
       the first num_base alphabetically train the embedding.
     n_way, shots, n_query, episodes: task (b) episodes; shots=() skips task (b).
-    autsl_limit: read only the first N clips of each AUTSL split (None: all).
+    autsl_limit: read only the first N clips of each AUTSL split's labels file
+      (None: all); only those are extracted when poses are missing.
     held_out_signers: AUTSL: the share of the training split's signers held
       out to choose the epoch (rounded, at least one, at least one left to
       train on; this library's choice, the paper selects on the validation
@@ -187,7 +189,8 @@ class Results(NamedTuple):
       sizes, mean presence, the rank-sum test) and the few-shot letters table.
     timings: wall seconds per Table 1 cell and per task.
     accuracies: {row: {team: [R] accuracy of each run}} (Table 1).
-    presence: {'presence': [n] fraction of each evaluated clip, 'correct': [n] bool}.
+    presence: {'presence': [n] fraction of each evaluated clip, 'correct': [n] bool,
+      'label': [n] its class, 'predicted': [n] the class the section 5 cell predicted}.
     few_shot: {'letters': novel letters, 'accuracy': {embedding: {column: [episodes x runs]}}}
       or None.
     selected_epochs: {'kind feature_set': [R] the epoch each run's kept model
@@ -643,9 +646,10 @@ def table1(key, config: Config, data: SignData, split, reported, *, validate: bo
   Returns:
     ({table: {row: {team: [R] accuracies}}}, {(kind, feature_set): [N] bool
     correct, over every reported row}, {'kind feature_set': [R] the epoch of
-    each run's kept model}, {cell name: seconds}).
+    each run's kept model}, {cell name: seconds}, {(kind, feature_set): [N]
+    int32 class predicted by the run reporting each row, -1 elsewhere}).
   """
-  scores, correct, epochs, timings = {}, {}, {}, {}
+  scores, correct, epochs, timings, predicted = {}, {}, {}, {}, {}
   labels = np.asarray(data.features['y'])
   rows = np.concatenate([np.concatenate(r) for r in reported.values()])
   for kind in config.kinds:
@@ -659,6 +663,12 @@ def table1(key, config: Config, data: SignData, split, reported, *, validate: bo
       )  # fmt: skip
       pred = predict_runs(model, states, selected, rows, config.beam_width)
       hits, start = np.zeros(len(labels), bool), 0
+      classes, column = np.full(len(labels), -1, np.int32), 0
+      for runs_rows in reported.values():
+        for r, run_rows in enumerate(runs_rows):
+          classes[run_rows] = pred[r, column : column + len(run_rows)]
+          column += len(run_rows)
+      predicted[(kind, fs)] = classes
       for table, runs_rows in reported.items():
         width = sum(len(r) for r in runs_rows)
         accs, ok = run_accuracies(pred[:, start : start + width], labels, runs_rows)
@@ -668,7 +678,37 @@ def table1(key, config: Config, data: SignData, split, reported, *, validate: bo
       correct[(kind, fs)] = hits
       epochs[f'{kind} {fs}'] = np.asarray(states.best_epoch).tolist()
       timings[f'table1 {kind} {fs}'] = time.perf_counter() - started
-  return scores, correct, epochs, timings
+  return scores, correct, epochs, timings, predicted
+
+
+def confusion_pairs(labels, predicted, class_names, top: int = 10) -> list[tuple[str, str, int]]:
+  """The `top` most frequent confusions (true class, predicted class, clips), by name.
+
+  Args:
+    labels: [n] true classes.
+    predicted: [n] predicted classes (same shape).
+    class_names: the names of the classes, `class_names[k]` of class k.
+    top: at most this many pairs.
+
+  Returns:
+    [(true name, predicted name, count)] for true != predicted, most clips
+    first, ties in class order.
+  """
+  labels, predicted = np.asarray(labels), np.asarray(predicted)
+  if labels.shape != predicted.shape or labels.ndim != 1:
+    raise ValueError(f'labels {labels.shape} and predicted {predicted.shape} must be [n] alike.')
+  evaluation.checks.check_int('top', top)
+  k = len(class_names)
+  if labels.size and (
+    min(labels.min(), predicted.min()) < 0 or max(labels.max(), predicted.max()) >= k
+  ):
+    raise ValueError(f'classes must lie in [0, {k}) ({k} class names).')
+  cm = evaluation.confusion_matrix(labels, predicted, k)
+  cm = np.asarray(cm).copy()
+  np.fill_diagonal(cm, 0)
+  order = np.argsort(-cm, axis=None, kind='stable')[:top]
+  pairs = [(int(i // k), int(i % k)) for i in order]
+  return [(class_names[t], class_names[p], int(cm[t, p])) for t, p in pairs if cm[t, p] > 0]
 
 
 def few_shot(key, config: Config, data: SignData, like) -> dict:
@@ -826,7 +866,9 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
   train_rows, val_rows, reported, autsl = _folds(key, config, data)
   split = trainer.make_split(train_rows, val_rows)
   validate = autsl is not None
-  scores, correct, epochs, timings = table1(key, config, data, split, reported, validate=validate)
+  scores, correct, epochs, timings, predicted = table1(
+    key, config, data, split, reported, validate=validate
+  )
   tick()
   num_runs = len(train_rows)
   estimators, selection = _table1_words(config, data, num_runs, autsl)
@@ -843,6 +885,15 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
   hits = correct[cell][evaluated]
   tested = 'each once, by the fold holding it out' if autsl is None else 'the validation split'
   recs += _presence_records(hand_presence_analysis(presence, hits), cell, selection, tested)
+  labels = np.asarray(data.features['y'])[evaluated]
+  classes = predicted[cell][evaluated]
+  for true, pred, count in confusion_pairs(labels, classes, data.class_names):
+    recs.append(records_lib.record(
+      CONFUSIONS, f'{true} -> {pred}', 'clips', count, selection=selection,
+      estimator=f"number of clips of the row's true class recognised as its predicted class by "
+      f'{TEAMS[cell[0]]}, '
+      f'{ROWS[cell[1]]}; clips: {tested}, {len(labels)} in all',
+    ))  # fmt: skip
   tick()
 
   few = None
@@ -852,5 +903,5 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
     timings['few_shot'] = time.perf_counter() - started
     recs += _few_shot_records(config, few, selection)
   tick()
-  presence = {'presence': presence, 'correct': hits}
+  presence = {'presence': presence, 'correct': hits, 'label': labels, 'predicted': classes}
   return Results(recs, timings, scores[TABLE1], presence, few, epochs, scores.get(TABLE1_TEST))

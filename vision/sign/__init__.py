@@ -14,6 +14,8 @@
 
 from vision.sign.data import AUTSLData
 from vision.sign.data import FingerspellingLexicon
+from vision.sign.data import autsl_class_names
+from vision.sign.data import autsl_labels_file
 from vision.sign.data import autsl_samples
 from vision.sign.data import fingerspelling_lexicon_dir
 from vision.sign.data import load_autsl
@@ -21,6 +23,7 @@ from vision.sign.data import load_fingerspelling_lexicon
 from vision.sign.extract import ExtractionReport
 from vision.sign.extract import extract_pose_files
 from vision.sign.extract import parse_shard
+from vision.sign.extract import read_failures
 from vision.sign.extract import video_to_pose
 from vision.sign.features import FEATURE_SETS
 from vision.sign.features import FLIP_PERMUTATION
@@ -53,6 +56,8 @@ __all__ = [
   'NUM_POINTS',
   'PoseArrays',
   'PoseBatch',
+  'autsl_class_names',
+  'autsl_labels_file',
   'autsl_samples',
   'dominant_hand',
   'dominant_hand_presence',
@@ -69,6 +74,7 @@ __all__ = [
   'normalize_shoulders',
   'pad_poses',
   'parse_shard',
+  'read_failures',
   'pose_features',
   'pose_to_arrays',
   'read_pose',

@@ -16,15 +16,24 @@ laid out as the challenge distributed it::
     ROOT/train_labels.csv          # rows "signer0_sample1,118" (no header): sample id, class 0..225
     ROOT/val_labels.csv            # the validation ground truth, same format
     ROOT/test_labels.csv           # optional
+    ROOT/SignList_ClassId_TR_EN.csv  # optional: the signs' names (ClassId,TR,EN)
     ROOT/train/signer0_sample1_color.mp4   (and _depth.mp4; videos of the challenge)
     ROOT/poses/train/signer0_sample1.pose  # Holistic poses (any of the places below)
 
+The labels files are found under each name the published copies use
+(`LABEL_FILES`: `val_labels.csv`, OpenHands' `validation_labels.csv`,
+sign-language-datasets' `autsl_validation_labels.csv`, ChaLearn's
+`val/ground_truth.csv`, and the train/test equivalents) or given explicitly.
 A sample's `.pose` is looked for as `{id}.pose` or `{id}_color.pose` (what
 `python -m vision.extract_poses ROOT/train/*_color.mp4 --out ROOT/poses/train`
 writes) in `pose_dir`, `ROOT/poses/{split}`, `ROOT/holistic/{split}` (the
 layout of the sign-language-datasets Holistic archive, which names the
-validation split `validation`) and `ROOT/{split}`. With `extract=True` the
-poses of samples that have only their video are extracted first.
+validation split `validation`) and `ROOT/{split}`; its video as
+`{id}_color.mp4` in `video_dir`, `ROOT/{split}` or `ROOT/{split}/{split}`
+(the archives unpack into a folder of the split's name). With `extract=True`
+the poses of samples that have only their video are extracted first, after
+`limit` has cut the list, in worker processes that survive a crashed or hung
+extraction (`extract_pose_files`).
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ from vision.sign.poses import read_pose_arrays
 __all__ = [
   'AUTSLData',
   'FingerspellingLexicon',
+  'autsl_class_names',
+  'autsl_labels_file',
   'autsl_samples',
   'fingerspelling_lexicon_dir',
   'load_autsl',
@@ -169,6 +180,102 @@ def _find_poses(rows, folders):
   return paths, missing
 
 
+# The names each published copy gives a split's labels, in the order they are looked for:
+# the challenge's, OpenHands' (`validation_labels.csv`), sign-language-datasets'
+# (`autsl_*_labels.csv`), and ChaLearn's later `ground_truth.csv` inside the split folder.
+LABEL_FILES = {
+  'train': ('train_labels.csv', 'autsl_train_labels.csv', 'train/train_labels.csv'),
+  'val': (
+    'val_labels.csv',
+    'validation_labels.csv',
+    'autsl_validation_labels.csv',
+    'val/ground_truth.csv',
+    'validation/ground_truth.csv',
+  ),
+  'test': ('test_labels.csv', 'autsl_test_labels.csv', 'test/ground_truth.csv'),
+}
+CLASS_NAMES_FILE = 'SignList_ClassId_TR_EN.csv'
+
+
+def autsl_labels_file(root, split: str, labels=None) -> Path | None:
+  """The labels CSV of one AUTSL split: `labels` if given, else the one published name found.
+
+  Args:
+    root: the AUTSL folder.
+    split: 'train', 'val' or 'test'.
+    labels: an explicit CSV path (must exist), or None to look for
+      `LABEL_FILES[split]` under `root`.
+
+  Returns:
+    The path, or None when no file of those names exists.
+
+  Raises:
+    FileNotFoundError: an explicit `labels` that does not exist.
+    ValueError: two differing files found under different names (pass one).
+  """
+  checks.check_choice('split', split, AUTSL_SPLITS)
+  if labels is not None:
+    labels = Path(labels)
+    if not labels.is_file():
+      raise FileNotFoundError(f'AUTSL {split} labels not found: {labels}.')
+    return labels
+  found = [Path(root) / n for n in LABEL_FILES[split] if (Path(root) / n).is_file()]
+  if len({f.read_bytes() for f in found}) > 1:
+    raise ValueError(
+      f'{len(found)} different {split} label files in {root}: {[str(f) for f in found]}; '
+      'name the one to use (labels=, --labels SPLIT=CSV).'
+    )
+  return found[0] if found else None
+
+
+def autsl_class_names(path, num_classes: int = AUTSL_NUM_CLASSES) -> tuple | None:
+  """AUTSL's sign names from `SignList_ClassId_TR_EN.csv` (columns ClassId, TR, EN).
+
+  Args:
+    path: the CSV, or the AUTSL folder holding it.
+    num_classes: ids 0..num_classes-1 must each appear once.
+
+  Returns:
+    num_classes names, `names[k]` of class k: the English gloss, with the
+    Turkish one in parentheses where two classes share an English gloss; None
+    when `path` is a folder without the file.
+  """
+  path = Path(path)
+  if path.is_dir():
+    path = path / CLASS_NAMES_FILE
+    if not path.is_file():
+      return None
+  with open(path, 'rb') as f, checks.reading(path, 'UTF-8 CSV file'):
+    rows = list(csv.DictReader(f.read().decode('utf-8-sig').splitlines()))
+  missing = {'ClassId', 'TR', 'EN'} - set(rows[0] if rows else ())
+  if missing:
+    raise ValueError(f'{path} lacks the column(s) {sorted(missing)} (expected ClassId,TR,EN).')
+  names = {}
+  for line_no, row in enumerate(rows, start=2):
+    try:
+      k = int(row['ClassId'])
+    except ValueError:
+      raise ValueError(f'{path}:{line_no}: ClassId {row["ClassId"]!r} is not an integer.') from None
+    if k in names or not 0 <= k < num_classes:
+      raise ValueError(f'{path}:{line_no}: ClassId {k} repeated or outside [0, {num_classes}).')
+    names[k] = (row['EN'].strip() or row['TR'].strip(), row['TR'].strip())
+  if len(names) != num_classes:
+    absent = sorted(set(range(num_classes)) - set(names))
+    raise ValueError(f'{path} names {len(names)} of {num_classes} classes (missing {absent[:5]}).')
+  english = [names[k][0] for k in range(num_classes)]
+  return tuple(
+    f'{en} ({tr})' if english.count(en) > 1 else en
+    for en, tr in (names[k] for k in range(num_classes))
+  )
+
+
+def _video_folders(root: Path, split: str, video_dir) -> list[Path]:
+  """Where a split's `{id}_color.mp4` may be: ROOT/{split}, and the archives' nested folder."""
+  names = [split, 'validation'] if split == 'val' else [split]
+  folders = [Path(video_dir)] if video_dir is not None else []
+  return folders + [root / n for n in names] + [root / n / n for n in names]
+
+
 def autsl_samples(
   root,
   split: str,
@@ -176,6 +283,13 @@ def autsl_samples(
   num_classes: int = AUTSL_NUM_CLASSES,
   extract: bool = False,
   workers: int = 1,
+  *,
+  limit: int | None = None,
+  labels=None,
+  video_dir=None,
+  timeout: float | None = 600.0,
+  retry_failed: bool = False,
+  video_fn=None,
 ):
   """Sample ids, labels, signers and `.pose` paths of one AUTSL split.
 
@@ -183,51 +297,95 @@ def autsl_samples(
     root: the AUTSL folder (see the module docstring for the layout).
     split: 'train', 'val' or 'test'.
     pose_dir: folder holding this split's `.pose` files, if not one of the
-      default places.
+      default places; extracted poses are written there (default
+      `ROOT/poses/{split}`).
     num_classes: class ids must lie in [0, num_classes).
     extract: run Holistic (`extract_pose_files`) on the videos
-      `ROOT/{split}/{id}_color.mp4` of samples without a `.pose`, writing
-      `ROOT/poses/{split}/{id}_color.pose` (resumable).
+      `{id}_color.mp4` of samples without a `.pose` (resumable; a video
+      that failed before is not retried unless `retry_failed`).
     workers: worker processes for `extract`.
+    limit: keep only the first `limit` samples of the labels file, before
+      anything is extracted.
+    labels: the split's labels CSV, if not found under a published name
+      (`LABEL_FILES`).
+    video_dir: folder of the split's videos, if not `ROOT/{split}` (or
+      `ROOT/{split}/{split}`, `ROOT/validation` for 'val').
+    timeout, retry_failed, video_fn: see `extract_pose_files` (the timeout
+      applies with workers >= 1).
 
   Returns:
     (ids [N] str, labels [N] int32, signers [N] int32, pose paths [N] str).
 
   Raises:
-    FileNotFoundError: no labels file, or poses missing (naming how many and
-      the first, and the extraction command when the videos are there).
+    FileNotFoundError: no labels file (naming the names looked for), or
+      poses missing (naming how many, the first sample, the folders searched
+      for its pose and its video, and why it was not extracted).
   """
   checks.check_choice('split', split, AUTSL_SPLITS)
   root = Path(root)
-  labels_csv = root / f'{split}_labels.csv'
-  if not labels_csv.is_file():
-    raise FileNotFoundError(f'AUTSL labels not found: {labels_csv}.')
+  labels_csv = autsl_labels_file(root, split, labels)
+  if labels_csv is None:
+    raise FileNotFoundError(
+      f'AUTSL {split} labels not found: none of {list(LABEL_FILES[split])} in {root} '
+      '(or give the file: labels=, --labels SPLIT=CSV).'
+    )
   rows = _read_labels(labels_csv, num_classes)
-  folders = [Path(pose_dir)] if pose_dir is not None else []
-  folders += [root / 'poses' / split, root / 'holistic' / split, root / split]
+  if limit is not None:
+    checks.check_int('limit', limit)
+    rows = rows[:limit]
+  out = Path(pose_dir) if pose_dir is not None else root / 'poses' / split
+  folders = list(
+    dict.fromkeys([out, root / 'poses' / split, root / 'holistic' / split, root / split])
+  )
   if split == 'val':
     folders.append(root / 'holistic' / 'validation')
   paths, missing = _find_poses(rows, folders)
-  videos = [root / split / f'{m}_color.mp4' for m in missing]
-  hint = ''
-  if extract and missing:
+  video_folders = _video_folders(root, split, video_dir)
+
+  def video_of(sample):
+    names = [f / f'{sample}_color.mp4' for f in video_folders]
+    return next((v for v in names if v.is_file()), None)
+
+  videos = {m: video_of(m) for m in missing}
+  why = ''
+  if missing and extract and any(videos.values()):
     from vision.sign.extract import extract_pose_files
 
     report = extract_pose_files(
-      [v for v in videos if v.is_file()], root / 'poses' / split, workers=workers
+      [v for v in videos.values() if v is not None],
+      out,
+      workers=workers,
+      timeout=timeout if workers else None,
+      retry_failed=retry_failed,
+      video_fn=video_fn,
     )
     paths, missing = _find_poses(rows, folders)
-    if report.failed:
-      hint = f' Extraction failed for {len(report.failed)} video(s), e.g. {next(iter(report.failed.values()))}'
-  elif missing and videos[0].is_file():
-    hint = (
-      f' The videos are there: extract the poses with `python -m vision.extract_poses '
-      f'{root / split}/*_color.mp4 --out {root / "poses" / split}` (or extract=True).'
-    )
+    failed = {**report.previously_failed, **report.failed}
+    errors = {Path(v).name.removesuffix('_color.mp4'): e for v, e in failed.items()}
+    if missing and missing[0] in errors:
+      again = (
+        ' (recorded earlier; retry_failed / --retry-failed tries again)'
+        if (str(videos[missing[0]]) in report.previously_failed)
+        else ''
+      )
+      why = f' Extracting its video failed{again}: {errors[missing[0]]}'
+  if missing and not why:
+    video = videos.get(missing[0])
+    if video is None:
+      why = (
+        f' Nor is its video {missing[0]}_color.mp4 in {[str(f) for f in video_folders]} '
+        'to extract it from.'
+      )
+    elif not extract:
+      why = (
+        f' Its video {video} is there: extract the poses with `python -m vision.extract_poses '
+        f'{video.parent}/*_color.mp4 --out {out}` (or extract=True; --no-extract was given?).'
+      )
   if missing:
     raise FileNotFoundError(
       f'{len(missing)} of {len(rows)} {split} samples have no .pose file (first: {missing[0]}; '
-      f'looked in {[str(f) for f in folders]}).{hint}'
+      f'looked for {missing[0]}.pose and {missing[0]}_color.pose in '
+      f'{[str(f) for f in folders]}).{why}'
     )
   ids = np.array([s for s, _ in rows])
   signers = np.array([int(s.split('_')[0][len('signer') :]) for s in ids], np.int32)
@@ -243,6 +401,7 @@ def load_autsl(
   pad_to: int | None = None,
   extract: bool = False,
   workers: int = 1,
+  **kwargs,
 ) -> AUTSLData:
   """Reads one AUTSL split's Holistic poses into a padded batch.
 
@@ -251,19 +410,19 @@ def load_autsl(
     split: 'train', 'val' or 'test'.
     max_frames: subsample longer clips to this many frames (see `pad_poses`).
     pose_dir: see `autsl_samples`.
-    limit: read only the first `limit` samples (quick runs).
+    limit: only the first `limit` samples of the labels file (quick runs);
+      applied before any extraction, so only those are extracted.
     pad_to: pad to this many frames (so splits share one shape).
     extract, workers: extract missing poses from the split's videos (see
       `autsl_samples`).
+    **kwargs: `labels`, `video_dir`, `timeout`, `retry_failed`, `video_fn` of
+      `autsl_samples`.
 
   Returns:
     `AUTSLData`.
   """
   ids, labels, signers, paths = autsl_samples(
-    root, split, pose_dir, extract=extract, workers=workers
+    root, split, pose_dir, extract=extract, workers=workers, limit=limit, **kwargs
   )
-  if limit is not None:
-    checks.check_int('limit', limit)
-    ids, labels, signers, paths = ids[:limit], labels[:limit], signers[:limit], paths[:limit]
   clips = [read_pose_arrays(p) for p in paths]
   return AUTSLData(pad_poses(clips, max_frames=max_frames, pad_to=pad_to), labels, signers, ids)
