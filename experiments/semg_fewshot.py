@@ -36,7 +36,6 @@ import signals
 from evaluation import plots
 from evaluation import records as records_lib
 from evaluation import reports
-from evaluation.keys import named_key
 from experiments import cli
 from experiments.configs.semg_fewshot import Config
 from experiments.configs.semg_fewshot import get_config
@@ -69,15 +68,7 @@ def load_features(cfg: Config, out_dir: str, data_path: str | None, key):
   if os.path.isfile(cache):
     with np.load(cache, allow_pickle=False) as z:
       return z['x'], z['labels']
-  if data_path is None:
-    ds = signals.synthetic_semg(named_key(key, 'data'), cfg.subjects, cfg.recordings_per_class)
-  else:
-    ds = signals.load_semg_dataset(data_path, expected_channels=2)
-  if ds.num_classes != 7:
-    raise ValueError(
-      f'the paper protocol needs 7 classes (C1-C4 seen, C5-C7 unseen); '
-      f'the data has {ds.num_classes}: {ds.class_names}'
-    )
+  ds = signals.paper_recordings(key, data_path, cfg.subjects, cfg.recordings_per_class)
   x = np.asarray(signals.semg_features(ds.x))
   np.savez(cache, x=x, labels=ds.labels, class_names=np.array(ds.class_names))
   return x, ds.labels

@@ -34,7 +34,6 @@ from tqdm.auto import tqdm
 import signals
 from evaluation import records as records_lib
 from evaluation import reports
-from evaluation.keys import named_key
 from experiments import cli
 from experiments.configs.semg_preprocessing_sweep import get_config
 from fewshot.protocols import semg_sweep as protocol
@@ -50,15 +49,7 @@ PANEL_NAMES = {'N': 'frame size N', 'L': 'overlap L', 'rate': 'downsampling rate
 
 def load_recordings(cfg, data_path: str | None, key):
   """[n, 2, T] raw recordings and [n] labels 0..6: the synthetic default or `data_path`."""
-  if data_path is None:
-    ds = signals.synthetic_semg(named_key(key, 'data'), cfg.subjects, cfg.recordings_per_class)
-  else:
-    ds = signals.load_semg_dataset(data_path, expected_channels=2)
-  if ds.num_classes != 7:
-    raise ValueError(
-      f'the sweep trains the base model on the 7 classes; the data has {ds.num_classes}: '
-      f'{ds.class_names}'
-    )
+  ds = signals.paper_recordings(key, data_path, cfg.subjects, cfg.recordings_per_class)
   return np.asarray(ds.x, np.float32), np.asarray(ds.labels)
 
 

@@ -21,6 +21,7 @@ from signals.semg import decimate
 from signals.semg import frame
 from signals.semg import load_semg_dataset
 from signals.semg import num_frames
+from signals.semg import paper_recordings
 from signals.semg import sampen
 from signals.semg import save_semg_dataset
 from signals.semg import savgol

@@ -168,7 +168,14 @@ def test_strict_rows_read_no_c5_c7_recording_beyond_their_shots(monkeypatch, toy
   def strict(ctx):
     epochs, raw = protocol.budgets(ctx)
     dl_tl = protocol.dl_tl(ctx, base, draws, epochs, oracle=False)
-    fsl = protocol.fsl_test(ctx, base, {}, draws, oracle=False, methods=('CP', 'CP (raw features)'))
+    fsl = protocol.fsl_test(
+      ctx,
+      protocol.fsl_embeddings(ctx, base, {}),
+      {},
+      draws,
+      oracle=False,
+      methods=('CP', 'CP (raw features)'),
+    )
     return epochs, raw, dl_tl, fsl
 
   first = strict(ctx)
@@ -211,6 +218,20 @@ def test_strict_rows_read_no_c5_c7_recording_beyond_their_shots(monkeypatch, toy
   for a, b in ((first[2], second[2]), (first[3], second[3])):
     assert jax.tree.map(lambda u, v: u == v, a, b) == jax.tree.map(lambda u: True, a)
   # The oracle rows do read them.
-  o1 = protocol.fsl_test(ctx, base, {}, draws, oracle=True, methods=('CP (raw features)',))
-  o2 = protocol.fsl_test(ctx2, base, {}, draws, oracle=True, methods=('CP (raw features)',))
+  o1 = protocol.fsl_test(
+    ctx,
+    protocol.fsl_embeddings(ctx, base, {}),
+    {},
+    draws,
+    oracle=True,
+    methods=('CP (raw features)',),
+  )
+  o2 = protocol.fsl_test(
+    ctx2,
+    protocol.fsl_embeddings(ctx2, base, {}),
+    {},
+    draws,
+    oracle=True,
+    methods=('CP (raw features)',),
+  )
   assert o1 != o2

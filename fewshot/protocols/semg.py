@@ -1041,15 +1041,27 @@ def episode_queries(key, num_episodes: int, n_way: int) -> np.ndarray:
   return np.asarray(jax.random.randint(key, (num_episodes,), 0, n_way))
 
 
-def _fsl_classifier(ctx, s, method, emb_base, emb_sia, siamese):
+def fsl_embeddings(ctx: Context, base, siamese) -> dict:
+  """Every seed's copy of the data embedded once: {'base' or siamese method: [R, n, D]}.
+
+  'base' is the plain base model's embedder (the metric methods); each
+  siamese method's entry is its twin's embedder.
+  """
+  x_runs = ctx.x.reshape(ctx.cfg.num_seeds, ctx.n, *ctx.x.shape[1:])  # seed s's copy
+  out = {'base': embeddings(*base[False], x_runs)}
+  out.update({m: embeddings(model, fs, x_runs) for m, (model, fs) in siamese.items()})
+  return out
+
+
+def _fsl_classifier(ctx, s, method, emb, siamese):
   """(embeddings [n, D] of seed s's copy, classifier) of one FSL method or raw baseline."""
   if method in RAW_BASELINES:
     n = ctx.n
     return ctx.x[s * n : (s + 1) * n].reshape(n, -1), RAW_BASELINES[method]
   if method not in siamese:
-    return emb_base[s], classifiers.METRIC_CLASSIFIERS[method]
+    return emb['base'][s], classifiers.METRIC_CLASSIFIERS[method]
   head = siamese_lib.head_params(jax.tree.map(lambda a: a[s], siamese[method][1].best_params))
-  return emb_sia[method][s], classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
+  return emb[method][s], classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
 
 
 @functools.partial(jax.jit, static_argnames=('n_way',))
@@ -1068,7 +1080,7 @@ def _fsl_methods() -> tuple[str, ...]:
   return (*FSL_METHODS, *RAW_BASELINES)
 
 
-def fsl_test(ctx: Context, base, siamese, draws: dict, *, oracle: bool, methods=None) -> dict:
+def fsl_test(ctx: Context, emb: dict, siamese, draws: dict, *, oracle: bool, methods=None) -> dict:
   """Table IX's primary estimator: every FSL method classifies the seed's whole C5-C7 test split.
 
   For every (seed, nu, draw) the support is that draw's nu shots per class
@@ -1084,16 +1096,13 @@ def fsl_test(ctx: Context, base, siamese, draws: dict, *, oracle: bool, methods=
     {method: (per-seed means {'k=<nu>': [R]}, per draw {'k=<nu>': [R][D]})}.
   """
   cfg = ctx.cfg
-  x_runs = ctx.x.reshape(cfg.num_seeds, ctx.n, *ctx.x.shape[1:])
-  emb_base = embeddings(*base[False], x_runs)
-  emb_sia = {m: embeddings(model, fs, x_runs) for m, (model, fs) in siamese.items()}
   y = ctx.y_unseen[: ctx.n]
   rename = lambda cells: {c.replace('ν=', 'k='): v for c, v in cells.items()}
   out = {}
   for method in _fsl_methods() if methods is None else methods:
     scores, order = [], []
     for s in range(cfg.num_seeds):
-      emb, clf = _fsl_classifier(ctx, s, method, emb_base, emb_sia, siamese)
+      e, clf = _fsl_classifier(ctx, s, method, emb, siamese)
       if not isinstance(clf, jax.tree_util.Partial):
         clf = jax.tree_util.Partial(clf)
       test = restrict(ctx.splits[s].test, y)
@@ -1102,7 +1111,7 @@ def fsl_test(ctx: Context, base, siamese, draws: dict, *, oracle: bool, methods=
         support = np.stack([
           np.concatenate([draws[(s, nu, d)], extra]) for d in range(cfg.draws)
         ])  # fmt: skip
-        f1 = _draw_f1(clf, emb, support, y[support], test, y[test], n_way=3)
+        f1 = _draw_f1(clf, e, support, y[support], test, y[test], n_way=3)
         scores += np.asarray(f1).tolist()
         order += [(s, nu, d) for d in range(cfg.draws)]
       if ctx.progress is not None:
@@ -1112,7 +1121,7 @@ def fsl_test(ctx: Context, base, siamese, draws: dict, *, oracle: bool, methods=
   return out
 
 
-def table9_episodes(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
+def table9_episodes(ctx: Context, emb: dict, siamese) -> tuple[dict, dict, int]:
   """Table IX's second estimator, the paper's: F1 over 3-way k-shot episodes of C5-C7.
 
   Support from each seed's training split (with replacement, eq. (13)),
@@ -1129,9 +1138,6 @@ def table9_episodes(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
     per class drawn per episode).
   """
   cfg = ctx.cfg
-  x_runs = ctx.x.reshape(cfg.num_seeds, ctx.n, *ctx.x.shape[1:])  # seed s's copy
-  emb_base = embeddings(*base[False], x_runs)  # (R, n, D)
-  emb_sia = {m: embeddings(model, fs, x_runs) for m, (model, fs) in siamese.items()}
   sup_idx = [restrict(s.train, ctx.y_unseen) for s in ctx.splits]
   test_idx = [restrict(s.test, ctx.y_unseen) for s in ctx.splits]
   per_class = cfg.n_query if cfg.query == 'class' else 1
@@ -1140,13 +1146,13 @@ def table9_episodes(ctx: Context, base, siamese) -> tuple[dict, dict, int]:
   table_mean = {m: {f'k={k}': [] for k in cfg.shots} for m in FSL_METHODS}
   for s in range(cfg.num_seeds):
     for method in FSL_METHODS:
-      emb, clf = _fsl_classifier(ctx, s, method, emb_base, emb_sia, siamese)
+      e, clf = _fsl_classifier(ctx, s, method, emb, siamese)
       for k in cfg.shots:
         res = episodes.evaluate_episodes(
           named_key(ctx.root_key, 'episodes', s, f'k{k}'),
-          emb[sup_idx[s]],
+          e[sup_idx[s]],
           ctx.y_unseen[sup_idx[s]],
-          emb[test_idx[s]],
+          e[test_idx[s]],
           ctx.y_unseen[test_idx[s]],
           classifier=clf,
           n_way=3,
@@ -1186,7 +1192,8 @@ def oracle_rows(n_val: int) -> dict:
 
 
 def _wording(cfg: Config, n_query: int, n_val: int) -> dict:
-  """{table: (estimator, selection)} of every table `run` computes."""
+  """{table: (estimator, selection)} of every table `run` computes; a selection is a str, or
+  `selection(row, column) -> str` where rows were selected differently."""
   over = f'median and IQR over {cfg.num_seeds} seeds'
   f1 = lambda task: f"weighted F1 ({task}) of each seed's model on that seed's test split; {over}"
   stop = lambda task: f"epochs: early stopping on the seed's labelled {task} validation split"
@@ -1213,10 +1220,17 @@ def _wording(cfg: Config, n_query: int, n_val: int) -> dict:
     f"{cfg.episodes} 3-way episodes per seed (support of k per class from the seed's C5-C7 "
     f'training split, with replacement; {queries})'
   )
+  given = f"the seed's {n_val} labelled C5-C7 validation recordings"
   oracle = (
-    f"the seed's {n_val} labelled C5-C7 validation recordings: DL and TL stop early on them "
-    '(best epoch kept); the FSL methods get them as extra support; ' + embed
+    f'{given}: DL and TL stop early on them (best epoch kept); the FSL methods get them as '
+    'extra support; ' + embed
   )
+  # The raw-feature baselines train nothing, so nothing chose their epochs.
+  raw = (
+    'no labelled C5-C7 recording beyond the support; nothing is trained (the standardised '
+    'features themselves), so nothing was selected'
+  )
+  raw_oracle = {oracle_rows(n_val)[m] for m in RAW_BASELINES}
   return {
     'IV': (f1('C1-C7'), stop('C1-C7')),
     'V': (
@@ -1233,8 +1247,13 @@ def _wording(cfg: Config, n_query: int, n_val: int) -> dict:
     ),
     'VII': (draws, budget),
     'VIII': (draws, budget + base + f'; frozen layers: {cfg.tl_frozen} (fixed)'),
-    'IX': (draws, fsl),
-    'oracle': (draws, oracle),
+    'IX': (draws, lambda row, col: raw if row in RAW_BASELINES else fsl),
+    'oracle': (
+      draws,
+      lambda row, col: (
+        f'{given} as extra support; nothing is trained' if row in raw_oracle else oracle
+      ),
+    ),
     'IX_episodes': (f"weighted F1 of all queries of a seed's {episodes_of}, pooled; {over}", fsl),
     'IX_episode_mean': (
       f"mean over a seed's {episodes_of} of each episode's weighted F1; {over}",
@@ -1256,6 +1275,7 @@ def _finding(cfg: Config, summary: dict, wording: dict) -> list[records_lib.Reco
   for row, table, src, prefix in sources:
     cells = {str(nu): summary[table][src][f'{prefix}={nu}'] for nu in cols}
     estimator, selection = wording[table]
+    selection = selection(src, None) if callable(selection) else selection
     selection = f'methods fixed in advance (DL, TL, {", ".join(FINDING_FSL)}); {selection}'
     out += records_lib.from_summary(
       'finding', {row: cells}, estimator=estimator, selection=selection
@@ -1279,27 +1299,9 @@ def table_records(cfg: Config, raw: dict, n_query: int, n_val: int) -> list[reco
   for table, (estimator, selection) in wording.items():
     if table in summary:
       out += records_lib.from_summary(
-        table, summary[table], estimator=estimator, selection=_raw_rows(selection)
+        table, summary[table], estimator=estimator, selection=selection
       )
   return out + _finding(cfg, summary, wording)
-
-
-def _raw_rows(selection: str) -> Callable[[str, str], str]:
-  """A row's selection: the raw-feature baselines train nothing, so no epochs were chosen."""
-  raw = (
-    'no labelled C5-C7 recording beyond the support; nothing is trained (the standardised '
-    'features themselves), so nothing was selected'
-  )
-  oracle_raw = tuple(f'{m},' for m in RAW_BASELINES)
-
-  def select(row: str, column: str) -> str:
-    if row in RAW_BASELINES:
-      return raw
-    if row.startswith(oracle_raw):
-      return selection.split(':')[0] + ' as extra support; nothing is trained'
-    return selection
-
-  return select
 
 
 class Results(NamedTuple):
@@ -1368,16 +1370,17 @@ def run(key, config: Config, data, *, progress=None, checkpoint_dir=None) -> Res
   keep('VIII', {'TL': strict['TL']})
   raw['VI'] = timed('table_vi', table6, ctx, base)
   sia = timed('siamese', siamese_models, ctx, base)
-  keep('IX', timed('table_ix', fsl_test, ctx, base, sia, draws, oracle=False))
+  emb = fsl_embeddings(ctx, base, sia)
+  keep('IX', timed('table_ix', fsl_test, ctx, emb, sia, draws, oracle=False))
   n_val = len(restrict(ctx.splits[0].val, ctx.y_unseen))
   if config.oracle:
     rows_ = oracle_rows(n_val)
     oracle = timed('oracle_dl_tl', dl_tl, ctx, base, draws, epochs, oracle=True)
-    oracle.update(timed('oracle_fsl', fsl_test, ctx, base, sia, draws, oracle=True))
+    oracle.update(timed('oracle_fsl', fsl_test, ctx, emb, sia, draws, oracle=True))
     rename = lambda cells: {c.replace('k=', 'ν='): v for c, v in cells.items()}
     keep('oracle', {rows_[m]: tuple(map(rename, v)) for m, v in oracle.items()})
   raw['IX_episodes'], raw['IX_episode_mean'], n_query = timed(
-    'table_ix_episodes', table9_episodes, ctx, base, sia
+    'table_ix_episodes', table9_episodes, ctx, emb, sia
   )
   raw['per_draw'] = per_draw
   return Results(table_records(config, raw, n_query, n_val), timings, raw, n_query, n_val)

@@ -11,6 +11,7 @@ from signals.semg.data import CLASS_NAMES
 from signals.semg.data import SEMGDataset
 from signals.semg.data import load_semg_dataset
 from signals.semg.data import save_semg_dataset
+from signals.semg.synthetic import paper_recordings
 from signals.semg.synthetic import synthetic_semg
 from signals.semg.transforms import decimate
 from signals.semg.transforms import frame

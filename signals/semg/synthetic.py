@@ -32,9 +32,11 @@ import jax
 import numpy as np
 import scipy.fft
 
+from evaluation.keys import named_key
 from evaluation.keys import numpy_rng
 from signals.semg.data import CLASS_NAMES
 from signals.semg.data import SEMGDataset
+from signals.semg.data import load_semg_dataset
 
 # --------------------------------------------------------------------------
 # Synthetic sEMG: the embedded default data.
@@ -475,3 +477,29 @@ def synthetic_semg(
   return SEMGDataset(
     x=x, labels=labels, subjects=subjects, sessions=sessions, class_names=CLASS_NAMES, fs=fs
   )
+
+
+def paper_recordings(
+  key: jax.Array, data_path: str | None, num_subjects: int, recordings_per_class: int
+) -> SEMGDataset:
+  """The recordings of the paper's seven drills: `data_path`'s, or the synthetic default.
+
+  Args:
+    key: the experiment's root key; the synthetic data come from ('data').
+    data_path: anything `load_semg_dataset` reads (two channels), or None for
+      `synthetic_semg(named_key(key, 'data'), num_subjects, recordings_per_class)`.
+    num_subjects, recordings_per_class: size of the synthetic default.
+
+  Raises:
+    ValueError: the data do not have the paper's 7 classes.
+  """
+  if data_path is None:
+    ds = synthetic_semg(named_key(key, 'data'), num_subjects, recordings_per_class)
+  else:
+    ds = load_semg_dataset(data_path, expected_channels=2)
+  if ds.num_classes != 7:
+    raise ValueError(
+      'the paper protocol needs 7 classes (C1-C4 seen, C5-C7 unseen); '
+      f'the data has {ds.num_classes}: {ds.class_names}'
+    )
+  return ds
