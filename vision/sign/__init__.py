@@ -8,6 +8,8 @@
   OpenPose JSON, AUTSL's BODY_135); padded batches with lengths;
   pose-format's missing-point interpolation.
 * `frame_features`: per-clip `[T, D]` image features (Team 1's baselines).
+* `inputs`: the experiment's input of Holistic (and OpenPose) poses, and the
+  columns of each Table 1 row.
 * `features`: shoulder normalisation, limb angles and lengths, horizontal
   flip (each equal to pose-format's), and the model input of section 3.2.
 * `presence`: per-frame hand presence and the dominant hand's share of frames
@@ -23,6 +25,7 @@ from vision.sign.data import autsl_openpose_paths
 from vision.sign.data import autsl_samples
 from vision.sign.data import fingerspelling_lexicon_dir
 from vision.sign.data import load_autsl
+from vision.sign.data import load_autsl_splits
 from vision.sign.data import load_fingerspelling_lexicon
 from vision.sign.extract import ExtractionReport
 from vision.sign.extract import extract_pose_files
@@ -43,6 +46,10 @@ from vision.sign.features import pose_features
 from vision.sign.features import upper_body_columns
 from vision.sign.frame_features import FrameFeatures
 from vision.sign.frame_features import load_frame_features
+from vision.sign.inputs import OPENPOSE_ROWS
+from vision.sign.inputs import PoseInputs
+from vision.sign.inputs import frame_feature_inputs
+from vision.sign.inputs import pose_inputs
 from vision.sign.layouts import HOLISTIC
 from vision.sign.layouts import OPENPOSE
 from vision.sign.layouts import OPENPOSE_135
@@ -67,6 +74,11 @@ __all__ = [
   'FLIP_PERMUTATION',
   'FingerspellingLexicon',
   'FrameFeatures',
+  'OPENPOSE_ROWS',
+  'PoseInputs',
+  'frame_feature_inputs',
+  'load_autsl_splits',
+  'pose_inputs',
   'HOLISTIC',
   'OPENPOSE',
   'OPENPOSE_135',

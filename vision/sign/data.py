@@ -58,6 +58,7 @@ __all__ = [
   'autsl_labels_file',
   'autsl_openpose_paths',
   'autsl_samples',
+  'load_autsl_splits',
   'fingerspelling_lexicon_dir',
   'load_autsl',
   'load_fingerspelling_lexicon',
@@ -499,3 +500,45 @@ def load_autsl(
       other = pad_poses(op_clips, max_frames=max_frames, pad_to=pad_to)
   poses = pad_poses(clips, max_frames=max_frames, pad_to=pad_to)
   return AUTSLData(poses, labels, signers, ids, other)
+
+
+def load_autsl_splits(root, splits, max_frames: int | None = None, **kwargs):
+  """Several AUTSL splits in one padded batch (`load_autsl` of each, padded to `max_frames`).
+
+  Args:
+    root: the AUTSL folder.
+    splits: e.g. ('train', 'val', 'test').
+    max_frames: subsample and pad every clip to this many frames.
+    **kwargs: `load_autsl`'s (limit, extract, workers, interpolate,
+      openpose, labels as {split: CSV}, ...).
+
+  Returns:
+    (`AUTSLData` of all clips, split by split, its `openpose` None unless
+    every split has OpenPose poses; (rows of each split)).
+
+  Raises:
+    FileNotFoundError: OpenPose poses for some splits but not all.
+  """
+  labels = dict(kwargs.pop('labels', None) or {})
+  parts = [
+    load_autsl(root, s, max_frames, pad_to=max_frames, labels=labels.get(s), **kwargs)
+    for s in splits
+  ]
+  stack = lambda batches: PoseBatch(*(np.concatenate(a) for a in zip(*batches)))
+  have = [p.openpose is not None for p in parts]
+  if any(have) and not all(have):
+    lacking = [s for s, h in zip(splits, have) if not h]
+    raise FileNotFoundError(
+      f'AUTSL OpenPose poses found for some splits but not for {lacking} (looked in '
+      f'{Path(root) / "openpose"}/SPLIT): the OpenPose rows need every split reported.'
+    )
+  sizes = np.cumsum([0] + [len(p.labels) for p in parts])
+  rows = tuple(np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+  data = AUTSLData(
+    stack([p.poses for p in parts]),
+    np.concatenate([p.labels for p in parts]),
+    np.concatenate([p.signers for p in parts]),
+    np.concatenate([p.ids for p in parts]),
+    stack([p.openpose for p in parts]) if all(have) else None,
+  )
+  return data, rows
