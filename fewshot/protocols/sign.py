@@ -722,8 +722,11 @@ def _cell_input(config: Config, data: SignData, kind: str, cell: str):
   """(features dict, flip) a team trains on in a cell (module doc, `Config.team1_upper_body`)."""
   frames = {FRAME_ROW.format(n): f for n, f in (data.frame_features or {}).items()}
   if cell in frames:
-    x, mask = frames[cell]['x'], frames[cell]['mask']
-    return {'x': jnp.asarray(x), 'mask': jnp.asarray(mask), 'y': data.features['y']}, False
+    # Image features cannot be mirrored: the mirrored copy is the clip itself, so the step (and
+    # its compiled program, for inputs of one shape) is the pose rows' and the flip a no-op.
+    x = jnp.asarray(frames[cell]['x'])
+    out = {'x': x, 'mask': jnp.asarray(frames[cell]['mask']), 'y': data.features['y']}
+    return ({**out, 'x_flip': x} if config.flip else out), config.flip
   columns = np.asarray(data.columns[cell], bool)
   if kind == 'transformer' and config.team1_upper_body:
     if data.upper_body is None:
