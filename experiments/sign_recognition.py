@@ -73,7 +73,7 @@ def lexicon_data(cfg, frame_dirs=None) -> protocol.SignData:
   source = f'fingerspelling lexicon, {len(labels)} clips, {len(names)} sign languages'
   return _inputs(
     cfg, lex.poses, labels, names, frames=frames, lexicon=lex, source=_source(source, cfg, None, frames),
-    absent='needs OpenPose poses: the lexicon has only Holistic poses (AUTSL with OpenPose has them)',
+    absent='needs OpenPose poses; the lexicon has only Holistic poses, AUTSL can have both',
   )  # fmt: skip
 
 

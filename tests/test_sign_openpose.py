@@ -179,3 +179,35 @@ def test_unknown_pose_and_bad_frame_features_named(files, tmp_path):
     vision.load_frame_features(tmp_path, ['d'])
   with pytest.raises(FileNotFoundError, match='folder not found'):
     vision.load_frame_features(tmp_path / 'nope', ['a'])
+
+
+def test_table1_cells_and_team1_upper_body_input(files):
+  import dataclasses
+
+  from fewshot.protocols import sign as protocol
+
+  holistic = vision.read_pose_arrays(files['holistic'])
+  openpose = vision.read_pose_arrays(files['openpose_135'])
+  batches = [vision.pad_poses([c, c], max_frames=8) for c in (holistic, openpose)]
+  inputs = vision.pose_inputs(*batches[:1], [0, 1], openpose=batches[1])
+  data = protocol.SignData(**inputs._asdict(), class_names=('a', 'b'))
+  assert set(inputs.columns) == {'points', 'limbs', 'points+limbs', 'OpenPose', 'OpenPose+Holistic'}
+  np.testing.assert_array_equal(inputs.columns['points+limbs'][:379], True)
+  assert not inputs.columns['points+limbs'][379:].any() and inputs.columns['OpenPose'][379:].all()
+  cfg = protocol.Config(feature_sets=('points', 'points+limbs'))
+  cells = protocol.table1_cells(cfg, data)
+  assert cells == {
+    'points': [('ablation', 'Holistic points')],
+    'points+limbs': [('ablation', 'Holistic points+limbs'), ('paper', 'Holistic')],
+    'OpenPose': [('paper', 'OpenPose')],
+    'OpenPose+Holistic': [('paper', 'OpenPose+Holistic')],
+  }
+  x, flip = protocol._cell_input(cfg, data, 'transformer', 'OpenPose+Holistic')
+  assert flip and np.array_equal(x['x'], data.features['x'])
+  team1 = dataclasses.replace(cfg, team1_upper_body=True)
+  x, flip = protocol._cell_input(team1, data, 'transformer', 'OpenPose+Holistic')
+  kept = np.abs(np.asarray(x['x'])).sum((0, 1)) > 0
+  assert not flip and kept.any() and not kept[~inputs.upper_body].any()
+  assert protocol._cell_input(team1, data, 'bilstm', 'OpenPose')[1]  # Team 2 unchanged
+  with pytest.raises(ValueError, match='rows'):
+    protocol.Config(rows=('Kinect',))

@@ -199,6 +199,10 @@ def read_pose_arrays(path, person: int = 0, layout=None, interpolate: bool = Fal
   """
   pose = read_pose(path)
   if interpolate:
+    found = layouts.layout_of_components([c.name for c in pose.header.components])
+    if found is not None:  # only the kept points (pose-format interpolates point by point)
+      names = [c for c, _ in found.components]
+      pose = pose.get_components(names, {c: list(p) for c, p in found.components})
     pose = interpolate_missing(pose)
   return pose_to_arrays(pose, person=person, source=os.fspath(path), layout=layout)
 
