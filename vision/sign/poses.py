@@ -137,7 +137,11 @@ def pose_to_arrays(pose, person: int = 0, source: str = 'pose', layout=None) -> 
     layout = found
   if layout is None or layout is not found:
     expected = {n: [c for c, _ in lay.components] for n, lay in layouts.LAYOUTS.items()}
-    first = layout.components[0][0] if layout is not None else COMPONENTS[0]
+    # Name the first missing component of the layout asked for, or of the nearest one.
+    near = layout or max(
+      layouts.LAYOUTS.values(), key=lambda x: sum(c in names for c, _ in x.components)
+    )
+    first = next((c for c, _ in near.components if c not in names), near.components[0][0])
     raise ValueError(
       f'{source}: no {first} component (components: {names}); expected a MediaPipe '
       f'Holistic or OpenPose pose as written by pose-format (components per layout: {expected}).'
