@@ -2,24 +2,25 @@
 
     python -m experiments.sign_recognition [--quick] [--out runs/sign_recognition] [--data-root AUTSL]
         [--workers N] [--no-extract] [--retry-failed] [--labels SPLIT=CSV ...] [--class-names CSV]
+        [--frame-features NAME=DIR ...] [--set interpolate=True] [--set team1_upper_body=True]
 
 Without --data-root it runs on spoken-to-signed's fingerspelling lexicon; with
 it, on AUTSL as distributed (`vision.load_autsl`: labels files under every
 published name, or --labels; poses extracted with --workers processes from
 the videos of the samples that lack them, after `autsl_limit` has cut each
 split, unless --no-extract; sign names from SignList_ClassId_TR_EN.csv or
---class-names). The script loads the poses, computes the features and
-the dominant hand's presence (`vision`) and calls
-`fewshot.protocols.sign.run`. The run folder holds:
+--class-names; OpenPose poses in ROOT/openpose/SPLIT add the OpenPose rows).
+--frame-features: an image-feature row per folder of per-clip [T, D] arrays;
+interpolate: pose-format's missing-point interpolation; team1_upper_body:
+Team 1's input as the paper's (upper-body coordinates). The script loads
+the inputs (`vision`) and calls `fewshot.protocols.sign.run`. The run folder holds:
 
     config.json   the settings of the run and the data source
-    results.json  the records (Table 1, section 5, few-shot letters), seconds per
-                  stage, per-fold accuracies, per-clip presence and outcome,
-                  per-episode few-shot accuracies
-    tables.md     the three tables rendered from the records
+    results.json  the records, seconds per stage, per-fold accuracies, rows not run,
+                  per-clip presence and outcome, per-episode few-shot accuracies
+    tables.md     the tables: Table 1, Holistic feature sets, section 5, few-shot letters
     figure6.png   histogram of the dominant hand's share of frames, correct vs incorrect
-    confusion.png the section 5 cell's confusion matrix, by class name (every class
-                  up to 20, else the classes of the most frequent confusions)
+    confusion.png the section 5 cell's confusions by class name (up to 20 classes)
 
 Results and caveats: docs/sign_language.md.
 """
@@ -43,65 +44,59 @@ from fewshot.protocols import sign as protocol
 from vision.sign.data import AUTSL_NUM_CLASSES
 
 
-def _inputs(cfg, poses, labels, class_names, **kw) -> protocol.SignData:
+def _inputs(cfg, poses, labels, class_names, *, openpose=None, absent='', frames=None, **kw):
+  """`SignData` of Holistic poses (and the same clips' OpenPose poses, frame features)."""
+  rows = [r for r in vision.OPENPOSE_ROWS if r in cfg.rows and openpose is None]
   return protocol.SignData(
-    features=vision.pose_batch_data(poses, labels, flip=cfg.flip),
-    class_names=tuple(class_names),
-    columns={fs: vision.feature_columns(fs) for fs in cfg.feature_sets},
-    presence=np.asarray(vision.dominant_hand_presence(poses.points, poses.mask, poses.lengths)),
-    **kw,
-  )
-
-
-def lexicon_data(cfg) -> protocol.SignData:
-  lex = vision.load_fingerspelling_lexicon(max_frames=cfg.max_frames, languages=cfg.languages)
-  labels, names = protocol.language_classes(lex)
-  source = f'fingerspelling lexicon, {len(labels)} clips, {len(names)} sign languages'
-  return _inputs(cfg, lex.poses, labels, names, lexicon=lex, source=source)
-
-
-def autsl_data(
-  cfg,
-  root,
-  *,
-  extract: bool = True,
-  workers: int = 1,
-  labels=None,
-  class_names=None,
-  retry_failed: bool = False,
-) -> protocol.SignData:
-  """Train, validation and (where its labels are found) test clips in one padded batch.
-
-  Poses are extracted from videos that lack them (unless `extract=False`),
-  only for the first `cfg.autsl_limit` samples of each split. The protocol
-  holds some training signers out to choose the epoch (`protocol.autsl_split`).
-
-  Args:
-    cfg: the run's config.
-    root: the AUTSL folder.
-    extract, workers, retry_failed: see `vision.autsl_samples`.
-    labels: {split: labels CSV} given explicitly (others found by name).
-    class_names: the sign-names CSV (default ROOT/SignList_ClassId_TR_EN.csv
-      when present; else the class ids).
-  """
-  labels = dict(labels or {})
-  kw = dict(extract=extract, workers=workers, retry_failed=retry_failed)
-  load = lambda split: vision.load_autsl(
-    root, split, cfg.max_frames, limit=cfg.autsl_limit, pad_to=cfg.max_frames,
-    labels=labels.get(split), **kw,
+    **vision.pose_inputs(poses, labels, openpose, flip=cfg.flip)._asdict(),
+    class_names=tuple(class_names), frame_features=frames or None,
+    absent={row: absent for row in rows}, **kw,
   )  # fmt: skip
-  test = vision.autsl_labels_file(root, 'test', labels.get('test'))
+
+
+def _source(text, cfg, openpose, frames) -> str:
+  if openpose is not None:
+    text += f'; OpenPose poses ({vision.layout_of(openpose.points.shape[2]).name})'
+  if frames:
+    text += f'; frame features {", ".join(frames)}'
+  return text + ('; poses interpolated (pose-format)' if cfg.interpolate else '')
+
+
+def lexicon_data(cfg, frame_dirs=None) -> protocol.SignData:
+  lex = vision.load_fingerspelling_lexicon(
+    max_frames=cfg.max_frames, languages=cfg.languages, interpolate=cfg.interpolate
+  )
+  labels, names = protocol.language_classes(lex)
+  frames = vision.frame_feature_inputs(
+    frame_dirs or {}, [Path(p).stem for p in lex.path], cfg.max_frames
+  )
+  source = f'fingerspelling lexicon, {len(labels)} clips, {len(names)} sign languages'
+  return _inputs(
+    cfg, lex.poses, labels, names, frames=frames, lexicon=lex, source=_source(source, cfg, None, frames),
+    absent='needs OpenPose poses; the lexicon has only Holistic poses, AUTSL can have both',
+  )  # fmt: skip
+
+
+def autsl_data(cfg, root, *, class_names=None, frame_dirs=None, **kw) -> protocol.SignData:
+  """Train, validation and (where labelled) test clips in one padded batch (`vision.load_autsl_splits`).
+
+  OpenPose poses add the OpenPose rows; `frame_dirs` {name: folder} the
+  image-feature rows; `**kw`: extract, workers, retry_failed, labels.
+  """
+  test = vision.autsl_labels_file(root, 'test', (kw.get('labels') or {}).get('test'))
   names = ['train', 'val'] + (['test'] if test is not None else [])
-  parts = [load(name) for name in names]
-  poses = vision.PoseBatch(*(np.concatenate(a) for a in zip(*(p.poses for p in parts))))
-  sizes = np.cumsum([0] + [len(p.labels) for p in parts])
-  split = tuple(np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-  labels = np.concatenate([p.labels for p in parts])
-  signers = np.concatenate([p.signers for p in parts])
+  data, split = vision.load_autsl_splits(
+    root, names, cfg.max_frames, limit=cfg.autsl_limit, interpolate=cfg.interpolate, **kw
+  )
+  frames = vision.frame_feature_inputs(frame_dirs or {}, data.ids, cfg.max_frames)
   classes = vision.autsl_class_names(class_names if class_names is not None else root)
   classes = classes or tuple(str(k) for k in range(AUTSL_NUM_CLASSES))
   source = f'AUTSL poses from {root} ({", ".join(names)} splits)'
-  return _inputs(cfg, poses, labels, classes, split=split, signers=signers, source=source)
+  return _inputs(
+    cfg, data.poses, data.labels, classes, openpose=data.openpose, frames=frames, split=split,
+    absent=f'needs OpenPose poses: none in {Path(root) / "openpose"}/SPLIT',
+    signers=data.signers, source=_source(source, cfg, data.openpose, frames),
+  )  # fmt: skip
 
 
 def _plot_confusion(out: Path, res: protocol.Results, data: protocol.SignData) -> None:
@@ -128,6 +123,11 @@ def _plot_confusion(out: Path, res: protocol.Results, data: protocol.SignData) -
   )  # fmt: skip
 
 
+def _absent_note(res: protocol.Results) -> str:
+  rows = res.absent_rows or {}
+  return ''.join(f'\nNot run: {row} ({why}).\n' for row, why in rows.items())
+
+
 def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> None:
   groups = {
     'correct': res.presence['presence'][res.presence['correct']],
@@ -146,7 +146,12 @@ def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> 
   pct = dict(scale=100.0, digits=2)
   text = [
     reports.table_markdown(
-      res.records, protocol.TABLE1, title=f'Table 1 layout: accuracy (%), {data.source}',
+      res.records, protocol.TABLE1, title=f'Table 1: accuracy (%), {data.source}',
+      layout='inline', **pct,
+    ) + _absent_note(res),
+    reports.table_markdown(
+      res.records, protocol.ablation_table(protocol.TABLE1),
+      title=f'Holistic feature sets (Table 1 layout): accuracy (%), {data.source}',
       layout='inline', **pct,
     ),
     reports.table_markdown(
@@ -157,10 +162,13 @@ def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> 
     ),
   ]  # fmt: skip
   if res.test_accuracies:
-    text.insert(1, reports.table_markdown(
-      res.records, protocol.TABLE1_TEST, title=f'Table 1 layout on the test split: accuracy (%), '
-      f'{data.source}', layout='inline', **pct,
-    ))  # fmt: skip
+    text[2:2] = [reports.table_markdown(
+      res.records, table, title=f'{title} on the test split: accuracy (%), {data.source}',
+      layout='inline', **pct,
+    ) for table, title in (
+      (protocol.TABLE1_TEST, 'Table 1'),
+      (protocol.ablation_table(protocol.TABLE1_TEST), 'Holistic feature sets'),
+    )]  # fmt: skip
   if any(r.table == protocol.CONFUSIONS for r in res.records):
     text.append(reports.table_markdown(
       res.records, protocol.CONFUSIONS, scale=1.0, integer_columns=('clips',), row_header='true -> predicted',
@@ -172,6 +180,16 @@ def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> 
       reports.table_markdown(res.records, protocol.FEW_SHOT, title=title, layout='inline', **pct)
     )
   (out / 'tables.md').write_text('\n'.join(text))
+
+
+def _named(p, items, flag, choices=None) -> dict:
+  out = {}
+  for item in items:
+    name, sep, value = item.partition('=')
+    if not sep or not name or (choices and name not in choices):
+      p.error(f'{flag} takes NAME=PATH (NAME in {choices or "any"}), got {item!r}')
+    out[name] = value
+  return out
 
 
 def main(argv=None) -> int:
@@ -188,16 +206,16 @@ def main(argv=None) -> int:
   p.add_argument('--no-extract', action='store_true', help='AUTSL: never extract missing poses')
   p.add_argument('--retry-failed', action='store_true', help='AUTSL: retry recorded failures')
   p.add_argument(
+    '--frame-features', action='append', default=[], metavar='NAME=DIR',
+    help='per-clip [T, D] image features DIR/{sample}.npy: a Table 1 row (Team 1) each',
+  )  # fmt: skip
+  p.add_argument(
     '--labels', action='append', default=[], metavar='SPLIT=CSV',
     help='AUTSL: the labels file of a split (train, val, test), if not found by name',
   )  # fmt: skip
   args = p.parse_args(argv)
-  labels = {}
-  for item in args.labels:
-    split, sep, path = item.partition('=')
-    if not sep or split not in vision.sign.data.AUTSL_SPLITS:
-      p.error(f'--labels takes SPLIT=CSV with SPLIT in train, val, test, got {item!r}')
-    labels[split] = path
+  labels = _named(p, args.labels, '--labels', vision.sign.data.AUTSL_SPLITS)
+  frame_dirs = _named(p, args.frame_features, '--frame-features')
   if args.workers < 1:
     p.error(f'--workers must be >= 1, got {args.workers}')
   get_config = lambda quick: configs.get_config(quick, autsl=args.data_root is not None)
@@ -207,10 +225,10 @@ def main(argv=None) -> int:
   if args.data_root:
     data = autsl_data(
       cfg, args.data_root, extract=not args.no_extract, workers=args.workers, labels=labels,
-      class_names=args.class_names, retry_failed=args.retry_failed,
+      class_names=args.class_names, retry_failed=args.retry_failed, frame_dirs=frame_dirs,
     )  # fmt: skip
   else:
-    data = lexicon_data(cfg)
+    data = lexicon_data(cfg, frame_dirs)
   reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': data.source})
   loaded = time.perf_counter() - started
   with tqdm(total=3, desc='sign tables', disable=args.no_progress) as bar:
@@ -218,7 +236,7 @@ def main(argv=None) -> int:
   write_outputs(out, res, data)
   reports.write_results(
     out, res.records, timings={'data': loaded, **res.timings}, data=data.source,
-    accuracies=res.accuracies, test_accuracies=res.test_accuracies,
+    accuracies=res.accuracies, test_accuracies=res.test_accuracies, absent_rows=res.absent_rows,
     selected_epochs=res.selected_epochs, presence=res.presence, few_shot=res.few_shot,
   )  # fmt: skip
   print((out / 'tables.md').read_text())

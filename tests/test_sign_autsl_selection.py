@@ -16,6 +16,7 @@ import shutil
 import jax
 import numpy as np
 import pytest
+from sign_openpose_fixture import openpose_pose_file
 
 import vision
 from evaluation import records
@@ -42,11 +43,17 @@ CFG = protocol.Config(
   bilstm=(16, (8,), 0.0),
   held_out_signers=0.4,  # 2 of the 5 training signers
   shots=(),
+  rows=('Holistic',),  # the end-to-end run adds the OpenPose rows
 )
 
 
 def _write_autsl(root, clips):
-  """AUTSL's label CSVs, sign names and `.pose` files (`LABELS`, `POSES`) from lexicon `clips` {sign: [paths]}."""
+  """AUTSL's label CSVs, sign names and `.pose` files (`LABELS`, `POSES`) from lexicon `clips` {sign: [paths]}.
+
+  Each clip also gets its OpenPose BODY_135 pose, as sign-language-datasets lays AUTSL's out
+  (`openpose/{train,validation,test}`), made by pose-format of the clip's OpenPose JSON
+  (`sign_openpose_fixture`).
+  """
   taken = {sign: iter(paths) for sign, paths in clips.items()}
   for split, signers in SPLITS.items():
     lines = []
@@ -56,6 +63,9 @@ def _write_autsl(root, clips):
         target = root / POSES[split] / f'{sample}.pose'
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(next(taken[sign]), target)
+        folder = POSES[split].replace('holistic', 'openpose').replace('poses', 'openpose')
+        openpose = root / folder / f'{sample}.pose'
+        openpose_pose_file(target, openpose, root / 'json' / split / sample, body_135=True)
         lines.append(f'{sample},{sign}\n')
     (root / LABELS[split]).write_text(''.join(lines))
   names = ''.join(f'{k},isaret{k},sign {k}\n' for k in range(vision.sign.data.AUTSL_NUM_CLASSES))
@@ -151,13 +161,31 @@ def test_poisoned_reported_splits_change_no_selection_and_no_model(data):
 
 
 @pytest.mark.slow
-def test_autsl_run_writes_the_test_table_and_the_selected_epochs(autsl_root, tmp_path):
+def test_autsl_run_writes_the_test_table_and_the_selected_epochs(autsl_root, data, tmp_path):
+  # Per-clip frame features [T, D]: here each clip's own OpenPose+Holistic features (of the
+  # shape the pose rows train on, so the run reuses their compiled step).
+  frames = tmp_path / 'poses'
+  frames.mkdir()
+  ids = vision.load_autsl_splits(autsl_root, ('train', 'val', 'test'), CFG.max_frames)[0].ids
+  lengths = np.asarray(data.features['mask']).sum(1)
+  for i, sample in enumerate(ids):
+    np.save(frames / f'{sample}.npy', np.asarray(data.features['x'][i, : lengths[i]]))
   sets = [f'{f.name}={getattr(CFG, f.name)!r}' for f in dataclasses.fields(CFG)]
-  argv = ['--quick', '--out', str(tmp_path), '--no-progress', '--data-root', str(autsl_root)]
-  argv += ['--no-extract', '--workers', '2']
+  sets += [f'rows={protocol.PAPER_ROWS!r}', "frame_feature_kinds=('bilstm',)"]
+  argv = [
+    '--quick',
+    '--out',
+    str(tmp_path / 'run'),
+    '--no-progress',
+    '--data-root',
+    str(autsl_root),
+  ]
+  argv += ['--no-extract', '--workers', '2', '--frame-features', f'poses={frames}']
   assert sign_recognition.main(argv + [a for s in sets for a in ('--set', s)]) == 0
+  tmp_path = tmp_path / 'run'
   text = (tmp_path / 'tables.md').read_text()
-  assert 'Table 1 layout on the test split' in text and 'held out of training' in text
+  assert 'Table 1 on the test split' in text and 'held out of training' in text
+  assert 'Not run' not in text and 'OpenPose poses (openpose_135)' in text
   assert (tmp_path / 'confusion.png').stat().st_size > 5000  # the confused signs, by name
   confusions = [r for r in records.read(tmp_path) if r.table == protocol.CONFUSIONS]
   for r in confusions:  # the sign names of SignList_ClassId_TR_EN.csv, not class ids
@@ -167,8 +195,25 @@ def test_autsl_run_writes_the_test_table_and_the_selected_epochs(autsl_root, tmp
   saved = json.loads((tmp_path / 'results.json').read_text())
   assert saved['selected_epochs']['bilstm points+limbs'][0] >= 1
   assert saved['test_accuracies']['Holistic points+limbs']['Team 2 (BiLSTM)'][0] >= 0
-  tables = {r.table for r in records.read(tmp_path)}
+  assert saved['absent_rows'] == {}
+  recs = records.read(tmp_path)
+  tables = {r.table for r in recs}
   assert {protocol.TABLE1, protocol.TABLE1_TEST, protocol.PRESENCE} <= tables
+  rows = {*protocol.PAPER_ROWS, 'frame features: poses'}
+  for table in (protocol.TABLE1, protocol.TABLE1_TEST):  # the paper's rows, validation and test
+    summary = records.to_summary(recs, table)
+    assert set(summary) == rows and all(set(v) == {'Team 2 (BiLSTM)'} for v in summary.values())
+  for cell in ('OpenPose', 'OpenPose+Holistic', 'frame features: poses'):
+    assert saved['selected_epochs'][f'bilstm {cell}'][0] >= 1
+  # OpenPose poses for only some samples: named, not silently dropped.
+  root = tmp_path.parent / 'partial'
+  (root / 'openpose' / 'train').mkdir(parents=True)
+  shutil.copy(autsl_root / 'train_labels.csv', root)
+  shutil.copytree(autsl_root / 'holistic', root / 'holistic')
+  shutil.copy(autsl_root / 'openpose/train/signer0_sample1.pose', root / 'openpose/train')
+  with pytest.raises(FileNotFoundError, match='1 of 2 train samples have no OpenPose.*sample2'):
+    vision.load_autsl(root, 'train', limit=2)
+  assert vision.load_autsl(root, 'train', limit=1).openpose.points.shape[2:] == (65, 2)
 
 
 # ------------------------------------------------- AUTSL as distributed

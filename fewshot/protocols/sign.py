@@ -15,9 +15,18 @@ table of the experiment:
   decoding (`fewshot.ctc.ctc_classes`). During training the transformer's
   validation accuracy uses the cheaper read-out of the class with the most
   probability over the frames (only for monitoring).
-* Feature sets (rows of Table 1): the model input is always the full
-  379-column vector of `vision.pose_features`; a feature set zeroes the
-  columns it does not use (`SignData.columns`, from `vision.feature_columns`).
+* Rows. Table 1 (`TABLE1`) has the paper's rows: OpenPose, Holistic and
+  OpenPose+Holistic (`PAPER_ROWS`, each run when its poses are in the data;
+  otherwise listed in `Results.absent_rows`) and Team 1's image-feature rows
+  (`SignData.frame_features`, `FRAME_ROW`); a second table
+  (`ablation_table(TABLE1)`) has the Holistic feature sets (points, limbs,
+  points+limbs), whose points+limbs models are Table 1's Holistic row.
+* Inputs: the model input of a pose row is the full vector of every pose
+  system's `vision.pose_features` side by side (379 Holistic columns, then
+  OpenPose's when present: `vision.combined_batch_data`); a row or feature
+  set zeroes the columns it does not use (`SignData.columns`, from
+  `vision.feature_columns`). With `Config.team1_upper_body` Team 1 reads
+  only the upper-body coordinates (`SignData.upper_body`), without the flip.
   A zero column is zero after batch norm (BiLSTM) and adds nothing through
   the projection, so this is the smaller input up to the initial weight
   scale (the fan-in of the first layer counts the zeroed columns), and all
@@ -39,7 +48,9 @@ experiment script computes it and passes it in as `SignData`.
 
 Keys, by name below the run's key: the folds of task (a) from 'folds'; the
 AUTSL training signers held out for selection from 'selection signers'; the
-Table 1 cell (team, feature set) from ('table1', kind, feature_set), whose
+Table 1 cell (team, cell) from ('table1', kind, cell), cell a Holistic
+feature set ('points+limbs' also for the paper's Holistic row), 'OpenPose',
+'OpenPose+Holistic' or 'frame features: NAME', whose
 run r initialises from ('init', r) and trains from ('fit', r) below it; task
 (b)'s BiLSTMs from ('few_shot', 'train') and its K-shot episodes from
 ('few_shot', 'episodes', K), the same episodes for every embedding.
@@ -75,6 +86,18 @@ TEAMS = {'transformer': 'Team 1 (transformer, CTC)', 'bilstm': 'Team 2 (BiLSTM)'
 ROWS = {fs: f'Holistic {fs}' for fs in FEATURE_SETS}
 TABLE1, PRESENCE, FEW_SHOT = '1', 'Section 5', 'Few-shot letters'
 TABLE1_TEST = '1, test split'
+# Table 1's pose rows as the paper has them; a row runs when its poses are in the data.
+PAPER_ROWS = ('OpenPose', 'Holistic', 'OpenPose+Holistic')
+# The model of the paper's Holistic row is the Holistic points+limbs cell (section 3.2's input).
+HOLISTIC_CELL = 'points+limbs'
+FRAME_ROW = 'frame features: {}'  # Team 1's image-feature rows, by the features' name
+
+
+def ablation_table(table: str) -> str:
+  """The Holistic feature-set table (points / limbs / points+limbs) beside a Table 1 (`TABLE1`, `TABLE1_TEST`)."""
+  return f'{table} (Holistic feature sets)'
+
+
 CONFUSIONS = 'Most confused classes'  # of the section 5 cell, by class name  # AUTSL with test labels: Table 1's layout on the test split
 # Section 5 analyses the paper's model and input.
 PRESENCE_CELL = ('bilstm', 'points+limbs')
@@ -117,6 +140,20 @@ class Config:
       train on; this library's choice, the paper selects on the validation
       split it reports).
     languages: restrict the lexicon to these languages (None: all 19).
+    rows: Table 1's pose rows (`PAPER_ROWS`); each runs when the data hold
+      its poses (`SignData.columns` has it; the Holistic row is the Holistic
+      points+limbs cell), else it is listed as not run (`SignData.absent`).
+    team1_upper_body: Team 1 as the paper describes it (section 3.1): its
+      transformer reads the upper-body skeletal coordinates of the row's
+      pose systems (`SignData.upper_body`: normalised points above the
+      hips, no limbs) without the flip (named for Team 2 only); it then runs
+      Table 1's rows only, not the Holistic feature-set table. False: both
+      teams read the same input (the library's default).
+    frame_feature_kinds: the teams trained on image features
+      (`SignData.frame_features`; the paper: Team 1 only).
+    interpolate: the poses were read with pose-format's missing-point
+      interpolation (`vision.interpolate_missing`; applied by the script
+      that loads the data, recorded here).
   """
 
   seed: int = 0
@@ -142,12 +179,18 @@ class Config:
   autsl_limit: int | None = None
   held_out_signers: float = 0.15
   languages: tuple | None = None
+  rows: tuple = PAPER_ROWS
+  team1_upper_body: bool = False
+  frame_feature_kinds: tuple = ('transformer',)
+  interpolate: bool = False
 
   def __post_init__(self):
     for fs in self.feature_sets:
       evaluation.checks.check_choice('feature_sets', fs, FEATURE_SETS)
-    for kind in self.kinds:
+    for kind in self.kinds + tuple(self.frame_feature_kinds):
       evaluation.checks.check_choice('kinds', kind, KINDS)
+    for row in self.rows:
+      evaluation.checks.check_choice('rows', row, PAPER_ROWS)
     if not 0 < self.held_out_signers < 1:
       raise ValueError(f'held_out_signers must be a share in (0, 1), got {self.held_out_signers}.')
 
@@ -169,6 +212,19 @@ class SignData(NamedTuple):
       rows) when the test labels are given.
     source: the data in words (for the estimators).
     signers: AUTSL: [N] the signer of each clip (`vision.load_autsl`), or None.
+    upper_body: [F] bool, the columns of 'x' holding upper-body coordinates
+      (`vision.upper_body_columns` of each pose system; Team 1's input with
+      `Config.team1_upper_body`), or None.
+    frame_features: {name: {'x': [N, T', D], 'mask': [N, T'] bool}} image
+      features of the same clips (`vision.load_frame_features`), each a
+      Table 1 row `FRAME_ROW.format(name)`, or None.
+    absent: {Table 1 row: why it is not run} for `PAPER_ROWS` whose poses
+      are not in the data (e.g. OpenPose on the fingerspelling lexicon).
+
+  `columns` holds the Holistic feature sets ('points', 'limbs',
+  'points+limbs') and the paper's rows with inputs of their own
+  ('OpenPose', 'OpenPose+Holistic'): 'x' holds every pose system's features
+  side by side (`vision.combined_batch_data`).
   """
 
   features: dict
@@ -179,6 +235,9 @@ class SignData(NamedTuple):
   split: tuple | None = None
   source: str = ''
   signers: np.ndarray | None = None
+  upper_body: np.ndarray | None = None
+  frame_features: dict | None = None
+  absent: dict | None = None
 
 
 class Results(NamedTuple):
@@ -197,6 +256,11 @@ class Results(NamedTuple):
       is from} (the last epoch on the lexicon).
     test_accuracies: AUTSL with test labels: {row: {team: [R]}} on the test
       split; else None.
+    absent_rows: {Table 1 row: why it was not run}.
+
+  `accuracies` and `test_accuracies` hold the rows of Table 1 and of its
+  Holistic feature-set table together (their names differ: 'Holistic' and
+  'Holistic points+limbs' are the same models).
   """
 
   records: list
@@ -206,6 +270,7 @@ class Results(NamedTuple):
   few_shot: dict | None
   selected_epochs: dict | None = None
   test_accuracies: dict | None = None
+  absent_rows: dict | None = None
 
 
 class Task(NamedTuple):
@@ -632,34 +697,82 @@ def _select(features: dict, columns) -> dict:
   return {k: v * keep if k in ('x', 'x_flip') else v for k, v in features.items()}
 
 
+def table1_cells(config: Config, data: SignData) -> dict:
+  """{cell: [(table kind, row)]}: the models Table 1 trains and the rows each one reports.
+
+  A cell is a Holistic feature set ('points', 'limbs', 'points+limbs': rows
+  of the feature-set table, kind 'ablation'), a paper row with inputs of its
+  own ('OpenPose', 'OpenPose+Holistic'; kind 'paper'), or an image-feature
+  row; the paper's Holistic row is the 'points+limbs' cell's model.
+  """
+  cells = {}
+  for fs in config.feature_sets:
+    cells.setdefault(fs, []).append(('ablation', ROWS[fs]))
+  for row in config.rows:
+    if row == 'Holistic':
+      cells.setdefault(HOLISTIC_CELL, []).append(('paper', row))
+    elif row in data.columns:
+      cells.setdefault(row, []).append(('paper', row))
+  for name in data.frame_features or {}:
+    cells.setdefault(FRAME_ROW.format(name), []).append(('paper', FRAME_ROW.format(name)))
+  return cells
+
+
+def _cell_input(config: Config, data: SignData, kind: str, cell: str):
+  """(features dict, flip) a team trains on in a cell (module doc, `Config.team1_upper_body`)."""
+  frames = {FRAME_ROW.format(n): f for n, f in (data.frame_features or {}).items()}
+  if cell in frames:
+    # Image features cannot be mirrored: the mirrored copy is the clip itself, so the step (and
+    # its compiled program, for inputs of one shape) is the pose rows' and the flip a no-op.
+    x = jnp.asarray(frames[cell]['x'])
+    out = {'x': x, 'mask': jnp.asarray(frames[cell]['mask']), 'y': data.features['y']}
+    return ({**out, 'x_flip': x} if config.flip else out), config.flip
+  columns = np.asarray(data.columns[cell], bool)
+  if kind == 'transformer' and config.team1_upper_body:
+    if data.upper_body is None:
+      raise ValueError('team1_upper_body needs SignData.upper_body (the upper-body columns).')
+    return _select(data.features, columns & np.asarray(data.upper_body, bool)), False
+  return _select(data.features, columns), config.flip
+
+
 def table1(key, config: Config, data: SignData, split, reported, *, validate: bool):
-  """Accuracy of every team and feature set on each run's reported rows.
+  """Accuracy of every team and Table 1 cell (`table1_cells`) on each run's reported rows.
 
   Args:
     key: the run's root key (cells' keys by name, module doc).
     config, data: `Config`, `SignData`.
     split: `trainer.Split` [R] the models train on; with `validate` its
       validation rows choose the epoch.
-    reported: {table: R row arrays}: the rows each run is scored on, per table.
+    reported: {table: R row arrays}: the rows each run is scored on, per
+      table (`TABLE1`, `TABLE1_TEST`); each cell's rows go to that table
+      (the paper's rows) or to `ablation_table(table)` (Holistic feature
+      sets).
     validate: early stopping on `split`'s validation rows (else fixed epochs).
 
   Returns:
-    ({table: {row: {team: [R] accuracies}}}, {(kind, feature_set): [N] bool
-    correct, over every reported row}, {'kind feature_set': [R] the epoch of
-    each run's kept model}, {cell name: seconds}, {(kind, feature_set): [N]
+    ({table: {row: {team: [R] accuracies}}}, {(kind, cell): [N] bool
+    correct, over every reported row}, {'kind cell': [R] the epoch of
+    each run's kept model}, {cell name: seconds}, {(kind, cell): [N]
     int32 class predicted by the run reporting each row, -1 elsewhere}).
   """
   scores, correct, epochs, timings, predicted = {}, {}, {}, {}, {}
   labels = np.asarray(data.features['y'])
   rows = np.concatenate([np.concatenate(r) for r in reported.values()])
+  frame_cells = {FRAME_ROW.format(n) for n in data.frame_features or {}}
   for kind in config.kinds:
     model = make_model(config, kind, num_classes=len(data.class_names))
-    for fs in config.feature_sets:
+    for cell, shows in table1_cells(config, data).items():
+      if cell in frame_cells and kind not in config.frame_feature_kinds:
+        continue
+      if kind == 'transformer' and config.team1_upper_body:
+        shows = [s for s in shows if s[0] == 'paper']  # Team 1 reads one input per row
+        if not shows:
+          continue
       started = time.perf_counter()
-      selected = _select(data.features, data.columns[fs])
+      selected, flip = _cell_input(config, data, kind, cell)
       states, _ = train_runs(
-        named_key(key, 'table1', kind, fs), model, selected, split,
-        config=fit_config(config, kind, validate), flip=config.flip, validate=validate,
+        named_key(key, 'table1', kind, cell), model, selected, split,
+        config=fit_config(config, kind, validate), flip=flip, validate=validate,
       )  # fmt: skip
       pred = predict_runs(model, states, selected, rows, config.beam_width)
       hits, start = np.zeros(len(labels), bool), 0
@@ -668,16 +781,18 @@ def table1(key, config: Config, data: SignData, split, reported, *, validate: bo
         for r, run_rows in enumerate(runs_rows):
           classes[run_rows] = pred[r, column : column + len(run_rows)]
           column += len(run_rows)
-      predicted[(kind, fs)] = classes
+      predicted[(kind, cell)] = classes
       for table, runs_rows in reported.items():
         width = sum(len(r) for r in runs_rows)
         accs, ok = run_accuracies(pred[:, start : start + width], labels, runs_rows)
         start += width
         hits |= ok
-        scores.setdefault(table, {}).setdefault(ROWS[fs], {})[TEAMS[kind]] = accs
-      correct[(kind, fs)] = hits
-      epochs[f'{kind} {fs}'] = np.asarray(states.best_epoch).tolist()
-      timings[f'table1 {kind} {fs}'] = time.perf_counter() - started
+        for where, row in shows:
+          name = table if where == 'paper' else ablation_table(table)
+          scores.setdefault(name, {}).setdefault(row, {})[TEAMS[kind]] = accs
+      correct[(kind, cell)] = hits
+      epochs[f'{kind} {cell}'] = np.asarray(states.best_epoch).tolist()
+      timings[f'table1 {kind} {cell}'] = time.perf_counter() - started
   return scores, correct, epochs, timings, predicted
 
 
@@ -767,7 +882,7 @@ def _table1_words(config: Config, data: SignData, num_runs: int, autsl: AUTSLSpl
       f'{num_runs} leave-letters-out folds'
     )
     selection = f"none: fixed {epochs}, the last epoch's model; all teams and feature sets reported"
-    return {TABLE1: estimator}, selection
+    return _with_ablation({TABLE1: estimator}, config), selection
   names = {TABLE1: 'validation', TABLE1_TEST: 'test'}
   estimators = {
     table: f'accuracy on the {len(rows)} clips of the {names[table]} split of one model per '
@@ -784,12 +899,36 @@ def _table1_words(config: Config, data: SignData, num_runs: int, autsl: AUTSLSpl
     f'{" and ".join(names[t] for t in autsl.reported)} split(s) reported are never seen by '
     'selection; all teams and feature sets reported'
   )
-  return estimators, selection
+  return _with_ablation(estimators, config), selection
+
+
+def _with_ablation(estimators: dict, config: Config) -> dict:
+  """Table 1's estimators with its inputs named, and the Holistic feature-set tables'."""
+  team1 = (
+    "Team 1 reads the upper-body coordinates of the row's pose systems (normalised points "
+    'above the hips, no limbs, no flip; section 3.1)'
+    if config.team1_upper_body
+    else 'both teams read the same input'
+  )
+  inputs = (
+    "; rows: the pose system's normalised points and limb angles and lengths per frame "
+    '(section 3.2), OpenPose+Holistic both side by side; frame-feature rows: the given image '
+    f'features; {team1}; flip augmentation: {"on" if config.flip else "off"} for pose inputs'
+    f'{", poses interpolated (pose-format)" if config.interpolate else ""}'
+  )
+  out = {}
+  for table, estimator in estimators.items():
+    out[table] = estimator + inputs
+    out[ablation_table(table)] = (
+      estimator + "; Holistic inputs by feature set (the points+limbs row is Table 1's Holistic "
+      'row, the same models)'
+    )
+  return out
 
 
 def _presence_records(res: dict, cell, selection: str, tested: str) -> list:
   """Section 5's numbers as records (`hand_presence_analysis`'s output)."""
-  team, fs = TEAMS[cell[0]], ROWS[cell[1]]
+  team, fs = TEAMS[cell[0]], ROWS.get(cell[1], cell[1])
   groups = f'clips Table 1 tested with {team}, {fs} ({tested})'
   share = "share of a clip's frames in which its dominant hand is estimated"
   sel = (
@@ -874,6 +1013,8 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
   estimators, selection = _table1_words(config, data, num_runs, autsl)
   recs = []
   for table, estimator in estimators.items():
+    if table not in scores:
+      continue
     summary = reports.summarize(scores[table], 'mean_std') if num_runs > 1 else {
       row: {team: accs[0] for team, accs in cols.items()} for row, cols in scores[table].items()
     }  # fmt: skip
@@ -892,7 +1033,7 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
       CONFUSIONS, f'{true} -> {pred}', 'clips', count, selection=selection,
       estimator=f"number of clips of the row's true class recognised as its predicted class by "
       f'{TEAMS[cell[0]]}, '
-      f'{ROWS[cell[1]]}; clips: {tested}, {len(labels)} in all',
+      f'{ROWS.get(cell[1], cell[1])}; clips: {tested}, {len(labels)} in all',
     ))  # fmt: skip
   tick()
 
@@ -904,4 +1045,10 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
     recs += _few_shot_records(config, few, selection)
   tick()
   presence = {'presence': presence, 'correct': hits, 'label': labels, 'predicted': classes}
-  return Results(recs, timings, scores[TABLE1], presence, few, epochs, scores.get(TABLE1_TEST))
+  accuracies, test_accuracies = (
+    {**scores.get(t, {}), **scores.get(ablation_table(t), {})} for t in (TABLE1, TABLE1_TEST)
+  )
+  return Results(
+    recs, timings, accuracies, presence, few, epochs, test_accuracies or None,
+    dict(data.absent or {}),
+  )  # fmt: skip

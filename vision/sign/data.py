@@ -19,6 +19,8 @@ laid out as the challenge distributed it::
     ROOT/SignList_ClassId_TR_EN.csv  # optional: the signs' names (ClassId,TR,EN)
     ROOT/train/signer0_sample1_color.mp4   (and _depth.mp4; videos of the challenge)
     ROOT/poses/train/signer0_sample1.pose  # Holistic poses (any of the places below)
+    ROOT/openpose/train/signer0_sample1.pose  # optional: OpenPose poses (BODY_135 as
+                                              # sign-language-datasets', or BODY_25 + hands)
 
 The labels files are found under each name the published copies use
 (`LABEL_FILES`: `val_labels.csv`, OpenHands' `validation_labels.csv`,
@@ -54,7 +56,9 @@ __all__ = [
   'FingerspellingLexicon',
   'autsl_class_names',
   'autsl_labels_file',
+  'autsl_openpose_paths',
   'autsl_samples',
+  'load_autsl_splits',
   'fingerspelling_lexicon_dir',
   'load_autsl',
   'load_fingerspelling_lexicon',
@@ -88,12 +92,15 @@ class AUTSLData(NamedTuple):
     labels: [N] int32 class ids 0..225.
     signers: [N] int32 signer ids (from `signer{K}_sample{M}`).
     ids: [N] str sample ids.
+    openpose: `PoseBatch` of the same clips' OpenPose poses (BODY_25 +
+      hands, or BODY_135), padded alike, or None when they are not there.
   """
 
   poses: PoseBatch
   labels: np.ndarray
   signers: np.ndarray
   ids: np.ndarray
+  openpose: PoseBatch | None = None
 
 
 def fingerspelling_lexicon_dir() -> Path:
@@ -106,7 +113,7 @@ def fingerspelling_lexicon_dir() -> Path:
 
 
 def load_fingerspelling_lexicon(
-  max_frames: int | None = None, languages=None, root=None
+  max_frames: int | None = None, languages=None, root=None, interpolate: bool = False
 ) -> FingerspellingLexicon:
   """Reads the fingerspelling lexicon's clips listed in its `data.csv`.
 
@@ -115,6 +122,8 @@ def load_fingerspelling_lexicon(
       spaced frames (see `pad_poses`); None keeps all (the longest has 258).
     languages: optional list of language codes to keep.
     root: the lexicon folder (default: the installed package's).
+    interpolate: fill each point's missing frames first (pose-format's
+      `Pose.interpolate`, `vision.sign.poses.interpolate_missing`).
 
   Returns:
     `FingerspellingLexicon`, rows in `data.csv` order.
@@ -136,7 +145,7 @@ def load_fingerspelling_lexicon(
     rows = [r for r in rows if r['signed_language'] in set(languages)]
   if not rows:
     raise ValueError(f'{index} lists no clips.')
-  clips = [read_pose_arrays(root / r['path']) for r in rows]
+  clips = [read_pose_arrays(root / r['path'], interpolate=interpolate) for r in rows]
   return FingerspellingLexicon(
     poses=pad_poses(clips, max_frames=max_frames),
     language=np.array([r['signed_language'] for r in rows]),
@@ -392,6 +401,36 @@ def autsl_samples(
   return ids, np.array([lab for _, lab in rows], np.int32), signers, np.array(paths)
 
 
+def autsl_openpose_paths(root, split: str, ids, openpose_dir=None) -> list | None:
+  """The OpenPose `.pose` file of every sample, or None when the split has none.
+
+  Looked for as `{id}.pose` or `{id}_color.pose` in `openpose_dir`,
+  `ROOT/openpose/{split}` (sign-language-datasets' OpenPose archive, BODY_135,
+  which names the validation split `validation`) and `ROOT/openpose_poses/{split}`.
+
+  Raises:
+    FileNotFoundError: some samples have one and others not (naming how
+      many, the first without, and the folders searched).
+  """
+  checks.check_choice('split', split, AUTSL_SPLITS)
+  root = Path(root)
+  folders = [Path(openpose_dir)] if openpose_dir is not None else []
+  folders += [root / 'openpose' / split, root / 'openpose_poses' / split]
+  if split == 'val':
+    folders.append(root / 'openpose' / 'validation')
+  rows = [(i, None) for i in ids]
+  paths, missing = _find_poses(rows, folders)
+  if len(missing) == len(rows):
+    return None
+  if missing:
+    raise FileNotFoundError(
+      f'{len(missing)} of {len(rows)} {split} samples have no OpenPose .pose file (first: '
+      f'{missing[0]}; looked in {[str(f) for f in folders]}); the OpenPose rows need every '
+      "sample's (or none: then they are not run)."
+    )
+  return paths
+
+
 def load_autsl(
   root,
   split: str,
@@ -401,9 +440,13 @@ def load_autsl(
   pad_to: int | None = None,
   extract: bool = False,
   workers: int = 1,
+  *,
+  interpolate: bool = False,
+  openpose: bool | None = None,
+  openpose_dir=None,
   **kwargs,
 ) -> AUTSLData:
-  """Reads one AUTSL split's Holistic poses into a padded batch.
+  """Reads one AUTSL split's Holistic (and, where present, OpenPose) poses into padded batches.
 
   Args:
     root: the AUTSL folder.
@@ -415,14 +458,87 @@ def load_autsl(
     pad_to: pad to this many frames (so splits share one shape).
     extract, workers: extract missing poses from the split's videos (see
       `autsl_samples`).
+    interpolate: fill missing points over time first (pose-format's
+      `Pose.interpolate`; both pose systems).
+    openpose: read the samples' OpenPose poses (`autsl_openpose_paths`):
+      None when present, True required, False never.
+    openpose_dir: folder of this split's OpenPose `.pose` files, if not a
+      default place.
     **kwargs: `labels`, `video_dir`, `timeout`, `retry_failed`, `video_fn` of
       `autsl_samples`.
 
   Returns:
-    `AUTSLData`.
+    `AUTSLData` (its `openpose` None when not read).
+
+  Raises:
+    FileNotFoundError: `openpose=True` and no OpenPose poses, or an OpenPose
+      pose with another number of frames than the sample's Holistic pose.
   """
   ids, labels, signers, paths = autsl_samples(
     root, split, pose_dir, extract=extract, workers=workers, limit=limit, **kwargs
   )
-  clips = [read_pose_arrays(p) for p in paths]
-  return AUTSLData(pad_poses(clips, max_frames=max_frames, pad_to=pad_to), labels, signers, ids)
+  clips = [read_pose_arrays(p, interpolate=interpolate) for p in paths]
+  other = None
+  if openpose is not False:
+    op_paths = autsl_openpose_paths(root, split, ids, openpose_dir)
+    if op_paths is None and openpose:
+      raise FileNotFoundError(
+        f'no OpenPose poses of the AUTSL {split} split (looked in {openpose_dir or ""} '
+        f'{Path(root) / "openpose" / split}).'
+      )
+    if op_paths is not None:
+      op_clips = [read_pose_arrays(p, interpolate=interpolate) for p in op_paths]
+      for i, (a, b) in enumerate(zip(clips, op_clips)):
+        if len(a.points) != len(b.points):
+          raise ValueError(
+            f'{ids[i]}: its OpenPose pose {op_paths[i]} has {len(b.points)} frames, its '
+            f'Holistic pose {paths[i]} {len(a.points)}: the two must be of the same video.'
+          )
+      sizes = sorted({c.points.shape[1] for c in op_clips})
+      if len(sizes) > 1:
+        raise ValueError(f'the {split} OpenPose poses mix layouts (points per clip: {sizes}).')
+      other = pad_poses(op_clips, max_frames=max_frames, pad_to=pad_to)
+  poses = pad_poses(clips, max_frames=max_frames, pad_to=pad_to)
+  return AUTSLData(poses, labels, signers, ids, other)
+
+
+def load_autsl_splits(root, splits, max_frames: int | None = None, **kwargs):
+  """Several AUTSL splits in one padded batch (`load_autsl` of each, padded to `max_frames`).
+
+  Args:
+    root: the AUTSL folder.
+    splits: e.g. ('train', 'val', 'test').
+    max_frames: subsample and pad every clip to this many frames.
+    **kwargs: `load_autsl`'s (limit, extract, workers, interpolate,
+      openpose, labels as {split: CSV}, ...).
+
+  Returns:
+    (`AUTSLData` of all clips, split by split, its `openpose` None unless
+    every split has OpenPose poses; (rows of each split)).
+
+  Raises:
+    FileNotFoundError: OpenPose poses for some splits but not all.
+  """
+  labels = dict(kwargs.pop('labels', None) or {})
+  parts = [
+    load_autsl(root, s, max_frames, pad_to=max_frames, labels=labels.get(s), **kwargs)
+    for s in splits
+  ]
+  stack = lambda batches: PoseBatch(*(np.concatenate(a) for a in zip(*batches)))
+  have = [p.openpose is not None for p in parts]
+  if any(have) and not all(have):
+    lacking = [s for s, h in zip(splits, have) if not h]
+    raise FileNotFoundError(
+      f'AUTSL OpenPose poses found for some splits but not for {lacking} (looked in '
+      f'{Path(root) / "openpose"}/SPLIT): the OpenPose rows need every split reported.'
+    )
+  sizes = np.cumsum([0] + [len(p.labels) for p in parts])
+  rows = tuple(np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+  data = AUTSLData(
+    stack([p.poses for p in parts]),
+    np.concatenate([p.labels for p in parts]),
+    np.concatenate([p.signers for p in parts]),
+    np.concatenate([p.ids for p in parts]),
+    stack([p.openpose for p in parts]) if all(have) else None,
+  )
+  return data, rows

@@ -1,4 +1,4 @@
-"""`.pose` files (pose-format) to arrays: the paper's 75 points and a presence mask.
+"""`.pose` files (pose-format) to arrays: the paper's 75 points (or OpenPose's) and a presence mask.
 
 Section 3.2: of the 543 MediaPipe Holistic landmarks, the 468 (or 478 with
 refined irises) face-mesh points are dropped and the remaining 75 used:
@@ -14,6 +14,11 @@ present when its confidence is > 0, which is pose-format's own mask
 coordinates 0 for a hand it did not detect, so a missing hand is 21 points
 with mask False. Missing points are returned as exact zeros.
 
+OpenPose `.pose` files (pose-format's `load_openpose_directory` of OpenPose
+JSON, or AUTSL's BODY_135 poses of sign-language-datasets) are read the same
+way into their own layouts (`vision.sign.layouts`: 67 or 65 points, x and y
+in pixels); OpenPose writes confidence 0 for a point it did not find.
+
 The file format itself is pose-format's (`Pose.read`); nothing here parses
 bytes by hand.
 """
@@ -27,10 +32,12 @@ from typing import NamedTuple
 import numpy as np
 
 from evaluation import checks
+from vision.sign import layouts
 
 __all__ = [
   'COMPONENTS',
   'NUM_POINTS',
+  'interpolate_missing',
   'PoseArrays',
   'PoseBatch',
   'pad_poses',
@@ -49,8 +56,9 @@ class PoseArrays(NamedTuple):
   """One clip as arrays.
 
   Attributes:
-    points: [T, 75, 3] float32, x/y in pixels, z unscaled; 0 where missing.
-    mask: [T, 75] bool, True where the point was estimated (confidence > 0).
+    points: [T, P, D] float32 (Holistic [T, 75, 3]: x/y in pixels, z
+      unscaled; OpenPose [T, 67 or 65, 2]: x/y in pixels); 0 where missing.
+    mask: [T, P] bool, True where the point was estimated (confidence > 0).
     fps: frames per second from the file.
     width: frame width in pixels (the header's), needed to mirror x.
     height: frame height in pixels.
@@ -67,8 +75,8 @@ class PoseBatch(NamedTuple):
   """Clips of different lengths, zero-padded at the end to a common length.
 
   Attributes:
-    points: [B, T, 75, 3] float32; padded frames are zeros.
-    mask: [B, T, 75] bool; padded frames are all False.
+    points: [B, T, P, D] float32 (Holistic [B, T, 75, 3]); padded frames are zeros.
+    mask: [B, T, P] bool; padded frames are all False.
     lengths: [B] int32 number of real frames of each clip.
     width: [B] float32 frame widths (for `flip_horizontal`).
   """
@@ -99,45 +107,67 @@ def read_pose(path):
     raise ValueError(f'{path} is not a readable .pose file ({type(e).__name__}: {e}).') from e
 
 
-def pose_to_arrays(pose, person: int = 0, source: str = 'pose') -> PoseArrays:
-  """The 75 body and hand points of one person of a pose-format `Pose`.
+def pose_to_arrays(pose, person: int = 0, source: str = 'pose', layout=None) -> PoseArrays:
+  """The body and hand points of one person of a pose-format `Pose` (face dropped).
 
   Args:
-    pose: a `pose_format.Pose` from MediaPipe Holistic (pose-format's
-      components; the face and world landmarks are ignored).
+    pose: a `pose_format.Pose` from MediaPipe Holistic (the 75 points of
+      section 3.2), from OpenPose JSON (`load_openpose_directory`: BODY_25
+      and both hands, 67 points) or AUTSL's OpenPose BODY_135 (its body and
+      hands, 65 points); `vision.sign.layouts`.
     person: which person of the body's people axis.
     source: a name for error messages (e.g. the file path).
+    layout: the layout expected (a `PoseLayout` or its name); None: the one
+      the header's components name.
 
   Returns:
-    `PoseArrays` with points [T, 75, 3] and mask [T, 75].
+    `PoseArrays` with points [T, P, D] and mask [T, P] (Holistic: P = 75,
+    D = 3; OpenPose: P = 67 or 65, D = 2).
 
   Raises:
-    ValueError: a component is missing or has another number of points, or
-      the person index is out of range, naming `source`.
+    ValueError: a component is missing or has other points, or the person
+      index is out of range, naming `source`.
   """
   names = [c.name for c in pose.header.components]
+  found = layouts.layout_of_components(names)
+  if isinstance(layout, str):
+    checks.check_choice('layout', layout, tuple(layouts.LAYOUTS))
+    layout = layouts.LAYOUTS[layout]
+  if layout is None:
+    layout = found
+  if layout is None or layout is not found:
+    expected = {n: [c for c, _ in lay.components] for n, lay in layouts.LAYOUTS.items()}
+    # Name the first missing component of the layout asked for, or of the nearest one.
+    near = layout or max(
+      layouts.LAYOUTS.values(), key=lambda x: sum(c in names for c, _ in x.components)
+    )
+    first = next((c for c, _ in near.components if c not in names), near.components[0][0])
+    raise ValueError(
+      f'{source}: no {first} component (components: {names}); expected a MediaPipe '
+      f'Holistic or OpenPose pose as written by pose-format (components per layout: {expected}).'
+    )
   starts, start = {}, 0
   for c in pose.header.components:
-    starts[c.name] = (start, len(c.points), len(c.format))
+    starts[c.name] = (start, list(c.points))
     start += len(c.points)
-  for name, size in zip(COMPONENTS, COMPONENT_SIZES):
-    if name not in starts:
+  idx = []
+  for name, points in layout.components:
+    first, have = starts[name]
+    if have[: len(points)] != list(points) and not set(points) <= set(have):
       raise ValueError(
-        f'{source}: no {name} component (components: {names}); expected a MediaPipe '
-        'Holistic pose as written by pose-format.'
+        f'{source}: {name} has {len(have)} points, expected {len(points)} ({layout.name}).'
       )
-    if starts[name][1] != size:
-      raise ValueError(f'{source}: {name} has {starts[name][1]} points, expected {size}.')
+    idx.extend(first + have.index(p) for p in points)
   data = np.asarray(pose.body.data.data if hasattr(pose.body.data, 'data') else pose.body.data)
   confidence = np.asarray(pose.body.confidence)
-  if data.ndim != 4 or data.shape[-1] < 3:
+  if data.ndim != 4 or data.shape[-1] < layout.dims:
     raise ValueError(
-      f'{source}: body data must be [frames, people, points, >=3], got {data.shape}.'
+      f'{source}: body data must be [frames, people, points, >={layout.dims}], got {data.shape}.'
     )
   people = data.shape[1]
   checks.check_int('person', person, low=0, high=people - 1)
-  idx = np.concatenate([np.arange(starts[n][0], starts[n][0] + starts[n][1]) for n in COMPONENTS])
-  points = data[:, person][:, idx, :3].astype(np.float32)
+  idx = np.asarray(idx)
+  points = data[:, person][:, idx, : layout.dims].astype(np.float32)
   mask = confidence[:, person][:, idx] > 0
   points = np.where(mask[..., None], points, 0.0).astype(np.float32)
   if not np.all(np.isfinite(points)):
@@ -146,9 +176,39 @@ def pose_to_arrays(pose, person: int = 0, source: str = 'pose') -> PoseArrays:
   return PoseArrays(points, mask, float(pose.body.fps), int(dims.width), int(dims.height))
 
 
-def read_pose_arrays(path, person: int = 0) -> PoseArrays:
-  """`read_pose` then `pose_to_arrays`: a `.pose` file -> [T, 75, 3] points and [T, 75] mask."""
-  return pose_to_arrays(read_pose(path), person=person, source=os.fspath(path))
+def interpolate_missing(pose):
+  """pose-format's `Pose.interpolate` at the pose's own frame rate: missing points filled in.
+
+  Each point's missing frames between its first and last detection (a hand
+  Holistic or OpenPose lost for a few frames) are interpolated over time
+  (cubic where the point has more than 3 detections, quadratic or linear
+  with fewer), confidence too; frames before its first or after its last
+  detection stay missing. A clip of one frame is returned as it is
+  (pose-format cannot interpolate one frame).
+  """
+  if pose.body.data.shape[0] < 2:
+    return pose
+  return pose.interpolate(kind='cubic')
+
+
+def read_pose_arrays(path, person: int = 0, layout=None, interpolate: bool = False) -> PoseArrays:
+  """`read_pose` then `pose_to_arrays`: a `.pose` file -> [T, P, D] points and [T, P] mask.
+
+  Args:
+    path: the `.pose` file (Holistic, OpenPose BODY_25 + hands, or BODY_135).
+    person: which person.
+    layout: the layout expected (see `pose_to_arrays`); None: the file's.
+    interpolate: fill missing points first (`interpolate_missing`,
+      pose-format's `Pose.interpolate`).
+  """
+  pose = read_pose(path)
+  if interpolate:
+    found = layouts.layout_of_components([c.name for c in pose.header.components])
+    if found is not None:  # only the kept points (pose-format interpolates point by point)
+      names = [c for c, _ in found.components]
+      pose = pose.get_components(names, {c: list(p) for c, p in found.components})
+    pose = interpolate_missing(pose)
+  return pose_to_arrays(pose, person=person, source=os.fspath(path), layout=layout)
 
 
 def _subsample(n: int, max_frames: int) -> np.ndarray:
@@ -165,8 +225,9 @@ def pad_poses(
   """Stacks clips into one zero-padded batch with their lengths.
 
   Args:
-    clips: `PoseArrays` (or any objects with `points` [T, 75, 3], `mask`
-      [T, 75] and `width`).
+    clips: `PoseArrays` (or any objects with `points` [T, P, D], `mask`
+      [T, P] and `width`), all of one layout (P = 75 Holistic, 67 or 65
+      OpenPose).
     max_frames: clips longer than this are subsampled to `max_frames` evenly
       spaced frames (first and last kept); None keeps every frame.
     pad_to: pad to this many frames (>= the longest clip after
@@ -174,19 +235,23 @@ def pad_poses(
       the longest clip.
 
   Returns:
-    `PoseBatch` with points [B, T, 75, 3], mask [B, T, 75], lengths [B].
+    `PoseBatch` with points [B, T, P, D], mask [B, T, P], lengths [B].
   """
   if len(clips) == 0:
     raise ValueError('clips is empty: nothing to batch.')
   if max_frames is not None:
     checks.check_int('max_frames', max_frames)
   kept = []
+  shape = np.shape(clips[0].points)[1:]
+  if len(shape) != 2 or shape[1] not in (2, 3):
+    raise ValueError(f'clip 0: points must be [T, P, 2 or 3], got {np.shape(clips[0].points)}.')
+  layouts.layout_of(shape[0])
   for i, c in enumerate(clips):
     p, m = np.asarray(c.points), np.asarray(c.mask)
-    if p.ndim != 3 or p.shape[1:] != (NUM_POINTS, 3) or m.shape != p.shape[:2]:
+    if p.ndim != 3 or p.shape[1:] != shape or m.shape != p.shape[:2]:
       raise ValueError(
-        f'clip {i}: points must be [T, {NUM_POINTS}, 3] and mask [T, {NUM_POINTS}], got '
-        f'{p.shape} and {m.shape}.'
+        f'clip {i}: points must be [T, {shape[0]}, {shape[1]}] and mask [T, {shape[0]}] like '
+        f'clip 0, got {p.shape} and {m.shape}.'
       )
     if p.shape[0] == 0:
       raise ValueError(f'clip {i} has no frames.')
@@ -197,8 +262,8 @@ def pad_poses(
     pad_to = longest
   checks.check_int('pad_to', pad_to, low=longest)
   b = len(kept)
-  points = np.zeros((b, pad_to, NUM_POINTS, 3), np.float32)
-  mask = np.zeros((b, pad_to, NUM_POINTS), bool)
+  points = np.zeros((b, pad_to, *shape), np.float32)
+  mask = np.zeros((b, pad_to, shape[0]), bool)
   lengths = np.zeros(b, np.int32)
   for i, (p, m) in enumerate(kept):
     points[i, : len(p)] = p

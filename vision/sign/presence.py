@@ -24,6 +24,7 @@ from vision.sign.features import BODY_POINTS
 from vision.sign.features import LEFT_HAND
 from vision.sign.features import RIGHT_HAND
 from vision.sign.features import check_points_mask
+from vision.sign.layouts import HOLISTIC
 from vision.sign.poses import NUM_POINTS
 
 __all__ = ['dominant_hand', 'dominant_hand_presence', 'hand_presence']
@@ -75,7 +76,7 @@ def dominant_hand(points, mask) -> jax.Array:
   Returns:
     [...] int32, 0 = left, 1 = right (also for ties and clips without wrists).
   """
-  points, mask = check_points_mask(points, mask)
+  points, mask, _ = check_points_mask(points, mask, HOLISTIC)
   return _dominant_hand(points, mask)
 
 
@@ -99,7 +100,7 @@ def dominant_hand_presence(points, mask, lengths) -> jax.Array:
   Returns:
     [...] float in [0, 1].
   """
-  points, mask = check_points_mask(points, mask)
+  points, mask, _ = check_points_mask(points, mask, HOLISTIC)
   lengths = checks.check_array('lengths', lengths, kind='int')
   if tuple(lengths.shape) != tuple(points.shape[:-3]):
     raise ValueError(f'lengths must have shape {tuple(points.shape[:-3])}, got {lengths.shape}.')
