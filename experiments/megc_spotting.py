@@ -1,6 +1,8 @@
 """MEGC 2019 spotting experiment: Table II (LBP-chi^2) on synthetic long videos.
 
     python -m experiments.megc_spotting --quick [--out runs/megc_spotting]
+    python -m experiments.megc_spotting --data-root PATH   # CASME_sq/rawpic, SAMMLV/SAMM_longvideos
+    python -m experiments.megc_spotting --samm-long DIR --samm-cropped DIR   # SAMM^f and SAMM^c
 
 Both of Table II's methods: LBP-chi^2 at every threshold fraction p, and
 LTP-ML (local temporal patterns of 12 facial regions, `vision.megc.ltp`;
@@ -32,6 +34,7 @@ import dataclasses
 import os
 import sys
 import time
+import types
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -43,8 +46,23 @@ from evaluation import reports
 from experiments import cli
 from experiments.configs import megc_spotting as configs
 from fewshot.protocols import megc_spotting as protocol
+from vision.megc import long_videos
 from vision.megc import ltp
 from vision.megc import spotting
+
+# Per-database data flags: (argparse dest, database).
+FOLDER_FLAGS = (('casme_sq', 'CAS(ME)^2'), ('samm_long', 'SAMM'))
+CODING_FLAGS = (('casme_sq_coding', 'CAS(ME)^2'), ('samm_long_coding', 'SAMM'))
+DATA_FLAGS = [
+  ('--data-root', 'folder holding the long videos as unpacked: CASME_sq/rawpic, '
+   'SAMMLV/SAMM_longvideos (docs/megc2019.md; default: synthetic long videos)'),
+  ('--casme-sq', "CAS(ME)^2's folder (rawpic/, or up to 3 levels above it)"),
+  ('--casme-sq-coding', "CAS(ME)^2's spreadsheet (CAS(ME)^2code_final.xlsx)"),
+  ('--samm-long', "SAMM long videos' folder (SAMM_longvideos/, or up to 3 levels above it)"),
+  ('--samm-long-coding', "SAMM long videos' spreadsheet (SAMM_LongVideos_V1_Release.xlsx)"),
+  ('--samm-cropped', "the organisers' cropped SAMM long videos (same layout): Table II's "
+   'SAMM^c column beside the full frames (SAMM^f)'),
+]  # fmt: skip
 
 
 def plot(cfg, out_dir, db, video, analysis) -> str:
@@ -59,7 +77,7 @@ def plot(cfg, out_dir, db, video, analysis) -> str:
     truth=video.micro,
     distractors={'macro-expression': video.macro, 'blink': video.blinks},
     fps=video.fps,
-    title=f'{db}-like video {video.name}: LBP-chi2 contrasted difference, p = {cfg.figure_p:g}',
+    title=f'{db} video {video.name}: LBP-chi2 contrasted difference, p = {cfg.figure_p:g}',
   )
   return path
 
@@ -97,6 +115,73 @@ def prepare(cfg, out_dir: str, progress: bool):
   return data, timings
 
 
+def _flag(args, flag: str):
+  return getattr(args, flag.lstrip('-').replace('-', '_'))
+
+
+def real_data(args) -> bool:
+  return any(_flag(args, f) for f, _ in DATA_FLAGS)
+
+
+def data_source(cfg, args) -> str:
+  if not real_data(args):
+    return f'synthetic long videos from real faces (seed {cfg.seed})'
+  return 'real long videos: ' + ', '.join(
+    f'{f} {_flag(args, f)}' for f, _ in DATA_FLAGS if _flag(args, f)
+  )
+
+
+def real_databases(cfg, args) -> dict:
+  """{Table II column: [LongVideoRecord]}: CAS(ME)^2 and SAMM (SAMM^f and SAMM^c) as given.
+
+  Under `--data-root` the config's databases are asked for (both by default;
+  `--set "databases=(('CAS(ME)^2', 0, 0.0),)"` for one), each must be found;
+  a database's own folder flag asks for it too.
+  """
+  folders = {db: getattr(args, f) for f, db in FOLDER_FLAGS if getattr(args, f)}
+  codings = {db: getattr(args, f) for f, db in CODING_FLAGS if getattr(args, f)}
+  named = {db for db, _, _ in cfg.databases}  # under --data-root: the config's databases
+  asked = [db for _, db in FOLDER_FLAGS if (args.data_root and db in named) or db in folders]
+  found = long_videos.load_long_videos(args.data_root, asked, folders, codings) if asked else {}
+  out = {'SAMM^f' if db == 'SAMM' and args.samm_cropped else db: v for db, v in found.items()}
+  if args.samm_cropped:
+    out['SAMM^c'] = long_videos.load_samm_long(args.samm_cropped, codings.get('SAMM'))
+  return out
+
+
+def prepare_real(cfg, out_dir: str, args, progress: bool):
+  """({column: protocol.Database}, seconds): the real long videos, read one at a time."""
+  data, timings = {}, {}
+  for db, videos in real_databases(cfg, args).items():
+    t0 = time.perf_counter()
+    spotted, patterns = {p: [] for p in cfg.ps}, []
+    for i, rec in enumerate(
+      tqdm(videos, desc=f'{db} spotting', unit='video', disable=not progress)
+    ):
+      frames = long_videos.read_long_video(rec, cfg.max_side)
+      analysis = vision.analyse_spotting(frames, rec.fps, **cfg.spotter())
+      for p in cfg.ps:
+        spotted[p].append(spotting.rethreshold(analysis, p).intervals)
+      if cfg.ltp_ml:
+        patterns.append(ltp_patterns(cfg, frames, rec.fps))
+      if i == 0:
+        shown = types.SimpleNamespace(
+          name=rec.name, micro=rec.micro, macro=rec.macro, blinks=np.zeros((0, 2), int), fps=rec.fps
+        )
+        plot(cfg, out_dir, db, shown, analysis)
+      del frames
+    data[db] = protocol.Database(
+      micro=[v.micro for v in videos],
+      distractors=[v.macro for v in videos],
+      spotted=spotted,
+      ltp=patterns if cfg.ltp_ml else None,
+      subjects=[v.subject for v in videos],
+      fps=videos[0].fps if videos else None,
+    )
+    timings[f'{db} curves and patterns'] = time.perf_counter() - t0
+  return data, timings
+
+
 def synthetic_subject(video) -> str:
   """A synthetic long video's subject: its source face ('<face> <index>' names the video)."""
   return video.name.rsplit(' ', 1)[0]
@@ -108,8 +193,11 @@ def ltp_patterns(cfg, frames, fps) -> protocol.LTPPatterns:
   return protocol.LTPPatterns(res.features, res.starts, res.clip)
 
 
-def write_tables(out_dir: str, res: protocol.Results) -> None:
-  lines = ['# MEGC 2019 Table II layout: LBP-chi^2 spotting on synthetic long videos', '']
+def write_tables(
+  out_dir: str, res: protocol.Results, source: str = 'synthetic long videos'
+) -> None:
+  lines = [f'# MEGC 2019 Table II layout: LBP-chi^2 and LTP-ML spotting on {source}', '']
+  like = '-like' if source.startswith('synthetic') else ''
   for db, n in res.counts.items():
     empty = n['videos without micro-expressions']
     rule = (
@@ -117,7 +205,7 @@ def write_tables(out_dir: str, res: protocol.Results) -> None:
       if n['rule'] == 'skip'
       else f'including {empty} without micro-expressions'
     )
-    title = f'{db}-like ({n["videos"]} videos scored, {rule}; {n["micro"]} micro-expressions)'
+    title = f'{db}{like} ({n["videos"]} videos scored, {rule}; {n["micro"]} micro-expressions)'
     table = protocol.table_name(db)
     lines.append(
       reports.table_markdown(
@@ -135,20 +223,29 @@ def write_tables(out_dir: str, res: protocol.Results) -> None:
 
 def main(argv=None) -> int:
   args, cfg = cli.parse(
-    argv, __doc__.split('\n\n')[0], out='runs/megc_spotting', get_config=configs.get_config
-  )
+    argv, __doc__.split('\n\n')[0], out='runs/megc_spotting', get_config=configs.get_config,
+    data=DATA_FLAGS,
+  )  # fmt: skip
   t0 = time.perf_counter()
   os.makedirs(args.out, exist_ok=True)
-  source = f'synthetic long videos from real faces (seed {cfg.seed})'
+  source = data_source(cfg, args)
+  if real_data(args):
+    data, timings = prepare_real(cfg, args.out, args, not args.no_progress)
+    if not data:
+      raise ValueError('no long-video database given: pass --data-root or a database folder.')
+    cfg = dataclasses.replace(
+      cfg, databases=tuple((db, len(d.micro), 0.0) for db, d in data.items())
+    )
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': source})
-  data, timings = prepare(cfg, args.out, not args.no_progress)
+  if not real_data(args):
+    data, timings = prepare(cfg, args.out, not args.no_progress)
   res = protocol.run(cli.root_key(cfg), cfg, data)
   timings |= {f'{db} scoring': s for db, s in res.timings.items()}
   reports.write_results(
     args.out, res.records, timings=timings, data=source, counts=res.counts,
     ltp_training=res.ltp_training,
   )  # fmt: skip
-  write_tables(args.out, res)
+  write_tables(args.out, res, 'real long videos' if real_data(args) else 'synthetic long videos')
   with open(os.path.join(args.out, 'tables.md')) as f:
     print(f.read())
   print(f'wall time {time.perf_counter() - t0:.0f} s')

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import os
 
+import cv2
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 import vision
+from evaluation import records
+from experiments import megc_spotting
 from fewshot.protocols import megc_spotting as protocol
 from vision.megc import ltp
 
@@ -143,11 +148,14 @@ def test_fusion_qualifies_selects_and_merges():
   assert len(protocol.fuse(dec, feats, 30.0, cfg)) == 0
 
 
-def test_ltp_ml_spots_synthetic_micro_expressions_above_chance():
+@pytest.fixture(scope='module')
+def videos():
+  """Three small synthetic CAS(ME)^2-like videos, one subject each."""
+  return vision.synthetic_long_videos(jax.random.key(3), 'CAS(ME)^2', 3, 6.0, 160, events=(3, 0, 1))
+
+
+def test_ltp_ml_spots_synthetic_micro_expressions_above_chance(videos):
   """On three small synthetic videos (three subjects), LOSO decisions fire on ME onsets more than elsewhere."""
-  videos = vision.synthetic_long_videos(
-    jax.random.key(3), 'CAS(ME)^2', 3, 6.0, 160, events=(3, 0, 1)
-  )
   pats = [ltp.video_ltp(v.frames, v.fps, placement='box') for v in videos]
   db = protocol.Database(
     [v.micro for v in videos], [np.zeros((0, 2), int)] * 3, {},
@@ -166,3 +174,37 @@ def test_ltp_ml_spots_synthetic_micro_expressions_above_chance():
   assert np.mean(hit) > 1.5 * np.mean(base), (np.mean(hit), np.mean(base))
   spotted = [protocol.fuse(d, p.features, db.fps, cfg) for d, p in zip(dec, db.ltp)]
   assert all(s.ndim == 2 and s.shape[1] == 2 for s in spotted)
+
+
+def test_spotting_experiment_reads_real_long_videos(videos, tmp_path):
+  """The synthetic videos written in CAS(ME)^2's layout go through --data-root: both methods, Table II."""
+  top = tmp_path / 'CASME_sq'
+  rows, rule1, rule2 = [], [], []
+  for i, v in enumerate(videos, start=1):
+    folder = top / 'rawpic' / f's{i:02d}' / f'{i:02d}_010{i}stimulus'
+    folder.mkdir(parents=True)
+    for t, frame in enumerate(v.frames, start=1):
+      cv2.imwrite(str(folder / f'img{t}.jpg'), frame)
+    for on, off in v.micro:  # frame numbers are 1-based
+      rows.append(
+        [i, f'stim{i}_1', on + 1, on + 2, off + 1, '4', 'negative', 'micro-expression', 'x']
+      )
+    rule1.append([i, f's{i:02d}', i])
+    rule2.append([f'010{i}', f'stim{i}'])
+  with pd.ExcelWriter(top / 'CAS(ME)^2code_final.xlsx') as w:
+    for name, table in (
+      ('CASFEcode_final', rows),
+      ('naming rule1', rule1),
+      ('naming rule2', rule2),
+    ):
+      pd.DataFrame(table).to_excel(w, sheet_name=name, header=False, index=False)
+  out = str(tmp_path / 'run')
+  argv = ['--data-root', str(tmp_path), '--out', out, '--no-progress', '--set', 'ps=(0.1,)',
+          '--set', "databases=(('CAS(ME)^2', 0, 0.0),)", '--set', 'ltp.placement=box']  # fmt: skip
+  assert megc_spotting.main(argv) == 0
+  recs = records.read(out)
+  cells = records.to_summary(recs, protocol.table_name('CAS(ME)^2'))
+  assert set(cells) == {'LBP-χ² p=0.1', 'LTP-ML'}
+  assert all(c['TP'] + c['FN'] == 9 for c in cells.values())  # 3 videos x 3 MEs
+  assert set(records.to_summary(recs, protocol.SUMMARY_TABLE)) == {'LBP-χ² p=0.1', 'LTP-ML'}
+  assert 'real long videos' in open(os.path.join(out, 'tables.md')).read()

@@ -134,6 +134,9 @@ class Config:
 
     ltp_ml: also spot with LTP-ML (needs the data's `ltp` patterns).
     ltp: LTP-ML's settings (`LTPConfig`).
+    max_side: real long videos (`--data-root`) are shrunk so their longer
+      side is at most this many pixels (ours: SAMM's 2040 x 1088 frames at
+      200 fps would not fit in memory; CAS(ME)^2's 640 x 480 are kept).
 
   Sources: `blocks` (6 x 6), `top_fraction` (M = 12 of 36) and the LBP
   (uniform, P = 8, R = 1) follow Moilanen et al. [8] as
@@ -160,6 +163,7 @@ class Config:
   peak_distance: int | None = SPOTTER_DEFAULTS['peak_distance']
   ltp_ml: bool = True
   ltp: LTPConfig = LTPConfig()
+  max_side: int = 640
 
   def __post_init__(self):
     for p in self.ps + (self.figure_p,):
