@@ -132,21 +132,11 @@ def data_source(cfg, args) -> str:
 
 
 def real_databases(cfg, args) -> dict:
-  """{Table II column: [LongVideoRecord]}: CAS(ME)^2 and SAMM (SAMM^f and SAMM^c) as given.
-
-  Under `--data-root` the config's databases are asked for (both by default;
-  `--set "databases=(('CAS(ME)^2', 0, 0.0),)"` for one), each must be found;
-  a database's own folder flag asks for it too.
-  """
+  """{Table II column: [LongVideoRecord]} (`vision.megc.long_videos.table_ii_videos`)."""
   folders = {db: getattr(args, f) for f, db in FOLDER_FLAGS if getattr(args, f)}
   codings = {db: getattr(args, f) for f, db in CODING_FLAGS if getattr(args, f)}
-  named = {db for db, _, _ in cfg.databases}  # under --data-root: the config's databases
-  asked = [db for _, db in FOLDER_FLAGS if (args.data_root and db in named) or db in folders]
-  found = long_videos.load_long_videos(args.data_root, asked, folders, codings) if asked else {}
-  out = {'SAMM^f' if db == 'SAMM' and args.samm_cropped else db: v for db, v in found.items()}
-  if args.samm_cropped:
-    out['SAMM^c'] = long_videos.load_samm_long(args.samm_cropped, codings.get('SAMM'))
-  return out
+  asked = [db for db, _, _ in cfg.databases]
+  return long_videos.table_ii_videos(args.data_root, asked, folders, codings, args.samm_cropped)
 
 
 def prepare_real(cfg, out_dir: str, args, progress: bool):

@@ -86,6 +86,12 @@ def test_long_video_loaders_read_the_published_layouts(tmp_path):
   inner = os.path.join(str(tmp_path), 'SAMMLV', 'SAMM_longvideos')
   again = long_videos.load_long_videos(None, ['SAMM'], {'SAMM': inner}, {'SAMM': sheet})
   np.testing.assert_array_equal(again['SAMM'][0].micro, samm[0].micro)
+  # Table II's columns: the config's databases under the root; cropped SAMM beside full frames.
+  cols = long_videos.table_ii_videos(
+    str(tmp_path), ['SAMM'], codings={'SAMM': sheet}, samm_cropped=inner
+  )
+  assert list(cols) == ['SAMM^f', 'SAMM^c'] and len(cols['SAMM^c']) == 2
+  assert list(long_videos.table_ii_videos(str(tmp_path), ['CAS(ME)^2'])) == ['CAS(ME)^2']
 
 
 def test_a_long_video_database_asked_for_and_missing_is_an_error(tmp_path):

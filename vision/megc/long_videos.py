@@ -352,3 +352,29 @@ def load_long_videos(
     except ValueError as e:
       raise ValueError(f'{db} long videos asked for but not found: {e}') from None
   return out
+
+
+def table_ii_videos(
+  data_root: str | None,
+  databases: Sequence[str] = DATABASES,
+  folders: Mapping[str, str] | None = None,
+  codings: Mapping[str, str] | None = None,
+  samm_cropped: str | None = None,
+) -> dict[str, list[LongVideoRecord]]:
+  """The long videos of Table II's columns: CAS(ME)^2, SAMM (SAMM^f and SAMM^c).
+
+  Under `data_root` the `databases` named are asked for (each must be
+  found); a database's own folder asks for it too. With `samm_cropped` (the
+  organisers' cropped SAMM long videos, same layout and spreadsheet), the
+  full-frame SAMM column is 'SAMM^f' and the cropped one 'SAMM^c'.
+
+  Returns:
+    {column: LongVideoRecords}.
+  """
+  folders = dict(folders or {})
+  asked = [db for db in DATABASES if (data_root and db in databases) or db in folders]
+  found = load_long_videos(data_root, asked, folders, codings) if asked else {}
+  out = {'SAMM^f' if db == 'SAMM' and samm_cropped else db: v for db, v in found.items()}
+  if samm_cropped:
+    out['SAMM^c'] = load_samm_long(samm_cropped, (codings or {}).get('SAMM'))
+  return out
