@@ -543,11 +543,11 @@ SUMMARY_TABLE = 'II'
 
 
 def run(key, config: Config, data: Mapping, *, progress: Callable | None = None) -> Results:
-  """Table II: every database of `data` at every p of `config.ps`.
+  """Table II: every database of `data` at every p of `config.ps`, and LTP-ML where it has patterns.
 
   Args:
-    key: the run's root jax.random key (unused: the LBP-chi^2 spotter draws
-      no randomness; taken for the one protocol shape).
+    key: the run's root jax.random key (unused: neither LBP-chi^2 nor
+      LTP-ML's linear SVC draws randomness; taken for the one protocol shape).
     config: `Config`.
     data: {database name: `Database`}.
     progress: called once after each database, or None.
