@@ -91,7 +91,9 @@ def test_spotting_writes_table_ii_and_the_curve(tmp_path):
   assert megc_spotting.main(['--out', out, '--no-progress', *_sets(SPOT_TINY)]) == 0
   _, recs = _check_records(out)
   cells = records.to_summary(recs, spot_protocol.table_name('CAS(ME)^2'))
-  assert set(cells) == {'LBP-χ² p=0.1', 'LBP-χ² p=0.3'}
+  assert set(cells) == {'LBP-χ² p=0.1', 'LBP-χ² p=0.3', 'LTP-ML'}
+  # Table II's layout: both methods' F1 per database.
+  assert set(records.to_summary(recs, spot_protocol.SUMMARY_TABLE)) == {'LBP-χ² p=0.1', 'LTP-ML'}
   for cell in cells.values():
     assert cell['TP'] + cell['FN'] == 3  # one video, 3 micro-expressions; the other has none
     assert 0 <= cell['FP on macro/blinks'] <= cell['FP']

@@ -1,4 +1,4 @@
-"""Config of the MEGC 2019 spotting experiment (Table II: LBP-chi^2 on long videos).
+"""Config of the MEGC 2019 spotting experiment (Table II: LBP-chi^2 and LTP-ML on long videos).
 
 Run:
 

@@ -19,13 +19,24 @@ least one micro-expression (`Config.empty_videos='skip'`, the default);
 intervals are false positives. The records' estimator names the rule and
 how many videos each side of it has.
 
-The LBP-chi^2 spotter learns nothing and draws no randomness; a learned
-spotter (an SVM on the same curves) will train here, from `key`.
+LTP-ML (Li et al., the paper's [11], [12]; the challenge's submission) is
+learned: the script computes every frame's local temporal pattern per
+facial region with `vision.megc.ltp` (`LTPPatterns`); here a linear SVM is
+trained on micro-expression and other patterns leave-one-subject-out (the
+videos of the spotted subject never train its classifier), classifies every
+pattern of the held-out subject's videos, and a fusion (temporal
+qualification per region, spatial selection, merging) turns the positives
+into spotted intervals (`ltp_ml_spotted`). Its parameters are its authors'
+(`LTPConfig`; docs/megc2019.md lists their sources). scikit-learn's SVC is
+deterministic, so `key` is still unused. The records add a row 'LTP-ML' to
+each database's block, and table 'II' puts both methods side by side as the
+paper does (F1 per database).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -45,6 +56,60 @@ DEFAULT_P = 0.1
 SPOTTER_DEFAULTS = {'seconds': 0.35, 'blocks': 6, 'top_fraction': 1 / 3, 'peak_distance': None}
 # 'skip': score only videos with a micro-expression (the paper); 'count': all.
 EMPTY_VIDEOS = ('skip', 'count')
+LTP_ROW = 'LTP-ML'
+# vision.megc.ltp's defaults and ROI order, restated (a test checks that they agree).
+LTP_DEFAULTS = {'me_seconds': 0.3, 'clip_seconds': 1.0, 'roi_fraction': 0.15, 'placement': 'auto'}
+ROI_GROUPS = {'brows': (0, 1, 2, 3, 4, 5), 'nose': (6, 7), 'mouth': (8, 9, 10, 11)}
+
+
+@dataclasses.dataclass(frozen=True)
+class LTPConfig:
+  """LTP-ML's settings. "[11]" below is the authors' MEGC 2019 code (its SAMM setting at 200 fps).
+
+  Attributes:
+    me_seconds: L, the ME length: 300 ms ([11], [12]).
+    clip_seconds: clips of 1 s overlapping by L ([11]: 200 frames, overlap 60).
+    roi_fraction: ROI side / face width (ours; [11]: 15 pixels from the landmarks).
+    placement: 'auto' (FaceMesh when MediaPipe is installed), 'facemesh' or 'box'.
+    label_fraction: the patterns of the ceil(L / 4) frames up to and
+      including an onset are labelled ME ([11]: label2one = ceil(60 / 4)).
+    intensity: a region's pattern counts only if its largest normalised
+      distance reaches 0.9 ([11]: seuil_indensity), in training and fusion.
+    rois_per_me: the (at most) 2 regions with the largest S-patterns train per ME ([11]).
+    negative_step: one in 8 non-ME frames of an ME's clip trains ([11]: sampleRate2train).
+    svm_c: the linear SVM's C = 5 ([11]: libsvm -t 0 -c 5).
+    me_weight: class weight of ME patterns, 2.5 against 1 ([11]: -w0 1 -w1 2.5).
+    roi_window: temporal qualification per region over ceil(L / 3) frames ([11]: r_w_ROI).
+    roi_min_count: ... keeps groups with more than 2 positives ([11]).
+    frame_min_fraction: whole-face qualification over L frames keeps groups
+      with more than floor(L / 9) positives ([11]: deleteSinglePeak).
+    brow_limit: a frame where more than 5 of the 6 brow regions fire is head motion ([11]).
+    nose_limit: ... or where 2 nose regions fire ([11]).
+    merge_seconds: merging in blocks of 0.5 s ([11]: 100 frames at 200 fps).
+    min_seconds: a block with fewer than 0.1 s of positives is dropped ([11]: 20 frames).
+  """
+
+  me_seconds: float = LTP_DEFAULTS['me_seconds']
+  clip_seconds: float = LTP_DEFAULTS['clip_seconds']
+  roi_fraction: float = LTP_DEFAULTS['roi_fraction']
+  placement: str = LTP_DEFAULTS['placement']
+  label_fraction: float = 0.25
+  intensity: float = 0.9
+  rois_per_me: int = 2
+  negative_step: int = 8
+  svm_c: float = 5.0
+  me_weight: float = 2.5
+  roi_window: float = 1 / 3
+  roi_min_count: int = 2
+  frame_min_fraction: float = 1 / 9
+  brow_limit: int = 5
+  nose_limit: int = 2
+  merge_seconds: float = 0.5
+  min_seconds: float = 0.1
+
+  def patterns(self) -> dict:
+    """The keyword arguments of `vision.megc.ltp.video_ltp` this config sets."""
+    return {k: getattr(self, k) for k in LTP_DEFAULTS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +131,12 @@ class Config:
     blocks: the face grid's blocks per side.
     top_fraction: M / blocks^2, the most-changed blocks summed in F_i.
     peak_distance: minimum frames between spotted peaks (None: k).
+
+    ltp_ml: also spot with LTP-ML (needs the data's `ltp` patterns).
+    ltp: LTP-ML's settings (`LTPConfig`).
+    max_side: real long videos (`--data-root`) are shrunk so their longer
+      side is at most this many pixels (ours: SAMM's 2040 x 1088 frames at
+      200 fps would not fit in memory; CAS(ME)^2's 640 x 480 are kept).
 
   Sources: `blocks` (6 x 6), `top_fraction` (M = 12 of 36) and the LBP
   (uniform, P = 8, R = 1) follow Moilanen et al. [8] as
@@ -90,6 +161,9 @@ class Config:
   blocks: int = SPOTTER_DEFAULTS['blocks']
   top_fraction: float = SPOTTER_DEFAULTS['top_fraction']
   peak_distance: int | None = SPOTTER_DEFAULTS['peak_distance']
+  ltp_ml: bool = True
+  ltp: LTPConfig = LTPConfig()
+  max_side: int = 640
 
   def __post_init__(self):
     for p in self.ps + (self.figure_p,):
@@ -118,11 +192,17 @@ class Database(NamedTuple):
       (m = 0 for a video without one).
     distractors: per video, [d, 2] int macro-expression and blink intervals.
     spotted: {p: per video, [s, 2] int spotted intervals at threshold fraction p}.
+    ltp: per video, its `LTPPatterns` (None: LTP-ML is not run).
+    subjects: per video, its subject (LTP-ML's leave-one-subject-out folds).
+    fps: the videos' frame rate (LTP-ML's merging in seconds).
   """
 
   micro: list
   distractors: list
   spotted: Mapping
+  ltp: list | None = None
+  subjects: list | None = None
+  fps: float | None = None
 
 
 class Results(NamedTuple):
@@ -133,11 +213,14 @@ class Results(NamedTuple):
     timings: wall seconds of scoring each database.
     counts: {database: {'videos': scored videos, 'micro': micro-expressions,
       'videos without micro-expressions': n, 'rule': empty_videos}}.
+    ltp_training: {database: {held-out subject: {'ME': n, 'non-ME': n}}},
+      the patterns each LTP-ML fold trained on.
   """
 
   records: list
   timings: dict
   counts: dict
+  ltp_training: dict | None = None
 
 
 def table_name(database: str) -> str:
@@ -226,12 +309,245 @@ def _selection(config: Config, p: float) -> str:
   )
 
 
-def run(key, config: Config, data: Mapping, *, progress: Callable | None = None) -> Results:
-  """Table II: every database of `data` at every p of `config.ps`.
+# ------------------------------------------------------------------ LTP-ML
+
+
+class LTPPatterns(NamedTuple):
+  """One video's local temporal patterns (`vision.megc.ltp.video_ltp`'s fields that LTP-ML uses).
+
+  features: [T, R, 1 + L] float32: per frame and ROI, CN then the
+    normalised distances d_1..d_L (R = 12 in `ROI_GROUPS`' order).
+  starts: [C] int first frame of each clip.
+  clip: clip length in frames.
+  """
+
+  features: np.ndarray
+  starts: np.ndarray
+  clip: int
+
+
+def _label_frames(length: int, cfg: LTPConfig) -> int:
+  return max(int(math.ceil(length * cfg.label_fraction)), 1)
+
+
+def me_labels(n_frames: int, micro, label_frames: int) -> np.ndarray:
+  """[T] bool: the frames whose pattern starts an ME (the `label_frames` up to and including each onset)."""
+  out = np.zeros(n_frames, bool)
+  for onset, _ in np.asarray(micro, np.int64).reshape(-1, 2):
+    out[max(onset - label_frames + 1, 0) : min(onset + 1, n_frames)] = True
+  return out
+
+
+def _slope(y) -> float:
+  y = np.asarray(y, np.float64)
+  if len(y) < 2:
+    return 0.0
+  return float(np.polyfit(np.arange(len(y)), y, 1)[0])
+
+
+def s_pattern_rois(pattern, cfg: LTPConfig) -> list[int]:
+  """The regions whose pattern at an onset trains LTP-ML ([11]), largest first.
+
+  A region qualifies when its largest normalised distance over the first
+  half of L reaches `cfg.intensity`, its CN is at most the regions' mean
+  (it moved more than most), and its distances draw an S: rising over the
+  first half, not rising over the second, never back to 0.
 
   Args:
-    key: the run's root jax.random key (unused: the LBP-chi^2 spotter draws
-      no randomness; taken for the one protocol shape).
+    pattern: [R, 1 + L] the regions' patterns at the onset frame.
+    cfg: LTPConfig.
+
+  Returns:
+    At most `cfg.rois_per_me` region indices, by decreasing largest distance.
+  """
+  pattern = np.asarray(pattern, np.float64)
+  cn, d = pattern[:, 0], pattern[:, 1:]
+  half = max(d.shape[1] // 2, 1)
+  kept = []
+  for r in range(len(pattern)):
+    first, second = d[r, :half], d[r, half:]
+    if first.max() < cfg.intensity or cn[r] > cn.mean():
+      continue
+    if _slope(first) > 0 and _slope(second) <= 0 and not (second == 0).any():
+      kept.append((first.max(), r))
+  return [r for _, r in sorted(kept, reverse=True)[: cfg.rois_per_me]]
+
+
+def training_patterns(patterns: LTPPatterns, micro, cfg: LTPConfig):
+  """LTP-ML's training patterns of one video ([11]): ME and non-ME, from each ME's clip.
+
+  For each micro-expression, the regions of `s_pattern_rois` at its onset
+  give the patterns of every frame of the clip holding the onset: ME for the
+  ceil(L / 4) frames up to the onset, non-ME for the others, of which one in
+  `cfg.negative_step` is kept.
+
+  Args:
+    patterns: the video's LTPPatterns.
+    micro: [m, 2] inclusive (onset, offset) micro-expressions.
+    cfg: LTPConfig.
+
+  Returns:
+    (x [n, 1 + L] float32, y [n] int in {0, 1}).
+  """
+  f = np.asarray(patterns.features)
+  t, _, dim = f.shape
+  lab = me_labels(t, micro, _label_frames(dim - 1, cfg))
+  xs, ys = [np.zeros((0, dim), np.float32)], [np.zeros(0, np.int64)]
+  for onset, _ in np.asarray(micro, np.int64).reshape(-1, 2):
+    if not 0 <= onset < t:
+      raise ValueError(f'onset {onset} outside the video of {t} frames.')
+    start = int(patterns.starts[np.searchsorted(patterns.starts, onset, side='right') - 1])
+    frames = np.arange(start, min(start + int(patterns.clip), t))
+    keep = lab[frames] | ((frames - start) % cfg.negative_step == 0)
+    for r in s_pattern_rois(f[onset], cfg):
+      xs.append(f[frames[keep], r])
+      ys.append(lab[frames[keep]].astype(np.int64))
+  return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+
+
+def loso_folds(subjects) -> dict:
+  """{held-out subject: indices of the videos that train its classifier} (never its own)."""
+  subjects = [str(s) for s in subjects]
+  return {s: [i for i, t in enumerate(subjects) if t != s] for s in dict.fromkeys(subjects)}
+
+
+def _classifier(x, y, cfg: LTPConfig):
+  from sklearn.svm import SVC  # only LTP-ML needs it
+
+  if len(np.unique(y)) < 2:  # no S-pattern (or nothing else) to learn from
+    return None
+  svm = SVC(kernel='linear', C=cfg.svm_c, class_weight={0: 1.0, 1: cfg.me_weight})
+  return svm.fit(x, y)
+
+
+def loso_predictions(db: Database, cfg: LTPConfig) -> tuple[list, dict]:
+  """Every video's SVM decisions, each from a classifier that never saw its subject.
+
+  Returns:
+    (per video [R, T] bool decisions, {held-out subject: {'ME': n, 'non-ME': n}}).
+  """
+  if db.ltp is None or db.subjects is None:
+    raise ValueError("LTP-ML needs each video's patterns (ltp) and subject (subjects).")
+  if not len(db.ltp) == len(db.subjects) == len(db.micro):
+    raise ValueError(
+      f'{len(db.ltp)} pattern sets, {len(db.subjects)} subjects and {len(db.micro)} videos.'
+    )
+  out, sizes = [None] * len(db.ltp), {}
+  for subject, train in loso_folds(db.subjects).items():
+    parts = [training_patterns(db.ltp[i], db.micro[i], cfg) for i in train]
+    x = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 1), np.float32)
+    y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    sizes[subject] = {'ME': int(y.sum()), 'non-ME': int(len(y) - y.sum())}
+    model = _classifier(x, y, cfg) if len(y) else None
+    for i, s in enumerate(db.subjects):
+      if str(s) != subject:
+        continue
+      f = np.asarray(db.ltp[i].features)
+      t, r, dim = f.shape
+      if model is None:
+        out[i] = np.zeros((r, t), bool)
+      else:
+        out[i] = model.predict(f.reshape(-1, dim)).reshape(t, r).T.astype(bool)
+  return out, sizes
+
+
+def drop_sparse_groups(x, span: int, min_count: int) -> np.ndarray:
+  """[11]'s temporal qualification of a [T] bool sequence.
+
+  From each positive frame not yet grouped, the next `span` frames form a
+  group; when there are several groups and some hold more than `min_count`
+  positives, the groups with at most `min_count` are cleared.
+  """
+  x = np.asarray(x, bool).copy()
+  groups, j = [], 0
+  while j < len(x):
+    if x[j]:
+      groups.append((j, int(x[j : j + span + 1].sum())))
+      j += span + 1
+    else:
+      j += 1
+  if len(groups) > 1 and any(c > min_count for _, c in groups):
+    for j, c in groups:
+      if c <= min_count:
+        x[j : j + span + 1] = False
+  return x
+
+
+def fuse(decisions, features, fps: float, cfg: LTPConfig) -> np.ndarray:
+  """LTP-ML's fusion of one video's region decisions into spotted intervals ([11]).
+
+  1. Per region, a positive counts only where the region moved more than
+     most (CN at most the regions' mean at that frame) and its pattern
+     reaches `cfg.intensity`; temporal qualification over ceil(L / 3) frames.
+  2. Spatial selection: frames where more than `brow_limit` brow regions or
+     `nose_limit` nose regions fire (the SVM's raw decisions) are head motion.
+  3. The face fires where any region does; qualification over L frames
+     (more than floor(L / 9) positives).
+  4. Merge: per block of `merge_seconds`, a block with at least
+     `min_seconds` of positives gives the interval from its first to its last
+     positive, moved forward by ceil(L / 4) frames (the labels end at the onset).
+
+  Args:
+    decisions: [R, T] bool SVM decisions.
+    features: [T, R, 1 + L] the patterns.
+    fps: frame rate.
+    cfg: LTPConfig.
+
+  Returns:
+    [k, 2] int inclusive (onset, offset) intervals.
+  """
+  pred = np.asarray(decisions, bool)
+  f = np.asarray(features)
+  t, _, dim = f.shape
+  length = dim - 1
+  cn = f[:, :, 0]
+  det = pred & (cn <= cn.mean(axis=1, keepdims=True)).T
+  det &= (f[:, :, 1:].max(axis=-1) >= cfg.intensity).T
+  span = int(math.ceil(length * cfg.roi_window))
+  det = np.stack([drop_sparse_groups(d, span, cfg.roi_min_count) for d in det])
+  head = (pred[list(ROI_GROUPS['brows'])].sum(0) > cfg.brow_limit) | (
+    pred[list(ROI_GROUPS['nose'])].sum(0) >= cfg.nose_limit
+  )
+  det[:, head] = False
+  face = drop_sparse_groups(det.any(0), length, int(math.floor(length * cfg.frame_min_fraction)))
+  block = max(int(round(cfg.merge_seconds * fps)), 1)
+  shortest = max(int(round(cfg.min_seconds * fps)), 1)
+  shift = _label_frames(length, cfg)
+  out = []
+  for b in range(0, t, block):
+    idx = np.flatnonzero(face[b : b + block]) + b
+    if len(idx) >= shortest:
+      out.append((min(idx[0] + shift, t - 1), min(idx[-1] + shift, t - 1)))
+  return np.asarray(out, np.int64).reshape(-1, 2)
+
+
+def ltp_ml_spotted(db: Database, cfg: LTPConfig) -> tuple[list, dict]:
+  """(per video [k, 2] spotted intervals, training sizes per fold) of LTP-ML on one database."""
+  if db.fps is None:
+    raise ValueError("LTP-ML needs the videos' frame rate (Database.fps).")
+  decisions, sizes = loso_predictions(db, cfg)
+  spotted = [fuse(d, p.features, db.fps, cfg) for d, p in zip(decisions, db.ltp)]
+  return spotted, sizes
+
+
+def _ltp_estimator(n_micro: int, n_empty: int, rule: str, n_subjects: int) -> str:
+  return (
+    _estimator(n_micro, n_empty, rule).replace('one pass of a deterministic spotter', '')
+    + f'LTP-ML: a linear SVM trained leave-one-subject-out ({n_subjects} folds: no '
+    "video of the spotted subject trains its classifier), [11]'s fusion; one pass, "
+    'deterministic'
+  )
+
+
+SUMMARY_TABLE = 'II'
+
+
+def run(key, config: Config, data: Mapping, *, progress: Callable | None = None) -> Results:
+  """Table II: every database of `data` at every p of `config.ps`, and LTP-ML where it has patterns.
+
+  Args:
+    key: the run's root jax.random key (unused: neither LBP-chi^2 nor
+      LTP-ML's linear SVC draws randomness; taken for the one protocol shape).
     config: `Config`.
     data: {database name: `Database`}.
     progress: called once after each database, or None.
@@ -242,7 +558,7 @@ def run(key, config: Config, data: Mapping, *, progress: Callable | None = None)
   del key
   if not data:
     raise ValueError('no database given.')
-  recs, timings, counts = [], {}, {}
+  recs, timings, counts, ltp_training, summary = [], {}, {}, {}, {}
   for name, db in data.items():
     checks.check_choice('database', name, tuple(n for n, _, _ in config.databases))
     t0 = time.perf_counter()
@@ -258,6 +574,23 @@ def run(key, config: Config, data: Mapping, *, progress: Callable | None = None)
         )
         for col in COLUMNS
       ]  # fmt: skip
+    summary[(row_name(config.figure_p), name)] = (
+      cells[config.figure_p]['F1'] if (config.figure_p in cells) else None
+    )
+    if config.ltp_ml and db.ltp is not None:
+      spotted, ltp_training[name] = ltp_ml_spotted(db, config.ltp)
+      view = Database(db.micro, db.distractors, {LTP_ROW: spotted})
+      row = score_database(view, [LTP_ROW], config.empty_videos)[LTP_ROW]
+      est = _ltp_estimator(n_micro, n_empty, config.empty_videos, len(set(map(str, db.subjects))))
+      sel = (
+        "none: [11]'s parameters where it gives them, ours named in docs/megc2019.md; "
+        'nothing chosen on the scored videos'
+      )
+      recs += [
+        records_lib.record(table_name(name), LTP_ROW, col, row[col], estimator=est, selection=sel)
+        for col in COLUMNS
+      ]
+      summary[(LTP_ROW, name)] = row['F1']
     timings[name] = time.perf_counter() - t0
     counts[name] = {
       'videos': n_micro + (n_empty if config.empty_videos == 'count' else 0),
@@ -267,4 +600,13 @@ def run(key, config: Config, data: Mapping, *, progress: Callable | None = None)
     }
     if progress is not None:
       progress()
-  return Results(recs, timings, counts)
+  for (row, name), f1 in summary.items():
+    if f1 is not None:
+      recs.append(
+        records_lib.record(
+          SUMMARY_TABLE, row, name, f1,
+          estimator='F1 = 2 TP / (2 TP + FP + FN) of the database block of the same row (eq. 2)',
+          selection=f'none: LBP-χ² at the figure threshold p = {config.figure_p:g}; LTP-ML as run',
+        )
+      )  # fmt: skip
+  return Results(recs, timings, counts, ltp_training)

@@ -5,6 +5,8 @@
 * `inputs`: onset-to-apex STSTNet and OFF-ApexNet inputs, LBP-TOP descriptors.
 * `lbp`: LBP (scikit-image's codes), LBP-TOP, block histograms, chi-squared distance.
 * `spotting`: the LBP-chi^2 feature-difference spotter (Moilanen et al.).
+* `ltp`: LTP-ML's local temporal patterns of 12 facial regions (Li et al.).
+* `long_videos`: CAS(ME)^2 and SAMM long videos with their annotations (spotting).
 * `data`: the MEClip record; CASME II, SAMM and SMIC-HS loaders.
 * `synthetic`: micro-expression clips and long videos made from real faces.
 
@@ -32,6 +34,11 @@ from vision.megc.inputs import recognition_inputs
 from vision.megc.lbp import chi2_distance
 from vision.megc.lbp import lbp as local_binary_pattern
 from vision.megc.lbp import lbp_top
+from vision.megc.long_videos import LongVideoRecord
+from vision.megc.long_videos import load_long_videos
+from vision.megc.long_videos import read_long_video
+from vision.megc.ltp import LTPVideo
+from vision.megc.ltp import video_ltp
 from vision.megc.spotting import SpottingAnalysis
 from vision.megc.spotting import analyse as analyse_spotting
 from vision.megc.spotting import spot_micro_expressions
@@ -40,7 +47,12 @@ from vision.megc.synthetic import synthetic_long_videos
 from vision.megc.synthetic import synthetic_megc
 
 __all__ = [
+  'LTPVideo',
   'LongVideo',
+  'LongVideoRecord',
+  'load_long_videos',
+  'read_long_video',
+  'video_ltp',
   'MEClip',
   'RecognitionInputs',
   'SpottingAnalysis',
