@@ -258,6 +258,29 @@ def _is_clip_root(database: str, folder: str) -> bool:
   )
 
 
+def find_folders(folder: str, is_match, depth: int) -> tuple[list[str], list[str]]:
+  """Folders at or up to `depth` levels below `folder` for which `is_match(path)` holds.
+
+  Breadth first, in sorted order, skipping hidden folders and not looking
+  inside a match. Returns (matches, every folder searched).
+  """
+  found, level, searched = [], [folder], []
+  for _ in range(depth + 1):
+    below = []
+    for d in level:
+      searched.append(d)
+      if is_match(d):
+        found.append(d)
+        continue
+      below += sorted(
+        os.path.join(d, n)
+        for n in os.listdir(d)
+        if not n.startswith('.') and os.path.isdir(os.path.join(d, n))
+      )
+    level = below
+  return found, searched
+
+
 def find_clip_root(database: str, folder: str, depth: int = SEARCH_DEPTH) -> str:
   """The folder of a database's subject folders, at or below `folder`.
 
@@ -282,19 +305,7 @@ def find_clip_root(database: str, folder: str, depth: int = SEARCH_DEPTH) -> str
     raise ValueError(f'unknown database {database!r}; expected one of {tuple(SUBJECT_FOLDERS)}.')
   if not os.path.isdir(folder):
     raise ValueError(f'{database}: folder {folder} does not exist.')
-  found, level = [], [folder]
-  for _ in range(depth + 1):
-    below = []
-    for d in level:
-      if _is_clip_root(database, d):
-        found.append(d)
-        continue
-      below += sorted(
-        os.path.join(d, n)
-        for n in os.listdir(d)
-        if not n.startswith('.') and os.path.isdir(os.path.join(d, n))
-      )
-    level = below
+  found, _ = find_folders(folder, lambda d: _is_clip_root(database, d), depth)
   if len(found) != 1:
     what = 'no folder' if not found else f'{len(found)} folders'
     raise ValueError(

@@ -109,20 +109,7 @@ def find_long_root(database: str, folder: str, depth: int = SEARCH_DEPTH) -> str
   checks.check_choice('database', database, DATABASES)
   if not os.path.isdir(folder):
     raise ValueError(f'{database}: folder {folder} does not exist.')
-  found, level, searched = [], [folder], []
-  for _ in range(depth + 1):
-    below = []
-    for d in level:
-      searched.append(d)
-      if _is_root(database, d):
-        found.append(d)
-        continue
-      below += sorted(
-        os.path.join(d, n)
-        for n in os.listdir(d)
-        if not n.startswith('.') and os.path.isdir(os.path.join(d, n))
-      )
-    level = below
+  found, searched = data_lib.find_folders(folder, lambda d: _is_root(database, d), depth)
   if len(found) != 1:
     what = 'no folder' if not found else f'{len(found)} folders'
     raise ValueError(
