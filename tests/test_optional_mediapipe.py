@@ -8,8 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 BLOCK = textwrap.dedent(
   """
   import sys
@@ -56,31 +54,38 @@ def test_packages_import_and_sampen_pipeline_runs_without_mediapipe():
   assert out.stdout.strip().endswith('ok')
 
 
-@pytest.mark.parametrize(
-  'call, purpose',
-  [
-    ('vision.video_to_pose(path)', 'Holistic pose extraction'),
-    ('vision.extract_pose_files([path], out)', 'Holistic pose extraction'),
-    (
-      'vision.megc.faces.face_landmarks(np.zeros((2, 32, 32, 3), np.uint8))',
-      'Landmark face alignment',
-    ),
-  ],
-)
-def test_mediapipe_functions_name_the_extra(tmp_path, call, purpose):
+CALLS = {
+  'vision.video_to_pose(path)': 'Holistic pose extraction',
+  'vision.extract_pose_files([path], out)': 'Holistic pose extraction',
+  'vision.megc.faces.face_landmarks(np.zeros((2, 32, 32, 3), np.uint8))': 'Landmark face alignment',
+}
+
+
+def test_mediapipe_functions_name_the_extra(tmp_path):
+  # One interpreter for all calls (starting one costs seconds); each call's outcome on its line.
   video = tmp_path / 'v.mp4'
   video.write_bytes(b'')
+  tries = ''.join(
+    f"""
+    try:
+      {call}
+      print({i}, 'NO ERROR')
+    except ImportError as e:
+      print({i}, 'IMPORTERROR', str(e).replace(chr(10), ' '))
+    """
+    for i, call in enumerate(CALLS)
+  )
   out = _run(
     f"""
     import numpy as np
     import vision, vision.megc.faces
     path, out = {str(video)!r}, {str(tmp_path / 'poses')!r}
-    try:
-      {call}
-    except ImportError as e:
-      print('IMPORTERROR', e)
     """
+    + tries
   )
   assert out.returncode == 0, out.stderr[-3000:]
-  assert 'IMPORTERROR' in out.stdout, out.stdout
-  assert purpose in out.stdout and '[pose]' in out.stdout and 'pip install' in out.stdout
+  lines = dict(line.split(' ', 1) for line in out.stdout.strip().splitlines())
+  for i, (call, purpose) in enumerate(CALLS.items()):
+    said = lines.get(str(i), '')
+    assert said.startswith('IMPORTERROR'), (call, out.stdout)
+    assert purpose in said and '[pose]' in said and 'pip install' in said, (call, said)
