@@ -140,12 +140,15 @@ def test_parameter_count_and_shapes_match_the_released_network():
   assert count(p) == caps.PAPER_PARAMETERS == 13_842_496
 
 
-def test_forward_shapes_and_lengths_in_unit_interval():
+def test_forward_shapes():
+  """Any apex size whose last feature map fits the capsule kernels; lengths [B, classes]."""
   model = caps.CapsuleNet(width=8, caps_kernel=1)
-  x = jnp.asarray(np.random.default_rng(0).uniform(size=(3, 16, 16, 1)), jnp.float32)
-  v = jax.jit(lambda x: model.init(jax.random.key(0), x, train=False))(x)
-  out = jax.jit(lambda v, x: model.apply(v, x, jnp.ones(3, bool), train=False))(v, x)
-  assert out.shape == (3, 3) and bool(jnp.all((out >= 0) & (out < 1)))
+  for size, channels, n_caps in ((16, 1, 32), (32, 3, 4 * 32)):  # 2 x 2 -> 1 x 1; 4 x 4 -> 2 x 2
+    x = jax.ShapeDtypeStruct((5, size, size, channels), jnp.float32)
+    v = jax.eval_shape(lambda x: caps.init_variables(model, jax.random.key(0), x), x)
+    assert v['params']['output_caps']['weight'].shape == (3, n_caps, 16, 8)
+    out = jax.eval_shape(lambda v, x: model.apply(v, x, jnp.ones(5, bool), train=False), v, x)
+    assert out.shape == (5, 3)
   with pytest.raises(ValueError, match='too small'):
     caps.init_shapes(caps.CapsuleNet(width=8, caps_kernel=3), 16)
 
@@ -183,6 +186,17 @@ def test_resnet18_weights_load_from_an_npz_round_trip(tmp_path):
   )
   assert not np.any(loaded['params']['output_caps']['weight'])  # capsule layers untouched
   assert not np.any(zeros['params']['conv1']['kernel'])  # the input is not modified
+  # The protocol's initialisation loads them inside its jitted init, and the records say so.
+  init = protocol._capsule_variables(path)
+  v = jax.jit(lambda k: init(caps.CapsuleNet(caps_kernel=1), k, jnp.zeros((1, 16, 16, 1))))(
+    jax.random.key(0)
+  )
+  np.testing.assert_allclose(
+    v['batch_stats']['layer1_1']['bn1']['mean'], archive['layer1.1.bn1.running_mean'], rtol=1e-6
+  )
+  assert np.any(v['params']['output_caps']['weight'])  # random capsule layers
+  cfg = protocol.Config(capsule=protocol.CapsuleConfig(resnet_weights=path))
+  assert f'initialised from the weights in {path}' in protocol._selection(cfg, 'CapsuleNet')
   del archive['layer1.0.conv2.weight']
   np.savez(path, **archive)
   with pytest.raises(ValueError, match=r'lacks 1 ResNet18 keys.*layer1.0.conv2.weight'):

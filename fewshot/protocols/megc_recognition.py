@@ -21,6 +21,15 @@ predictions after training.
 
 The hand-crafted baseline, LBP-TOP [25] with a linear SVM (scikit-learn's
 `LinearSVC`), uses the same folds; the SVM runs on the host, fold by fold.
+Bi-WOOF [20] (`vision.biwoof_features` of the onset-to-apex flow and strain)
+goes through the same SVM code with its own `SVMConfig`. CapsuleNet [19]
+(`fewshot.models.megc_capsule`, the apex face) trains on the trainer like
+the other networks (`cde_capsule`: margin loss, Adam with the authors'
+per-epoch decay, a fixed schedule, no validation; the folds one after
+another by default, and predicted one after another, since vmapped folds
+turn its convolutions into grouped ones); its backbone starts from scratch
+or from ResNet18 weights in a NumPy archive (`CapsuleConfig.resnet_weights`),
+and its records' selection says which.
 
 Table III: with `Config.clip_list` (STSTNet's 442-clip list,
 `evaluation.megc.read_clip_list`) the composite database keeps only the
@@ -200,7 +209,9 @@ class Config:
   (64) are this library's choices (the paper's LBP-TOP settings could not be
   checked here). STSTNet's schedule (Adam 5e-5, batches of 256, 800 epochs)
   is its authors' `main.py`; the OFF-ApexNet and Dual-Inception schedules and
-  the SVM's C = 1 are this library's choices.
+  the SVM's C = 1 are this library's choices. Bi-WOOF's 5 x 5 blocks and 8
+  bins are its authors' `biwoof.m`; CapsuleNet's sizes and schedule are its
+  authors' released code (`CapsuleConfig`).
   """
 
   seed: int = 0
@@ -510,11 +521,37 @@ def cde_capsule(
     stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
   )
   trainer.check_finite(fs, 'CapsuleNet CDE LOSO')
-  pred = np.asarray(_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
+  pred = np.asarray(_fold_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
   y_pred = np.empty(len(comp.labels), np.int64)
   for f, rows in enumerate(test):
     y_pred[rows] = pred[f, : len(rows)]
   return _result(comp, y_pred, fold_of)
+
+
+@functools.lru_cache(maxsize=16)
+def _fold_predictor(model, eval_chunk: int) -> Callable:
+  """`_predictor` with the folds one after another (`lax.map`), not vmapped.
+
+  Vmapped over folds, every convolution of the ResNet stages becomes a
+  grouped convolution, which XLA:CPU compiles and runs slowly.
+  """
+
+  def one_fold(fs, x, idx):
+    n = idx.shape[0]
+    chunks = jnp.pad(idx, (0, (-n) % eval_chunk)).reshape(-1, eval_chunk)
+
+    def one(ix):
+      out, _ = trainer.apply_model(
+        model, fs.train.params, fs.train.batch_stats, x[ix], None, train=False
+      )
+      return jnp.argmax(out, axis=-1)
+
+    return jax.lax.map(one, chunks).reshape(-1)[:n]
+
+  def predict(fs, x, idx):  # (F, max_test) classes
+    return jax.lax.map(lambda a: one_fold(a[0], x, a[1]), (fs, idx))
+
+  return jax.jit(predict)
 
 
 # ------------------------------------------------------------- LBP-TOP + SVM
