@@ -164,10 +164,9 @@ def test_resnet18_weights_load_from_an_npz_round_trip(tmp_path):
     for p in path:
       shape = shape[p]
     shape = shape[leaf].shape
-    archive[key] = rng.normal(
-      size=shape[::-1] if len(shape) != 4 else (shape[3], shape[2], shape[0], shape[1])
-    )
-  archive['fc.weight'] = np.zeros((1000, 512))  # other keys are ignored
+    torch_shape = shape if len(shape) != 4 else (shape[3], shape[2], shape[0], shape[1])
+    archive[key] = rng.standard_normal(torch_shape, np.float32)
+  archive['fc.weight'] = np.zeros((3, 512), np.float32)  # other keys are ignored
   path = str(tmp_path / 'resnet18.npz')
   np.savez(path, **archive)
   loaded = caps.load_resnet18(zeros, path)
@@ -186,11 +185,9 @@ def test_resnet18_weights_load_from_an_npz_round_trip(tmp_path):
   )
   assert not np.any(loaded['params']['output_caps']['weight'])  # capsule layers untouched
   assert not np.any(zeros['params']['conv1']['kernel'])  # the input is not modified
-  # The protocol's initialisation loads them inside its jitted init, and the records say so.
+  # The protocol's initialisation (jitted in `trainer.make_stage`) loads them; the records say so.
   init = protocol._capsule_variables(path)
-  v = jax.jit(lambda k: init(caps.CapsuleNet(caps_kernel=1), k, jnp.zeros((1, 16, 16, 1))))(
-    jax.random.key(0)
-  )
+  v = init(caps.CapsuleNet(caps_kernel=1), jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
   np.testing.assert_allclose(
     v['batch_stats']['layer1_1']['bn1']['mean'], archive['layer1.1.bn1.running_mean'], rtol=1e-6
   )
