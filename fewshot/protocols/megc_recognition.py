@@ -162,7 +162,10 @@ class CapsuleConfig:
     if not 0.0 < self.lr_decay <= 1.0:
       raise ValueError(f'CapsuleConfig.lr_decay must lie in (0, 1], got {self.lr_decay}.')
     if self.resnet_weights is not None and self.width != 64:
-      raise ValueError(f'ResNet18 weights need CapsuleConfig.width = 64, got {self.width}.')
+      raise ValueError(
+        f'ResNet18 weights need CapsuleConfig.width = 64 (ResNet18 channels), got {self.width} '
+        '(the quick setting: --set capsule.width=64 before capsule.resnet_weights).'
+      )
 
   def model(self, num_classes: int = len(megc_eval.MEGC_CLASSES)) -> megc_capsule.CapsuleNet:
     return megc_capsule.CapsuleNet(num_classes, self.width, self.caps_kernel)
