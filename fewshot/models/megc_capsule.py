@@ -38,7 +38,10 @@ routing weights 3 * 1,152 * 16 * 8 = 442,368: 13,842,496.
 This library's choices: grey apex faces, repeated over the 3 input channels
 (the flow-based inputs are grey too; SAMM is grey); batch norm is
 `MaskedBatchNorm` (padding of vmapped batches ignored, running statistics
-with PyTorch's momentum); `width` (ResNet18's 64 base channels) and
+with PyTorch's momentum); convolutions as patch matmuls (`Conv`, same
+parameters as `nn.Conv`, far faster to train on XLA:CPU); random
+initialisation from one normal draw (`init_variables`: He normal for every
+convolution, torchvision's rule for ResNet; biases 0); `width` (ResNet18's 64 base channels) and
 `caps_kernel` (9) are attributes so that the quick CPU setting can run a
 small version on small apex frames (docs/megc2019.md). ImageNet weights
 cannot be downloaded here: the backbone trains from scratch unless ResNet18
