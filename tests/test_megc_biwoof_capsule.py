@@ -267,6 +267,8 @@ def test_both_rows_learn_separable_clips_through_run():
   assert iv['CapsuleNet']['Full UAR'] > 0.6, iv['CapsuleNet']  # chance: 1/3
   sel = {r.row: r.selection for r in res.records if r.table == 'IV'}
   assert 'trained from scratch' in sel['CapsuleNet'] and '5 x 5 blocks' in sel['Bi-WOOF']
+  with pytest.raises(ValueError, match=r'Inputs.biwoof has 11 rows but Inputs.rows names 12'):
+    protocol.run(jax.random.key(0), cfg, data._replace(rows=np.arange(n), biwoof=data.biwoof[1:]))
   with pytest.raises(ValueError, match=r'CapsuleNet needs Inputs.apex, which is None'):
     protocol.run(jax.random.key(0), cfg, data._replace(apex=None))
   with pytest.raises(ValueError, match=r'takes \[N, 16, 16, 1 or 3\]'):

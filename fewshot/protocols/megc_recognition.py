@@ -723,6 +723,11 @@ def _required(data: Inputs, field: str, method: str):
       'apex': 'vision.apex_inputs(clips, config.capsule.size)',
     }[field]
     raise ValueError(f'{method} needs Inputs.{field}, which is None; compute it with {how}.')
+  if data.rows is not None and len(x) != len(data.rows):
+    raise ValueError(
+      f'Inputs.{field} has {len(x)} rows but Inputs.rows names {len(data.rows)} clips; compute '
+      'it for the same kept_clips(...) as the other inputs.'
+    )
   return x
 
 
