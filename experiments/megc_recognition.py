@@ -24,7 +24,8 @@ its LBP-TOP descriptor (`vision.lbp_top_features`); the protocol
 under CDE leave-one-subject-out. The run folder gets
 
     config.json       the settings and the data source
-    inputs.npz        the network inputs, LBP-TOP features and clip labels
+    inputs.npz        the network inputs, LBP-TOP (and Bi-WOOF) features, apex
+                      faces (CapsuleNet) and clip labels
                       (cached: a rerun with the same --out skips the data)
     results.json      Table IV's records, per-method seconds, confusion
                       matrices, held-out predictions, parameter counts
@@ -53,6 +54,7 @@ from evaluation import reports
 from experiments import cli
 from experiments.configs import megc_recognition as configs
 from fewshot.models import megc as megc_models
+from fewshot.models import megc_capsule
 from fewshot.protocols import megc_recognition as protocol
 
 # Per-database data flags (argparse dest, database).
@@ -127,10 +129,15 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
     inputs = {
       'ststnet': net.ststnet, 'offapex': net.offapex, 'lbp_top': lbp, 'meta': meta, 'rows': rows
     }  # fmt: skip
+    if 'Bi-WOOF' in cfg.methods:  # from the same onset-to-apex flows
+      inputs['biwoof'] = vision.biwoof_features(net.flows, cfg.biwoof_grid, cfg.biwoof_bins)
+    if 'CapsuleNet' in cfg.methods:
+      inputs['apex'] = vision.apex_inputs(kept, cfg.capsule.size, cfg.align, progress)
     np.savez_compressed(path, **inputs)
   return protocol.Inputs(
-    inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'], inputs.get('rows')
-  )
+    inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'], inputs.get('rows'),
+    biwoof=inputs.get('biwoof'), apex=inputs.get('apex'),
+  )  # fmt: skip
 
 
 def table_iii_markdown(res: protocol.Results) -> str:
@@ -156,6 +163,14 @@ def check_message(check) -> str:
     return 'The composite database matches Table III (442 clips, 68 subjects).'
   lines = [f'The composite database differs from Table III ({len(check.differences)} differences):']
   return '\n'.join(lines + [f'- {d}' for d in check.differences])
+
+
+def _parameters(cfg, method: str) -> int | None:
+  """Trainable parameters of a network as this run builds it (None for the SVM rows)."""
+  if method == 'CapsuleNet':
+    shapes = megc_capsule.init_shapes(cfg.capsule.model(), cfg.capsule.size)
+    return megc_models.parameter_count(shapes['params'])
+  return megc_models.PAPER_PARAMETERS.get(method)
 
 
 def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None:
@@ -186,7 +201,7 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
     confusion=res.confusion,
     predictions=res.predictions,
     labels=comp.labels,
-    parameters={m: megc_models.PAPER_PARAMETERS.get(m) for m in cfg.methods},
+    parameters={m: _parameters(cfg, m) for m in cfg.methods},
     composite_check={
       'differences': list(res.check.differences),
       'missing': list(res.check.missing),

@@ -298,7 +298,11 @@ def test_experiment_computes_inputs_only_for_kept_clips(tmp_path, monkeypatch):
   def fake_flow(clips, *args):
     seen['flow'] = [(c.subject, c.emotion) for c in clips]
     z = np.zeros((len(clips), 28, 28, 3), np.float32)
-    return vision.RecognitionInputs(z, z[..., :2], np.zeros(len(clips), int))
+    return vision.RecognitionInputs(z, z[..., :2], np.zeros(len(clips), int), z[..., :2])
+
+  def fake_apex(clips, size, *args):
+    seen['apex'] = [(c.subject, c.emotion) for c in clips]
+    return np.zeros((len(clips), size, size, 1), np.float32)
 
   def fake_lbp(clips, *args, **kwargs):
     seen['lbp'] = [(c.subject, c.emotion) for c in clips]
@@ -306,12 +310,14 @@ def test_experiment_computes_inputs_only_for_kept_clips(tmp_path, monkeypatch):
 
   monkeypatch.setattr(vision, 'recognition_inputs', fake_flow)
   monkeypatch.setattr(vision, 'lbp_top_features', fake_lbp)
+  monkeypatch.setattr(vision, 'apex_inputs', fake_apex)
   argv = ['--casme2', str(tmp_path / 'CASME2-RAW'), '--set', "databases=('CASME II',)"]
   args, cfg = cli.parse(argv, '', out='x', get_config=configs.get_config, data=script.DATA_FLAGS)
   assert script.data_source(cfg, args) == f'CASME II (CASME II folder {tmp_path / "CASME2-RAW"})'
   data = script.prepare(cfg, str(tmp_path), args, progress=False)
   kept = [('sub01', 'disgust'), ('sub02', 'happiness')]
-  assert seen == {'flow': kept, 'lbp': kept}
+  assert seen == {'flow': kept, 'lbp': kept, 'apex': kept}
+  assert data.biwoof.shape == (2, 5 * 5 * 8) and data.apex.shape == (2, 224, 224, 1)
   assert data.emotion.tolist() == ['disgust', 'others', 'happiness']
   assert data.rows.tolist() == [0, 2] and data.lbp_top.shape == (2, 4)
   # By default all three databases are asked for: SAMM and SMIC are missing.

@@ -21,6 +21,15 @@ predictions after training.
 
 The hand-crafted baseline, LBP-TOP [25] with a linear SVM (scikit-learn's
 `LinearSVC`), uses the same folds; the SVM runs on the host, fold by fold.
+Bi-WOOF [20] (`vision.biwoof_features` of the onset-to-apex flow and strain)
+goes through the same SVM code with its own `SVMConfig`. CapsuleNet [19]
+(`fewshot.models.megc_capsule`, the apex face) trains on the trainer like
+the other networks (`cde_capsule`: margin loss, Adam with the authors'
+per-epoch decay, a fixed schedule, no validation; the folds one after
+another by default, and predicted one after another, since vmapped folds
+turn its convolutions into grouped ones); its backbone starts from scratch
+or from ResNet18 weights in a NumPy archive (`CapsuleConfig.resnet_weights`),
+and its records' selection says which.
 
 Table III: with `Config.clip_list` (STSTNet's 442-clip list,
 `evaluation.megc.read_clip_list`) the composite database keeps only the
@@ -59,9 +68,12 @@ from evaluation.keys import named_key
 from evaluation.keys import numpy_rng
 from fewshot import trainer
 from fewshot.models import megc as megc_models
+from fewshot.models import megc_capsule
 
 NETWORKS = tuple(megc_models.MODELS)  # STSTNet, OFF-ApexNet, Dual-Inception
 METHODS = ('LBP-TOP',) + NETWORKS
+# Bi-WOOF [20] (hand-crafted, linear SVM) and Quang et al.'s CapsuleNet [19] (apex frame).
+METHODS += ('Bi-WOOF', 'CapsuleNet')
 # Config field of each network's training settings.
 NETWORK_FIELDS = {
   'STSTNet': 'ststnet',
@@ -113,6 +125,53 @@ class SVMConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CapsuleConfig:
+  """CapsuleNet [19] under CDE LOSO (`fewshot.models.megc_capsule`).
+
+  The defaults are the authors' released setting (`train_me_loso.py`):
+  224 x 224 apex frames, ResNet18 to layer3 (width 64), 9 x 9 capsule
+  convolutions, Adam at 1e-4 decayed by 0.9 per epoch, batches of 32, 30
+  epochs. Their script keeps the epoch with the best held-out UF1 per
+  subject; here, as for every network, the last epoch's model is scored.
+
+  Attributes:
+    fit: epochs, batch size, learning rate.
+    lr_decay: the learning rate is multiplied by this after every epoch
+      (1.0: constant).
+    size: side of the apex face crops.
+    width, caps_kernel: `CapsuleNet` sizes (64 and 9 are the released ones).
+    resnet_weights: path of a .npz archive of torchvision ResNet18 weights
+      (`megc_capsule.resnet18_keys`) to start the backbone from, or None to
+      train it from scratch (ImageNet weights cannot be fetched here).
+    vmap_folds: folds as one vmapped program or one after another.
+    eval_chunk: clips per forward pass when predicting.
+  """
+
+  fit: trainer.FitConfig = trainer.FitConfig(num_epochs=30, batch_size=32, learning_rate=1e-4)
+  lr_decay: float = 0.9
+  size: int = 224
+  width: int = 64
+  caps_kernel: int = 9
+  resnet_weights: str | None = None
+  vmap_folds: bool = False
+  eval_chunk: int = 32
+
+  def __post_init__(self):
+    for name in ('size', 'width', 'caps_kernel', 'eval_chunk'):
+      checks.check_int(f'CapsuleConfig.{name}', getattr(self, name))
+    if not 0.0 < self.lr_decay <= 1.0:
+      raise ValueError(f'CapsuleConfig.lr_decay must lie in (0, 1], got {self.lr_decay}.')
+    if self.resnet_weights is not None and self.width != 64:
+      raise ValueError(
+        f'ResNet18 weights need CapsuleConfig.width = 64 (ResNet18 channels), got {self.width} '
+        '(the quick setting: --set capsule.width=64 before capsule.resnet_weights).'
+      )
+
+  def model(self, num_classes: int = len(megc_eval.MEGC_CLASSES)) -> megc_capsule.CapsuleNet:
+    return megc_capsule.CapsuleNet(num_classes, self.width, self.caps_kernel)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
   """Everything that changes the numbers of a recognition run.
 
@@ -138,6 +197,12 @@ class Config:
       default all three): with real data each one must be found (the
       experiment script's loader raises naming what it searched), and clips
       of the others are left out.
+    biwoof_grid, biwoof_bins: Bi-WOOF's blocks and orientation bins (5 x 5,
+      8: the authors' `biwoof.m`; `vision.biwoof_features`).
+    biwoof_svm: Bi-WOOF's linear SVM (the same `SVMConfig` and fold handling
+      as LBP-TOP's).
+    capsule: CapsuleNet's `CapsuleConfig` (apex size, architecture sizes,
+      schedule, optional ResNet18 weights).
 
   Sources of the settings (docs/megc2019.md has the full table):
   `clips_per_subject`, `subjects`, `face_size` and the quick schedules are
@@ -147,7 +212,9 @@ class Config:
   (64) are this library's choices (the paper's LBP-TOP settings could not be
   checked here). STSTNet's schedule (Adam 5e-5, batches of 256, 800 epochs)
   is its authors' `main.py`; the OFF-ApexNet and Dual-Inception schedules and
-  the SVM's C = 1 are this library's choices.
+  the SVM's C = 1 are this library's choices. Bi-WOOF's 5 x 5 blocks and 8
+  bins are its authors' `biwoof.m`; CapsuleNet's sizes and schedule are its
+  authors' released code (`CapsuleConfig`).
   """
 
   seed: int = 0
@@ -174,6 +241,10 @@ class Config:
   clip_list: str | None = None
   require_table_iii: bool = False
   databases: tuple = megc_eval.DATABASES
+  biwoof_grid: tuple = (5, 5)
+  biwoof_bins: int = 8
+  biwoof_svm: SVMConfig = SVMConfig()
+  capsule: CapsuleConfig = CapsuleConfig()
 
   def __post_init__(self):
     for m in self.methods:
@@ -204,6 +275,11 @@ class Inputs(NamedTuple):
       only for the clips the composite keeps (`kept_clips`); None: one row
       per clip. The metadata covers all N clips so that Table III's check
       can name the clips left out.
+    biwoof: [M or N, D] Bi-WOOF descriptors (`vision.biwoof_features`; rows
+      as `lbp_top`), or None when no run asks for 'Bi-WOOF'.
+    apex: [M or N, S, S, 1] float32 grey apex faces in [0, 1]
+      (`vision.apex_inputs`; rows as `lbp_top`), or None when no run asks
+      for 'CapsuleNet'.
   """
 
   ststnet: np.ndarray
@@ -214,6 +290,8 @@ class Inputs(NamedTuple):
   emotion: np.ndarray
   name: np.ndarray | None = None
   rows: np.ndarray | None = None
+  biwoof: np.ndarray | None = None
+  apex: np.ndarray | None = None
 
 
 class CDEResult(NamedTuple):
@@ -372,6 +450,113 @@ def cde_network(
   return _result(comp, y_pred, fold_of)
 
 
+# ------------------------------------------------------------------ CapsuleNet
+
+
+def capsule_loss_fn(model):
+  """Masked margin loss of a batch of apex frames (`megc_capsule.margin_loss`)."""
+
+  def loss(params, batch_stats, key, batch: trainer.Batch):
+    del key  # no dropout
+    lengths, batch_stats = trainer.apply_model(
+      model, params, batch_stats, batch.data['x'], batch.mask, train=True
+    )
+    return megc_capsule.margin_loss(lengths, batch.data['y'], batch.mask), batch_stats
+
+  return loss
+
+
+@functools.lru_cache(maxsize=16)
+def _capsule_tx(learning_rate: float, decay: float, steps_per_epoch: int):
+  """Adam whose rate is multiplied by `decay` after every epoch (one object per setting)."""
+  import optax
+
+  schedule = optax.exponential_decay(learning_rate, steps_per_epoch, decay, staircase=True)
+  return optax.adam(schedule)
+
+
+@functools.lru_cache(maxsize=4)
+def _capsule_variables(weights: str | None):
+  """`variables(model, key, x)` for `trainer.make_stage`: random, or the ResNet18 archive's backbone."""
+
+  def variables(model, key, x):
+    v = megc_capsule.init_variables(model, key, x)
+    return v if weights is None else megc_capsule.load_resnet18(v, weights)
+
+  return variables
+
+
+def cde_capsule(
+  key, x, comp: megc_eval.CompositeDatabase, cfg: CapsuleConfig = CapsuleConfig()
+) -> CDEResult:
+  """CDE LOSO of CapsuleNet [19] on apex frames, on the library trainer like `cde_network`.
+
+  Args:
+    key: jax.random key; fold f's initialisation and shuffling come from
+      keys named by its held-out subject (module doc).
+    x: [N, S, S, 1 or 3] float32 apex faces in [0, 1] (`vision.apex_inputs`),
+      S = cfg.size; the composite database selects rows.
+    comp: the composite database of the same clips.
+    cfg: CapsuleConfig.
+
+  Returns:
+    CDEResult.
+  """
+  x = _check_inputs('apex', x, comp, ndim=4)
+  if x.shape[1:3] != (cfg.size, cfg.size) or x.shape[-1] not in (1, 3):
+    raise ValueError(
+      f'CapsuleNet takes [N, {cfg.size}, {cfg.size}, 1 or 3] apex frames (CapsuleConfig.size), '
+      f'got {x.shape}.'
+    )
+  model = cfg.model()
+  train, test, fold_of = _fold_rows(comp)
+  split = trainer.make_split(train, test, num_examples=len(x))
+  data = {'x': jnp.asarray(x, jnp.float32), 'y': jnp.asarray(comp.labels, jnp.int32)}
+  tx = _capsule_tx(cfg.fit.learning_rate, cfg.lr_decay, cfg.fit.steps(max(len(t) for t in train)))
+  stage = trainer.make_stage(
+    model, cfg.fit, capsule_loss_fn, tx=tx, variables=_capsule_variables(cfg.resnet_weights)
+  )
+  subjects = _fold_names(comp)
+  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
+  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
+  fs = stage.init(init_keys, jnp.zeros((1, *x.shape[1:]), jnp.float32))
+  fs, _ = trainer.fit_runs(
+    stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
+  )
+  trainer.check_finite(fs, 'CapsuleNet CDE LOSO')
+  pred = np.asarray(_fold_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
+  y_pred = np.empty(len(comp.labels), np.int64)
+  for f, rows in enumerate(test):
+    y_pred[rows] = pred[f, : len(rows)]
+  return _result(comp, y_pred, fold_of)
+
+
+@functools.lru_cache(maxsize=16)
+def _fold_predictor(model, eval_chunk: int) -> Callable:
+  """`_predictor` with the folds one after another (`lax.map`), not vmapped.
+
+  Vmapped over folds, every convolution of the ResNet stages becomes a
+  grouped convolution, which XLA:CPU compiles and runs slowly.
+  """
+
+  def one_fold(fs, x, idx):
+    n = idx.shape[0]
+    chunks = jnp.pad(idx, (0, (-n) % eval_chunk)).reshape(-1, eval_chunk)
+
+    def one(ix):
+      out, _ = trainer.apply_model(
+        model, fs.train.params, fs.train.batch_stats, x[ix], None, train=False
+      )
+      return jnp.argmax(out, axis=-1)
+
+    return jax.lax.map(one, chunks).reshape(-1)[:n]
+
+  def predict(fs, x, idx):  # (F, max_test) classes
+    return jax.lax.map(lambda a: one_fold(a[0], x, a[1]), (fs, idx))
+
+  return jax.jit(predict)
+
+
 # ------------------------------------------------------------- LBP-TOP + SVM
 
 
@@ -435,6 +620,27 @@ def _estimator(config: Config, comp: megc_eval.CompositeDatabase) -> str:
 
 
 def _selection(config: Config, method: str) -> str:
+  if method == 'CapsuleNet':
+    c = config.capsule
+    start = (
+      'the ResNet18 stages initialised from the weights in ' + c.resnet_weights
+      if c.resnet_weights
+      else 'the ResNet18 stages trained from scratch (random initialisation, no ImageNet weights)'
+    )
+    return (
+      f'none: fixed schedule set in the config ({c.fit.num_epochs} epochs of Adam at '
+      f'{c.fit.learning_rate:g} multiplied by {c.lr_decay:g} per epoch, batches of '
+      f'{c.fit.batch_size}; {c.size} x {c.size} apex faces, width {c.width}, capsule kernels '
+      f"{c.caps_kernel}; {start}), the last epoch's model; no validation split, no epoch or "
+      'model chosen by a score of any held-out subject'
+    )
+  if method == 'Bi-WOOF':
+    s = config.biwoof_svm
+    return (
+      f'none: fixed linear SVM (C = {s.c:g}, class_weight {s.class_weight}) on Bi-WOOF '
+      f'({config.biwoof_grid[0]} x {config.biwoof_grid[1]} blocks, {config.biwoof_bins} bins) '
+      'set in the config, no tuning; no score of any held-out subject chose a setting'
+    )
   if method == 'LBP-TOP':
     s = config.svm
     return (
@@ -508,6 +714,23 @@ def _feature_rows(data: Inputs, index) -> np.ndarray:
   return np.array([where[int(i)] for i in index], np.int64)
 
 
+def _required(data: Inputs, field: str, method: str):
+  """`data.<field>`, or a ValueError saying how to compute it when it is None."""
+  x = getattr(data, field)
+  if x is None:
+    how = {
+      'biwoof': 'vision.biwoof_features(RecognitionInputs.flows)',
+      'apex': 'vision.apex_inputs(clips, config.capsule.size)',
+    }[field]
+    raise ValueError(f'{method} needs Inputs.{field}, which is None; compute it with {how}.')
+  if data.rows is not None and len(x) != len(data.rows):
+    raise ValueError(
+      f'Inputs.{field} has {len(x)} rows but Inputs.rows names {len(data.rows)} clips; compute '
+      'it for the same kept_clips(...) as the other inputs.'
+    )
+  return x
+
+
 def table_iii_records(config: Config, check: megc_eval.CompositeCheck) -> list:
   """Table III's counts of the composite database as built ('III') and their difference from the paper's ('III difference')."""
   ours = megc_eval.table_iii_totals(check.counts, check.subjects)
@@ -568,6 +791,10 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
     k = named_key(key, method)
     if method == 'LBP-TOP':
       res = cde_lbp_top_svm(data.lbp_top, feats, config.svm, key=k)
+    elif method == 'Bi-WOOF':
+      res = cde_lbp_top_svm(_required(data, 'biwoof', method), feats, config.biwoof_svm, key=k)
+    elif method == 'CapsuleNet':
+      res = cde_capsule(k, _required(data, 'apex', method), feats, config.capsule)
     else:
       x = data.ststnet if method == 'STSTNet' else data.offapex
       res = cde_network(k, method, x, feats, config.network(method))

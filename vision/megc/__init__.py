@@ -2,7 +2,8 @@
 
 * `faces`: Haar face boxes fixed over a clip, MediaPipe landmark alignment, crops.
 * `flow`: TV-L1 / Farneback optical flow (a process pool for many pairs), optical strain.
-* `inputs`: onset-to-apex STSTNet and OFF-ApexNet inputs, LBP-TOP descriptors.
+* `inputs`: onset-to-apex STSTNet and OFF-ApexNet inputs, LBP-TOP descriptors, apex faces.
+* `biwoof`: Bi-WOOF descriptors of onset-to-apex flow and strain (Liong et al.).
 * `lbp`: LBP (scikit-image's codes), LBP-TOP, block histograms, chi-squared distance.
 * `spotting`: the LBP-chi^2 feature-difference spotter (Moilanen et al.).
 * `ltp`: LTP-ML's local temporal patterns of 12 facial regions (Li et al.).
@@ -13,6 +14,7 @@
 MediaPipe is imported only by the landmark alignment, so `import vision` stays light.
 """
 
+from vision.megc.biwoof import biwoof_features
 from vision.megc.data import MEClip
 from vision.megc.data import apex_index
 from vision.megc.data import clip_frames
@@ -29,6 +31,7 @@ from vision.megc.flow import optical_flow
 from vision.megc.flow import optical_flow_pairs
 from vision.megc.flow import optical_strain
 from vision.megc.inputs import RecognitionInputs
+from vision.megc.inputs import apex_inputs
 from vision.megc.inputs import lbp_top_features
 from vision.megc.inputs import recognition_inputs
 from vision.megc.lbp import chi2_distance
@@ -58,6 +61,8 @@ __all__ = [
   'SpottingAnalysis',
   'analyse_spotting',
   'apex_index',
+  'apex_inputs',
+  'biwoof_features',
   'chi2_distance',
   'clip_face_box',
   'clip_frames',

@@ -47,11 +47,14 @@ class RecognitionInputs(NamedTuple):
   offapex: [N, 28, 28, 2] float32 (u, v), each channel in [0, 1] (also the
     Dual-Inception input).
   apex: [N] int apex frame index used per clip.
+  flows: [N, S, S, 2] float32 onset-to-apex flows at face resolution (the
+    Bi-WOOF input, `vision.biwoof_features`), or None.
   """
 
   ststnet: np.ndarray
   offapex: np.ndarray
   apex: np.ndarray
+  flows: np.ndarray | None = None
 
 
 def onset_apex_faces(
@@ -129,7 +132,20 @@ def recognition_inputs(
   onset, apex, idx = onset_apex_faces(clips, face_size, align, progress)
   flows = flow_lib.optical_flow_pairs(onset, apex, method, workers, progress)
   ststnet, offapex = flow_features(flows)
-  return RecognitionInputs(ststnet, offapex, idx)
+  return RecognitionInputs(ststnet, offapex, idx, flows)
+
+
+def apex_inputs(
+  clips: Sequence[MEClip], size: int = 224, align: str = 'box', progress: bool = False
+) -> np.ndarray:
+  """CapsuleNet's input [19]: the grey apex face of every clip, [N, size, size, 1] float32 in [0, 1].
+
+  The face box is fixed from the onset and apex frames as for the flow
+  inputs (`onset_apex_faces`), the crop resized to `size` (224 in the
+  paper's setting); the apex is the annotated one or the middle frame.
+  """
+  _, apex, _ = onset_apex_faces(clips, checks.check_int('size', size), align, progress)
+  return (apex[..., None] / np.float32(255)).astype(np.float32)
 
 
 def lbp_top_features(
