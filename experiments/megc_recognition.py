@@ -5,6 +5,7 @@
     python -m experiments.megc_recognition --data-root PATH --set clip_list=video442Names.txt
     python -m experiments.megc_recognition --casme2 DIR --casme2-coding XLSX --samm DIR --smic DIR
     python -m experiments.megc_recognition --casme2 DIR --set "databases=('CASME II',)"
+    python -m experiments.megc_recognition --quick --ckplus DIR   # EMR against CK+
 
 Without data flags the clips are the synthetic composite database made
 from real faces (`vision.synthetic_megc`); with `--data-root` (a folder
@@ -32,6 +33,12 @@ under CDE leave-one-subject-out. The run folder gets
                       paper, the clips that differ) and Table IV
     confusion_<method>.png   pooled confusion matrix of every method
 
+EMR (Liu et al. [16]) also gets the magnified part flows of the kept clips
+(`vision.emr_inputs`) and a macro-expression source, reduced the same way:
+labelled synthetic macro-expressions on the same faces by default
+(`vision.synthetic_macro_expressions`), CK+ with `--ckplus DIR` (the same
+as `--set emr.ckplus=DIR`; `vision.load_ckplus`).
+
 Results and caveats: docs/megc2019.md.
 """
 
@@ -54,6 +61,7 @@ from experiments import cli
 from experiments.configs import megc_recognition as configs
 from fewshot.models import megc as megc_models
 from fewshot.protocols import megc_recognition as protocol
+from vision.megc import emr as emr_lib
 
 # Per-database data flags (argparse dest, database).
 FOLDER_FLAGS = (('casme2', 'CASME II'), ('samm', 'SAMM'), ('smic', 'SMIC'))
@@ -66,6 +74,8 @@ DATA_FLAGS = [
   ('--samm', "SAMM's folder (the one holding 006/, or up to 3 levels above it)"),
   ('--samm-coding', "SAMM's spreadsheet (SAMM_Micro_FACS_Codes_v2.xlsx)"),
   ('--smic', "SMIC-HS's folder (the one holding s1/, or up to 3 levels above it)"),
+  ('--ckplus', "CK+'s folder (holding cohn-kanade-images/ and Emotion/): EMR's macro-expression "
+   'source (default: synthetic macro-expressions)'),
 ]  # fmt: skip
 
 
@@ -102,6 +112,28 @@ def load_clips(cfg, args) -> list:
   return [c for c in clips if c.database in cfg.databases]
 
 
+def emr_arrays(cfg, kept: list, progress: bool) -> dict:
+  """EMR's inputs: magnified part flows of the kept clips and the reduced macro-expression source."""
+  e = cfg.emr
+  if e.ckplus is not None:
+    macro = vision.load_ckplus(e.ckplus)
+  else:
+    key = keys.named_key(cli.root_key(cfg), 'macro')
+    macro = vision.synthetic_macro_expressions(key, e.macro_clips, cfg.subjects)
+  # One call (one flow process pool): the kept clips magnified, the macro clips reduced.
+  alpha = np.r_[np.full(len(kept), e.magnify), np.full(len(macro), e.reduce)]
+  flows = vision.emr_inputs(
+    kept + macro, alpha, cfg.face_size, e.part_size, e.sigma, cfg.flow_method, cfg.align,
+    cfg.workers, progress,
+  )  # fmt: skip
+  return {
+    'emr': flows[: len(kept)],
+    'macro_emr': flows[len(kept) :],
+    'macro_label': emr_lib.macro_labels(macro),
+    'macro_subject': emr_lib.clip_subjects(macro),
+  }
+
+
 def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
   """The preprocessed clips, cached in out_dir/inputs.npz.
 
@@ -127,9 +159,21 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
     inputs = {
       'ststnet': net.ststnet, 'offapex': net.offapex, 'lbp_top': lbp, 'meta': meta, 'rows': rows
     }  # fmt: skip
+    if 'EMR' in cfg.methods:
+      t = time.perf_counter()
+      inputs.update(emr_arrays(cfg, kept, progress))
+      print(
+        f'EMR inputs (macro clips, magnified and reduced flows): {time.perf_counter() - t:.0f} s'
+      )
     np.savez_compressed(path, **inputs)
+  emr = {k: inputs.get(k) for k in ('emr', 'macro_emr', 'macro_label', 'macro_subject')}
   return protocol.Inputs(
-    inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'], inputs.get('rows')
+    inputs['ststnet'],
+    inputs['offapex'],
+    inputs['lbp_top'],
+    *inputs['meta'],
+    inputs.get('rows'),
+    **emr,
   )
 
 
@@ -204,6 +248,8 @@ def main(argv=None) -> int:
     get_config=configs.get_config,
     data=DATA_FLAGS,
   )
+  if args.ckplus:
+    cfg = dataclasses.replace(cfg, emr=dataclasses.replace(cfg.emr, ckplus=args.ckplus))
   t0 = time.perf_counter()
   source = data_source(cfg, args)
   os.makedirs(args.out, exist_ok=True)

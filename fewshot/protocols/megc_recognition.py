@@ -58,6 +58,7 @@ from evaluation import records as records_lib
 from evaluation.keys import named_key
 from evaluation.keys import numpy_rng
 from fewshot import trainer
+from fewshot.models import emr as emr_models
 from fewshot.models import megc as megc_models
 
 NETWORKS = tuple(megc_models.MODELS)  # STSTNet, OFF-ApexNet, Dual-Inception
@@ -68,6 +69,8 @@ NETWORK_FIELDS = {
   'OFF-ApexNet': 'off_apexnet',
   'Dual-Inception': 'dual_inception',
 }
+# EMR (Liu et al. [16]): trained against macro-expressions (`cde_emr`, `EMRConfig`).
+METHODS += ('EMR',)
 COLUMNS = ('Full', 'SMIC', 'CASME II', 'SAMM')
 TABLE = 'IV'
 
@@ -113,6 +116,58 @@ class SVMConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EMRConfig:
+  """EMR (Liu et al. [16]): its inputs, its macro-expression source and its training.
+
+  Attributes:
+    fit: epochs, batch size and Adam learning rate (fixed schedule, no
+      validation, as the other networks); every epoch passes over the fold's
+      micro-expression clips and the macro-expression clips together.
+    vmap_folds, eval_chunk: as `NetworkConfig`.
+    grl_weight: lambda of the gradient reversal layer (the domain loss's
+      gradient reaches the features times -lambda).
+    magnify: Eulerian factor alpha of the micro-expressions (> 0: motion
+      times 1 + alpha; `vision.megc.emr.eulerian_magnify`).
+    reduce: Eulerian factor alpha of the macro-expressions (in (-1, 0):
+      motion times 1 + alpha).
+    sigma: the magnification's spatial low-pass (pixels of the face crop).
+    part_size: side of each facial part's flow.
+    macro_clips: synthetic macro-expression clips per source face and class
+      (`vision.megc.synthetic.synthetic_macro_expressions`; unused with CK+).
+    ckplus: the CK+ folder (`vision.megc.ckplus.load_ckplus`; the paper's
+      source), or None for the synthetic macro-expressions.
+  """
+
+  fit: trainer.FitConfig = trainer.FitConfig(num_epochs=100, batch_size=64, learning_rate=1e-3)
+  vmap_folds: bool = True
+  eval_chunk: int = 256
+  grl_weight: float = 1.0
+  magnify: float = 1.0
+  reduce: float = -0.6
+  sigma: float = 1.0
+  part_size: int = 24
+  macro_clips: int = 2
+  ckplus: str | None = None
+
+  def __post_init__(self):
+    checks.check_int('eval_chunk', self.eval_chunk)
+    checks.check_int('part_size', self.part_size, low=8)
+    checks.check_int('macro_clips', self.macro_clips)
+    checks.check_positive_float('grl_weight', self.grl_weight, True)
+    checks.check_positive_float('magnify', self.magnify, True)
+    if not -1 < float(self.reduce) <= 0:
+      raise ValueError(f'EMRConfig.reduce must lie in (-1, 0], got {self.reduce}.')
+    checks.check_positive_float('sigma', self.sigma, True)
+
+  @property
+  def macro_source(self) -> str:
+    """The macro-expression source in words."""
+    if self.ckplus is not None:
+      return f'CK+ ({self.ckplus})'
+    return f'synthetic macro-expressions ({self.macro_clips} per source face and class)'
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
   """Everything that changes the numbers of a recognition run.
 
@@ -138,6 +193,7 @@ class Config:
       default all three): with real data each one must be found (the
       experiment script's loader raises naming what it searched), and clips
       of the others are left out.
+    emr: EMR's inputs, macro-expression source and training (`EMRConfig`).
 
   Sources of the settings (docs/megc2019.md has the full table):
   `clips_per_subject`, `subjects`, `face_size` and the quick schedules are
@@ -174,6 +230,7 @@ class Config:
   clip_list: str | None = None
   require_table_iii: bool = False
   databases: tuple = megc_eval.DATABASES
+  emr: EMRConfig = EMRConfig()
 
   def __post_init__(self):
     for m in self.methods:
@@ -204,6 +261,16 @@ class Inputs(NamedTuple):
       only for the clips the composite keeps (`kept_clips`); None: one row
       per clip. The metadata covers all N clips so that Table III's check
       can name the clips left out.
+    emr: [M, 3, S, S, 2] float32 EMR's part flows of the same rows as
+      `ststnet`, onset to the magnified apex (`vision.megc.emr.emr_inputs`),
+      or None (then EMR cannot run).
+    macro_emr: [K, 3, S, S, 2] float32 part flows of the macro-expression
+      clips, onset to the reduced apex, or None.
+    macro_label: [K] int MEGC class of each macro-expression clip.
+    macro_subject: [K] str 'DATABASE/subject' of each macro-expression
+      clip: a fold leaves out the macro clips of its held-out subject
+      (synthetic macro clips share the micro clips' faces; CK+'s subjects
+      are 'CK+/S005' and are never held out).
   """
 
   ststnet: np.ndarray
@@ -214,6 +281,10 @@ class Inputs(NamedTuple):
   emotion: np.ndarray
   name: np.ndarray | None = None
   rows: np.ndarray | None = None
+  emr: np.ndarray | None = None
+  macro_emr: np.ndarray | None = None
+  macro_label: np.ndarray | None = None
+  macro_subject: np.ndarray | None = None
 
 
 class CDEResult(NamedTuple):
@@ -372,6 +443,110 @@ def cde_network(
   return _result(comp, y_pred, fold_of)
 
 
+# ------------------------------------------------------------------- EMR
+
+
+def emr_loss_fn(model):
+  """EMR's combined loss (DANN, [21]): emotion cross-entropy of the micro and
+  macro clips of the batch plus the domain cross-entropy through the gradient
+  reversal layer (`fewshot.models.emr`)."""
+
+  def loss(params, batch_stats, key, batch: trainer.Batch):
+    del key  # no dropout
+    (logits, domain), _ = trainer.apply_model(
+      model, params, batch_stats, batch.data['x'], batch.mask, train=True, domain=True
+    )
+    emotion = trainer.cross_entropy_loss(logits, batch.data['y'], batch.mask)
+    return emotion + trainer.cross_entropy_loss(domain, batch.data['d'], batch.mask), batch_stats
+
+  return loss
+
+
+def _emr_variables(model, key, x):
+  return model.init({'params': key}, x, jnp.ones(x.shape[:1], bool), train=False, domain=True)
+
+
+def emr_training_rows(comp: megc_eval.CompositeDatabase, macro_subject) -> list[np.ndarray]:
+  """Each fold's training rows of EMR's data (the composite's clips, then the K macro clips).
+
+  Fold f trains on its training clips (`comp.folds[f].train`) and on every
+  macro-expression clip whose 'DATABASE/subject' is not the held-out subject
+  (row n + k for macro clip k, n the composite's clips).
+  """
+  n = len(comp.labels)
+  macro_subject = np.asarray(macro_subject, str)
+  held = _fold_names(comp)
+  return [
+    np.concatenate([np.asarray(f.train), n + np.flatnonzero(macro_subject != s)])
+    for f, s in zip(comp.folds, held)
+  ]
+
+
+def cde_emr(
+  key,
+  x,
+  comp: megc_eval.CompositeDatabase,
+  macro_x,
+  macro_label,
+  macro_subject,
+  cfg: EMRConfig = EMRConfig(),
+) -> CDEResult:
+  """CDE LOSO of EMR: every fold trains on its micro clips and the macro clips, adversarially.
+
+  Args:
+    key: jax.random key; fold f initialises from `named_key(key, 'init',
+      subject)` and trains from `named_key(key, 'fit', subject)` (subject:
+      the held-out 'DATABASE/subject').
+    x: [N, P, S, S, 2] float32 magnified part flows of all clips
+      (`vision.megc.emr.emr_inputs`); the composite database selects rows.
+    comp: the composite database of the same clips.
+    macro_x: [K, P, S, S, 2] float32 reduced part flows of the macro clips.
+    macro_label: [K] int MEGC class of each macro clip.
+    macro_subject: [K] str 'DATABASE/subject' of each macro clip; a fold
+      leaves out those of its held-out subject (`emr_training_rows`).
+    cfg: EMRConfig.
+
+  Returns:
+    CDEResult of the held-out micro-expression clips.
+  """
+  x = _check_inputs('emr', x, comp, ndim=5)
+  macro_x = np.asarray(checks.check_array('macro_emr', macro_x, ndim=5, kind='float'))
+  if macro_x.shape[1:] != x.shape[1:]:
+    raise ValueError(f'macro_emr rows {macro_x.shape[1:]} differ from emr rows {x.shape[1:]}.')
+  macro_label = np.asarray(macro_label)
+  macro_subject = np.asarray(macro_subject, str)
+  if macro_label.shape != (len(macro_x),) or macro_subject.shape != (len(macro_x),):
+    raise ValueError(
+      f'macro_label {macro_label.shape} and macro_subject {macro_subject.shape} must give one '
+      f'entry per macro clip ({len(macro_x)}).'
+    )
+  macro_label = checks.check_labels('macro_label', macro_label, len(megc_eval.MEGC_CLASSES))
+  model = emr_models.emr_network(parts=x.shape[1], grl_weight=cfg.grl_weight)
+  _, test, fold_of = _fold_rows(comp)
+  train = emr_training_rows(comp, macro_subject)
+  n, k = len(x), len(macro_x)
+  split = trainer.make_split(train, test, num_examples=n + k)
+  data = {
+    'x': jnp.asarray(np.concatenate([x, macro_x]), jnp.float32),
+    'y': jnp.asarray(np.concatenate([comp.labels, macro_label]), jnp.int32),
+    'd': jnp.asarray(np.r_[np.full(n, emr_models.MICRO), np.full(k, emr_models.MACRO)], jnp.int32),
+  }
+  stage = trainer.make_stage(model, cfg.fit, emr_loss_fn, variables=_emr_variables)
+  subjects = _fold_names(comp)
+  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
+  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
+  fs = stage.init(init_keys, data['x'][:1])
+  fs, _ = trainer.fit_runs(
+    stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
+  )
+  trainer.check_finite(fs, 'EMR CDE LOSO')
+  pred = np.asarray(_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
+  y_pred = np.empty(len(comp.labels), np.int64)
+  for f, rows in enumerate(test):
+    y_pred[rows] = pred[f, : len(rows)]
+  return _result(comp, y_pred, fold_of)
+
+
 # ------------------------------------------------------------- LBP-TOP + SVM
 
 
@@ -435,6 +610,17 @@ def _estimator(config: Config, comp: megc_eval.CompositeDatabase) -> str:
 
 
 def _selection(config: Config, method: str) -> str:
+  if method == 'EMR':
+    e = config.emr
+    return (
+      f'none: fixed schedule set in the config ({e.fit.num_epochs} epochs of Adam at '
+      f"{e.fit.learning_rate:g}, batches of {e.fit.batch_size}), the last epoch's model; "
+      f'macro-expression source: {e.macro_source} in every fold (a fold leaves out its '
+      f"held-out subject's macro clips), micro motion magnified (alpha {e.magnify:g}) and "
+      f'macro motion reduced (alpha {e.reduce:g}), gradient reversal lambda '
+      f'{e.grl_weight:g}; no validation split, no epoch or model chosen by a score of any '
+      'held-out subject'
+    )
   if method == 'LBP-TOP':
     s = config.svm
     return (
@@ -534,6 +720,28 @@ def table_iii_records(config: Config, check: megc_eval.CompositeCheck) -> list:
   return recs
 
 
+def _emr_data(data: Inputs) -> tuple:
+  missing = [
+    f for f in ('emr', 'macro_emr', 'macro_label', 'macro_subject') if getattr(data, f) is None
+  ]
+  if missing:
+    raise ValueError(
+      f'EMR needs Inputs.{", ".join(missing)} (the magnified part flows of the clips and the '
+      'macro-expression source: vision.megc.emr.emr_inputs, as the experiment script computes '
+      "them); leave 'EMR' out of config.methods to run without."
+    )
+  if len(data.emr) != len(data.ststnet):
+    raise ValueError(
+      f'Inputs.emr has {len(data.emr)} rows, the other inputs {len(data.ststnet)}: compute them '
+      'for the same clips (the same rows).'
+    )
+  return (data.emr,)
+
+
+def _emr_macro(data: Inputs) -> tuple:
+  return data.macro_emr, data.macro_label, data.macro_subject
+
+
 def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) -> Results:
   """Table IV: every method of `config.methods` under CDE LOSO (module doc).
 
@@ -562,11 +770,15 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
       'the composite database differs from Table III (require_table_iii):\n'
       + '\n'.join(check.differences)
     )
+  if 'EMR' in config.methods:
+    _emr_data(data)  # fail before any method trains
   recs, timings, confusion, predictions = table_iii_records(config, check), {}, {}, {}
   for method in config.methods:
     t0 = time.perf_counter()
     k = named_key(key, method)
-    if method == 'LBP-TOP':
+    if method == 'EMR':
+      res = cde_emr(k, *_emr_data(data), feats, *_emr_macro(data), config.emr)
+    elif method == 'LBP-TOP':
       res = cde_lbp_top_svm(data.lbp_top, feats, config.svm, key=k)
     else:
       x = data.ststnet if method == 'STSTNet' else data.offapex

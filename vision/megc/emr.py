@@ -1,0 +1,179 @@
+"""EMR inputs (Liu et al. 2019, the paper's [16]): magnified or reduced onset-to-apex flow of facial parts.
+
+EMR ("Expression Magnification and Reduction with adversarial training",
+section III-C, 1) trains one network on micro-expressions and on
+macro-expressions (CK+ in the paper) and brings the two domains together in
+two ways: adversarially (a gradient-reversal domain classifier,
+`fewshot.models.emr`) and in the input, by magnifying the micro-expressions'
+motion and reducing the macro-expressions'. Its inputs are the optical flow
+of facial parts between the onset and the apex frame.
+
+Steps per clip (`emr_inputs`):
+
+1. Grey face crops of the onset and apex frame (`inputs.onset_apex_faces`,
+   the same crops as the other networks' inputs).
+2. Eulerian magnification of the apex against the onset (`eulerian_magnify`):
+   linear Eulerian video magnification (Wu et al., SIGGRAPH 2012) adds alpha
+   times the spatially low-passed, temporally filtered intensity change to
+   the frame. With the onset as the temporal reference (the filter is the
+   difference to the onset frame) a small motion d becomes, to first order,
+   a motion (1 + alpha) d: alpha > 0 magnifies (micro-expressions),
+   -1 < alpha < 0 reduces (macro-expressions).
+3. TV-L1 flow from the onset to the magnified (reduced) apex.
+4. The flow of each facial part (`FACE_PARTS`: the two eye-and-brow regions
+   and the mouth, as fractions of the face crop), area-resized to
+   `part_size` and expressed in percent of the crop side, so that the
+   motion's size is kept (the other networks' inputs are min-max scaled per
+   clip, which would undo the magnification and the reduction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from evaluation import checks
+from vision.megc import flow as flow_lib
+from vision.megc.data import MEClip
+from vision.megc.inputs import onset_apex_faces
+
+# Facial parts as (x0, y0, x1, y1) fractions of the face crop (a square 1.2
+# times the Haar box, `faces.face_clip`): the left and right eye with its
+# brow, and the mouth with the lip corners. Ours; the paper's part boxes could
+# not be checked here (docs/megc2019.md).
+FACE_PARTS = {
+  'left eye': (0.08, 0.12, 0.52, 0.56),
+  'right eye': (0.48, 0.12, 0.92, 0.56),
+  'mouth': (0.18, 0.52, 0.82, 0.96),
+}
+PART_SIZE = 24
+
+
+def _gaussian_ksize(sigma: float) -> int:
+  return 2 * int(np.ceil(3 * sigma)) + 1
+
+
+def eulerian_magnify(onset, frames, alpha: float, sigma: float = 1.0) -> np.ndarray:
+  """Linear Eulerian magnification of frames against the onset frame.
+
+  `frames + alpha * G_sigma * (frames - onset)`: the temporal filter is the
+  difference to the onset (the neutral reference), the spatial filter a
+  Gaussian low-pass of deviation `sigma` (kernel radius ceil(3 sigma),
+  borders mirrored without repeating the edge pixel). To first order a
+  motion d between onset and frame becomes (1 + alpha) d.
+
+  Args:
+    onset: [..., H, W] grey onset frame(s) (any real dtype).
+    frames: [..., H, W] frames of the same shape (e.g. the apex).
+    alpha: magnification factor; > 0 magnifies, in (-1, 0) reduces; a
+      number, or one per frame pair ([...] the leading axes).
+    sigma: spatial low-pass deviation in pixels (0: no low-pass).
+
+  Returns:
+    [..., H, W] float32, not clipped.
+  """
+  onset = np.asarray(onset, np.float32)
+  frames = np.asarray(frames, np.float32)
+  if onset.shape != frames.shape or onset.ndim < 2:
+    raise ValueError(
+      f'onset and frames must be [..., H, W] of one shape, got {onset.shape}, {frames.shape}.'
+    )
+  alpha = np.asarray(alpha, np.float32)
+  if alpha.ndim > onset.ndim - 2 or alpha.shape != onset.shape[: alpha.ndim]:
+    raise ValueError(f'alpha must be a number or [...] over the leading axes, got {alpha.shape}.')
+  if not np.all(np.isfinite(alpha)) or np.any(alpha <= -1):
+    raise ValueError(f'alpha must be finite and > -1 (-1 would erase the motion), got {alpha}.')
+  alpha = alpha.reshape(alpha.shape + (1,) * (onset.ndim - alpha.ndim))
+  sigma = float(sigma)
+  if not np.isfinite(sigma) or sigma < 0:
+    raise ValueError(f'sigma must be >= 0, got {sigma}.')
+  change = frames - onset
+  if sigma > 0:
+    k = _gaussian_ksize(sigma)
+    flat = change.reshape(-1, *change.shape[-2:])
+    flat = np.stack(
+      [cv2.GaussianBlur(c, (k, k), sigma, borderType=cv2.BORDER_REFLECT_101) for c in flat]
+    )
+    change = flat.reshape(change.shape)
+  return frames + alpha * change
+
+
+def part_flows(flows, size: int = PART_SIZE, parts: dict = FACE_PARTS) -> np.ndarray:
+  """The flow of each facial part, resized, in percent of the crop side.
+
+  Args:
+    flows: [N, S, S, 2] float32 onset-to-apex flows of S x S face crops (pixels).
+    size: side of each part after area resizing.
+    parts: {name: (x0, y0, x1, y1)} fractions of the crop.
+
+  Returns:
+    [N, len(parts), size, size, 2] float32.
+  """
+  flows = checks.check_array('flows', flows, ndim=4, kind='float')
+  n, h, w, c = flows.shape
+  if c != 2 or h != w:
+    raise ValueError(f'flows must be [N, S, S, 2], got {flows.shape}.')
+  checks.check_int('size', size)
+  out = np.empty((n, len(parts), size, size, 2), np.float32)
+  for j, (x0, y0, x1, y1) in enumerate(parts.values()):
+    r0, r1, c0, c1 = (int(round(f * h)) for f in (y0, y1, x0, x1))
+    for i in range(n):
+      out[i, j] = cv2.resize(
+        np.ascontiguousarray(flows[i, r0:r1, c0:c1]), (size, size), interpolation=cv2.INTER_AREA
+      )
+  return out * np.float32(100.0 / h)
+
+
+def emr_inputs(
+  clips: Sequence[MEClip],
+  alpha: float,
+  face_size: int = 112,
+  part_size: int = PART_SIZE,
+  sigma: float = 1.0,
+  method: str = 'tvl1',
+  align: str = 'box',
+  workers: int | None = None,
+  progress: bool = True,
+) -> np.ndarray:
+  """EMR's part flows of every clip, onset to the magnified (alpha > 0) or reduced apex (module doc).
+
+  Args:
+    clips: the clips (micro-expressions with alpha > 0, macro with alpha < 0).
+    alpha: `eulerian_magnify`'s factor, one for all clips or [N] one per
+      clip (micro and macro clips in one call share one flow process pool).
+    face_size: side of the face crops.
+    part_size: side of each part's flow.
+    sigma: the magnification's spatial low-pass.
+    method: 'tvl1' or 'farneback'.
+    align: 'box' or 'landmarks'.
+    workers: flow processes (None: every CPU).
+    progress: progress bars.
+
+  Returns:
+    [N, 3, part_size, part_size, 2] float32.
+  """
+  onset, apex, _ = onset_apex_faces(clips, face_size, align, progress)
+  alpha = np.broadcast_to(np.asarray(alpha, np.float32), (len(clips),))
+  moved = np.clip(np.round(eulerian_magnify(onset, apex, alpha, sigma)), 0, 255).astype(np.uint8)
+  flows = flow_lib.optical_flow_pairs(onset, moved, method, workers, progress)
+  return part_flows(flows, part_size)
+
+
+def macro_labels(clips: Sequence[MEClip]) -> np.ndarray:
+  """[K] int MEGC class (negative 0, positive 1, surprise 2) of macro clips with CK+ emotion names."""
+  from evaluation.megc import MEGC_CLASSES
+  from vision.megc.ckplus import MEGC_CLASS
+
+  unknown = sorted({c.emotion for c in clips if c.emotion not in MEGC_CLASS})
+  if unknown:
+    raise ValueError(
+      f'macro clips with emotions {unknown}; expected CK+ names {sorted(MEGC_CLASS)}.'
+    )
+  return np.array([MEGC_CLASSES.index(MEGC_CLASS[c.emotion]) for c in clips], np.int64)
+
+
+def clip_subjects(clips: Sequence[MEClip]) -> np.ndarray:
+  """[K] str 'DATABASE/subject' of each clip (the composite database's subject ids)."""
+  return np.array([f'{c.database}/{c.subject}' for c in clips], dtype=str)
