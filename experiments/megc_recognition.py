@@ -33,8 +33,9 @@ under CDE leave-one-subject-out. The run folder gets
                       paper, the clips that differ) and Table IV
     confusion_<method>.png   pooled confusion matrix of every method
 
-EMR (Liu et al. [16]) also gets the magnified part flows of the kept clips
-(`vision.emr_inputs`) and a macro-expression source, reduced the same way:
+EMR (Liu et al. [16]) also gets the magnified flows of the kept clips
+(`vision.emr_inputs`) and a macro-expression source, reduced (its middle
+frame as the apex, as the authors' code):
 labelled synthetic macro-expressions on the same faces by default
 (`vision.synthetic_macro_expressions`), CK+ with `--ckplus DIR` (the same
 as `--set emr.ckplus=DIR`; `vision.load_ckplus`).
@@ -113,18 +114,20 @@ def load_clips(cfg, args) -> list:
 
 
 def emr_arrays(cfg, kept: list, progress: bool) -> dict:
-  """EMR's inputs: magnified part flows of the kept clips and the reduced macro-expression source."""
+  """EMR's inputs: magnified flows of the kept clips and the reduced macro-expression source."""
   e = cfg.emr
   if e.ckplus is not None:
     macro = vision.load_ckplus(e.ckplus)
   else:
     key = keys.named_key(cli.root_key(cfg), 'macro')
     macro = vision.synthetic_macro_expressions(key, e.macro_clips, cfg.subjects)
+  if e.macro_apex == 'middle':  # the authors' expression reduction
+    macro = emr_lib.middle_frame_apex(macro)
   # One call (one flow process pool): the kept clips magnified, the macro clips reduced.
   alpha = np.r_[np.full(len(kept), e.magnify), np.full(len(macro), e.reduce)]
   flows = vision.emr_inputs(
-    kept + macro, alpha, cfg.face_size, e.part_size, e.sigma, cfg.flow_method, cfg.align,
-    cfg.workers, progress,
+    kept + macro, alpha, cfg.face_size, sigma=e.sigma, method=cfg.flow_method, align=cfg.align,
+    workers=cfg.workers, progress=progress,
   )  # fmt: skip
   return {
     'emr': flows[: len(kept)],

@@ -1,4 +1,4 @@
-"""EMR (Liu et al. [16]): gradient reversal, Eulerian magnification, part flows, macro sources, CDE LOSO."""
+"""EMR (Liu et al. [16]): gradient reversal, Eulerian magnification, flows, macro sources, CDE LOSO."""
 
 import os
 
@@ -37,17 +37,18 @@ def test_gradient_reversal_is_identity_forward_and_negates_gradients(weight):
 def test_emr_network_shapes_and_parameters():
   model = emr_models.emr_network()
   init = lambda x: model.init({'params': jax.random.key(0)}, x, None, domain=True)
-  x = jax.ShapeDtypeStruct((2, 3, 24, 24, 2), jnp.float32)
+  x = jax.ShapeDtypeStruct((2, 28, 28, 2), jnp.float32)
   v = jax.eval_shape(init, x)  # shapes only: nothing to compile
-  # Shared extractor: conv 2*9*16+16 = 304, conv 16*9*32+32 = 4,640, dense
-  # 1,152*64+64 = 73,792; emotion 192*3+3 = 579; domain 192*64+64 = 12,352
-  # and 64*2+2 = 130.
-  assert parameter_count(v['params']) == 91_797
-  logits, domain = jax.eval_shape(lambda v, x: model.apply(v, x, None, domain=True), v, x)
-  assert logits.shape == (2, 3) and domain.shape == (2, 2)
+  # conv 2*9*16+16 = 304, conv 16*9*32+32 = 4,640; part layers 2 x (32*64+64);
+  # classifiers 128*3+3 and 2 x (64*3+3); domain 128*64+64, 64*32+32, 32+1.
+  assert parameter_count(v['params']) == emr_models.PARAMETERS == 20_314
+  assert v['params']['fc_top']['kernel'].shape == (32, 64)
+  out = jax.eval_shape(lambda v, x: model.apply(v, x, None, domain=True), v, x)
+  assert out.emotion.shape == out.top.shape == out.bottom.shape == (2, 3)
+  assert out.domain.shape == (2,)
   assert jax.eval_shape(model.apply, v, x).shape == (2, 3)
-  with pytest.raises(ValueError, match='part flows'):
-    jax.eval_shape(model.apply, v, jax.ShapeDtypeStruct((2, 24, 24, 2), jnp.float32))
+  with pytest.raises(ValueError, match='flows'):
+    jax.eval_shape(model.apply, v, jax.ShapeDtypeStruct((2, 28, 28, 3), jnp.float32))
 
 
 # ----------------------------------------------------------- magnification
@@ -96,15 +97,24 @@ def test_eulerian_magnification_matches_a_numpy_reference_and_scales_the_motion(
     emr.eulerian_magnify(onset, frame[:-1], 1.0)
 
 
-def test_part_flows_cut_resize_and_scale_to_percent_of_the_crop():
-  flows = np.zeros((2, 50, 50, 2), np.float32)
-  flows[0, ..., 0] = 0.5  # half a pixel of a 50-pixel crop: 1 percent
-  flows[1, 40:, :, 1] = 5.0  # only the bottom fifth moves (the mouth part's lower rows)
-  out = emr.part_flows(flows, size=8)
-  assert out.shape == (2, 3, 8, 8, 2)
-  np.testing.assert_allclose(out[0, ..., 0], 1.0, rtol=1e-6)
-  np.testing.assert_array_equal(out[1, :2], 0.0)  # eyes end above row 28
-  assert out[1, 2, -1, :, 1].min() == pytest.approx(10.0) and out[1, 2, 0, :, 1].max() == 0.0
+def test_face_flow_resizes_by_area_in_percent_of_the_crop():
+  flows = np.zeros((2, 56, 56, 2), np.float32)
+  flows[0, ..., 0] = 0.56  # 0.56 pixels of a 56-pixel crop: 1 percent
+  flows[1, :2, :2, 1] = 5.6  # one output pixel's 2 x 2 area
+  out = emr.face_flow(flows, size=28)
+  assert out.shape == (2, 28, 28, 2)
+  np.testing.assert_allclose(out[0, ..., 0], 1.0, rtol=1e-5)
+  assert out[1, 0, 0, 1] == pytest.approx(10.0) and np.count_nonzero(out[1]) == 1
+  with pytest.raises(ValueError, match='N, S, S, 2'):
+    emr.face_flow(np.zeros((1, 20, 24, 2), np.float32))
+
+
+def test_middle_frame_apex_is_the_authors_reduction():
+  clip = synthetic.MEClip(
+    'CK+', 'S005', 'S005_001', 'disgust', tuple('abcdefghijk'), 0, 10, 10, 30.0
+  )
+  (mid,) = emr.middle_frame_apex([clip])
+  assert (mid.onset, mid.apex, mid.offset) == (0, 5, 10) and mid.name == clip.name
 
 
 # ------------------------------------------------------------ macro sources
@@ -191,15 +201,16 @@ def test_ckplus_loader_errors(tmp_path):
 # ------------------------------------------------------------------ CDE LOSO
 
 
-def _part_data(labels, rng, amplitude, size=8):
-  """Class c moves part c (eyes left / right, mouth) along a class direction; noise elsewhere."""
-  x = rng.normal(0, 0.3, size=(len(labels), 3, size, size, 2)).astype(np.float32)
+def _flow_data(labels, rng, amplitude):
+  """Class 0 moves the top rows right, class 1 the bottom rows up, class 2 the top rows up; noise."""
+  x = rng.normal(0, 0.3, size=(len(labels), 28, 28, 2)).astype(np.float32)
   for i, c in enumerate(labels):
-    x[i, c, ..., c % 2] += amplitude
+    rows = slice(16, 28) if c == 1 else slice(0, 12)
+    x[i, rows, :, 0 if c == 0 else 1] += amplitude * (1 if c == 0 else -1)
   return x
 
 
-def test_emr_learns_separable_part_flows_above_chance_and_leaves_out_held_out_macro_clips():
+def test_emr_learns_separable_flows_above_chance_and_leaves_out_held_out_macro_clips():
   subjects = (('SMIC', 's1'), ('SMIC', 's2'), ('CASME II', 'sub01'))
   names = {
     'SMIC': ('negative', 'positive', 'surprise'),
@@ -208,9 +219,9 @@ def test_emr_learns_separable_part_flows_above_chance_and_leaves_out_held_out_ma
   dbs, subj, emo = zip(*[(d, s, names[d][i % 3]) for d, s in subjects for i in range(6)])
   comp = evaluation.composite_database(dbs, subj, emo)
   rng = np.random.default_rng(0)
-  x = _part_data(comp.labels, rng, 1.0)
+  x = _flow_data(comp.labels, rng, 1.0)
   macro_y = np.tile([0, 1, 2], 4)
-  macro_x = _part_data(macro_y, rng, 1.5)
+  macro_x = _flow_data(macro_y, rng, 1.5)
   macro_subject = np.array(['SMIC/s1'] * 3 + ['CK+/S005'] * 9)
   rows = protocol.emr_training_rows(comp, macro_subject)
   n = len(comp.labels)

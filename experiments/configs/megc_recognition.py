@@ -33,7 +33,7 @@ def get_config(quick: bool = False) -> Config:
     ststnet=fit(15, 1e-3),
     off_apexnet=fit(8, 3e-4),
     dual_inception=fit(3, 3e-4),
-    # EMR: 92 k parameters trained on the micro clips and the macro source
+    # EMR: 20 k parameters trained on the micro clips and the macro source
     # together; 1 synthetic macro clip per face and class (33) instead of 2.
     emr=EMRConfig(fit=FitConfig(num_epochs=30, batch_size=32, learning_rate=1e-3), macro_clips=1),
   )

@@ -10,42 +10,51 @@ micro-expression samples to minimize the combined loss function".
 DANN's construction: a feature extractor feeds an emotion classifier and,
 through a gradient reversal layer (GRL: identity forward, -lambda times the
 gradient backward), a domain classifier (micro or macro). Minimising the sum
-of both cross-entropies trains the domain classifier to tell the domains
-apart and the feature extractor to make them indistinguishable, while the
-emotion classifier learns from both domains' labels.
+of both losses trains the domain classifier to tell the domains apart and
+the feature extractor to make them indistinguishable, while the emotion
+classifier learns from both domains' labels.
 
-`EMRNet` here: a small CNN, shared by the facial parts (the two
-eye-and-brow regions and the mouth; `vision.megc.emr.FACE_PARTS`), reads
-each part's onset-to-apex flow [S, S, 2]: 3 x 3 convolution with 16
+The layout follows the authors' released code (github
+xiaobaishu0097/MEGC2019, commit 0f2c1e2, `Model/Model_VGGFace.py` and
+`Train/main.py`; facts only): a CNN's last 7 x 7 feature map of the flow
+image is split into its top 3 rows (eyes and brows) and bottom 4 rows (nose
+and mouth), each average-pooled and mapped by its own fully connected layer
+to 64 features (tanh, dropout 0.1); the emotion classifier reads both parts'
+features (128), and each part also has its own classifier; the domain
+classifier (128 -> 64 -> 32 -> 1, ReLU and dropout 0.5 between) reads the
+128 features through the GRL; the loss is the sum of the three emotion
+cross-entropies and the domain's binary cross-entropy.
+
+The backbone differs: the authors fine-tune a pretrained ResNet-18 on
+224 x 224 colour-coded flow images; here, without pretrained weights, a
+small CNN reads the [28, 28, 2] (u, v) flow: 3 x 3 convolution with 16
 filters, ReLU, 2 x 2 max pooling, 3 x 3 convolution with 32 filters, ReLU,
-2 x 2 max pooling, a dense layer of 64 units with ReLU; the parts' features
-are concatenated in part order (192) and go to the emotion classifier
-(dense, 3 logits) and, through the GRL, to the domain classifier (dense 64,
-ReLU, dense 2). The layer sizes and the sharing are this library's choices
-(the EMR paper's network could not be checked here, docs/megc2019.md).
+2 x 2 max pooling: a 7 x 7 x 32 map, split as above.
 
-Parameters at S = 24: extractor 2 * 9 * 16 + 16 = 304, 16 * 9 * 32 + 32 =
-4,640 and 6 * 6 * 32 * 64 + 64 = 73,792; emotion 192 * 3 + 3 = 579; domain
-192 * 64 + 64 = 12,352 and 64 * 2 + 2 = 130: 91,797.
+Parameters: convolutions 2 * 9 * 16 + 16 = 304 and 16 * 9 * 32 + 32 = 4,640;
+part layers 2 x (32 * 64 + 64) = 4,224; emotion classifiers 128 * 3 + 3 = 387
+and 2 x (64 * 3 + 3) = 390; domain 128 * 64 + 64 = 8,256, 64 * 32 + 32 =
+2,080 and 32 + 1 = 33: 20,314.
 
 Called as `model.apply(variables, x, mask, train=...)` like the other Table
-IV networks (`x: [B, P, S, S, 2]`, `mask: [B] bool`, ignored: no batch
-statistics) -> emotion logits [B, 3]; with `domain=True` -> (emotion logits,
-domain logits [B, 2]).
+IV networks (`x: [B, 28, 28, 2]`, `mask: [B] bool`, ignored: no batch
+statistics; dropout from the 'dropout' rng in training) -> emotion logits
+[B, 3]; with `domain=True` -> `EMROutputs`.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from fewshot.models.layers import PatchConv
 
 NUM_CLASSES = 3  # negative, positive, surprise
-NUM_DOMAINS = 2  # micro, macro
-MICRO, MACRO = 0, 1
+MICRO, MACRO = 0, 1  # domain labels
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -73,61 +82,68 @@ def _grl_bwd(weight, _, g):
 gradient_reversal.defvjp(_grl_fwd, _grl_bwd)
 
 
-class PartCNN(nn.Module):
-  """The feature extractor of one facial part: [B, S, S, 2] flow -> [B, features]."""
+TOP_ROWS = 3  # of the 7 rows of the last feature map: eyes and brows (the authors' split)
+PARAMETERS = 20_314
 
-  features: int = 64
 
-  @nn.compact
-  def __call__(self, x):
-    for j, filters in enumerate((16, 32)):
-      x = nn.relu(PatchConv(filters, 3, name=f'conv{j + 1}')(x))
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))  # (B, S / 2^(j+1), ., filters)
-    return nn.relu(nn.Dense(self.features, name='fc')(x.reshape(x.shape[0], -1)))
+class EMROutputs(NamedTuple):
+  """Outputs of `EMRNet(..., domain=True)`.
+
+  emotion: [B, C] logits from both parts' features; top, bottom: [B, C]
+  logits of each part alone; domain: [B] logit of 'macro' (through the GRL).
+  """
+
+  emotion: jax.Array
+  top: jax.Array
+  bottom: jax.Array
+  domain: jax.Array
 
 
 class EMRNet(nn.Module):
-  """Part-based flow network with an emotion head and a gradient-reversed domain head (module doc).
+  """Part-based flow network with part classifiers and a gradient-reversed domain classifier (module doc).
 
   Attributes:
     num_classes: emotion classes (3).
-    parts: facial parts P of the input.
     grl_weight: lambda of the gradient reversal layer.
-    features: units per part's features.
   """
 
   num_classes: int = NUM_CLASSES
-  parts: int = 3
   grl_weight: float = 1.0
-  features: int = 64
 
   @nn.compact
   def __call__(self, x, mask=None, train: bool = False, domain: bool = False):
-    """x: [B, P, S, S, 2] part flows -> emotion logits [B, C] (and domain logits [B, 2])."""
-    del mask, train  # no batch statistics, no dropout
-    if x.ndim != 5 or x.shape[1] != self.parts or x.shape[-1] != 2:
-      raise ValueError(f'EMRNet takes [B, {self.parts}, S, S, 2] part flows, got {x.shape}.')
-    b, p = x.shape[:2]
-    # One extractor for every part (parts folded into the batch: one
-    # convolution stack to compile and a part's features learnt from all
-    # parts' motion); the parts' features stay apart, in part order.
-    h = PartCNN(self.features, name='part')(x.reshape(b * p, *x.shape[2:]))  # (B * P, features)
-    h = h.reshape(b, p * self.features)  # (B, P * features)
-    logits = nn.Dense(self.num_classes, name='emotion')(h)
+    """x: [B, 28, 28, 2] (u, v) flow -> emotion logits [B, C], or `EMROutputs` with `domain`."""
+    del mask  # no batch statistics
+    if x.ndim != 4 or x.shape[-1] != 2:
+      raise ValueError(f'EMRNet takes [B, H, W, 2] flows, got {x.shape}.')
+    h = x
+    for j, filters in enumerate((16, 32)):
+      h = nn.relu(PatchConv(filters, 3, name=f'conv{j + 1}')(h))
+      h = nn.max_pool(h, (2, 2), strides=(2, 2))  # (B, 14, 14, 16), (B, 7, 7, 32)
+    rows = h.shape[1] * TOP_ROWS // 7
+    parts = []
+    for name, part in (('top', h[:, :rows]), ('bottom', h[:, rows:])):
+      f = nn.Dense(64, name=f'fc_{name}')(jnp.mean(part, axis=(1, 2)))  # (B, 64)
+      parts.append(nn.Dropout(0.1, deterministic=not train)(jnp.tanh(f)))
+    features = jnp.concatenate(parts, axis=-1)  # (B, 128)
+    logits = nn.Dense(self.num_classes, name='classifier')(features)
     if not domain:
       return logits
-    d = gradient_reversal(h, float(self.grl_weight))
-    d = nn.relu(nn.Dense(64, name='domain_fc')(d))
-    return logits, nn.Dense(NUM_DOMAINS, name='domain')(d)
+    top = nn.Dense(self.num_classes, name='classifier_top')(parts[0])
+    bottom = nn.Dense(self.num_classes, name='classifier_bottom')(parts[1])
+    d = gradient_reversal(features, float(self.grl_weight))
+    for j, units in enumerate((64, 32)):
+      d = nn.relu(nn.Dense(units, name=f'domain_fc{j + 1}')(d))
+      d = nn.Dropout(0.5, deterministic=not train)(d)
+    d = nn.Dense(1, name='domain')(d)[:, 0]
+    return EMROutputs(logits, top, bottom, d)
 
 
-def emr_network(num_classes: int = NUM_CLASSES, parts: int = 3, grl_weight: float = 1.0) -> EMRNet:
+def emr_network(num_classes: int = NUM_CLASSES, grl_weight: float = 1.0) -> EMRNet:
   """An `EMRNet`, checked."""
   if int(num_classes) < 2:
     raise ValueError(f'num_classes must be >= 2, got {num_classes}.')
-  if int(parts) < 1:
-    raise ValueError(f'parts must be >= 1, got {parts}.')
   weight = float(grl_weight)
   if not weight >= 0:
     raise ValueError(f'grl_weight must be >= 0, got {grl_weight}.')
-  return EMRNet(int(num_classes), int(parts), weight)
+  return EMRNet(int(num_classes), weight)

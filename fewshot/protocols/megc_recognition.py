@@ -51,6 +51,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from evaluation import checks
 from evaluation import megc as megc_eval
@@ -121,37 +122,41 @@ class EMRConfig:
 
   Attributes:
     fit: epochs, batch size and Adam learning rate (fixed schedule, no
-      validation, as the other networks); every epoch passes over the fold's
+      validation, as the other networks; the authors' code: Adam 1e-3,
+      batches of 32, 100 epochs); every epoch passes over the fold's
       micro-expression clips and the macro-expression clips together.
     vmap_folds, eval_chunk: as `NetworkConfig`.
     grl_weight: lambda of the gradient reversal layer (the domain loss's
       gradient reaches the features times -lambda).
     magnify: Eulerian factor alpha of the micro-expressions (> 0: motion
       times 1 + alpha; `vision.megc.emr.eulerian_magnify`).
-    reduce: Eulerian factor alpha of the macro-expressions (in (-1, 0):
-      motion times 1 + alpha).
+    macro_apex: 'middle' (the authors' reduction: a macro clip's middle
+      frame is its apex, `vision.megc.emr.middle_frame_apex`) or 'peak'
+      (its annotated apex, the last frame of a CK+ sequence).
+    reduce: Eulerian factor alpha of the macro-expressions (in (-1, 0]:
+      motion times 1 + alpha; 0, the default, as the authors' code: no
+      Eulerian reduction on top of the middle frame).
     sigma: the magnification's spatial low-pass (pixels of the face crop).
-    part_size: side of each facial part's flow.
     macro_clips: synthetic macro-expression clips per source face and class
       (`vision.megc.synthetic.synthetic_macro_expressions`; unused with CK+).
     ckplus: the CK+ folder (`vision.megc.ckplus.load_ckplus`; the paper's
       source), or None for the synthetic macro-expressions.
   """
 
-  fit: trainer.FitConfig = trainer.FitConfig(num_epochs=100, batch_size=64, learning_rate=1e-3)
+  fit: trainer.FitConfig = trainer.FitConfig(num_epochs=100, batch_size=32, learning_rate=1e-3)
   vmap_folds: bool = True
   eval_chunk: int = 256
   grl_weight: float = 1.0
   magnify: float = 1.0
-  reduce: float = -0.6
+  macro_apex: str = 'middle'
+  reduce: float = 0.0
   sigma: float = 1.0
-  part_size: int = 24
   macro_clips: int = 2
   ckplus: str | None = None
 
   def __post_init__(self):
     checks.check_int('eval_chunk', self.eval_chunk)
-    checks.check_int('part_size', self.part_size, low=8)
+    checks.check_choice('macro_apex', self.macro_apex, ('middle', 'peak'))
     checks.check_int('macro_clips', self.macro_clips)
     checks.check_positive_float('grl_weight', self.grl_weight, True)
     checks.check_positive_float('magnify', self.magnify, True)
@@ -261,11 +266,11 @@ class Inputs(NamedTuple):
       only for the clips the composite keeps (`kept_clips`); None: one row
       per clip. The metadata covers all N clips so that Table III's check
       can name the clips left out.
-    emr: [M, 3, S, S, 2] float32 EMR's part flows of the same rows as
-      `ststnet`, onset to the magnified apex (`vision.megc.emr.emr_inputs`),
-      or None (then EMR cannot run).
-    macro_emr: [K, 3, S, S, 2] float32 part flows of the macro-expression
-      clips, onset to the reduced apex, or None.
+    emr: [M, 28, 28, 2] float32 EMR's flows of the same rows as `ststnet`,
+      onset to the magnified apex (`vision.megc.emr.emr_inputs`), or None
+      (then EMR cannot run).
+    macro_emr: [K, 28, 28, 2] float32 flows of the macro-expression clips,
+      onset to the reduced apex, or None.
     macro_label: [K] int MEGC class of each macro-expression clip.
     macro_subject: [K] str 'DATABASE/subject' of each macro-expression
       clip: a fold leaves out the macro clips of its held-out subject
@@ -447,23 +452,30 @@ def cde_network(
 
 
 def emr_loss_fn(model):
-  """EMR's combined loss (DANN, [21]): emotion cross-entropy of the micro and
-  macro clips of the batch plus the domain cross-entropy through the gradient
-  reversal layer (`fewshot.models.emr`)."""
+  """EMR's combined loss (DANN, [21]; the authors' code): the emotion
+  cross-entropies of both parts together, of the top part and of the bottom
+  part, over the micro and macro clips of the batch, plus the domain's binary
+  cross-entropy through the gradient reversal layer (`fewshot.models.emr`);
+  dropout from the step key."""
 
   def loss(params, batch_stats, key, batch: trainer.Batch):
-    del key  # no dropout
-    (logits, domain), _ = trainer.apply_model(
-      model, params, batch_stats, batch.data['x'], batch.mask, train=True, domain=True
+    out, _ = trainer.apply_model(
+      model, params, batch_stats, batch.data['x'], batch.mask, train=True, domain=True,
+      rngs={'dropout': key},
+    )  # fmt: skip
+    y, mask = batch.data['y'], batch.mask
+    emotion = sum(
+      trainer.cross_entropy_loss(z, y, mask) for z in (out.emotion, out.top, out.bottom)
     )
-    emotion = trainer.cross_entropy_loss(logits, batch.data['y'], batch.mask)
-    return emotion + trainer.cross_entropy_loss(domain, batch.data['d'], batch.mask), batch_stats
+    domain = optax.sigmoid_binary_cross_entropy(out.domain, batch.data['d'])
+    return emotion + trainer.masked_mean(domain, mask), batch_stats
 
   return loss
 
 
 def _emr_variables(model, key, x):
-  return model.init({'params': key}, x, jnp.ones(x.shape[:1], bool), train=False, domain=True)
+  mask = jnp.ones(x.shape[:1], bool)
+  return model.init({'params': key, 'dropout': key}, x, mask, train=False, domain=True)
 
 
 def emr_training_rows(comp: megc_eval.CompositeDatabase, macro_subject) -> list[np.ndarray]:
@@ -497,10 +509,10 @@ def cde_emr(
     key: jax.random key; fold f initialises from `named_key(key, 'init',
       subject)` and trains from `named_key(key, 'fit', subject)` (subject:
       the held-out 'DATABASE/subject').
-    x: [N, P, S, S, 2] float32 magnified part flows of all clips
+    x: [N, 28, 28, 2] float32 magnified flows of all clips
       (`vision.megc.emr.emr_inputs`); the composite database selects rows.
     comp: the composite database of the same clips.
-    macro_x: [K, P, S, S, 2] float32 reduced part flows of the macro clips.
+    macro_x: [K, 28, 28, 2] float32 reduced flows of the macro clips.
     macro_label: [K] int MEGC class of each macro clip.
     macro_subject: [K] str 'DATABASE/subject' of each macro clip; a fold
       leaves out those of its held-out subject (`emr_training_rows`).
@@ -509,8 +521,10 @@ def cde_emr(
   Returns:
     CDEResult of the held-out micro-expression clips.
   """
-  x = _check_inputs('emr', x, comp, ndim=5)
-  macro_x = np.asarray(checks.check_array('macro_emr', macro_x, ndim=5, kind='float'))
+  x = _check_inputs('emr', x, comp, ndim=4)
+  if x.shape[1:] != (28, 28, 2):
+    raise ValueError(f'EMR takes [N, 28, 28, 2] flows, got {x.shape}.')
+  macro_x = np.asarray(checks.check_array('macro_emr', macro_x, ndim=4, kind='float'))
   if macro_x.shape[1:] != x.shape[1:]:
     raise ValueError(f'macro_emr rows {macro_x.shape[1:]} differ from emr rows {x.shape[1:]}.')
   macro_label = np.asarray(macro_label)
@@ -521,7 +535,7 @@ def cde_emr(
       f'entry per macro clip ({len(macro_x)}).'
     )
   macro_label = checks.check_labels('macro_label', macro_label, len(megc_eval.MEGC_CLASSES))
-  model = emr_models.emr_network(parts=x.shape[1], grl_weight=cfg.grl_weight)
+  model = emr_models.emr_network(grl_weight=cfg.grl_weight)
   _, test, fold_of = _fold_rows(comp)
   train = emr_training_rows(comp, macro_subject)
   n, k = len(x), len(macro_x)
@@ -529,7 +543,9 @@ def cde_emr(
   data = {
     'x': jnp.asarray(np.concatenate([x, macro_x]), jnp.float32),
     'y': jnp.asarray(np.concatenate([comp.labels, macro_label]), jnp.int32),
-    'd': jnp.asarray(np.r_[np.full(n, emr_models.MICRO), np.full(k, emr_models.MACRO)], jnp.int32),
+    'd': jnp.asarray(
+      np.r_[np.full(n, emr_models.MICRO), np.full(k, emr_models.MACRO)], jnp.float32
+    ),
   }
   stage = trainer.make_stage(model, cfg.fit, emr_loss_fn, variables=_emr_variables)
   subjects = _fold_names(comp)
@@ -616,10 +632,10 @@ def _selection(config: Config, method: str) -> str:
       f'none: fixed schedule set in the config ({e.fit.num_epochs} epochs of Adam at '
       f"{e.fit.learning_rate:g}, batches of {e.fit.batch_size}), the last epoch's model; "
       f'macro-expression source: {e.macro_source} in every fold (a fold leaves out its '
-      f"held-out subject's macro clips), micro motion magnified (alpha {e.magnify:g}) and "
-      f'macro motion reduced (alpha {e.reduce:g}), gradient reversal lambda '
-      f'{e.grl_weight:g}; no validation split, no epoch or model chosen by a score of any '
-      'held-out subject'
+      f"held-out subject's macro clips), micro motion magnified (Eulerian alpha "
+      f'{e.magnify:g}), macro clips reduced (apex: their {e.macro_apex} frame, Eulerian '
+      f'alpha {e.reduce:g}), gradient reversal lambda {e.grl_weight:g}; no validation '
+      'split, no epoch or model chosen by a score of any held-out subject'
     )
   if method == 'LBP-TOP':
     s = config.svm

@@ -1,30 +1,37 @@
-"""EMR inputs (Liu et al. 2019, the paper's [16]): magnified or reduced onset-to-apex flow of facial parts.
+"""EMR inputs (Liu et al. 2019, the paper's [16]): onset-to-apex flow of magnified micro- and reduced macro-expressions.
 
 EMR ("Expression Magnification and Reduction with adversarial training",
 section III-C, 1) trains one network on micro-expressions and on
 macro-expressions (CK+ in the paper) and brings the two domains together in
 two ways: adversarially (a gradient-reversal domain classifier,
 `fewshot.models.emr`) and in the input, by magnifying the micro-expressions'
-motion and reducing the macro-expressions'. Its inputs are the optical flow
-of facial parts between the onset and the apex frame.
+motion and reducing the macro-expressions'. The network reads the optical
+flow between the onset and the apex frame and splits its feature map into
+the upper (eyes and brows) and lower (nose and mouth) facial parts.
+
+The authors' released code (github xiaobaishu0097/MEGC2019, commit 0f2c1e2:
+`Prepare.py`; facts only, no code taken) magnifies the micro-expression
+videos with Eulerian video magnification (EVM, Wu et al., SIGGRAPH 2012; its
+README: "Using EVM algorithm to magnify the motion") and reduces a CK+
+sequence, which runs from a neutral face to the peak, by taking its middle
+frame as the apex instead of the peak (`int(len / 2)`).
 
 Steps per clip (`emr_inputs`):
 
 1. Grey face crops of the onset and apex frame (`inputs.onset_apex_faces`,
-   the same crops as the other networks' inputs).
+   the same crops as the other networks' inputs). Macro clips first get the
+   middle frame as their apex (`middle_frame_apex`).
 2. Eulerian magnification of the apex against the onset (`eulerian_magnify`):
-   linear Eulerian video magnification (Wu et al., SIGGRAPH 2012) adds alpha
-   times the spatially low-passed, temporally filtered intensity change to
-   the frame. With the onset as the temporal reference (the filter is the
-   difference to the onset frame) a small motion d becomes, to first order,
-   a motion (1 + alpha) d: alpha > 0 magnifies (micro-expressions),
-   -1 < alpha < 0 reduces (macro-expressions).
-3. TV-L1 flow from the onset to the magnified (reduced) apex.
-4. The flow of each facial part (`FACE_PARTS`: the two eye-and-brow regions
-   and the mouth, as fractions of the face crop), area-resized to
-   `part_size` and expressed in percent of the crop side, so that the
-   motion's size is kept (the other networks' inputs are min-max scaled per
-   clip, which would undo the magnification and the reduction).
+   linear EVM adds alpha times the spatially low-passed, temporally filtered
+   intensity change to the frame. With the onset as the temporal reference
+   (the filter is the difference to the onset frame) a small motion d
+   becomes, to first order, a motion (1 + alpha) d: alpha > 0 magnifies
+   (micro-expressions), -1 < alpha < 0 reduces.
+3. TV-L1 flow from the onset to the magnified apex.
+4. The flow area-resized to 28 x 28 (`face_flow`) and expressed in percent
+   of the crop side, so that the motion's size is kept (the other networks'
+   inputs are min-max scaled per clip, which would undo the magnification
+   and the reduction).
 """
 
 from __future__ import annotations
@@ -39,16 +46,7 @@ from vision.megc import flow as flow_lib
 from vision.megc.data import MEClip
 from vision.megc.inputs import onset_apex_faces
 
-# Facial parts as (x0, y0, x1, y1) fractions of the face crop (a square 1.2
-# times the Haar box, `faces.face_clip`): the left and right eye with its
-# brow, and the mouth with the lip corners. Ours; the paper's part boxes could
-# not be checked here (docs/megc2019.md).
-FACE_PARTS = {
-  'left eye': (0.08, 0.12, 0.52, 0.56),
-  'right eye': (0.48, 0.12, 0.92, 0.56),
-  'mouth': (0.18, 0.52, 0.82, 0.96),
-}
-PART_SIZE = 24
+INPUT_SIZE = 28
 
 
 def _gaussian_ksize(sigma: float) -> int:
@@ -100,51 +98,59 @@ def eulerian_magnify(onset, frames, alpha: float, sigma: float = 1.0) -> np.ndar
   return frames + alpha * change
 
 
-def part_flows(flows, size: int = PART_SIZE, parts: dict = FACE_PARTS) -> np.ndarray:
-  """The flow of each facial part, resized, in percent of the crop side.
+def face_flow(flows, size: int = INPUT_SIZE) -> np.ndarray:
+  """Onset-to-apex flows area-resized to size x size, in percent of the crop side.
 
   Args:
-    flows: [N, S, S, 2] float32 onset-to-apex flows of S x S face crops (pixels).
-    size: side of each part after area resizing.
-    parts: {name: (x0, y0, x1, y1)} fractions of the crop.
+    flows: [N, S, S, 2] float32 flows of S x S face crops (pixels).
+    size: output side.
 
   Returns:
-    [N, len(parts), size, size, 2] float32.
+    [N, size, size, 2] float32: the mean flow over each output pixel's area
+    of the crop, times 100 / S.
   """
   flows = checks.check_array('flows', flows, ndim=4, kind='float')
   n, h, w, c = flows.shape
   if c != 2 or h != w:
     raise ValueError(f'flows must be [N, S, S, 2], got {flows.shape}.')
   checks.check_int('size', size)
-  out = np.empty((n, len(parts), size, size, 2), np.float32)
-  for j, (x0, y0, x1, y1) in enumerate(parts.values()):
-    r0, r1, c0, c1 = (int(round(f * h)) for f in (y0, y1, x0, x1))
-    for i in range(n):
-      out[i, j] = cv2.resize(
-        np.ascontiguousarray(flows[i, r0:r1, c0:c1]), (size, size), interpolation=cv2.INTER_AREA
-      )
-  return out * np.float32(100.0 / h)
+  small = np.stack(
+    [
+      cv2.resize(np.asarray(f, np.float32), (size, size), interpolation=cv2.INTER_AREA)
+      for f in flows
+    ]
+  )
+  return small * np.float32(100.0 / h)
+
+
+def middle_frame_apex(clips: Sequence[MEClip]) -> list[MEClip]:
+  """Macro clips with the middle frame as apex: the authors' expression reduction (module doc).
+
+  A CK+ sequence (and a synthetic macro clip) runs from a neutral first
+  frame to the peak; its frame `len // 2` shows the expression part way.
+  """
+  return [c._replace(apex=len(c.frames) // 2) for c in clips]
 
 
 def emr_inputs(
   clips: Sequence[MEClip],
   alpha: float,
   face_size: int = 112,
-  part_size: int = PART_SIZE,
+  size: int = INPUT_SIZE,
   sigma: float = 1.0,
   method: str = 'tvl1',
   align: str = 'box',
   workers: int | None = None,
   progress: bool = True,
 ) -> np.ndarray:
-  """EMR's part flows of every clip, onset to the magnified (alpha > 0) or reduced apex (module doc).
+  """EMR's input of every clip: flow from the onset to the apex, magnified (alpha > 0) or reduced (module doc).
 
   Args:
     clips: the clips (micro-expressions with alpha > 0, macro with alpha < 0).
     alpha: `eulerian_magnify`'s factor, one for all clips or [N] one per
       clip (micro and macro clips in one call share one flow process pool).
     face_size: side of the face crops.
-    part_size: side of each part's flow.
+    size: side of the flow input.
     sigma: the magnification's spatial low-pass.
     method: 'tvl1' or 'farneback'.
     align: 'box' or 'landmarks'.
@@ -152,13 +158,13 @@ def emr_inputs(
     progress: progress bars.
 
   Returns:
-    [N, 3, part_size, part_size, 2] float32.
+    [N, size, size, 2] float32 (u, v) in percent of the face crop's side.
   """
   onset, apex, _ = onset_apex_faces(clips, face_size, align, progress)
   alpha = np.broadcast_to(np.asarray(alpha, np.float32), (len(clips),))
   moved = np.clip(np.round(eulerian_magnify(onset, apex, alpha, sigma)), 0, 255).astype(np.uint8)
   flows = flow_lib.optical_flow_pairs(onset, moved, method, workers, progress)
-  return part_flows(flows, part_size)
+  return face_flow(flows, size)
 
 
 def macro_labels(clips: Sequence[MEClip]) -> np.ndarray:
