@@ -126,7 +126,7 @@ def emr_arrays(cfg, kept: list, progress: bool) -> dict:
   # One call (one flow process pool): the kept clips magnified, the macro clips reduced.
   alpha = np.r_[np.full(len(kept), e.magnify), np.full(len(macro), e.reduce)]
   flows = vision.emr_inputs(
-    kept + macro, alpha, cfg.face_size, sigma=e.sigma, method=cfg.flow_method, align=cfg.align,
+    kept + macro, alpha, cfg.face_size, sigma=e.sigma, method=e.flow_method, align=cfg.align,
     workers=cfg.workers, progress=progress,
   )  # fmt: skip
   return {

@@ -97,6 +97,17 @@ def test_eulerian_magnification_matches_a_numpy_reference_and_scales_the_motion(
     emr.eulerian_magnify(onset, frame[:-1], 1.0)
 
 
+def test_authors_farneback_recovers_a_shift():
+  rng = np.random.default_rng(0)
+  img = cv2.GaussianBlur((rng.random((64, 64)) * 255).astype(np.uint8), (7, 7), 2)
+  moved = np.roll(img, 1, axis=1)  # content moves 1 pixel right: u = 1
+  flow = emr.authors_farneback(img[None], moved[None])[0]
+  assert flow.shape == (64, 64, 2)
+  np.testing.assert_allclose(np.median(flow[16:48, 16:48], axis=(0, 1)), [1.0, 0.0], atol=0.15)
+  with pytest.raises(ValueError, match='uint8'):
+    emr.authors_farneback(img[None].astype(float), moved[None])
+
+
 def test_face_flow_resizes_by_area_in_percent_of_the_crop():
   flows = np.zeros((2, 56, 56, 2), np.float32)
   flows[0, ..., 0] = 0.56  # 0.56 pixels of a 56-pixel crop: 1 percent
@@ -141,6 +152,13 @@ def test_synthetic_macro_expressions_are_labelled_larger_and_end_at_the_apex():
     assert (
       ckplus.MEGC_CLASS[c.emotion] == ('negative', 'positive', 'surprise')[emr.macro_labels([c])[0]]
     )
+  # EMR's inputs: magnification (alpha = 1) moves the flow up, the middle frame down.
+  three = clips[:3]
+  size = lambda x: np.abs(x).mean(axis=(1, 2, 3))
+  plain = size(emr.emr_inputs(three, 0.0, face_size=64, progress=False))
+  assert np.all(1.4 < size(emr.emr_inputs(three, 1.0, face_size=64, progress=False)) / plain)
+  middle = emr.emr_inputs(emr.middle_frame_apex(three), 0.0, face_size=64, progress=False)
+  assert size(middle).mean() < 0.8 * plain.mean()  # over the classes: part way to the peak
   face = first['CASME II']
   w = face.box[2]
   for i in range(2):

@@ -137,6 +137,8 @@ class EMRConfig:
       motion times 1 + alpha; 0, the default, as the authors' code: no
       Eulerian reduction on top of the middle frame).
     sigma: the magnification's spatial low-pass (pixels of the face crop).
+    flow_method: 'farneback-authors' (Farneback with the authors' settings,
+      `vision.megc.emr.AUTHORS_FARNEBACK`), 'tvl1' or 'farneback'.
     macro_clips: synthetic macro-expression clips per source face and class
       (`vision.megc.synthetic.synthetic_macro_expressions`; unused with CK+).
     ckplus: the CK+ folder (`vision.megc.ckplus.load_ckplus`; the paper's
@@ -151,12 +153,14 @@ class EMRConfig:
   macro_apex: str = 'middle'
   reduce: float = 0.0
   sigma: float = 1.0
+  flow_method: str = 'farneback-authors'
   macro_clips: int = 2
   ckplus: str | None = None
 
   def __post_init__(self):
     checks.check_int('eval_chunk', self.eval_chunk)
     checks.check_choice('macro_apex', self.macro_apex, ('middle', 'peak'))
+    checks.check_choice('flow_method', self.flow_method, ('farneback-authors', 'tvl1', 'farneback'))
     checks.check_int('macro_clips', self.macro_clips)
     checks.check_positive_float('grl_weight', self.grl_weight, True)
     checks.check_positive_float('magnify', self.magnify, True)
@@ -634,7 +638,8 @@ def _selection(config: Config, method: str) -> str:
       f'macro-expression source: {e.macro_source} in every fold (a fold leaves out its '
       f"held-out subject's macro clips), micro motion magnified (Eulerian alpha "
       f'{e.magnify:g}), macro clips reduced (apex: their {e.macro_apex} frame, Eulerian '
-      f'alpha {e.reduce:g}), gradient reversal lambda {e.grl_weight:g}; no validation '
+      f'alpha {e.reduce:g}), {e.flow_method} flow, gradient reversal lambda '
+      f'{e.grl_weight:g}; no validation '
       'split, no epoch or model chosen by a score of any held-out subject'
     )
   if method == 'LBP-TOP':
