@@ -39,10 +39,12 @@ def test_emr_network_shapes_and_parameters():
   init = lambda x: model.init({'params': jax.random.key(0)}, x, None, domain=True)
   x = jax.ShapeDtypeStruct((2, 28, 28, 2), jnp.float32)
   v = jax.eval_shape(init, x)  # shapes only: nothing to compile
-  # conv 2*9*16+16 = 304, conv 16*9*32+32 = 4,640; part layers 2 x (32*64+64);
-  # classifiers 128*3+3 and 2 x (64*3+3); domain 128*64+64, 64*32+32, 32+1.
-  assert parameter_count(v['params']) == emr_models.PARAMETERS == 20_314
-  assert v['params']['fc_top']['kernel'].shape == (32, 64)
+  # conv 2*9*16+16 = 304, conv 16*9*32+32 = 4,640; part layers 3*7*32*64+64
+  # and 4*7*32*64+64 (the 7 x 7 map's top 3 and bottom 4 rows); classifiers
+  # 128*3+3 and 2 x (64*3+3); domain 128*64+64, 64*32+32, 32+1.
+  assert parameter_count(v['params']) == emr_models.PARAMETERS == 116_570
+  assert v['params']['fc_top']['kernel'].shape == (3 * 7 * 32, 64)
+  assert v['params']['fc_bottom']['kernel'].shape == (4 * 7 * 32, 64)
   out = jax.eval_shape(lambda v, x: model.apply(v, x, None, domain=True), v, x)
   assert out.emotion.shape == out.top.shape == out.bottom.shape == (2, 3)
   assert out.domain.shape == (2,)
