@@ -33,12 +33,8 @@ under CDE leave-one-subject-out. The run folder gets
                       paper, the clips that differ) and Table IV
     confusion_<method>.png   pooled confusion matrix of every method
 
-EMR (Liu et al. [16]) also gets the magnified flows of the kept clips
-(`vision.emr_inputs`) and a macro-expression source, reduced (its middle
-frame as the apex, as the authors' code):
-labelled synthetic macro-expressions on the same faces by default
-(`vision.synthetic_macro_expressions`), CK+ with `--ckplus DIR` (the same
-as `--set emr.ckplus=DIR`; `vision.load_ckplus`).
+EMR also gets the magnified flows of the kept clips and a reduced macro source
+(`vision.emr_domain_inputs`): synthetic macro-expressions, or CK+ with `--ckplus DIR`.
 
 Results and caveats: docs/megc2019.md.
 """
@@ -62,7 +58,6 @@ from experiments import cli
 from experiments.configs import megc_recognition as configs
 from fewshot.models import megc as megc_models
 from fewshot.protocols import megc_recognition as protocol
-from vision.megc import emr as emr_lib
 
 # Per-database data flags (argparse dest, database).
 FOLDER_FLAGS = (('casme2', 'CASME II'), ('samm', 'SAMM'), ('smic', 'SMIC'))
@@ -75,8 +70,7 @@ DATA_FLAGS = [
   ('--samm', "SAMM's folder (the one holding 006/, or up to 3 levels above it)"),
   ('--samm-coding', "SAMM's spreadsheet (SAMM_Micro_FACS_Codes_v2.xlsx)"),
   ('--smic', "SMIC-HS's folder (the one holding s1/, or up to 3 levels above it)"),
-  ('--ckplus', "CK+'s folder (holding cohn-kanade-images/ and Emotion/): EMR's macro-expression "
-   'source (default: synthetic macro-expressions)'),
+  ('--ckplus', "CK+'s folder (cohn-kanade-images/, Emotion/): EMR's macro source (default: synthetic)"),
 ]  # fmt: skip
 
 
@@ -114,27 +108,13 @@ def load_clips(cfg, args) -> list:
 
 
 def emr_arrays(cfg, kept: list, progress: bool) -> dict:
-  """EMR's inputs: magnified flows of the kept clips and the reduced macro-expression source."""
-  e = cfg.emr
-  if e.ckplus is not None:
-    macro = vision.load_ckplus(e.ckplus)
-  else:
-    key = keys.named_key(cli.root_key(cfg), 'macro')
-    macro = vision.synthetic_macro_expressions(key, e.macro_clips, cfg.subjects)
-  if e.macro_apex == 'middle':  # the authors' expression reduction
-    macro = emr_lib.middle_frame_apex(macro)
-  # One call (one flow process pool): the kept clips magnified, the macro clips reduced.
-  alpha = np.r_[np.full(len(kept), e.magnify), np.full(len(macro), e.reduce)]
-  flows = vision.emr_inputs(
-    kept + macro, alpha, cfg.face_size, sigma=e.sigma, method=e.flow_method, align=cfg.align,
-    workers=cfg.workers, progress=progress,
+  """EMR's inputs: the kept clips magnified, the macro source reduced (`vision.emr_domain_inputs`)."""
+  e, key = cfg.emr, keys.named_key(cli.root_key(cfg), 'macro')
+  macro = vision.emr_macro_source(key, e.ckplus, e.macro_clips, cfg.subjects)
+  return vision.emr_domain_inputs(
+    kept, macro, e.magnify, e.reduce, e.macro_apex, cfg.face_size, e.sigma, e.flow_method,
+    cfg.align, cfg.workers, progress,
   )  # fmt: skip
-  return {
-    'emr': flows[: len(kept)],
-    'macro_emr': flows[len(kept) :],
-    'macro_label': emr_lib.macro_labels(macro),
-    'macro_subject': emr_lib.clip_subjects(macro),
-  }
 
 
 def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
@@ -163,21 +143,12 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
       'ststnet': net.ststnet, 'offapex': net.offapex, 'lbp_top': lbp, 'meta': meta, 'rows': rows
     }  # fmt: skip
     if 'EMR' in cfg.methods:
-      t = time.perf_counter()
       inputs.update(emr_arrays(cfg, kept, progress))
-      print(
-        f'EMR inputs (macro clips, magnified and reduced flows): {time.perf_counter() - t:.0f} s'
-      )
     np.savez_compressed(path, **inputs)
-  emr = {k: inputs.get(k) for k in ('emr', 'macro_emr', 'macro_label', 'macro_subject')}
   return protocol.Inputs(
-    inputs['ststnet'],
-    inputs['offapex'],
-    inputs['lbp_top'],
-    *inputs['meta'],
-    inputs.get('rows'),
-    **emr,
-  )
+    inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'], inputs.get('rows'),
+    **{k: inputs.get(k) for k in protocol.EMR_INPUTS},
+  )  # fmt: skip
 
 
 def table_iii_markdown(res: protocol.Results) -> str:

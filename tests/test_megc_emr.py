@@ -158,9 +158,13 @@ def test_synthetic_macro_expressions_are_labelled_larger_and_end_at_the_apex():
   three = clips[:3]
   size = lambda x: np.abs(x).mean(axis=(1, 2, 3))
   plain = size(emr.emr_inputs(three, 0.0, face_size=64, progress=False))
-  assert np.all(1.4 < size(emr.emr_inputs(three, 1.0, face_size=64, progress=False)) / plain)
-  middle = emr.emr_inputs(emr.middle_frame_apex(three), 0.0, face_size=64, progress=False)
-  assert size(middle).mean() < 0.8 * plain.mean()  # over the classes: part way to the peak
+  both = emr.emr_domain_inputs(three, three, 1.0, face_size=64, progress=False)
+  assert both['emr'].shape == both['macro_emr'].shape == (3, 28, 28, 2)
+  np.testing.assert_array_equal(both['macro_label'], [0, 1, 2])
+  assert set(both['macro_subject']) == {f'SMIC/{first["SMIC"].subject}'}
+  assert np.all(1.4 < size(both['emr']) / plain)
+  # over the classes: the middle frame is part way to the peak
+  assert size(both['macro_emr']).mean() < 0.8 * plain.mean()
   face = first['CASME II']
   w = face.box[2]
   for i in range(2):
@@ -194,6 +198,7 @@ def test_ckplus_loader_reads_the_published_layout(tmp_path):
     {('S005', '001'): (11, 3), ('S010', '002'): (4, None), ('S011', '001'): (3, 5)},
   )
   clips = ckplus.load_ckplus(str(tmp_path))  # found one level down
+  assert emr.macro_source(None, str(tmp_path)) == clips  # EMR's source with a CK+ folder
   assert [(c.database, c.subject, c.name, c.emotion) for c in clips] == [
     ('CK+', 'S005', 'S005_001', 'disgust'),
     ('CK+', 'S011', 'S011_001', 'happiness'),

@@ -296,6 +296,10 @@ class Inputs(NamedTuple):
   macro_subject: np.ndarray | None = None
 
 
+# The `Inputs` fields EMR needs (`cde_emr`).
+EMR_INPUTS = ('emr', 'macro_emr', 'macro_label', 'macro_subject')
+
+
 class CDEResult(NamedTuple):
   """Held-out predictions of one method over all LOSO folds.
 
@@ -742,9 +746,7 @@ def table_iii_records(config: Config, check: megc_eval.CompositeCheck) -> list:
 
 
 def _emr_data(data: Inputs) -> tuple:
-  missing = [
-    f for f in ('emr', 'macro_emr', 'macro_label', 'macro_subject') if getattr(data, f) is None
-  ]
+  missing = [f for f in EMR_INPUTS if getattr(data, f) is None]
   if missing:
     raise ValueError(
       f'EMR needs Inputs.{", ".join(missing)} (the magnified part flows of the clips and the '

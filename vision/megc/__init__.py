@@ -22,8 +22,10 @@ from vision.megc.data import load_databases
 from vision.megc.data import load_samm
 from vision.megc.data import load_smic
 from vision.megc.data import locate_databases
+from vision.megc.emr import emr_domain_inputs
 from vision.megc.emr import emr_inputs
 from vision.megc.emr import eulerian_magnify
+from vision.megc.emr import macro_source as emr_macro_source
 from vision.megc.faces import clip_face_box
 from vision.megc.faces import detect_face
 from vision.megc.faces import face_clip
@@ -72,7 +74,9 @@ __all__ = [
   'spot_micro_expressions',
   'synthetic_long_videos',
   'synthetic_macro_expressions',
+  'emr_domain_inputs',
   'emr_inputs',
+  'emr_macro_source',
   'eulerian_magnify',
   'load_ckplus',
   'synthetic_megc',

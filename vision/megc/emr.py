@@ -219,3 +219,67 @@ def macro_labels(clips: Sequence[MEClip]) -> np.ndarray:
 def clip_subjects(clips: Sequence[MEClip]) -> np.ndarray:
   """[K] str 'DATABASE/subject' of each clip (the composite database's subject ids)."""
   return np.array([f'{c.database}/{c.subject}' for c in clips], dtype=str)
+
+
+def macro_source(key, ckplus: str | None = None, clips_per_class: int = 2, subjects=None) -> list:
+  """EMR's macro-expression clips: CK+ from `ckplus` (`ckplus.load_ckplus`), else synthetic.
+
+  Args:
+    key: `jax.random` key of the synthetic clips (`synthetic.synthetic_macro_expressions`).
+    ckplus: the CK+ folder, or None.
+    clips_per_class, subjects: the synthetic clips' `clips_per_class` and `subjects`.
+
+  Returns:
+    MEClips with CK+ emotion names.
+  """
+  from vision.megc import ckplus as ckplus_lib
+  from vision.megc import synthetic
+
+  if ckplus is not None:
+    return ckplus_lib.load_ckplus(ckplus)
+  return synthetic.synthetic_macro_expressions(key, clips_per_class, subjects)
+
+
+def emr_domain_inputs(
+  micro: Sequence[MEClip],
+  macro: Sequence[MEClip],
+  magnify: float,
+  reduce: float = 0.0,
+  macro_apex: str = 'middle',
+  face_size: int = 112,
+  sigma: float = 1.0,
+  method: str = 'farneback-authors',
+  align: str = 'box',
+  workers: int | None = None,
+  progress: bool = True,
+) -> dict:
+  """EMR's two domains: the micro clips magnified, the macro clips reduced (module doc).
+
+  Args:
+    micro: the micro-expression clips (the composite's kept clips).
+    macro: the macro-expression clips (CK+ or synthetic; CK+ emotion names).
+    magnify: Eulerian alpha of the micro clips.
+    reduce: Eulerian alpha of the macro clips (0: none).
+    macro_apex: 'middle' (`middle_frame_apex`, the authors' reduction) or 'peak'.
+    face_size, sigma, method, align, workers, progress: as `emr_inputs`
+      (one call for both domains: one flow process pool).
+
+  Returns:
+    {'emr': [M, 28, 28, 2], 'macro_emr': [K, 28, 28, 2] float32,
+    'macro_label': [K] int (`macro_labels`), 'macro_subject': [K] str
+    (`clip_subjects`)}.
+  """
+  checks.check_choice('macro_apex', macro_apex, ('middle', 'peak'))
+  macro = middle_frame_apex(macro) if macro_apex == 'middle' else list(macro)
+  micro = list(micro)
+  alpha = np.r_[np.full(len(micro), magnify), np.full(len(macro), reduce)]
+  flows = emr_inputs(
+    micro + macro, alpha, face_size, sigma=sigma, method=method, align=align, workers=workers,
+    progress=progress,
+  )  # fmt: skip
+  return {
+    'emr': flows[: len(micro)],
+    'macro_emr': flows[len(micro) :],
+    'macro_label': macro_labels(macro),
+    'macro_subject': clip_subjects(macro),
+  }
