@@ -326,6 +326,34 @@ class CompositeCheck(NamedTuple):
   def matches_table_iii(self) -> bool:
     return not self.differences
 
+  def message(self) -> str:
+    """One line per difference from Table III, or a line saying there is none."""
+    if self.matches_table_iii:
+      return 'The composite database matches Table III (442 clips, 68 subjects).'
+    head = f'The composite database differs from Table III ({len(self.differences)} differences):'
+    return '\n'.join([head] + [f'- {d}' for d in self.differences])
+
+
+def table_iii_markdown(records, check: CompositeCheck, columns: Sequence[str]) -> str:
+  """Table III's counts ('III') and their difference from the paper ('III difference') as
+  markdown, then `check.message()`.
+
+  Args:
+    records: a run's records holding tables 'III' and 'III difference'.
+    check: the run's `CompositeCheck`.
+    columns: the integer columns (the classes, 'clips', 'subjects').
+  """
+  from evaluation import reports
+
+  layout = dict(row_header='Database', scale=1.0, digits=0, integer_columns=tuple(columns))
+  text = reports.table_markdown(
+    records, 'III', title='TABLE III layout: the composite database of this run', **layout
+  )
+  text += '\n' + reports.table_markdown(
+    records, 'III difference', title='Difference from the paper (this run - Table III)', **layout
+  )
+  return text + '\n' + check.message() + '\n'
+
 
 def _names_line(what: str, names, limit: int = 50) -> str:
   names = list(names)

@@ -5,6 +5,7 @@
     python -m experiments.megc_recognition --data-root PATH --set clip_list=video442Names.txt
     python -m experiments.megc_recognition --casme2 DIR --casme2-coding XLSX --samm DIR --smic DIR
     python -m experiments.megc_recognition --casme2 DIR --set "databases=('CASME II',)"
+    python -m experiments.megc_recognition --quick --ckplus DIR   # EMR against CK+
 
 Without data flags the clips are the synthetic composite database made
 from real faces (`vision.synthetic_megc`); with `--data-root` (a folder
@@ -32,6 +33,9 @@ under CDE leave-one-subject-out. The run folder gets
     tables.md         Table III's counts (this run, difference from the
                       paper, the clips that differ) and Table IV
     confusion_<method>.png   pooled confusion matrix of every method
+
+EMR also gets the magnified flows of the kept clips and a reduced macro source
+(`vision.emr_domain_inputs`): synthetic macro-expressions, or CK+ with `--ckplus DIR`.
 
 Results and caveats: docs/megc2019.md.
 """
@@ -68,6 +72,7 @@ DATA_FLAGS = [
   ('--samm', "SAMM's folder (the one holding 006/, or up to 3 levels above it)"),
   ('--samm-coding', "SAMM's spreadsheet (SAMM_Micro_FACS_Codes_v2.xlsx)"),
   ('--smic', "SMIC-HS's folder (the one holding s1/, or up to 3 levels above it)"),
+  ('--ckplus', "CK+'s folder (cohn-kanade-images/, Emotion/): EMR's macro source (default: synthetic)"),
 ]  # fmt: skip
 
 
@@ -104,6 +109,16 @@ def load_clips(cfg, args) -> list:
   return [c for c in clips if c.database in cfg.databases]
 
 
+def emr_arrays(cfg, kept: list, progress: bool) -> dict:
+  """EMR's inputs: the kept clips magnified, the macro source reduced (`vision.emr_domain_inputs`)."""
+  e, key = cfg.emr, keys.named_key(cli.root_key(cfg), 'macro')
+  macro = vision.emr_macro_source(key, e.ckplus, e.macro_clips, cfg.subjects)
+  return vision.emr_domain_inputs(
+    kept, macro, e.magnify, e.reduce, e.macro_apex, cfg.face_size, e.sigma, e.flow_method,
+    cfg.align, cfg.workers, progress,
+  )  # fmt: skip
+
+
 def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
   """The preprocessed clips, cached in out_dir/inputs.npz.
 
@@ -133,36 +148,14 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
       inputs['biwoof'] = vision.biwoof_features(net.flows, cfg.biwoof_grid, cfg.biwoof_bins)
     if 'CapsuleNet' in cfg.methods:
       inputs['apex'] = vision.apex_inputs(kept, cfg.capsule.size, cfg.align, progress)
+    if 'EMR' in cfg.methods:
+      inputs.update(emr_arrays(cfg, kept, progress))
     np.savez_compressed(path, **inputs)
   return protocol.Inputs(
     inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'], inputs.get('rows'),
     biwoof=inputs.get('biwoof'), apex=inputs.get('apex'),
+    **{k: inputs.get(k) for k in protocol.EMR_INPUTS},
   )  # fmt: skip
-
-
-def table_iii_markdown(res: protocol.Results) -> str:
-  """Table III's counts and differences, and the clips that differ, as markdown."""
-  layout = dict(
-    row_header='Database', scale=1.0, digits=0, integer_columns=protocol.TABLE_III_COLUMNS
-  )
-  text = reports.table_markdown(
-    res.records, 'III', title='TABLE III layout: the composite database of this run', **layout
-  )
-  text += '\n' + reports.table_markdown(
-    res.records,
-    'III difference',
-    title='Difference from the paper (this run - Table III)',
-    **layout,
-  )
-  return text + '\n' + check_message(res.check) + '\n'
-
-
-def check_message(check) -> str:
-  """One line per difference from Table III, or a line saying there is none."""
-  if check.matches_table_iii:
-    return 'The composite database matches Table III (442 clips, 68 subjects).'
-  lines = [f'The composite database differs from Table III ({len(check.differences)} differences):']
-  return '\n'.join(lines + [f'- {d}' for d in check.differences])
 
 
 def _parameters(cfg, method: str) -> int | None:
@@ -183,8 +176,9 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
   md = reports.table_markdown(
     res.records, protocol.TABLE, title=title, row_header='Method', scale=1.0, digits=4
   )
+  iii = evaluation.megc.table_iii_markdown(res.records, res.check, protocol.TABLE_III_COLUMNS)
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
-    f.write(f'# MEGC 2019 recognition\n\nData: {source}\n\n{table_iii_markdown(res)}\n{md}')
+    f.write(f'# MEGC 2019 recognition\n\nData: {source}\n\n{iii}\n{md}')
   for m, cm in res.confusion.items():
     plots.plot_confusion_matrix(
       cm,
@@ -219,6 +213,8 @@ def main(argv=None) -> int:
     get_config=configs.get_config,
     data=DATA_FLAGS,
   )
+  if args.ckplus:
+    cfg = dataclasses.replace(cfg, emr=dataclasses.replace(cfg.emr, ckplus=args.ckplus))
   t0 = time.perf_counter()
   source = data_source(cfg, args)
   os.makedirs(args.out, exist_ok=True)

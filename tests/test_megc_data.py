@@ -310,14 +310,26 @@ def test_experiment_computes_inputs_only_for_kept_clips(tmp_path, monkeypatch):
 
   monkeypatch.setattr(vision, 'recognition_inputs', fake_flow)
   monkeypatch.setattr(vision, 'lbp_top_features', fake_lbp)
+
+  def fake_emr(clips, macro, *args):
+    seen['emr'] = [(c.subject, c.emotion) for c in clips]
+    return {
+      'emr': np.zeros((len(clips), 28, 28, 2), np.float32),
+      'macro_emr': np.zeros((3, 28, 28, 2), np.float32),
+      'macro_label': np.arange(3), 'macro_subject': np.array(['SYN/a'] * 3),
+    }  # fmt: skip
+
   monkeypatch.setattr(vision, 'apex_inputs', fake_apex)
+  monkeypatch.setattr(vision, 'emr_domain_inputs', fake_emr)
+  monkeypatch.setattr(vision, 'emr_macro_source', lambda *args: None)
   argv = ['--casme2', str(tmp_path / 'CASME2-RAW'), '--set', "databases=('CASME II',)"]
   args, cfg = cli.parse(argv, '', out='x', get_config=configs.get_config, data=script.DATA_FLAGS)
   assert script.data_source(cfg, args) == f'CASME II (CASME II folder {tmp_path / "CASME2-RAW"})'
   data = script.prepare(cfg, str(tmp_path), args, progress=False)
   kept = [('sub01', 'disgust'), ('sub02', 'happiness')]
-  assert seen == {'flow': kept, 'lbp': kept, 'apex': kept}
+  assert seen == {'flow': kept, 'lbp': kept, 'apex': kept, 'emr': kept}
   assert data.biwoof.shape == (2, 5 * 5 * 8) and data.apex.shape == (2, 224, 224, 1)
+  assert data.emr.shape == (2, 28, 28, 2) and data.macro_emr.shape == (3, 28, 28, 2)
   assert data.emotion.tolist() == ['disgust', 'others', 'happiness']
   assert data.rows.tolist() == [0, 2] and data.lbp_top.shape == (2, 4)
   # By default all three databases are asked for: SAMM and SMIC are missing.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from fewshot.protocols.megc_recognition import CapsuleConfig
 from fewshot.protocols.megc_recognition import Config
+from fewshot.protocols.megc_recognition import EMRConfig
 from fewshot.protocols.megc_recognition import NetworkConfig
 from fewshot.trainer import FitConfig
 
@@ -40,6 +41,11 @@ def get_config(quick: bool = False) -> Config:
     # capsules; 0.27 M parameters instead of 13.8 M), trained from scratch.
     capsule=CapsuleConfig(
       FitConfig(num_epochs=QUICK_CAPSULE_EPOCHS, batch_size=32, learning_rate=1e-3),
-      size=32, width=16, caps_kernel=2,
+      size=32,
+      width=16,
+      caps_kernel=2,
     ),
-  )  # fmt: skip
+    # EMR: 117 k parameters trained on the micro clips and the macro source
+    # together; 1 synthetic macro clip per face and class (33) instead of 2.
+    emr=EMRConfig(fit=FitConfig(num_epochs=30, batch_size=32, learning_rate=1e-3), macro_clips=1),
+  )

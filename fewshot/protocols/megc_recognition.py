@@ -1,4 +1,4 @@
-"""MEGC 2019 recognition (section III, Table IV): the four methods under composite-database LOSO.
+"""MEGC 2019 recognition (section III, Table IV): the seven methods under composite-database LOSO.
 
 Composite Database Evaluation (CDE): the clips of SMIC, CASME II and SAMM
 with their emotions mapped to negative / positive / surprise form one set
@@ -29,7 +29,11 @@ per-epoch decay, a fixed schedule, no validation; the folds one after
 another by default, and predicted one after another, since vmapped folds
 turn its convolutions into grouped ones); its backbone starts from scratch
 or from ResNet18 weights in a NumPy archive (`CapsuleConfig.resnet_weights`),
-and its records' selection says which.
+and its records' selection says which. EMR [16] (`fewshot.models.emr`,
+`cde_emr`) trains on the trainer too, on magnified micro-expression flows
+and reduced macro-expression flows together (synthetic macro-expressions by
+default, CK+ when given; a fold leaves out its held-out subject's macro
+clips), with a gradient-reversal domain classifier.
 
 Table III: with `Config.clip_list` (STSTNet's 442-clip list,
 `evaluation.megc.read_clip_list`) the composite database keeps only the
@@ -60,6 +64,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from evaluation import checks
 from evaluation import megc as megc_eval
@@ -67,13 +72,16 @@ from evaluation import records as records_lib
 from evaluation.keys import named_key
 from evaluation.keys import numpy_rng
 from fewshot import trainer
+from fewshot.models import emr as emr_models
 from fewshot.models import megc as megc_models
 from fewshot.models import megc_capsule
 
 NETWORKS = tuple(megc_models.MODELS)  # STSTNet, OFF-ApexNet, Dual-Inception
-METHODS = ('LBP-TOP',) + NETWORKS
-# Bi-WOOF [20] (hand-crafted, linear SVM) and Quang et al.'s CapsuleNet [19] (apex frame).
-METHODS += ('Bi-WOOF', 'CapsuleNet')
+# Table IV's rows in the paper's order: the baselines LBP-TOP [25] and Bi-WOOF [20]
+# (hand-crafted, linear SVM), OFF-ApexNet [26], Quang et al.'s CapsuleNet [19] (apex
+# frame), Zhou et al.'s Dual-Inception [18], Liong et al.'s STSTNet [17] and Liu et
+# al.'s EMR [16] (trained against macro-expressions: `cde_emr`, `EMRConfig`).
+METHODS = ('LBP-TOP', 'Bi-WOOF', 'OFF-ApexNet', 'CapsuleNet', 'Dual-Inception', 'STSTNet', 'EMR')
 # Config field of each network's training settings.
 NETWORK_FIELDS = {
   'STSTNet': 'ststnet',
@@ -172,6 +180,66 @@ class CapsuleConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EMRConfig:
+  """EMR (Liu et al. [16]): its inputs, its macro-expression source and its training.
+
+  Attributes:
+    fit: epochs, batch size and Adam learning rate (fixed schedule, no
+      validation, as the other networks; the authors' code: Adam 1e-3,
+      batches of 32, 100 epochs); every epoch passes over the fold's
+      micro-expression clips and the macro-expression clips together.
+    vmap_folds, eval_chunk: as `NetworkConfig`.
+    grl_weight: lambda of the gradient reversal layer (the domain loss's
+      gradient reaches the features times -lambda).
+    magnify: Eulerian factor alpha of the micro-expressions (> 0: motion
+      times 1 + alpha; `vision.megc.emr.eulerian_magnify`).
+    macro_apex: 'middle' (the authors' reduction: a macro clip's middle
+      frame is its apex, `vision.megc.emr.middle_frame_apex`) or 'peak'
+      (its annotated apex, the last frame of a CK+ sequence).
+    reduce: Eulerian factor alpha of the macro-expressions (in (-1, 0]:
+      motion times 1 + alpha; 0, the default, as the authors' code: no
+      Eulerian reduction on top of the middle frame).
+    sigma: the magnification's spatial low-pass (pixels of the face crop).
+    flow_method: 'farneback-authors' (Farneback with the authors' settings,
+      `vision.megc.emr.AUTHORS_FARNEBACK`), 'tvl1' or 'farneback'.
+    macro_clips: synthetic macro-expression clips per source face and class
+      (`vision.megc.synthetic.synthetic_macro_expressions`; unused with CK+).
+    ckplus: the CK+ folder (`vision.megc.ckplus.load_ckplus`; the paper's
+      source), or None for the synthetic macro-expressions.
+  """
+
+  fit: trainer.FitConfig = trainer.FitConfig(num_epochs=100, batch_size=32, learning_rate=1e-3)
+  vmap_folds: bool = True
+  eval_chunk: int = 256
+  grl_weight: float = 1.0
+  magnify: float = 1.0
+  macro_apex: str = 'middle'
+  reduce: float = 0.0
+  sigma: float = 1.0
+  flow_method: str = 'farneback-authors'
+  macro_clips: int = 2
+  ckplus: str | None = None
+
+  def __post_init__(self):
+    checks.check_int('eval_chunk', self.eval_chunk)
+    checks.check_choice('macro_apex', self.macro_apex, ('middle', 'peak'))
+    checks.check_choice('flow_method', self.flow_method, ('farneback-authors', 'tvl1', 'farneback'))
+    checks.check_int('macro_clips', self.macro_clips)
+    checks.check_positive_float('grl_weight', self.grl_weight, True)
+    checks.check_positive_float('magnify', self.magnify, True)
+    if not -1 < float(self.reduce) <= 0:
+      raise ValueError(f'EMRConfig.reduce must lie in (-1, 0], got {self.reduce}.')
+    checks.check_positive_float('sigma', self.sigma, True)
+
+  @property
+  def macro_source(self) -> str:
+    """The macro-expression source in words."""
+    if self.ckplus is not None:
+      return f'CK+ ({self.ckplus})'
+    return f'synthetic macro-expressions ({self.macro_clips} per source face and class)'
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
   """Everything that changes the numbers of a recognition run.
 
@@ -203,6 +271,7 @@ class Config:
       as LBP-TOP's).
     capsule: CapsuleNet's `CapsuleConfig` (apex size, architecture sizes,
       schedule, optional ResNet18 weights).
+    emr: EMR's inputs, macro-expression source and training (`EMRConfig`).
 
   Sources of the settings (docs/megc2019.md has the full table):
   `clips_per_subject`, `subjects`, `face_size` and the quick schedules are
@@ -245,6 +314,7 @@ class Config:
   biwoof_bins: int = 8
   biwoof_svm: SVMConfig = SVMConfig()
   capsule: CapsuleConfig = CapsuleConfig()
+  emr: EMRConfig = EMRConfig()
 
   def __post_init__(self):
     for m in self.methods:
@@ -280,6 +350,16 @@ class Inputs(NamedTuple):
     apex: [M or N, S, S, 1] float32 grey apex faces in [0, 1]
       (`vision.apex_inputs`; rows as `lbp_top`), or None when no run asks
       for 'CapsuleNet'.
+    emr: [M, 28, 28, 2] float32 EMR's flows of the same rows as `ststnet`,
+      onset to the magnified apex (`vision.megc.emr.emr_inputs`), or None
+      (then EMR cannot run).
+    macro_emr: [K, 28, 28, 2] float32 flows of the macro-expression clips,
+      onset to the reduced apex, or None.
+    macro_label: [K] int MEGC class of each macro-expression clip.
+    macro_subject: [K] str 'DATABASE/subject' of each macro-expression
+      clip: a fold leaves out the macro clips of its held-out subject
+      (synthetic macro clips share the micro clips' faces; CK+'s subjects
+      are 'CK+/S005' and are never held out).
   """
 
   ststnet: np.ndarray
@@ -292,6 +372,14 @@ class Inputs(NamedTuple):
   rows: np.ndarray | None = None
   biwoof: np.ndarray | None = None
   apex: np.ndarray | None = None
+  emr: np.ndarray | None = None
+  macro_emr: np.ndarray | None = None
+  macro_label: np.ndarray | None = None
+  macro_subject: np.ndarray | None = None
+
+
+# The `Inputs` fields EMR needs (`cde_emr`).
+EMR_INPUTS = ('emr', 'macro_emr', 'macro_label', 'macro_subject')
 
 
 class CDEResult(NamedTuple):
@@ -466,6 +554,31 @@ def capsule_loss_fn(model):
   return loss
 
 
+# ------------------------------------------------------------------- EMR
+
+
+def emr_loss_fn(model):
+  """EMR's combined loss (DANN, [21]; the authors' code): the emotion
+  cross-entropies of both parts together, of the top part and of the bottom
+  part, over the micro and macro clips of the batch, plus the domain's binary
+  cross-entropy through the gradient reversal layer (`fewshot.models.emr`);
+  dropout from the step key."""
+
+  def loss(params, batch_stats, key, batch: trainer.Batch):
+    out, _ = trainer.apply_model(
+      model, params, batch_stats, batch.data['x'], batch.mask, train=True, domain=True,
+      rngs={'dropout': key},
+    )  # fmt: skip
+    y, mask = batch.data['y'], batch.mask
+    emotion = sum(
+      trainer.cross_entropy_loss(z, y, mask) for z in (out.emotion, out.top, out.bottom)
+    )
+    domain = optax.sigmoid_binary_cross_entropy(out.domain, batch.data['d'])
+    return emotion + trainer.masked_mean(domain, mask), batch_stats
+
+  return loss
+
+
 @functools.lru_cache(maxsize=16)
 def _capsule_tx(learning_rate: float, decay: float, steps_per_epoch: int):
   """Adam whose rate is multiplied by `decay` after every epoch (one object per setting)."""
@@ -525,6 +638,96 @@ def cde_capsule(
   )
   trainer.check_finite(fs, 'CapsuleNet CDE LOSO')
   pred = np.asarray(_fold_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
+  y_pred = np.empty(len(comp.labels), np.int64)
+  for f, rows in enumerate(test):
+    y_pred[rows] = pred[f, : len(rows)]
+  return _result(comp, y_pred, fold_of)
+
+
+def _emr_variables(model, key, x):
+  mask = jnp.ones(x.shape[:1], bool)
+  return model.init({'params': key, 'dropout': key}, x, mask, train=False, domain=True)
+
+
+def emr_training_rows(comp: megc_eval.CompositeDatabase, macro_subject) -> list[np.ndarray]:
+  """Each fold's training rows of EMR's data (the composite's clips, then the K macro clips).
+
+  Fold f trains on its training clips (`comp.folds[f].train`) and on every
+  macro-expression clip whose 'DATABASE/subject' is not the held-out subject
+  (row n + k for macro clip k, n the composite's clips).
+  """
+  n = len(comp.labels)
+  macro_subject = np.asarray(macro_subject, str)
+  held = _fold_names(comp)
+  return [
+    np.concatenate([np.asarray(f.train), n + np.flatnonzero(macro_subject != s)])
+    for f, s in zip(comp.folds, held)
+  ]
+
+
+def cde_emr(
+  key,
+  x,
+  comp: megc_eval.CompositeDatabase,
+  macro_x,
+  macro_label,
+  macro_subject,
+  cfg: EMRConfig = EMRConfig(),
+) -> CDEResult:
+  """CDE LOSO of EMR: every fold trains on its micro clips and the macro clips, adversarially.
+
+  Args:
+    key: jax.random key; fold f initialises from `named_key(key, 'init',
+      subject)` and trains from `named_key(key, 'fit', subject)` (subject:
+      the held-out 'DATABASE/subject').
+    x: [N, 28, 28, 2] float32 magnified flows of all clips
+      (`vision.megc.emr.emr_inputs`); the composite database selects rows.
+    comp: the composite database of the same clips.
+    macro_x: [K, 28, 28, 2] float32 reduced flows of the macro clips.
+    macro_label: [K] int MEGC class of each macro clip.
+    macro_subject: [K] str 'DATABASE/subject' of each macro clip; a fold
+      leaves out those of its held-out subject (`emr_training_rows`).
+    cfg: EMRConfig.
+
+  Returns:
+    CDEResult of the held-out micro-expression clips.
+  """
+  x = _check_inputs('emr', x, comp, ndim=4)
+  if x.shape[1:] != (28, 28, 2):
+    raise ValueError(f'EMR takes [N, 28, 28, 2] flows, got {x.shape}.')
+  macro_x = np.asarray(checks.check_array('macro_emr', macro_x, ndim=4, kind='float'))
+  if macro_x.shape[1:] != x.shape[1:]:
+    raise ValueError(f'macro_emr rows {macro_x.shape[1:]} differ from emr rows {x.shape[1:]}.')
+  macro_label = np.asarray(macro_label)
+  macro_subject = np.asarray(macro_subject, str)
+  if macro_label.shape != (len(macro_x),) or macro_subject.shape != (len(macro_x),):
+    raise ValueError(
+      f'macro_label {macro_label.shape} and macro_subject {macro_subject.shape} must give one '
+      f'entry per macro clip ({len(macro_x)}).'
+    )
+  macro_label = checks.check_labels('macro_label', macro_label, len(megc_eval.MEGC_CLASSES))
+  model = emr_models.emr_network(grl_weight=cfg.grl_weight)
+  _, test, fold_of = _fold_rows(comp)
+  train = emr_training_rows(comp, macro_subject)
+  n, k = len(x), len(macro_x)
+  split = trainer.make_split(train, test, num_examples=n + k)
+  data = {
+    'x': jnp.asarray(np.concatenate([x, macro_x]), jnp.float32),
+    'y': jnp.asarray(np.concatenate([comp.labels, macro_label]), jnp.int32),
+    'd': jnp.asarray(
+      np.r_[np.full(n, emr_models.MICRO), np.full(k, emr_models.MACRO)], jnp.float32
+    ),
+  }
+  stage = trainer.make_stage(model, cfg.fit, emr_loss_fn, variables=_emr_variables)
+  subjects = _fold_names(comp)
+  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
+  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
+  fs = stage.init(init_keys, data['x'][:1])
+  fs, _ = trainer.fit_runs(
+    stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
+  )
+  trainer.check_finite(fs, 'EMR CDE LOSO')
+  pred = np.asarray(_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
   y_pred = np.empty(len(comp.labels), np.int64)
   for f, rows in enumerate(test):
     y_pred[rows] = pred[f, : len(rows)]
@@ -640,6 +843,18 @@ def _selection(config: Config, method: str) -> str:
       f'none: fixed linear SVM (C = {s.c:g}, class_weight {s.class_weight}) on Bi-WOOF '
       f'({config.biwoof_grid[0]} x {config.biwoof_grid[1]} blocks, {config.biwoof_bins} bins) '
       'set in the config, no tuning; no score of any held-out subject chose a setting'
+    )
+  if method == 'EMR':
+    e = config.emr
+    return (
+      f'none: fixed schedule set in the config ({e.fit.num_epochs} epochs of Adam at '
+      f"{e.fit.learning_rate:g}, batches of {e.fit.batch_size}), the last epoch's model; "
+      f'macro-expression source: {e.macro_source} in every fold (a fold leaves out its '
+      f"held-out subject's macro clips), micro motion magnified (Eulerian alpha "
+      f'{e.magnify:g}), macro clips reduced (apex: their {e.macro_apex} frame, Eulerian '
+      f'alpha {e.reduce:g}), {e.flow_method} flow, gradient reversal lambda '
+      f'{e.grl_weight:g}; no validation '
+      'split, no epoch or model chosen by a score of any held-out subject'
     )
   if method == 'LBP-TOP':
     s = config.svm
@@ -757,6 +972,26 @@ def table_iii_records(config: Config, check: megc_eval.CompositeCheck) -> list:
   return recs
 
 
+def _emr_data(data: Inputs) -> tuple:
+  missing = [f for f in EMR_INPUTS if getattr(data, f) is None]
+  if missing:
+    raise ValueError(
+      f'EMR needs Inputs.{", ".join(missing)} (the magnified part flows of the clips and the '
+      'macro-expression source: vision.megc.emr.emr_inputs, as the experiment script computes '
+      "them); leave 'EMR' out of config.methods to run without."
+    )
+  if len(data.emr) != len(data.ststnet):
+    raise ValueError(
+      f'Inputs.emr has {len(data.emr)} rows, the other inputs {len(data.ststnet)}: compute them '
+      'for the same clips (the same rows).'
+    )
+  return (data.emr,)
+
+
+def _emr_macro(data: Inputs) -> tuple:
+  return data.macro_emr, data.macro_label, data.macro_subject
+
+
 def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) -> Results:
   """Table IV: every method of `config.methods` under CDE LOSO (module doc).
 
@@ -785,11 +1020,15 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
       'the composite database differs from Table III (require_table_iii):\n'
       + '\n'.join(check.differences)
     )
+  if 'EMR' in config.methods:
+    _emr_data(data)  # fail before any method trains
   recs, timings, confusion, predictions = table_iii_records(config, check), {}, {}, {}
   for method in config.methods:
     t0 = time.perf_counter()
     k = named_key(key, method)
-    if method == 'LBP-TOP':
+    if method == 'EMR':
+      res = cde_emr(k, *_emr_data(data), feats, *_emr_macro(data), config.emr)
+    elif method == 'LBP-TOP':
       res = cde_lbp_top_svm(data.lbp_top, feats, config.svm, key=k)
     elif method == 'Bi-WOOF':
       res = cde_lbp_top_svm(_required(data, 'biwoof', method), feats, config.biwoof_svm, key=k)

@@ -10,11 +10,13 @@
 * `long_videos`: CAS(ME)^2 and SAMM long videos with their annotations (spotting).
 * `data`: the MEClip record; CASME II, SAMM and SMIC-HS loaders.
 * `synthetic`: micro-expression clips and long videos made from real faces.
+* `emr`: EMR's magnified / reduced part flows; `ckplus`: the CK+ loader (EMR's macro source).
 
 MediaPipe is imported only by the landmark alignment, so `import vision` stays light.
 """
 
 from vision.megc.biwoof import biwoof_features
+from vision.megc.ckplus import load_ckplus
 from vision.megc.data import MEClip
 from vision.megc.data import apex_index
 from vision.megc.data import clip_frames
@@ -24,6 +26,10 @@ from vision.megc.data import load_databases
 from vision.megc.data import load_samm
 from vision.megc.data import load_smic
 from vision.megc.data import locate_databases
+from vision.megc.emr import emr_domain_inputs
+from vision.megc.emr import emr_inputs
+from vision.megc.emr import eulerian_magnify
+from vision.megc.emr import macro_source as emr_macro_source
 from vision.megc.faces import clip_face_box
 from vision.megc.faces import detect_face
 from vision.megc.faces import face_clip
@@ -47,6 +53,7 @@ from vision.megc.spotting import analyse as analyse_spotting
 from vision.megc.spotting import spot_micro_expressions
 from vision.megc.synthetic import LongVideo
 from vision.megc.synthetic import synthetic_long_videos
+from vision.megc.synthetic import synthetic_macro_expressions
 from vision.megc.synthetic import synthetic_megc
 
 __all__ = [
@@ -83,5 +90,11 @@ __all__ = [
   'recognition_inputs',
   'spot_micro_expressions',
   'synthetic_long_videos',
+  'synthetic_macro_expressions',
+  'emr_domain_inputs',
+  'emr_inputs',
+  'emr_macro_source',
+  'eulerian_magnify',
+  'load_ckplus',
   'synthetic_megc',
 ]

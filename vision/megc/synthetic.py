@@ -828,3 +828,96 @@ def synthetic_long_videos(
       )
     )
   return out
+
+
+# ------------------------------------------------ macro-expression clips (EMR)
+
+MACRO_FPS = 30.0  # CK+'s frame rate
+# CK+ emotion names per MEGC class (`vision.megc.ckplus.MEGC_CLASS`).
+MACRO_EMOTION_NAMES = {
+  'negative': ('anger', 'contempt', 'disgust', 'fear', 'sadness'),
+  'positive': ('happiness',),
+  'surprise': ('surprise',),
+}
+
+
+def macro_expression_clip(
+  key, face: SourceFace, emotion_class: str, fps: float = MACRO_FPS
+) -> tuple[np.ndarray, int, int, float]:
+  """One labelled synthetic macro-expression, CK+-like: from a neutral face to the apex.
+
+  The same action units per class as the micro-expressions, and as the
+  long videos' macro-expressions (module doc): 0.8-2.5 s onset to offset
+  (MACRO_SECONDS) with the apex at 0.3-0.5 of it, and MACRO_GAIN (3-5) times a
+  micro-expression's apex displacement. Like a CK+ sequence the clip ends at
+  the apex (the peak frame).
+
+  Args:
+    key: `jax.random` key of all randomness of the clip.
+    face: the subject.
+    emotion_class: 'negative', 'positive' or 'surprise'.
+    fps: frame rate (default CK+'s 30).
+
+  Returns:
+    (frames [T, SIZE, SIZE, 3] uint8, onset, apex = T - 1, apex displacement
+    in pixels of a full-weight region).
+  """
+  checks.check_choice('emotion_class', emotion_class, tuple(MACRO_EMOTION_NAMES))
+  rng = numpy_rng(key)
+  style = DATABASES[face.database]
+  options = EXPRESSIONS[emotion_class]
+  aus = options[rng.integers(len(options))]
+  length = max(int(round(rng.uniform(*MACRO_SECONDS) * fps)), 6)
+  onset = int(rng.integers(2, 5))
+  apex = onset + max(int(round(rng.uniform(0.3, 0.5) * length)), 2)
+  n = apex + 1
+  gain = rng.uniform(*MACRO_GAIN)
+  amplitude = gain * rng.uniform(*MICRO_AMPLITUDE) * face.box[2]
+  folds = min(gain * rng.uniform(*MICRO_FOLDS), 0.4)
+  intensity = profile(n, onset, apex, onset + length - 1)
+  shape = face.image.shape[:2]
+  events = [_expression(face.box, aus, amplitude, folds, intensity, shape, rng)]
+  if rng.uniform() < EXTRA_AU[0]:
+    extra = rng.choice([au for au in ACTION_UNITS if au not in aus])
+    g = rng.uniform(*EXTRA_AU[1])
+    events.append(_expression(face.box, (extra,), g * amplitude, 0.0, intensity, shape, rng))
+  frames = _render(_styled(face), events, _head_motion(n, fps, rng, 0.3), style['noise'], rng)
+  return frames, onset, apex, float(amplitude)
+
+
+def synthetic_macro_expressions(
+  key, clips_per_class: int = 2, subjects: int | None = None
+) -> list[MEClip]:
+  """Labelled macro-expression clips on the source faces: EMR's default macro source (CK+ stand-in).
+
+  Args:
+    key: `jax.random` key; clip i of class c of a face draws from
+      `named_key(key, 'macro', subject, c, i)`.
+    clips_per_class: clips per face and MEGC class (negative, positive, surprise).
+    subjects: use only the first n source faces of each database (default
+      all), as `synthetic_megc`.
+
+  Returns:
+    MEClips with frames in memory, onset to apex (offset = apex); `database`
+    and `subject` are those of the face in `synthetic_megc` (the same
+    subjects, so a LOSO fold can leave out its held-out subject's macro
+    clips), names '<subject>_macro_<cls>_<i>', emotions CK+'s names
+    (`MACRO_EMOTION_NAMES`), fps MACRO_FPS.
+  """
+  checks.check_int('clips_per_class', clips_per_class, low=1)
+  taken: dict[str, int] = {}
+  clips = []
+  for face in source_faces():
+    taken[face.database] = taken.get(face.database, 0) + 1
+    if subjects is not None and taken[face.database] > subjects:
+      continue
+    for cls, names in MACRO_EMOTION_NAMES.items():
+      for i in range(clips_per_class):
+        clip_key = named_key(key, 'macro', face.subject, cls, i)
+        frames, onset, apex, _ = macro_expression_clip(clip_key, face, cls)
+        emotion = names[numpy_rng(clip_key, 'emotion').integers(len(names))]
+        name = f'{face.subject}_macro_{cls[:3]}_{i:02d}'
+        clips.append(
+          MEClip(face.database, face.subject, name, emotion, frames, onset, apex, apex, MACRO_FPS)
+        )
+  return clips
