@@ -26,7 +26,9 @@ from fewshot.episodes import Episodes
 from fewshot.episodes import evaluate_episodes
 from fewshot.episodes import sample_episodes
 from fewshot.models import BiLSTM
+from fewshot.models import CapsuleNet
 from fewshot.models import DualInception
+from fewshot.models import EMRNet
 from fewshot.models import OFFApexNet
 from fewshot.models import SEMGClassifier
 from fewshot.models import SEMGEmbedder

@@ -4,9 +4,12 @@
 * `har`: the harAGE extractors, fusions and classifier (section 4.2).
 * `megc`: the MEGC 2019 recognition networks (STSTNet, OFF-ApexNet, Dual-Inception; Table IV).
 * `megc_capsule`: Quang et al.'s CapsuleNet on the apex frame (MEGC 2019 Table IV).
+* `emr`: Liu et al.'s EMR with its gradient reversal layer (MEGC 2019 Table IV).
 * `sign`: the pose sign-language paper's BiLSTM (Team 2) and CTC transformer (Team 1).
 """
 
+from fewshot.models.emr import EMRNet
+from fewshot.models.emr import gradient_reversal
 from fewshot.models.har import HARFusionModel
 from fewshot.models.har import concat_fusion
 from fewshot.models.har import outer_fusion
