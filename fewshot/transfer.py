@@ -1,9 +1,13 @@
 """Transfer learning of the base model (Sec. II-D): fine-tuning and AdaBatch.
 
-Both restrict the optimisation space Phi* of eq. (12) with optax masking, never
-by editing gradients by hand: `optax.multi_transform` routes each parameter to
-Adam (`'trainable'`) or to `optax.set_to_zero()` (`'frozen'`), so frozen
-parameters get exactly zero updates and no Adam moments.
+Both restrict the optimisation space Phi* of eq. (12) with optax: either
+`optax.multi_transform` routes each parameter to Adam (`'trainable'`) or to
+`optax.set_to_zero()` (`'frozen'`) by static labels (`masked_adam`,
+`fine_tune_tx`, `adabatch_tx`: frozen parameters get exactly zero updates and
+no Adam moments), or `trainable_adam` carries the trainable mask as data in
+its state, so that runs freezing different layers, or none (DL from scratch),
+share one compiled program; its update equals `masked_adam`'s bit for bit on
+trainable parameters and is exactly zero on frozen ones.
 
 * Fine-tuning (II-D.1, Table VI): the named BiLSTM layers of the transferred
   feature extractor are frozen; the other layers and the new head train.
