@@ -10,7 +10,8 @@ unseen. The run folder gets
 
     config.json        the settings and the data source (a re-run must use the same)
     features.npz       the preprocessed [n, 2, 61] features (cached)
-    results.json       records (one per reported number), timings, raw per-seed scores
+    results.json       records (one per reported number), timings, compile (programs
+                       compiled and their seconds), raw per-seed scores
     tables.md          Tables IV-IX, the DL/TL budgets, the oracle rows and the 1/5-shot
                        finding, rendered from the records
     f1_vs_shots.png    median F1 vs samples per class, IQR bands: DL, TL, FSL
@@ -39,6 +40,7 @@ from evaluation import reports
 from experiments import cli
 from experiments.configs.semg_fewshot import Config
 from experiments.configs.semg_fewshot import get_config
+from fewshot import compiles
 from fewshot.protocols import semg as protocol
 
 TITLES = {
@@ -132,6 +134,7 @@ def main(argv=None) -> int:
   reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': args.data})
   key = cli.root_key(cfg)
   t0 = time.time()
+  compiled = compiles.snapshot()
   x, labels = load_features(cfg, out, args.data, key)
   features_s = time.time() - t0
   bar = tqdm(
@@ -149,14 +152,25 @@ def main(argv=None) -> int:
       checkpoint_dir=os.path.join(out, 'checkpoints'),
     )
   timings = {'features_s': features_s, **res.timings, 'total_s': time.time() - t0}
+  compile_stats = compiles.since(compiled)  # programs compiled by this run, and their seconds
   reports.write_results(
-    out, res.records, timings=timings, raw=res.raw, n_query=res.n_query, n_val=res.n_val
+    out,
+    res.records,
+    timings=timings,
+    compile=compile_stats,
+    raw=res.raw,
+    n_query=res.n_query,
+    n_val=res.n_val,
   )
   md = tables_markdown(cfg, res.records, res.n_query, timings['total_s'])
   with open(os.path.join(out, 'tables.md'), 'w') as fh:
     fh.write(md)
   plot_f1_vs_shots(res.records, os.path.join(out, 'f1_vs_shots.png'))
   print(md)
+  print(
+    f'compiled {compile_stats["count"]} programs in {compile_stats["seconds"]:.1f} s '
+    f'(of {timings["total_s"]:.1f} s in all)'
+  )
   print(f'run folder: {out}')
   return 0
 

@@ -61,4 +61,5 @@ from fewshot.trainer import supervised_batches
 from fewshot.transfer import FROZEN_SETTINGS
 from fewshot.transfer import adabatch_tx
 from fewshot.transfer import fine_tune_tx
+from fewshot.transfer import trainable_adam
 from fewshot.transfer import transfer_variables

@@ -1,9 +1,13 @@
 """Transfer learning of the base model (Sec. II-D): fine-tuning and AdaBatch.
 
-Both restrict the optimisation space Phi* of eq. (12) with optax masking, never
-by editing gradients by hand: `optax.multi_transform` routes each parameter to
-Adam (`'trainable'`) or to `optax.set_to_zero()` (`'frozen'`), so frozen
-parameters get exactly zero updates and no Adam moments.
+Both restrict the optimisation space Phi* of eq. (12) with optax: either
+`optax.multi_transform` routes each parameter to Adam (`'trainable'`) or to
+`optax.set_to_zero()` (`'frozen'`) by static labels (`masked_adam`,
+`fine_tune_tx`, `adabatch_tx`: frozen parameters get exactly zero updates and
+no Adam moments), or `trainable_adam` carries the trainable mask as data in
+its state, so that runs freezing different layers, or none (DL from scratch),
+share one compiled program; its update equals `masked_adam`'s bit for bit on
+trainable parameters and is exactly zero on frozen ones.
 
 * Fine-tuning (II-D.1, Table VI): the named BiLSTM layers of the transferred
   feature extractor are frozen; the other layers and the new head train.
@@ -16,11 +20,16 @@ parameters get exactly zero updates and no Adam moments.
 from __future__ import annotations
 
 import functools
+from typing import Any
+from typing import NamedTuple
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import traverse_util
+
+from evaluation import checks
 
 # Table VI: the frozen-layer settings compared for fine-tuning.
 FROZEN_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -144,3 +153,69 @@ def transfer_variables(new_variables, base_variables, shared: str = 'embedder'):
       tree[shared] = src
     out[collection] = tree
   return out
+
+
+# ---------------------------------------------------------------------------
+# Trainable masks carried as data: one optimizer (and one compiled program) for
+# runs that freeze different layers, or none.
+
+
+class MaskedAdamState(NamedTuple):
+  """State of `trainable_adam`: which parameters train, and Adam's state.
+
+  Attributes:
+    trainable: a pytree like the parameters with one [] bool per leaf (a
+      leading [R] axis when batched over runs): True trains the leaf.
+    inner: `optax.adam`'s state over all parameters (a frozen leaf's moments
+      stay zero: its gradients are masked before Adam).
+  """
+
+  trainable: Any
+  inner: Any
+
+
+def trainable_adam(learning_rate: float) -> optax.GradientTransformation:
+  """Adam on the parameters its state marks trainable, exactly zero updates on the others.
+
+  The trainable mask is data in the optimizer state (`MaskedAdamState`), not
+  static labels as in `masked_adam`, so runs that freeze different layers (or
+  none: DL from scratch) share one stage and one compiled program; set each
+  run's mask with `with_trainable`. `init` marks every parameter trainable.
+
+  Adam is elementwise, so masking the gradients before it and the updates
+  after it gives, for a trainable parameter, bit for bit `masked_adam`'s
+  update (the same Adam arithmetic on the same leaf) and, for a frozen one,
+  exactly zero, as `optax.set_to_zero` does. One object per rate (cached), so
+  stages built with it are shared.
+  """
+  return _trainable_adam(checks.check_positive_float('learning_rate', float(learning_rate)))
+
+
+@functools.lru_cache(maxsize=64)
+def _trainable_adam(learning_rate: float) -> optax.GradientTransformation:
+  adam = optax.adam(learning_rate)
+
+  def init(params):
+    trainable = jax.tree.map(lambda _: jnp.ones((), bool), params)
+    return MaskedAdamState(trainable, adam.init(params))
+
+  def update(updates, state, params=None):
+    keep = lambda m, u: jnp.where(m, u, jnp.zeros_like(u))
+    grads = jax.tree.map(keep, state.trainable, updates)
+    updates, inner = adam.update(grads, state.inner, params)
+    return jax.tree.map(keep, state.trainable, updates), MaskedAdamState(state.trainable, inner)
+
+  return optax.GradientTransformation(init, update)
+
+
+def trainable_mask(labels):
+  """`fine_tune_labels` / `adabatch_labels` -> one [] bool per leaf (True: 'trainable')."""
+  return jax.tree.map(lambda label: jnp.asarray(label == TRAINABLE), labels)
+
+
+def with_trainable(opt_state: MaskedAdamState, trainable) -> MaskedAdamState:
+  """`opt_state` (of `trainable_adam`) with its trainable mask replaced by `trainable`
+  (same structure; [] bools, or [R] with a run axis)."""
+  if jax.tree.structure(opt_state.trainable) != jax.tree.structure(trainable):
+    raise ValueError('the trainable mask does not have the structure of the parameters')
+  return opt_state._replace(trainable=jax.tree.map(lambda m: jnp.asarray(m, bool), trainable))

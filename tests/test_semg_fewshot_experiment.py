@@ -56,10 +56,13 @@ def test_tiny_experiment_writes_records_tables_and_figure(tmp_path, paper_featur
   with open(out / 'config.json') as fh:
     assert json.load(fh)['config'] == json.loads(json.dumps(to_jsonable(dataclasses.asdict(cfg))))
   stages = sorted(os.listdir(out / 'checkpoints'))
-  assert 'base_c1' in stages and 'table8_tl' in stages and 'siamese_cs3_ab' in stages
+  assert 'base_c1' in stages and 'siamese_cs3_ab' in stages
+  # DL and TL train as one stage (one program, one folder).
+  assert 'table7_dl_table8_tl' in stages and 'budget_dl_tl' in stages and 'table8_tl' not in stages
   with open(out / 'results.json') as fh:
     saved = json.load(fh)
   assert all(set(records.FIELDS[:6]) <= set(r) for r in saved['records'])
+  assert saved['compile']['count'] > 0 and saved['compile']['seconds'] > 0
   recs = records.read(out)
   tables = records.tables(recs)
   assert tables == [
@@ -110,18 +113,26 @@ def test_tiny_experiment_writes_records_tables_and_figure(tmp_path, paper_featur
 
 
 def test_a_stage_resumes_from_its_checkpoint(tmp_path, toy_semg):
-  """An interrupted stage continues from its last checkpoint to the uninterrupted result."""
+  """An interrupted stage continues from its last checkpoint to the uninterrupted result.
+
+  The stage is a shared one (`transfer.trainable_adam`, as DL + TL in one
+  program): run 0 trains everything, run 1 keeps 'bilstm_1' frozen; the masks
+  live in the optimizer state and come back with the checkpoint."""
   x, labels = toy_semg(n_per_class=4)
   cfg = get_tiny_config()
   model = protocol.make_model(cfg, 'bilstm', num_classes=7)
   fit = FitConfig(num_epochs=4, batch_size=8, patience=4)
-  stage = protocol.classifier_stage(model, fit)
+  stage = protocol.classifier_stage(model, fit, transfer.trainable_adam(fit.learning_rate))
   data = {'x': jax.numpy.asarray(x), 'y': jax.numpy.asarray(labels)}
   split = trainer.make_split([np.arange(0, 28, 2)] * 2, [np.arange(1, 28, 2)] * 2)
   keys = jax.random.split(jax.random.key(0), 2)
 
   def init():
-    return protocol.init_runs(stage, fit, keys, (x[:2],))
+    fs = protocol.init_runs(stage, fit, keys, (x[:2],))
+    frozen = transfer.fine_tune_labels(fs.train.params, ['bilstm_1'])
+    mask = jax.tree.map(lambda label: np.asarray([True, label == transfer.TRAINABLE]), frozen)
+    opt_state = transfer.with_trainable(fs.train.opt_state, mask)
+    return fs._replace(train=fs.train._replace(opt_state=opt_state))
 
   def train(directory, progress=None):
     return protocol.run_stage(
@@ -144,8 +155,15 @@ def test_a_stage_resumes_from_its_checkpoint(tmp_path, toy_semg):
   assert chunks == 1  # the first chunk came from the checkpoint
   again, chunks = train(tmp_path / 'cut')
   assert chunks == 0
+  start = jax.eval_shape(init)
+  assert isinstance(again.train.opt_state, type(start.train.opt_state))
+  first = init().train.params['embedder']['bilstm_1']
   for got in (resumed, again):
     assert int(got.epoch[0]) == 4
+    # The frozen run's first BiLSTM did not move; the other run's did.
+    moved = jax.tree.map(lambda a, b: np.asarray(a != b).any(axis=tuple(range(1, a.ndim))),
+                         got.train.params['embedder']['bilstm_1'], first)  # fmt: skip
+    assert all(m.tolist() == [True, False] for m in jax.tree.leaves(moved))
     jax.tree.map(
       lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6),
       got,

@@ -10,7 +10,14 @@ table, or seeds x samples per class) as one compiled, vmapped program built
 by `fewshot.trainer.make_stage` (cached per model, setting and optimizer),
 with Orbax checkpoints when `run` gets a `checkpoint_dir`, so that an
 interrupted experiment resumes and a finished stage is skipped
-(`run_stage`, `fewshot.checkpoint`).
+(`run_stage`, `fewshot.checkpoint`). Settings that differ only in which
+layers train share one stage (`_train_shared`: one program, one call, one
+checkpoint folder), the trainable masks carried per run in the optimizer
+state (`transfer.trainable_adam`): DL from scratch and TL in the budgets
+('budget_dl_tl') and in Tables VII-VIII ('table7_dl_table8_tl', and its
+'_oracle'), and Table VI's fine-tuning settings ('table6_fine_tuning');
+every run keeps the keys of its former stage name, so the numbers are those
+of separate stages.
 
 Splits (Table III). Each seed redraws a per-class train / validation / test
 split with the counts of Table III (`evaluation.per_class_split`); a data set
@@ -467,6 +474,22 @@ def _with_base(tx, mode, fs: trainer.FitState, base) -> trainer.FitState:
   return jax.vmap(one)(fs, base)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _with_base_masked(tx, mode, fs: trainer.FitState, base, transferred, trainable):
+  """Each run's fresh state, the base embedder transferred where `transferred` [R],
+  with its trainable mask `trainable` (a `transfer.trainable_adam` stage)."""
+
+  def one(fs, base, moved, mask):
+    fresh = {'params': fs.train.params, 'batch_stats': fs.train.batch_stats}
+    given = transfer.transfer_variables(fresh, base)
+    variables = jax.tree.map(lambda a, b: jnp.where(moved, a, b), given, fresh)
+    new = trainer.init_fit_state(variables, tx, mode)
+    opt_state = transfer.with_trainable(new.train.opt_state, mask)
+    return new._replace(train=new.train._replace(opt_state=opt_state))
+
+  return jax.vmap(one)(fs, base, transferred, trainable)
+
+
 def init_runs(
   stage: trainer.Stage, fit: trainer.FitConfig, keys, example, base_variables=None
 ) -> trainer.FitState:
@@ -693,12 +716,13 @@ def prepare(key, config: Config, x, labels, *, checkpoint_dir=None, progress=Non
 def total_work(cfg: Config) -> int:
   """Units `run` reports to `progress`: the epochs of all stages (an upper bound), the
   FSL test-split cells (method x seed, per shot count) and the episode cells (seed x method x k)."""
-  few = 2 * (2 if cfg.oracle else 1) + 2  # DL and TL: strict, oracle, and their budget runs
+  few = (2 if cfg.oracle else 1) + 1  # DL and TL (one stage): strict, oracle, budget runs
+  table6 = ('AdaBatch' in cfg.table6) + any(s != 'AdaBatch' for s in cfg.table6)
   epochs = (
     len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs)
     + 3 * cfg.base_fit.num_epochs
     + few * cfg.few_fit.num_epochs
-    + len(cfg.table6) * cfg.transfer_fit.num_epochs
+    + table6 * cfg.transfer_fit.num_epochs
     + len(SIAMESE) * cfg.siamese_fit.num_epochs
   )
   fsl = (len(FSL_METHODS) + len(RAW_BASELINES)) * cfg.num_seeds * len(cfg.shots)
@@ -740,15 +764,23 @@ def _train(
   'draw0')`); run r's keys are `named_key(key, name, *runs[r], 'init' |
   'train')`. `max_epochs`: None or [R] fixed epochs per run (`run_stage`).
   """
-  run_keys = [named_key(ctx.root_key, name, *r) for r in runs]
+  example = (ctx.example, ctx.example) if pairs else (ctx.example,)
+  init = lambda keys: init_runs(stage, fit, keys, example, base)
+  named = [(name, *r) for r in runs]
+  return _fit_named(ctx, name, stage, fit, labels, split, named, init, max_epochs)
+
+
+def _fit_named(ctx: Context, folder, stage, fit, labels, split, named, init, max_epochs=None):
+  """Trains the runs `named` (each run's full key path below the root key) of one stage,
+  checkpointed in `folder`; `init(init_keys [R]) -> FitState [R]`."""
+  run_keys = [named_key(ctx.root_key, *r) for r in named]
   init_keys = jnp.stack([named_key(k, 'init') for k in run_keys])
   train_keys = jnp.stack([named_key(k, 'train') for k in run_keys])
-  example = (ctx.example, ctx.example) if pairs else (ctx.example,)
   fs, chunks = run_stage(
     stage,
     fit,
-    None if ctx.ckpt is None else os.path.join(ctx.ckpt, name),
-    lambda: init_runs(stage, fit, init_keys, example, base),
+    None if ctx.ckpt is None else os.path.join(ctx.ckpt, folder),
+    lambda: init(init_keys),
     train_keys,
     {'x': ctx.x, 'y': jnp.asarray(labels)},
     split,
@@ -760,6 +792,78 @@ def _train(
   if chunks == 0 and ctx.progress is not None:
     ctx.progress(fit.num_epochs)
   return fs
+
+
+class Group(NamedTuple):
+  """Runs of one former stage inside a shared masked stage (`_train_shared`).
+
+  name: the stage name the runs' keys derive from (`named_key(key, name, *run,
+  'init' | 'train')`, as if trained alone); runs: their names below it;
+  base: `{'params', 'batch_stats'}` [len(runs)] whose embedder is transferred,
+  or None (from scratch); frozen: the layers kept frozen (() trains all).
+  """
+
+  name: str
+  runs: list
+  base: dict | None = None
+  frozen: tuple[str, ...] = ()
+
+
+def _train_shared(ctx: Context, folder, model, fit, labels, split, groups, *, validate=True,
+                  max_epochs=None) -> list[trainer.FitState]:  # fmt: skip
+  """Trains the runs of several groups (DL from scratch, fine-tuning with different frozen
+  layers) as ONE stage: one compiled program, one call, one checkpoint folder.
+
+  Their trainable masks are data in the optimizer state (`transfer.trainable_adam`), so
+  the groups share the program; each run's keys, initial state and updates are those
+  it would have had in its own stage (the masked update equals `multi_transform`'s bit
+  for bit). `split` and `max_epochs` hold the groups' runs in order.
+
+  Returns:
+    One batched `FitState` per group.
+  """
+  stage = classifier_stage(model, fit, transfer.trainable_adam(fit.learning_rate), validate)
+  named = [(g.name, *r) for g in groups for r in g.runs]
+  template = next((g.base for g in groups if g.base is not None), None)
+
+  def init(keys):
+    # The groups' bases, transfer flags and masks are put together on the host
+    # (numpy), so that only `stage.init` and `_with_base_masked` compile.
+    fs = stage.init(keys, ctx.example)
+    fresh = {'params': fs.train.params, 'batch_stats': fs.train.batch_stats}
+    like = template if template is not None else fresh
+    bases, moved, masks = [], [], []
+    for g in groups:
+      n = len(g.runs)
+      zeros = lambda a, n=n: np.zeros((n, *a.shape[1:]), a.dtype)
+      bases.append(jax.tree.map(np.asarray if g.base is not None else zeros, g.base or like))
+      moved.append(np.full(n, g.base is not None))
+      labels = transfer.fine_tune_labels(fs.train.params, g.frozen)
+      masks.append(jax.tree.map(lambda label, n=n: np.full(n, label == transfer.TRAINABLE), labels))
+    cat = lambda *a: np.concatenate(a)
+    return _with_base_masked(
+      stage.tx,
+      fit.mode,
+      fs,
+      jax.tree.map(cat, *bases),
+      np.concatenate(moved),
+      jax.tree.map(cat, *masks),
+    )
+
+  fs = _fit_named(ctx, folder, stage, fit, labels, split, named, init, max_epochs)
+  return _split_runs(fs, tuple(len(g.runs) for g in groups))
+
+
+def _split_runs(tree, sizes: tuple[int, ...]) -> list:
+  """A batched pytree cut along its run axis into consecutive parts of `sizes` runs
+  (host copies: slicing on the device would compile a program per leaf shape)."""
+  ends = np.cumsum(sizes).tolist()
+  return [jax.tree.map(lambda a: np.asarray(a)[i:j], tree) for i, j in zip([0, *ends], ends)]
+
+
+def _tile_split(split: trainer.Split, times: int) -> trainer.Split:
+  """`split`'s runs repeated `times` times along the run axis (on the host: nothing compiles)."""
+  return jax.tree.map(lambda a: np.concatenate([np.asarray(a)] * times), split)
 
 
 def table4(ctx: Context) -> dict:
@@ -875,16 +979,17 @@ def budgets(ctx: Context) -> tuple[dict, dict]:
   val = [rows(ctx, s, restrict(ctx.splits[s].val, local(s))) for s, _ in pairs]
   split = trainer.make_split(shots, val)
   fit = _few_fit(cfg)
-  tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
   base_vars = jax.tree.map(
     lambda a: jnp.concatenate([a] * len(cfg.shots)), trainer.best_variables(base)
   )
+  # DL and TL: one stage, one program (trainable masks as data, `_train_shared`).
+  groups = [
+    Group('budget_dl', runs),
+    Group('budget_tl', runs, base_vars, transfer.FROZEN_SETTINGS[cfg.tl_frozen]),
+  ]
+  both = _train_shared(ctx, 'budget_dl_tl', model, fit, y_novel, _tile_split(split, 2), groups)
   chosen, raw = {}, {}
-  for method, stage, init in (
-    ('DL', classifier_stage(model, fit), None),
-    ('TL', classifier_stage(model, fit, tx), base_vars),
-  ):
-    fs = _train(ctx, f'budget_{method.lower()}', stage, fit, y_novel, split, runs, init)
+  for method, fs in zip(('DL', 'TL'), both):
     best = np.asarray(fs.best_epoch)
     raw[method] = {f'ν={nu}': best[i * R : (i + 1) * R].tolist() for i, nu in enumerate(cfg.shots)}
     chosen[method] = {nu: _budget_epochs(raw[method][f'ν={nu}']) for nu in cfg.shots}
@@ -944,20 +1049,27 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
   test = np.stack([rows(ctx, s, restrict(ctx.splits[s].test, ctx.y_unseen)) for s, _, _ in order])
   fit = _few_fit(cfg)
   model = make_model(cfg, 'bilstm', num_classes=3)
-  tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[cfg.tl_frozen], fit.learning_rate)
   seeds = np.asarray([s for s, _, _ in order])
   base_vars = jax.tree.map(lambda a: a[seeds], trainer.best_variables(base[False][1]))
   suffix = '_oracle' if oracle else ''
-  out = {}
-  for method, name, stage_tx, init in (
-    ('DL', 'table7_dl', None, None),
-    ('TL', 'table8_tl', tx, base_vars),
-  ):
-    stage = classifier_stage(model, fit, stage_tx, validate=oracle)
-    limit = None if oracle else np.asarray([epochs[method][nu] for _, nu, _ in order], np.int32)
-    fs = _train(ctx, name + suffix, stage, fit, ctx.y_unseen, split, runs, init, max_epochs=limit)
-    out[method] = _per_seed(cfg, test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3), order)
-  return out
+  # DL and TL: one stage, one program (trainable masks as data, `_train_shared`).
+  groups = [
+    Group('table7_dl' + suffix, runs),
+    Group('table8_tl' + suffix, runs, base_vars, transfer.FROZEN_SETTINGS[cfg.tl_frozen]),
+  ]
+  limit = None
+  if not oracle:
+    limit = np.concatenate([
+      np.asarray([epochs[method][nu] for _, nu, _ in order], np.int32) for method in ('DL', 'TL')
+    ])  # fmt: skip
+  both = _train_shared(
+    ctx, 'table7_dl_table8_tl' + suffix, model, fit, ctx.y_unseen, _tile_split(split, 2), groups,
+    validate=oracle, max_epochs=limit,
+  )  # fmt: skip
+  return {
+    method: _per_seed(cfg, test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3), order)
+    for method, fs in zip(('DL', 'TL'), both)
+  }
 
 
 def table6(ctx: Context, base) -> dict:
@@ -967,20 +1079,30 @@ def table6(ctx: Context, base) -> dict:
   fit = _one_pass(cfg.transfer_fit, split.train_idx.shape[1])
   test = _seed_test(ctx, ctx.y_unseen)
   out = {}
-  for setting in cfg.table6:
-    bn = setting == 'AdaBatch'
-    if bn:
-      col, tx = 'AdaBatch', transfer.adabatch_tx(fit.learning_rate)
-    else:
-      col = f'{setting} Layer'
-      tx = transfer.fine_tune_tx(transfer.FROZEN_SETTINGS[setting], fit.learning_rate)
-    model = make_model(cfg, 'bilstm_bn' if bn else 'bilstm', num_classes=3)
-    name = f'table6_{col.replace(" ", "_").lower()}'
-    base_vars = trainer.best_variables(base[bn][1])
-    stage = classifier_stage(model, fit, tx)
-    fs = _train(ctx, name, stage, fit, ctx.y_unseen, split, _seeds(ctx), base_vars)
-    out[col] = test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3)
-  return {'Median F1 Score': out}
+  tuned = [setting for setting in cfg.table6 if setting != 'AdaBatch']
+  col = lambda setting: 'AdaBatch' if setting == 'AdaBatch' else f'{setting} Layer'
+  name = lambda setting: f'table6_{col(setting).replace(" ", "_").lower()}'
+  if tuned:
+    # The fine-tuning settings on the plain model: one stage, one program
+    # (trainable masks as data, `_train_shared`).
+    model = make_model(cfg, 'bilstm', num_classes=3)
+    base_vars = trainer.best_variables(base[False][1])
+    groups = [
+      Group(name(setting), _seeds(ctx), base_vars, transfer.FROZEN_SETTINGS[setting])
+      for setting in tuned
+    ]
+    split_all = _tile_split(split, len(tuned))
+    fss = _train_shared(ctx, 'table6_fine_tuning', model, fit, ctx.y_unseen, split_all, groups)
+    for setting, fs in zip(tuned, fss):
+      out[col(setting)] = test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3)
+  if 'AdaBatch' in cfg.table6:
+    # AdaBatch trains the BatchNorm model: a stage of its own.
+    model = make_model(cfg, 'bilstm_bn', num_classes=3)
+    stage = classifier_stage(model, fit, transfer.adabatch_tx(fit.learning_rate))
+    base_vars = trainer.best_variables(base[True][1])
+    fs = _train(ctx, name('AdaBatch'), stage, fit, ctx.y_unseen, split, _seeds(ctx), base_vars)
+    out['AdaBatch'] = test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3)
+  return {'Median F1 Score': {col(setting): out[col(setting)] for setting in cfg.table6}}
 
 
 def siamese_models(ctx: Context, base) -> dict:
