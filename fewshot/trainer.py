@@ -57,6 +57,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax._src import core as jax_core  # trace_state_clean (`_top_level`)
 
 from evaluation import checks
 from fewshot import sharding
@@ -534,8 +535,10 @@ class Stage(NamedTuple):
   Attributes:
     tx: the optimizer (Adam at `FitConfig.learning_rate` unless given).
     fit: the epoch loop (`make_fit`); `fit_runs` caches its compiled program on it.
-    init: `init(keys [R], *example) -> FitState [R]`, jitted and vmapped over
-      the keys; `example` are the arrays the model is initialised on (no run axis).
+    init: `init(keys [R], *example) -> FitState [R]`, vmapped over the keys;
+      `example` are the arrays the model is initialised on (no run axis).
+      At top level it runs a program compiled at `INIT_COMPILER_OPTIONS`;
+      inside a trace (a caller's jit, `jax.eval_shape`) a plain jit.
   """
 
   tx: optax.GradientTransformation
@@ -551,6 +554,16 @@ def adam(learning_rate: float) -> optax.GradientTransformation:
 
 def _default_variables(model, key, *example):
   return model.init(key, *example)
+
+
+def _top_level() -> bool:
+  """True outside every JAX trace (jit, vmap, eval_shape): only a top-level jit takes compiler options.
+
+  `trace_state_clean` is internal to JAX (present in 0.10 and 0.12); without
+  it every init compiles at XLA's defaults, which is slower, not wrong.
+  """
+  clean = getattr(jax_core, 'trace_state_clean', None)
+  return bool(clean is not None and clean())
 
 
 @functools.lru_cache(maxsize=128)
@@ -595,7 +608,13 @@ def make_stage(
   def init(keys, *example):
     return jax.vmap(one, in_axes=(0,) + (None,) * len(example))(keys, *example)
 
-  return Stage(tx, fit, jax.jit(init, compiler_options=INIT_COMPILER_OPTIONS))
+  fast, plain = jax.jit(init, compiler_options=INIT_COMPILER_OPTIONS), jax.jit(init)
+
+  @functools.wraps(init)
+  def init_runs(keys, *example):
+    return (fast if _top_level() else plain)(keys, *example)
+
+  return Stage(tx, fit, init_runs)
 
 
 @functools.lru_cache(maxsize=64)

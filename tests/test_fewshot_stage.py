@@ -94,3 +94,11 @@ def test_init_compiled_at_o0_equals_xla_defaults_bit_for_bit():
   assert trainer.INIT_COMPILER_OPTIONS == {'xla_backend_optimization_level': 0}
   for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(default), strict=True):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # Traced (a checkpoint restore's eval_shape, a caller's jit) it is the plain function.
+  shapes = jax.eval_shape(stage.init, keys, x)
+  assert jax.tree.map(lambda a: a.shape, shapes) == jax.tree.map(lambda a: a.shape, fast)
+  traced = jax.jit(lambda k: stage.init(k, x))(keys)
+  np.testing.assert_array_equal(
+    np.asarray(traced.train.params['Dense_0']['kernel']),
+    np.asarray(fast.train.params['Dense_0']['kernel']),
+  )

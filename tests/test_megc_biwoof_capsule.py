@@ -145,7 +145,7 @@ def test_forward_shapes():
   model = caps.CapsuleNet(width=8, caps_kernel=1)
   for size, channels, n_caps in ((16, 1, 32), (32, 3, 4 * 32)):  # 2 x 2 -> 1 x 1; 4 x 4 -> 2 x 2
     x = jax.ShapeDtypeStruct((5, size, size, channels), jnp.float32)
-    v = jax.eval_shape(lambda x: caps.init_variables(model, jax.random.key(0), x), x)
+    v = jax.eval_shape(lambda x: caps.init_variables(jax.random.key(0), model, x), x)
     assert v['params']['output_caps']['weight'].shape == (3, n_caps, 16, 8)
     out = jax.eval_shape(lambda v, x: model.apply(v, x, jnp.ones(5, bool), train=False), v, x)
     assert out.shape == (5, 3)

@@ -236,7 +236,7 @@ class CapsuleNet(nn.Module):
     return jnp.linalg.norm(v, axis=-1)
 
 
-def init_variables(model: CapsuleNet, key, x, mask=None) -> dict:
+def init_variables(key, model: CapsuleNet, x, mask=None) -> dict:
   """Random variables of `model` for inputs like `x`, from one normal draw.
 
   The distributions are the modules' initialisers (convolutions He normal
@@ -247,8 +247,8 @@ def init_variables(model: CapsuleNet, key, x, mask=None) -> dict:
   arrays took 30 s to compile on a 2-core CPU, this under a second).
 
   Args:
-    model: a CapsuleNet.
     key: jax.random key.
+    model: a CapsuleNet.
     x: [B, S, S, C] example input (only its shape is used).
     mask: unused (the `trainer.make_stage` variables signature).
 

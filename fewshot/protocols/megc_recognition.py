@@ -593,7 +593,7 @@ def _capsule_variables(weights: str | None):
   """`variables(model, key, x)` for `trainer.make_stage`: random, or the ResNet18 archive's backbone."""
 
   def variables(model, key, x):
-    v = megc_capsule.init_variables(model, key, x)
+    v = megc_capsule.init_variables(key, model, x)
     return v if weights is None else megc_capsule.load_resnet18(v, weights)
 
   return variables
