@@ -83,12 +83,12 @@ def test_masked_slots_change_no_output_or_statistic(data, siamese_net):
   assert _max_diff(st_a, v['batch_stats']) > 1e-3  # training mode did update them
 
 
-@pytest.mark.parametrize('batch_norm', [False, True], ids=['plain', 'bn'])
-def test_classifier_padded_and_ragged_run_trains_as_alone(data, batch_norm, padded_and_alone):
+def test_bn_classifier_padded_and_ragged_run_trains_as_alone(data, padded_and_alone):
   # Batches of 16 from 24 examples: the last batch of each epoch is ragged
   # (8 real, 8 masked). Alone its masked slots repeat a real example; padded
   # to 40 they hold the padding index, and a third, all-masked batch follows.
-  model = models.SEMGClassifier(4, hidden=HIDDEN, fc=FC, batch_norm=batch_norm)
+  # Without batch norm nothing but this same masked loss depends on the batch.
+  model = models.SEMGClassifier(4, hidden=HIDDEN, fc=FC, batch_norm=True)
   cfg = trainer.FitConfig(num_epochs=3, batch_size=16, learning_rate=1e-2)
   padded, alone, init = padded_and_alone(
     model, cfg, data, protocol.classifier_loss, (data['x'][:2],)
