@@ -477,10 +477,15 @@ def _variables(model, key, x):
 
 
 @functools.lru_cache(maxsize=16)
-def _predictor(model, eval_chunk: int) -> Callable:
-  """`predict(fit_states [F], x, idx [F, n]) -> [F, n]` classes, jitted once per model."""
+def _predictor(model, eval_chunk: int, vmapped: bool = True) -> Callable:
+  """`predict(fit_states [F], x, idx [F, n]) -> [F, n]` classes, jitted once per model.
 
-  def predict(fs, x, idx):
+  vmapped: the folds as one vmapped program, or one after another
+  (`lax.map`): vmapped, every convolution of CapsuleNet's ResNet stages
+  becomes a grouped convolution, which XLA:CPU compiles and runs slowly.
+  """
+
+  def one_fold(fs, x, idx):
     n = idx.shape[0]
     chunks = jnp.pad(idx, (0, (-n) % eval_chunk)).reshape(-1, eval_chunk)
 
@@ -492,7 +497,49 @@ def _predictor(model, eval_chunk: int) -> Callable:
 
     return jax.lax.map(one, chunks).reshape(-1)[:n]
 
-  return jax.jit(jax.vmap(predict, in_axes=(0, None, 0)))
+  if vmapped:
+    return jax.jit(jax.vmap(one_fold, in_axes=(0, None, 0)))
+  return jax.jit(lambda fs, x, idx: jax.lax.map(lambda a: one_fold(a[0], x, a[1]), (fs, idx)))
+
+
+def _loso_fit_predict(
+  key,
+  what: str,
+  model,
+  stage,
+  fit,
+  data,
+  example,
+  comp,
+  train,
+  *,
+  vmapped,
+  eval_chunk,
+  predict_vmapped: bool = True,
+) -> CDEResult:
+  """Trains one model per LOSO fold on `train` rows of `data` and predicts each held-out subject.
+
+  Fold f initialises from `named_key(key, 'init', subject)` and trains from
+  `named_key(key, 'fit', subject)` (module doc); `example` is what the model
+  is initialised on; `vmapped` trains the folds as one program,
+  `predict_vmapped` predicts them so (`_predictor`).
+  """
+  _, test, fold_of = _fold_rows(comp)
+  split = trainer.make_split(train, test, num_examples=len(data['x']))
+  subjects = _fold_names(comp)
+  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
+  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
+  fs = stage.init(init_keys, example)
+  fs, _ = trainer.fit_runs(
+    stage.fit, fs, fit_keys, data, split, num_epochs=fit.num_epochs, vmapped=vmapped
+  )
+  trainer.check_finite(fs, f'{what} CDE LOSO')
+  predict = _predictor(model, eval_chunk, predict_vmapped)
+  pred = np.asarray(predict(fs, data['x'], split.val_idx))  # (F, max_test)
+  y_pred = np.empty(len(comp.labels), np.int64)
+  for f, rows in enumerate(test):
+    y_pred[rows] = pred[f, : len(rows)]
+  return _result(comp, y_pred, fold_of)
 
 
 def cde_network(
@@ -517,25 +564,14 @@ def cde_network(
   channels = megc_models.INPUT_CHANNELS[name]
   if x.shape[1:] != (28, 28, channels):
     raise ValueError(f'{name} takes [N, 28, 28, {channels}] inputs, got {x.shape}.')
-  train, test, fold_of = _fold_rows(comp)
-  split = trainer.make_split(train, test, num_examples=len(x))
+  train, _, _ = _fold_rows(comp)
   data = {'x': jnp.asarray(x, jnp.float32), 'y': jnp.asarray(comp.labels, jnp.int32)}
   stage = trainer.make_stage(model, cfg.fit, loss_fn, variables=_variables)
-  subjects = _fold_names(comp)
-  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
-  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
-  fs = stage.init(init_keys, jnp.zeros((1, 28, 28, channels), jnp.float32))
-  fs, _ = trainer.fit_runs(
-    stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
-  )
-  trainer.check_finite(fs, f'{name} CDE LOSO')
-  pred = np.asarray(
-    _predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx)
-  )  # (F, max_test)
-  y_pred = np.empty(len(comp.labels), np.int64)
-  for f, rows in enumerate(test):
-    y_pred[rows] = pred[f, : len(rows)]
-  return _result(comp, y_pred, fold_of)
+  example = jnp.zeros((1, 28, 28, channels), jnp.float32)
+  return _loso_fit_predict(
+    key, name, model, stage, cfg.fit, data, example, comp, train,
+    vmapped=cfg.vmap_folds, eval_chunk=cfg.eval_chunk,
+  )  # fmt: skip
 
 
 # ------------------------------------------------------------------ CapsuleNet
@@ -622,26 +658,17 @@ def cde_capsule(
       f'got {x.shape}.'
     )
   model = cfg.model()
-  train, test, fold_of = _fold_rows(comp)
-  split = trainer.make_split(train, test, num_examples=len(x))
+  train, _, _ = _fold_rows(comp)
   data = {'x': jnp.asarray(x, jnp.float32), 'y': jnp.asarray(comp.labels, jnp.int32)}
   tx = _capsule_tx(cfg.fit.learning_rate, cfg.lr_decay, cfg.fit.steps(max(len(t) for t in train)))
   stage = trainer.make_stage(
     model, cfg.fit, capsule_loss_fn, tx=tx, variables=_capsule_variables(cfg.resnet_weights)
   )
-  subjects = _fold_names(comp)
-  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
-  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
-  fs = stage.init(init_keys, jnp.zeros((1, *x.shape[1:]), jnp.float32))
-  fs, _ = trainer.fit_runs(
-    stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
-  )
-  trainer.check_finite(fs, 'CapsuleNet CDE LOSO')
-  pred = np.asarray(_fold_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
-  y_pred = np.empty(len(comp.labels), np.int64)
-  for f, rows in enumerate(test):
-    y_pred[rows] = pred[f, : len(rows)]
-  return _result(comp, y_pred, fold_of)
+  example = jnp.zeros((1, *x.shape[1:]), jnp.float32)
+  return _loso_fit_predict(
+    key, 'CapsuleNet', model, stage, cfg.fit, data, example, comp, train,
+    vmapped=cfg.vmap_folds, eval_chunk=cfg.eval_chunk, predict_vmapped=False,
+  )  # fmt: skip
 
 
 def _emr_variables(model, key, x):
@@ -707,10 +734,8 @@ def cde_emr(
     )
   macro_label = checks.check_labels('macro_label', macro_label, len(megc_eval.MEGC_CLASSES))
   model = emr_models.emr_network(grl_weight=cfg.grl_weight)
-  _, test, fold_of = _fold_rows(comp)
   train = emr_training_rows(comp, macro_subject)
   n, k = len(x), len(macro_x)
-  split = trainer.make_split(train, test, num_examples=n + k)
   data = {
     'x': jnp.asarray(np.concatenate([x, macro_x]), jnp.float32),
     'y': jnp.asarray(np.concatenate([comp.labels, macro_label]), jnp.int32),
@@ -719,45 +744,10 @@ def cde_emr(
     ),
   }
   stage = trainer.make_stage(model, cfg.fit, emr_loss_fn, variables=_emr_variables)
-  subjects = _fold_names(comp)
-  init_keys = jnp.stack([named_key(key, 'init', s) for s in subjects])
-  fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
-  fs = stage.init(init_keys, data['x'][:1])
-  fs, _ = trainer.fit_runs(
-    stage.fit, fs, fit_keys, data, split, num_epochs=cfg.fit.num_epochs, vmapped=cfg.vmap_folds
-  )
-  trainer.check_finite(fs, 'EMR CDE LOSO')
-  pred = np.asarray(_predictor(model, cfg.eval_chunk)(fs, data['x'], split.val_idx))
-  y_pred = np.empty(len(comp.labels), np.int64)
-  for f, rows in enumerate(test):
-    y_pred[rows] = pred[f, : len(rows)]
-  return _result(comp, y_pred, fold_of)
-
-
-@functools.lru_cache(maxsize=16)
-def _fold_predictor(model, eval_chunk: int) -> Callable:
-  """`_predictor` with the folds one after another (`lax.map`), not vmapped.
-
-  Vmapped over folds, every convolution of the ResNet stages becomes a
-  grouped convolution, which XLA:CPU compiles and runs slowly.
-  """
-
-  def one_fold(fs, x, idx):
-    n = idx.shape[0]
-    chunks = jnp.pad(idx, (0, (-n) % eval_chunk)).reshape(-1, eval_chunk)
-
-    def one(ix):
-      out, _ = trainer.apply_model(
-        model, fs.train.params, fs.train.batch_stats, x[ix], None, train=False
-      )
-      return jnp.argmax(out, axis=-1)
-
-    return jax.lax.map(one, chunks).reshape(-1)[:n]
-
-  def predict(fs, x, idx):  # (F, max_test) classes
-    return jax.lax.map(lambda a: one_fold(a[0], x, a[1]), (fs, idx))
-
-  return jax.jit(predict)
+  return _loso_fit_predict(
+    key, 'EMR', model, stage, cfg.fit, data, data['x'][:1], comp, train,
+    vmapped=cfg.vmap_folds, eval_chunk=cfg.eval_chunk,
+  )  # fmt: skip
 
 
 # ------------------------------------------------------------- LBP-TOP + SVM
