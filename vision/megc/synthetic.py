@@ -563,6 +563,17 @@ def micro_expression_clip(
   return frames, onset, apex, offset
 
 
+def _first_faces(subjects: int | None) -> list[SourceFace]:
+  """The source faces, only the first `subjects` of each database (None: all)."""
+  taken: dict[str, int] = {}
+  out = []
+  for face in source_faces():
+    taken[face.database] = taken.get(face.database, 0) + 1
+    if subjects is None or taken[face.database] <= subjects:
+      out.append(face)
+  return out
+
+
 def synthetic_megc(
   key, clips_per_subject: dict | None = None, subjects: int | None = None
 ) -> list[MEClip]:
@@ -583,12 +594,8 @@ def synthetic_megc(
   for k, v in counts.items():
     checks.check_choice('clips_per_subject key', k, tuple(CLIPS_PER_SUBJECT))
     checks.check_int(f'clips_per_subject[{k!r}]', v, low=0)
-  taken: dict[str, int] = {}
   clips = []
-  for face in source_faces():
-    taken[face.database] = taken.get(face.database, 0) + 1
-    if subjects is not None and taken[face.database] > subjects:
-      continue
+  for face in _first_faces(subjects):
     names = EMOTION_NAMES[face.database]
     for cls, count in counts.items():
       if cls not in names:
@@ -905,12 +912,8 @@ def synthetic_macro_expressions(
     (`MACRO_EMOTION_NAMES`), fps MACRO_FPS.
   """
   checks.check_int('clips_per_class', clips_per_class, low=1)
-  taken: dict[str, int] = {}
   clips = []
-  for face in source_faces():
-    taken[face.database] = taken.get(face.database, 0) + 1
-    if subjects is not None and taken[face.database] > subjects:
-      continue
+  for face in _first_faces(subjects):
     for cls, names in MACRO_EMOTION_NAMES.items():
       for i in range(clips_per_class):
         clip_key = named_key(key, 'macro', face.subject, cls, i)
