@@ -25,6 +25,9 @@ import jax
 
 from evaluation import keys
 
+# The `data` flag of the sEMG scripts (`parse(..., data=SEMG_DATA)`): the seven drills' recordings.
+SEMG_DATA = (('--data', 'dataset folder (manifest.csv) or .npz; default: synthetic'),)
+
 
 def fields(config, prefix: str = '') -> list[tuple[str, object]]:
   """Every leaf field of a (nested) dataclass config as (dotted name, value)."""

@@ -145,7 +145,7 @@ def main(argv=None) -> str:
     __doc__.split('\n\n')[0],
     out='runs/preprocess',
     get_config=get_config,
-    data=[('--data', 'dataset folder (manifest.csv) or .npz; default: synthetic')],
+    data=cli.SEMG_DATA,
   )
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': args.data})
   key = cli.root_key(cfg)

@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     __doc__.split('\n\n')[0],
     out='runs/semg_preprocessing_sweep',
     get_config=get_config,
-    data=[('--data', 'dataset folder (manifest.csv) or .npz; default: synthetic')],
+    data=cli.SEMG_DATA,
   )
   out = args.out
   reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': args.data})

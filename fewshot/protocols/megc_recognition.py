@@ -618,8 +618,6 @@ def emr_loss_fn(model):
 @functools.lru_cache(maxsize=16)
 def _capsule_tx(learning_rate: float, decay: float, steps_per_epoch: int):
   """Adam whose rate is multiplied by `decay` after every epoch (one object per setting)."""
-  import optax
-
   schedule = optax.exponential_decay(learning_rate, steps_per_epoch, decay, staircase=True)
   return optax.adam(schedule)
 
