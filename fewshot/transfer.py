@@ -6,8 +6,9 @@ Both restrict the optimisation space Phi* of eq. (12) with optax: either
 `fine_tune_tx`, `adabatch_tx`: frozen parameters get exactly zero updates and
 no Adam moments), or `trainable_adam` carries the trainable mask as data in
 its state, so that runs freezing different layers, or none (DL from scratch),
-share one compiled program; its update equals `masked_adam`'s bit for bit on
-trainable parameters and is exactly zero on frozen ones.
+share one compiled program; its update equals `masked_adam`'s on trainable
+parameters (bit for bit on jax 0.12; XLA on jax 0.10 rounds it up to 1 ulp
+apart) and is exactly zero on frozen ones.
 
 * Fine-tuning (II-D.1, Table VI): the named BiLSTM layers of the transferred
   feature extractor are frozen; the other layers and the new head train.
@@ -183,8 +184,9 @@ def trainable_adam(learning_rate: float) -> optax.GradientTransformation:
   run's mask with `with_trainable`. `init` marks every parameter trainable.
 
   Adam is elementwise, so masking the gradients before it and the updates
-  after it gives, for a trainable parameter, bit for bit `masked_adam`'s
-  update (the same Adam arithmetic on the same leaf) and, for a frozen one,
+  after it gives, for a trainable parameter, `masked_adam`'s update (the same
+  Adam arithmetic on the same leaf; bit for bit on jax 0.12, up to 1 ulp of
+  XLA rounding on jax 0.10) and, for a frozen one,
   exactly zero, as `optax.set_to_zero` does. One object per rate (cached), so
   stages built with it are shared.
   """
