@@ -318,3 +318,27 @@ def write_results(path, records, *, timings: Mapping, **extra) -> Path:
       raise ValueError(f'{name!r} is written by write_results itself')
   body = {'records': records_lib.to_json(records), 'timings': dict(timings), **extra}
   return write_json(body, path)
+
+
+def timings_markdown(timings: Mapping, title: str = 'Where the time went') -> str:
+  """A markdown table of a run's per-stage times, one row per stage.
+
+  Args:
+    timings: {stage: times}, times a `fewshot.timing.stage` dict ('wall_s',
+      'compile_s', 'compiles', 'train_s', 'predict_s', 'other_s', and
+      'estimate_s' when estimating) or plain wall seconds.
+    title: the heading.
+  """
+  estimate = any(isinstance(t, Mapping) and 'estimate_s' in t for t in timings.values())
+  head = ['stage', 'wall s', 'compile s (programs)', 'train s', 'predict s', 'other s']
+  head += ['estimated full s'] if estimate else []
+  lines = [f'### {title}', '', '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  for name, t in timings.items():
+    if not isinstance(t, Mapping):
+      row = [name, f'{float(t):.1f}'] + [''] * (len(head) - 2)
+    else:
+      row = [name, f'{t["wall_s"]:.1f}', f'{t["compile_s"]:.1f} ({t["compiles"]})']
+      row += [f'{t[k]:.1f}' for k in ('train_s', 'predict_s', 'other_s')]
+      row += [f'{t["estimate_s"]:.0f}' if 'estimate_s' in t else ''] if estimate else []
+    lines.append('| ' + ' | '.join(row) + ' |')
+  return '\n'.join(lines) + '\n'

@@ -1,7 +1,8 @@
 """The command line every experiment script shares.
 
     python -m experiments.<name> [--quick] [--out DIR] [--seed N] [--set FIELD=VALUE ...]
-                                 [--no-progress] [--data... PATH]
+                                 [--no-progress] [--estimate] [--compile-cache DIR]
+                                 [--data... PATH]
 
 `--set field.sub=value` overrides any field of the experiment's config
 (a frozen dataclass, nested ones reached by dots), as ml_collections' config
@@ -9,13 +10,27 @@ flags do; the value is read as a Python literal (`3`, `1e-3`, `(5, 10)`,
 `None`, `True`, `'rnn'`; a bare word is a string) and must fit the field's
 current type. `--help` lists every field with its default. The run folder's
 `config.json` keeps the config a run used.
+
+`--estimate` prints what the chosen setting would take on this device and
+exits: the whole run in a temporary folder with every training call cut to
+probes of 1 and 2 epochs (`fewshot.timing`), its per-stage times and each
+stage's estimated full time (an upper bound: no early stopping), written to
+`OUT/estimate.json`. `--compile-cache DIR` keeps the compiled XLA programs in
+DIR (JAX's persistent compilation cache), so a repeated run with the same
+shapes compiles nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
+import io
+import json
+import os
+import sys
+import tempfile
 import types
 import typing
 from collections.abc import Callable
@@ -24,6 +39,8 @@ from collections.abc import Sequence
 import jax
 
 from evaluation import keys
+from evaluation import reports
+from fewshot import timing
 
 # The `data` flag of the sEMG scripts (`parse(..., data=SEMG_DATA)`): the seven drills' recordings.
 SEMG_DATA = (('--data', 'dataset folder (manifest.csv) or .npz; default: synthetic'),)
@@ -157,6 +174,18 @@ def parser(
     help='override a config field (repeatable; fields listed below)',
   )
   p.add_argument('--no-progress', action='store_true', help='hide progress bars')
+  p.add_argument(
+    '--estimate',
+    action='store_true',
+    help="print the setting's expected time on this device (1- and 2-epoch probes of every "
+    'training program; writes only OUT/estimate.json) and exit',
+  )
+  p.add_argument(
+    '--compile-cache',
+    metavar='DIR',
+    default=None,
+    help='keep compiled programs in DIR (persistent compilation cache): a repeated run compiles nothing',
+  )
   for flag, text in data:
     p.add_argument(flag, default=None, help=text)
   return p
@@ -169,7 +198,12 @@ def parse(argv, description: str, *, out: str, get_config: Callable, data=()):
 
 
 def config(args: argparse.Namespace, get_config: Callable):
-  """The run's config: `get_config(args.quick)`, then `--seed`, then every `--set`."""
+  """The run's config: `get_config(args.quick)`, then `--seed`, then every `--set`.
+
+  Also turns on the persistent compilation cache of `--compile-cache`.
+  """
+  if getattr(args, 'compile_cache', None):
+    compile_cache(args.compile_cache)
   cfg = get_config(args.quick)
   if args.seed is not None:
     cfg = override(cfg, [f'seed={args.seed}'])
@@ -179,3 +213,63 @@ def config(args: argparse.Namespace, get_config: Callable):
 def root_key(cfg) -> jax.Array:
   """The run's one root key, from the config's int `seed`."""
   return keys.seed_key(cfg.seed)
+
+
+def compile_cache(path: str) -> None:
+  """Keeps every compiled XLA program in `path` (JAX's persistent compilation cache).
+
+  Every program is kept, however fast it compiled, so a second run of the
+  same setting and shapes loads them all instead of compiling.
+  """
+  os.makedirs(path, exist_ok=True)
+  jax.config.update('jax_compilation_cache_dir', os.path.abspath(path))
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', -1)
+
+
+def estimate(main: Callable, argv: Sequence[str] | None, out: str) -> int:
+  """`--estimate`: runs `main(argv)` in a temporary folder on probes, prints and keeps the estimate.
+
+  The run's own output (its tables of probe models) is discarded; its
+  results.json timings, with each stage's 'estimate_s', become
+  `out/estimate.json` and the printed table.
+
+  Returns:
+    `main`'s exit code.
+  """
+  argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != '--estimate']
+  with tempfile.TemporaryDirectory() as tmp, timing.estimating():
+    with contextlib.redirect_stdout(io.StringIO()):
+      code = main([*argv, '--out', tmp, '--no-progress'])
+    with open(os.path.join(tmp, 'results.json')) as f:
+      timings = json.load(f)['timings']
+  device = f'{jax.devices()[0].device_kind} x{jax.device_count()} ({jax.default_backend()})'
+  total = timings['total']
+  os.makedirs(out, exist_ok=True)
+  reports.write_json(
+    {'device': device, 'argv': argv, 'estimate_s': total['estimate_s'], 'timings': timings},
+    os.path.join(out, 'estimate.json'),
+  )
+  print(reports.timings_markdown(timings, title=f'Estimate on {device}: {" ".join(argv)}'))
+  print(
+    f'estimated time of the full run: {total["estimate_s"]:.0f} s at most (the estimate took '
+    f'{total["wall_s"]:.0f} s, of which {total["compile_s"]:.0f} s compiling {total["compiles"]} '
+    f'programs); written to {os.path.join(out, "estimate.json")}'
+  )
+  return code
+
+
+def finish(timings: dict, total: timing.Stage) -> dict:
+  """`timings` with the run's clock `total` stopped and added as stage 'total'."""
+  return {**timings, 'total': total.stop()}
+
+
+def compiled(timings: dict) -> dict:
+  """{'count', 'seconds'}: the programs the run compiled (its 'total' stage), for results.json."""
+  return {'count': timings['total']['compiles'], 'seconds': timings['total']['compile_s']}
+
+
+def compiled_line(timings: dict) -> str:
+  """'compiled N programs in S s (of W s in all)', from the 'total' stage."""
+  t = timings['total']
+  return f'compiled {t["compiles"]} programs in {t["compile_s"]:.1f} s (of {t["wall_s"]:.1f} s in all)'

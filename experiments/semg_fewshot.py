@@ -1,7 +1,8 @@
 """sEMG few-shot experiment (Ergeneci et al.): Tables IV, V, VI, VII, VIII and IX.
 
     python -m experiments.semg_fewshot --quick [--out runs/semg_fewshot] [--data PATH]
-                                       [--seed N] [--set FIELD=VALUE ...]
+                                       [--seed N] [--set FIELD=VALUE ...] [--estimate]
+                                       [--compile-cache DIR]
 
 Without `--data` it runs on the embedded synthetic data (`signals.synthetic_semg`);
 `--data` takes anything `signals.load_semg_dataset` reads (a folder with
@@ -10,10 +11,11 @@ unseen. The run folder gets
 
     config.json        the settings and the data source (a re-run must use the same)
     features.npz       the preprocessed [n, 2, 61] features (cached)
-    results.json       records (one per reported number), timings, compile (programs
+    results.json       records (one per reported number), timings (per stage: wall,
+                       compile, train, predict, other seconds), compile (programs
                        compiled and their seconds), raw per-seed scores
     tables.md          Tables IV-IX, the DL/TL budgets, the oracle rows and the 1/5-shot
-                       finding, rendered from the records
+                       finding, rendered from the records; where the time went
     f1_vs_shots.png    median F1 vs samples per class, IQR bands: DL, TL, FSL
     checkpoints/       Orbax checkpoints of every trained stage
 
@@ -28,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import time
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -40,7 +41,7 @@ from evaluation import reports
 from experiments import cli
 from experiments.configs.semg_fewshot import Config
 from experiments.configs.semg_fewshot import get_config
-from fewshot import compiles
+from fewshot import timing
 from fewshot.protocols import semg as protocol
 
 TITLES = {
@@ -130,13 +131,14 @@ def main(argv=None) -> int:
     get_config=get_config,
     data=cli.SEMG_DATA,
   )
+  if args.estimate:
+    return cli.estimate(main, argv, args.out)
+  clock = timing.Stage('total')
   out = args.out
   reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': args.data})
   key = cli.root_key(cfg)
-  t0 = time.time()
-  compiled = compiles.snapshot()
-  x, labels = load_features(cfg, out, args.data, key)
-  features_s = time.time() - t0
+  with timing.stage('features') as features:
+    x, labels = load_features(cfg, out, args.data, key)
   bar = tqdm(
     total=protocol.total_work(cfg),
     desc='epochs + episode cells',
@@ -151,26 +153,23 @@ def main(argv=None) -> int:
       progress=bar.update,
       checkpoint_dir=os.path.join(out, 'checkpoints'),
     )
-  timings = {'features_s': features_s, **res.timings, 'total_s': time.time() - t0}
-  compile_stats = compiles.since(compiled)  # programs compiled by this run, and their seconds
+  timings = cli.finish({'features': features, **res.timings}, clock)
   reports.write_results(
     out,
     res.records,
     timings=timings,
-    compile=compile_stats,
+    compile=cli.compiled(timings),
     raw=res.raw,
     n_query=res.n_query,
     n_val=res.n_val,
   )
-  md = tables_markdown(cfg, res.records, res.n_query, timings['total_s'])
+  md = tables_markdown(cfg, res.records, res.n_query, timings['total']['wall_s'])
+  md += '\n' + reports.timings_markdown(timings)
   with open(os.path.join(out, 'tables.md'), 'w') as fh:
     fh.write(md)
   plot_f1_vs_shots(res.records, os.path.join(out, 'f1_vs_shots.png'))
   print(md)
-  print(
-    f'compiled {compile_stats["count"]} programs in {compile_stats["seconds"]:.1f} s '
-    f'(of {timings["total_s"]:.1f} s in all)'
-  )
+  print(cli.compiled_line(timings))
   print(f'run folder: {out}')
   return 0
 

@@ -61,6 +61,7 @@ from jax._src import core as jax_core  # trace_state_clean (`_top_level`)
 
 from evaluation import checks
 from fewshot import sharding
+from fewshot import timing
 
 PyTree = Any
 
@@ -669,7 +670,10 @@ def fit_runs(
       keep them on the default device (False).
 
   Returns:
-    `(fit_states, history)` with leading [R] axes.
+    `(fit_states, history)` with leading [R] axes. At top level the call
+    waits for its result and books its seconds as 'train' in the open
+    `fewshot.timing` stages; inside `timing.estimating()` it trains only a
+    probe of a few epochs and books the full call's estimated seconds.
   """
   num_epochs = checks.check_int('num_epochs', num_epochs)
   runs = np.shape(split.train_idx)[0]
@@ -680,17 +684,23 @@ def fit_runs(
   concrete = checks.is_concrete(*jax.tree.leaves((fit_states, keys, data, split, limit)))
   mesh = sharding.device_mesh() if vmapped and shard and concrete else None
   fn = _compiled(fit, num_epochs, vmapped, mesh)
-  if mesh is not None:
-    size = sharding.padded_size(runs, mesh)
-    args = sharding.shard_items((fit_states, keys), mesh, size)
-    split, limit = sharding.shard_items((split, limit), mesh, size)
-    out = fn(*args, sharding.replicate(data, mesh), split, limit)
-    return sharding.take_items(out, runs)
-  if vmapped:
-    return fn(fit_states, keys, data, split, limit)
-  take = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
-  outs = [fn(take(fit_states, r), keys[r], data, take(split, r), limit[r]) for r in range(runs)]
-  return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+
+  def call(limit):
+    if mesh is not None:
+      size = sharding.padded_size(runs, mesh)
+      args = sharding.shard_items((fit_states, keys), mesh, size)
+      sharded_split, limit = sharding.shard_items((split, limit), mesh, size)
+      out = fn(*args, sharding.replicate(data, mesh), sharded_split, limit)
+      return sharding.take_items(out, runs)
+    if vmapped:
+      return fn(fit_states, keys, data, split, limit)
+    take = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
+    outs = [fn(take(fit_states, r), keys[r], data, take(split, r), limit[r]) for r in range(runs)]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+
+  if not concrete:  # traced by a caller's jit: nothing to time
+    return call(limit)
+  return timing.train(call, limit, num_epochs, fit_states.epoch)
 
 
 def check_finite(fs: FitState, what: str = 'training') -> None:

@@ -101,6 +101,7 @@ from evaluation import checks
 from evaluation import records as records_lib
 from evaluation import reports
 from evaluation.keys import named_key
+from fewshot import timing
 from fewshot import trainer
 from fewshot.models.har import EXTRACTORS
 from fewshot.models.har import HARFusionModel
@@ -507,7 +508,10 @@ def train_folds(
     pred = jnp.zeros_like(split.val_idx)
     train_uar = train_loss = jnp.full(split.val_idx.shape[:1], jnp.nan)
   else:
-    pred, train_uar, train_loss = _predictor(model, cfg.eval_chunk)(fs, data, split)
+    with timing.phase('predict'):
+      pred, train_uar, train_loss = jax.block_until_ready(
+        _predictor(model, cfg.eval_chunk)(fs, data, split)
+      )
   return FoldResult(
     fs.best_epoch,
     fs.epoch,
@@ -851,13 +855,16 @@ class Results(NamedTuple):
       UAR beside the logistic-regression baseline's; '<table>, training
       loss': their training cross-entropy; `FIGURE_TABLE`: each task's
       figure model (`FIGURE_MODELS`, fixed in advance).
-    timings: wall seconds of each cell ('<task>/<name>'; a resumed cell
-      keeps its first run's), of each task's baseline ('<task>/baseline')
-      and of this call ('total (this call)').
+    timings: the times of each cell ('<task>/<name>') and of each task's
+      baseline ('<task>/baseline'): `fewshot.timing.stage` dicts (wall,
+      compile, train, predict, other seconds; a cell resumed from an older
+      run's file: its wall seconds), and the wall seconds of this call
+      ('total (this call)').
     cells: {cell id: outcome}, JSON-able: fold_uar, epochs, train_uar,
       train_loss, steps (Adam steps) [S][n_outer], inner_epochs [S][n_outer][k], pooled_uar,
       test_subjects [n_outer], confusion [C][C] counts of the pooled test
-      windows summed over the S seeds, class_names, seconds.
+      windows summed over the S seeds, class_names, seconds, times (the
+      cell's `fewshot.timing.stage` dict).
     confusion: {task: {'cell', 'title', 'counts' [C][C], 'class_names'}}: the
       figure of each task's figure model (`FIGURE_MODELS`).
     baselines: {task: outcome} of the logistic regression: fold_uar,
@@ -907,10 +914,10 @@ def _check_tasks(data) -> None:
 def _run_cell(key, config: Config, cell: Cell, windows, folds) -> dict:
   num_classes = len(windows.class_names)
   model = make_model(config, cell.name, num_classes=num_classes)
-  t0 = time.perf_counter()
-  res = nested_loso(
-    key, model, config.train, windows, folds=folds, vmapped=config.vmap_folds, seeds=config.seeds
-  )
+  with timing.stage(cell.id) as times:
+    res = nested_loso(
+      key, model, config.train, windows, folds=folds, vmapped=config.vmap_folds, seeds=config.seeds
+    )
   y_true = np.tile(res.y_true, config.seeds)
   cm = evaluation.confusion_matrix(y_true, res.y_pred.reshape(-1), num_classes)
   return dict(
@@ -924,15 +931,16 @@ def _run_cell(key, config: Config, cell: Cell, windows, folds) -> dict:
     test_subjects=[str(windows.subject_names[s]) for s in res.test_subjects],
     confusion=np.asarray(cm).tolist(),
     class_names=list(windows.class_names),
-    seconds=time.perf_counter() - t0,
+    seconds=times['wall_s'],
+    times=times,
   )
 
 
 def _run_baseline(config: Config, windows, folds) -> dict:
   num_classes = len(windows.class_names)
   outer = folds[0]
-  t0 = time.perf_counter()
-  res = logistic_regression_baseline(windows, outer, num_classes, c=config.baseline_c)
+  with timing.stage('baseline') as times:
+    res = logistic_regression_baseline(windows, outer, num_classes, c=config.baseline_c)
   y_true = np.concatenate([windows.labels[te] for _, te, _ in outer])
   cm = evaluation.confusion_matrix(y_true, res.y_pred, num_classes)
   return dict(
@@ -942,7 +950,8 @@ def _run_baseline(config: Config, windows, folds) -> dict:
     train_loss=res.train_loss.tolist(),
     confusion=np.asarray(cm).tolist(),
     class_names=list(windows.class_names),
-    seconds=time.perf_counter() - t0,
+    seconds=times['wall_s'],
+    times=times,
   )
 
 
@@ -1151,7 +1160,7 @@ def run(
   outcomes, timings, baselines = {}, {}, {}
   for task, windows in data.items():
     baselines[task] = _run_baseline(config, windows, folds[task])
-    timings[f'{task}/baseline'] = baselines[task]['seconds']
+    timings[f'{task}/baseline'] = baselines[task]['times']
   for cell in cells:
     if cell.id in done:
       outcomes[cell.id] = dict(done[cell.id])
@@ -1161,7 +1170,8 @@ def run(
       )
       if on_cell is not None:
         on_cell(cell.id, outcomes[cell.id])
-    timings[cell.id] = outcomes[cell.id]['seconds']
+    # a cell resumed from an older run's file has its wall seconds only
+    timings[cell.id] = outcomes[cell.id].get('times', outcomes[cell.id]['seconds'])
     if progress is not None:
       progress(1)
   caveats = {task: getattr(windows, 'caveat', '') for task, windows in data.items()}

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -47,6 +46,7 @@ import numpy as np
 import evaluation
 from evaluation import checks
 from evaluation import records as records_lib
+from fewshot import timing
 
 COLUMNS = ('TP', 'FP', 'FN', 'Precision', 'Recall', 'F1', 'FP on macro/blinks')
 COUNT_COLUMNS = ('TP', 'FP', 'FN', 'FP on macro/blinks')
@@ -210,7 +210,7 @@ class Results(NamedTuple):
 
   Attributes:
     records: Table II: per database and p, the `COLUMNS`.
-    timings: wall seconds of scoring each database.
+    timings: the times of scoring each database (`fewshot.timing.stage` dicts).
     counts: {database: {'videos': scored videos, 'micro': micro-expressions,
       'videos without micro-expressions': n, 'rule': empty_videos}}.
     ltp_training: {database: {held-out subject: {'ME': n, 'non-ME': n}}},
@@ -561,37 +561,36 @@ def run(key, config: Config, data: Mapping, *, progress: Callable | None = None)
   recs, timings, counts, ltp_training, summary = [], {}, {}, {}, {}
   for name, db in data.items():
     checks.check_choice('database', name, tuple(n for n, _, _ in config.databases))
-    t0 = time.perf_counter()
-    cells = score_database(db, config.ps, config.empty_videos)
-    n_empty = sum(len(m) == 0 for m in db.micro)
-    n_micro = len(db.micro) - n_empty
-    estimator = _estimator(n_micro, n_empty, config.empty_videos)
-    for p, row in cells.items():
-      recs += [
-        records_lib.record(
-          table_name(name), row_name(p), col, row[col],
-          estimator=estimator, selection=_selection(config, p),
-        )
-        for col in COLUMNS
-      ]  # fmt: skip
-    summary[(row_name(config.figure_p), name)] = (
-      cells[config.figure_p]['F1'] if (config.figure_p in cells) else None
-    )
-    if config.ltp_ml and db.ltp is not None:
-      spotted, ltp_training[name] = ltp_ml_spotted(db, config.ltp)
-      view = Database(db.micro, db.distractors, {LTP_ROW: spotted})
-      row = score_database(view, [LTP_ROW], config.empty_videos)[LTP_ROW]
-      est = _ltp_estimator(n_micro, n_empty, config.empty_videos, len(set(map(str, db.subjects))))
-      sel = (
-        "none: [11]'s parameters where it gives them, ours named in docs/megc2019.md; "
-        'nothing chosen on the scored videos'
+    with timing.stage(name) as timings[name]:
+      cells = score_database(db, config.ps, config.empty_videos)
+      n_empty = sum(len(m) == 0 for m in db.micro)
+      n_micro = len(db.micro) - n_empty
+      estimator = _estimator(n_micro, n_empty, config.empty_videos)
+      for p, row in cells.items():
+        recs += [
+          records_lib.record(
+            table_name(name), row_name(p), col, row[col],
+            estimator=estimator, selection=_selection(config, p),
+          )
+          for col in COLUMNS
+        ]  # fmt: skip
+      summary[(row_name(config.figure_p), name)] = (
+        cells[config.figure_p]['F1'] if (config.figure_p in cells) else None
       )
-      recs += [
-        records_lib.record(table_name(name), LTP_ROW, col, row[col], estimator=est, selection=sel)
-        for col in COLUMNS
-      ]
-      summary[(LTP_ROW, name)] = row['F1']
-    timings[name] = time.perf_counter() - t0
+      if config.ltp_ml and db.ltp is not None:
+        spotted, ltp_training[name] = ltp_ml_spotted(db, config.ltp)
+        view = Database(db.micro, db.distractors, {LTP_ROW: spotted})
+        row = score_database(view, [LTP_ROW], config.empty_videos)[LTP_ROW]
+        est = _ltp_estimator(n_micro, n_empty, config.empty_videos, len(set(map(str, db.subjects))))
+        sel = (
+          "none: [11]'s parameters where it gives them, ours named in docs/megc2019.md; "
+          'nothing chosen on the scored videos'
+        )
+        recs += [
+          records_lib.record(table_name(name), LTP_ROW, col, row[col], estimator=est, selection=sel)
+          for col in COLUMNS
+        ]
+        summary[(LTP_ROW, name)] = row['F1']
     counts[name] = {
       'videos': n_micro + (n_empty if config.empty_videos == 'count' else 0),
       'micro': int(sum(len(m) for m in db.micro)),

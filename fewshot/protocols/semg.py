@@ -77,7 +77,6 @@ import functools
 import math
 import os
 import re
-import time
 from typing import Callable
 from typing import NamedTuple
 from typing import Sequence
@@ -98,6 +97,7 @@ from fewshot import checkpoint
 from fewshot import classifiers
 from fewshot import episodes
 from fewshot import siamese as siamese_lib
+from fewshot import timing
 from fewshot import trainer
 from fewshot import transfer
 from fewshot.models import semg as models
@@ -620,16 +620,18 @@ def test_f1(
     average: 'weighted' (the paper's F1, Fig. 3) or 'macro'.
   """
   x, y, idx = _test_inputs(fs, x, labels_local, test_idx)
-  return np.asarray(
-    _scores(model, num_classes, average, False, fs.best_params, fs.best_batch_stats, x, y, idx)
-  )
+  with timing.phase('predict'):
+    return np.asarray(
+      _scores(model, num_classes, average, False, fs.best_params, fs.best_batch_stats, x, y, idx)
+    )
 
 
 def per_class_scores(model, fs, x, labels_local, test_idx, num_classes: int):
   """Per-class precision, recall and F1 of every run (Table V): 3 x [R, C]."""
   x, y, idx = _test_inputs(fs, x, labels_local, test_idx)
-  out = _scores(model, num_classes, None, True, fs.best_params, fs.best_batch_stats, x, y, idx)
-  return tuple(np.asarray(a) for a in out)
+  with timing.phase('predict'):
+    out = _scores(model, num_classes, None, True, fs.best_params, fs.best_batch_stats, x, y, idx)
+    return tuple(np.asarray(a) for a in out)
 
 
 @functools.partial(jax.jit, static_argnames=('model',))
@@ -640,7 +642,8 @@ def _embed_runs(model, params, batch_stats, x_runs):
 
 def embeddings(model, fs: trainer.FitState, x_runs) -> np.ndarray:
   """Embeddings under every run's best model of that run's examples: [R, n, 2, T] -> [R, n, D]."""
-  return np.asarray(_embed_runs(model, fs.best_params, fs.best_batch_stats, jnp.asarray(x_runs)))
+  with timing.phase('predict'):
+    return np.asarray(_embed_runs(model, fs.best_params, fs.best_batch_stats, jnp.asarray(x_runs)))
 
 
 # ---------------------------------------------------------------------------
@@ -1434,7 +1437,8 @@ class Results(NamedTuple):
       DL/TL epochs fixed on C1-C4), 'oracle' (validation-assisted rows),
       Table IX's episode estimators 'IX_episodes' and 'IX_episode_mean', and
       the 1/5-shot 'finding'.
-    timings: wall seconds per stage group ('table_iv_s', 'base_s', ...).
+    timings: the times of each stage group ('table_iv', 'base', ...):
+      `fewshot.timing.stage` dicts.
     raw: per-seed scores behind the records: {table: {row: {column: [R]}}},
       'V_base_weighted_f1': [R] the base model's weighted F1 on C1-C4, and
       'per_draw': {table: {row: {column: [R][D]}}} the scores of every draw.
@@ -1471,10 +1475,8 @@ def run(key, config: Config, data, *, progress=None, checkpoint_dir=None) -> Res
   timings = {}
 
   def timed(name, fn, *args, **kwargs):
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    timings[f'{name}_s'] = time.perf_counter() - t
-    return out
+    with timing.stage(name) as timings[name]:
+      return fn(*args, **kwargs)
 
   raw = {'IV': timed('table_iv', table4, ctx)}
   base = timed('base', base_models, ctx)

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -72,6 +71,7 @@ import evaluation
 from evaluation import records as records_lib
 from evaluation import reports
 from evaluation.keys import named_key
+from fewshot import timing
 from fewshot import trainer
 from fewshot.classifiers import prototype_classifier
 from fewshot.ctc import ctc_class_loss
@@ -246,7 +246,8 @@ class Results(NamedTuple):
   Attributes:
     records: Table 1 (mean and std of accuracy over folds), section 5 (group
       sizes, mean presence, the rank-sum test) and the few-shot letters table.
-    timings: wall seconds per Table 1 cell and per task.
+    timings: the times (`fewshot.timing.stage` dicts) of each Table 1 cell
+      ('table1 <kind> <cell>') and of the few-shot task ('few_shot').
     accuracies: {row: {team: [R] accuracy of each run}} (Table 1).
     presence: {'presence': [n] fraction of each evaluated clip, 'correct': [n] bool,
       'label': [n] its class, 'predicted': [n] the class the section 5 cell predicted}.
@@ -457,9 +458,10 @@ def predict_runs(model, fit_states, data, idx, beam_width: int = 10) -> np.ndarr
   idx = np.asarray(idx)
   x, fm = data['x'][idx], data['mask'][idx]
   fs = fit_states
-  return np.asarray(
-    _apply_runs(model, fs.best_params, fs.best_batch_stats, x, fm, beam_width, None)
-  )
+  with timing.phase('predict'):
+    return np.asarray(
+      _apply_runs(model, fs.best_params, fs.best_batch_stats, x, fm, beam_width, None)
+    )
 
 
 def embed_runs(model, fit_states, data, idx) -> np.ndarray:
@@ -467,7 +469,8 @@ def embed_runs(model, fit_states, data, idx) -> np.ndarray:
   idx = np.asarray(idx)
   x, fm = data['x'][idx], data['mask'][idx]
   fs = fit_states
-  return np.asarray(_apply_runs(model, fs.best_params, fs.best_batch_stats, x, fm, 1, 'embed'))
+  with timing.phase('predict'):
+    return np.asarray(_apply_runs(model, fs.best_params, fs.best_batch_stats, x, fm, 1, 'embed'))
 
 
 def run_accuracies(predictions, labels, test_rows) -> tuple[list, np.ndarray]:
@@ -768,13 +771,13 @@ def table1(key, config: Config, data: SignData, split, reported, *, validate: bo
         shows = [s for s in shows if s[0] == 'paper']  # Team 1 reads one input per row
         if not shows:
           continue
-      started = time.perf_counter()
-      selected, flip = _cell_input(config, data, kind, cell)
-      states, _ = train_runs(
-        named_key(key, 'table1', kind, cell), model, selected, split,
-        config=fit_config(config, kind, validate), flip=flip, validate=validate,
-      )  # fmt: skip
-      pred = predict_runs(model, states, selected, rows, config.beam_width)
+      with timing.stage(f'table1 {kind} {cell}') as timings[f'table1 {kind} {cell}']:
+        selected, flip = _cell_input(config, data, kind, cell)
+        states, _ = train_runs(
+          named_key(key, 'table1', kind, cell), model, selected, split,
+          config=fit_config(config, kind, validate), flip=flip, validate=validate,
+        )  # fmt: skip
+        pred = predict_runs(model, states, selected, rows, config.beam_width)
       hits, start = np.zeros(len(labels), bool), 0
       classes, column = np.full(len(labels), -1, np.int32), 0
       for runs_rows in reported.values():
@@ -792,7 +795,6 @@ def table1(key, config: Config, data: SignData, split, reported, *, validate: bo
           scores.setdefault(name, {}).setdefault(row, {})[TEAMS[kind]] = accs
       correct[(kind, cell)] = hits
       epochs[f'{kind} {cell}'] = np.asarray(states.best_epoch).tolist()
-      timings[f'table1 {kind} {cell}'] = time.perf_counter() - started
   return scores, correct, epochs, timings, predicted
 
 
@@ -1039,9 +1041,8 @@ def run(key, config: Config, data: SignData, *, progress: Callable | None = None
 
   few = None
   if data.lexicon is not None and config.shots:
-    started = time.perf_counter()
-    few = few_shot(key, config, data, split)
-    timings['few_shot'] = time.perf_counter() - started
+    with timing.stage('few_shot') as timings['few_shot']:
+      few = few_shot(key, config, data, split)
     recs += _few_shot_records(config, few, selection)
   tick()
   presence = {'presence': presence, 'correct': hits, 'label': labels, 'predicted': classes}

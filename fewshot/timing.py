@@ -1,0 +1,166 @@
+"""Where a run's time goes, per stage, and what a setting would take (`--estimate`).
+
+Stages. An experiment wraps each stage (data, features, a table, a method)
+in `with stage(name) as times:`; when the block ends, `times` holds
+
+    wall_s      the stage's wall seconds
+    compile_s   seconds XLA spent compiling programs (`fewshot.compiles`)
+    compiles    programs compiled
+    train_s     seconds in `trainer.fit_runs`, less compiling
+    predict_s   seconds in blocks marked `with phase('predict'):`, less compiling
+    other_s     the rest: data, features, host work, scoring
+
+Stages may nest: a phase's seconds count in every open stage.
+
+Estimates. Inside `with estimating():` every `trainer.fit_runs` call
+compiles its program as usual but trains only probes: every run 1 epoch
+(twice: the first call includes compiling), then 2 epochs. One epoch costs
+the difference of the last two calls, and the call's fixed cost (dispatch,
+the last validation) the one-epoch time less one epoch; the full call would
+take `fixed + num_epochs x per_epoch`. Each stage then reports
+
+    estimate_s  wall_s - train_s + (the estimated seconds of its fits)
+
+It assumes every run trains all `num_epochs` epochs of each call (no early
+stopping, no smaller `max_epochs` budget): an upper bound. The rest of the
+run (data, features, compiling, prediction on the probe models, scoring) is
+measured, not estimated, so an estimate costs about the run's compile and
+data time. Only the timing is meant: the probe models' scores are not results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from fewshot import compiles
+
+KEYS = ('wall_s', 'compile_s', 'compiles', 'train_s', 'predict_s', 'other_s')
+PHASES = ('train', 'predict')
+PROBE_EPOCHS = 2
+
+_open: list[dict] = []  # the counters of the stages now open, outermost first
+_estimating = [False]
+
+
+class Stage:
+  """A stage's clock, started now: `stop()` ends it and returns its times (`stage`).
+
+  For a stage that no `with` block fits (a script's whole run); prefer `stage`.
+  """
+
+  def __init__(self, name: str):
+    if not isinstance(name, str) or not name:
+      raise ValueError(f'stage name must be a non-empty string, got {name!r}')
+    self.name = name
+    self.times = {}
+    self._counters = {'train': 0.0, 'predict': 0.0, 'estimate': 0.0}
+    self._start, self._compiled = time.perf_counter(), compiles.snapshot()
+    _open.append(self._counters)
+
+  def stop(self) -> dict:
+    """Ends the stage (once) and returns its times: `KEYS`, and 'estimate_s' when estimating."""
+    if any(c is self._counters for c in _open):
+      _open[:] = [c for c in _open if c is not self._counters]
+      wall, built = time.perf_counter() - self._start, compiles.since(self._compiled)
+      c = self._counters
+      self.times.update(
+        wall_s=wall,
+        compile_s=built['seconds'],
+        compiles=built['count'],
+        train_s=c['train'],
+        predict_s=c['predict'],
+        other_s=max(0.0, wall - built['seconds'] - c['train'] - c['predict']),
+      )
+      if _estimating[0]:
+        self.times['estimate_s'] = wall - c['train'] + c['estimate']
+    return self.times
+
+
+@contextlib.contextmanager
+def stage(name: str):
+  """Times the block as stage `name`; yields the dict that holds its times when it ends.
+
+  Raises:
+    ValueError: on an empty name.
+  """
+  clock = Stage(name)
+  try:
+    yield clock.times
+  finally:
+    clock.stop()
+
+
+def _book(kind: str, seconds: float) -> None:
+  for counters in _open:
+    counters[kind] += seconds
+
+
+@contextlib.contextmanager
+def phase(kind: str):
+  """Books the block's seconds, less compiling, as `kind` ('train' or 'predict') in every open stage.
+
+  The block must wait for its results (`np.asarray`, `jax.block_until_ready`):
+  JAX dispatches asynchronously.
+  """
+  if kind not in PHASES:
+    raise ValueError(f'phase must be one of {PHASES}, got {kind!r}')
+  start, compiled = time.perf_counter(), compiles.snapshot()
+  try:
+    yield
+  finally:
+    _book(kind, time.perf_counter() - start - compiles.since(compiled)['seconds'])
+
+
+@contextlib.contextmanager
+def estimating(on: bool = True):
+  """Within the block (when `on`), `trainer.fit_runs` trains probes and books estimates (module doc)."""
+  before = _estimating[0]
+  _estimating[0] = bool(on)
+  try:
+    yield
+  finally:
+    _estimating[0] = before
+
+
+def is_estimating() -> bool:
+  """True inside `estimating()`."""
+  return _estimating[0]
+
+
+def _timed(call: Callable, limit) -> tuple[object, float]:
+  start = time.perf_counter()
+  out = jax.block_until_ready(call(limit))
+  return out, time.perf_counter() - start
+
+
+def train(call: Callable, limit, num_epochs: int, start):
+  """`call(limit)` (a `fit_runs` program on [R] epoch limits), timed as 'train'; probed when estimating.
+
+  Args:
+    call: runs the program on [R] limits (the absolute epoch each run ends at).
+    limit: [R] ints.
+    num_epochs: the most epochs the call trains.
+    start: [R] ints, the epochs the runs have trained (`FitState.epoch`).
+
+  Returns:
+    `call`'s output: of the full call, or when estimating of the
+    `PROBE_EPOCHS`-epoch probe.
+  """
+  with phase('train'):
+    if not _estimating[0]:
+      return jax.block_until_ready(call(limit))
+    start = np.asarray(start, np.int32)
+    _timed(call, start + 1)  # compiles (counted apart by `phase`)
+    out, one = _timed(call, start + 1)
+    if num_epochs <= 1:
+      _book('estimate', one)
+      return out
+    out, more = _timed(call, start + PROBE_EPOCHS)
+    per_epoch = max(0.0, (more - one) / (PROBE_EPOCHS - 1))
+    _book('estimate', max(0.0, one - per_epoch) + num_epochs * per_epoch)
+    return out

@@ -1,0 +1,80 @@
+"""fewshot.timing: per-stage times, and the probe estimate of a fit's full time."""
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evaluation import reports
+from fewshot import timing
+from fewshot import trainer
+from tests.test_fewshot_stage import Tiny
+from tests.test_fewshot_stage import loss
+
+
+def _setup(num_epochs):
+  cfg = trainer.FitConfig(num_epochs=num_epochs, batch_size=4, learning_rate=0.05)
+  stage = trainer.make_stage(Tiny(), cfg, loss)
+  x = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+  data = {'x': jnp.asarray(x), 'y': jnp.asarray((np.arange(12) % 3).astype(np.int32))}
+  keys = jax.random.split(jax.random.key(0), 2)
+  return stage, stage.init(keys, x[:2]), keys, data, trainer.make_split([np.arange(12)] * 2)
+
+
+def test_stage_books_training_compiles_and_the_rest():
+  stage, fs, keys, data, split = _setup(5)
+  with timing.stage('outer') as outer:
+    with timing.stage('fit') as fit:
+      trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=5)
+    time.sleep(0.05)
+  assert set(fit) == set(timing.KEYS) and 'estimate_s' not in fit
+  assert fit['compiles'] >= 1 and fit['compile_s'] > 0 and fit['train_s'] > 0
+  for t in (fit, outer):  # the parts add up to the wall time
+    parts = t['compile_s'] + t['train_s'] + t['predict_s'] + t['other_s']
+    assert parts == pytest.approx(t['wall_s'], abs=1e-6)
+  assert outer['train_s'] == pytest.approx(fit['train_s'])  # a nested stage's phase counts in both
+  assert outer['other_s'] >= 0.05
+  md = reports.timings_markdown({'fit': fit, 'data': 1.25})
+  assert '| fit |' in md and '| data | 1.2 |' in md
+
+
+def test_estimating_trains_a_two_epoch_probe():
+  stage, fs, keys, data, split = _setup(40)
+  with timing.estimating(), timing.stage('fit') as times:
+    out, hist = trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=40)
+  assert not timing.is_estimating()
+  np.testing.assert_array_equal(np.asarray(out.epoch), [timing.PROBE_EPOCHS] * 2)
+  assert hist['train_loss'].shape == (2, 40)
+  full = time.perf_counter()
+  trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=40)
+  full = time.perf_counter() - full
+  assert times['estimate_s'] > 0
+  # the estimate bounds the compiled program's 40 epochs within a loose factor (timing noise)
+  assert times['estimate_s'] - times['wall_s'] + times['train_s'] < 20 * full + 0.05
+
+
+def test_estimate_is_the_fixed_cost_plus_epochs_times_the_epoch_cost():
+  fixed, per_epoch = 0.02, 0.03  # a fake program that sleeps as a fit would train
+
+  def call(limit):
+    time.sleep(fixed + per_epoch * int(np.max(limit - start)))
+    return limit
+
+  start = np.array([4, 4])
+  with timing.estimating(), timing.stage('fake') as times:
+    out = timing.train(call, np.array([100, 100]), 30, start)
+  np.testing.assert_array_equal(out, start + timing.PROBE_EPOCHS)
+  expected = fixed + 30 * per_epoch
+  estimated = times['estimate_s'] - times['wall_s'] + times['train_s']
+  assert estimated == pytest.approx(expected, rel=0.25)
+
+
+def test_bad_stage_and_phase_names():
+  with pytest.raises(ValueError, match='non-empty'):
+    with timing.stage(''):
+      pass
+  with pytest.raises(ValueError, match="one of \\('train', 'predict'\\)"):
+    with timing.phase('fit'):
+      pass
