@@ -147,7 +147,12 @@ def _listing(config) -> str:
 
 
 def parser(
-  description: str, *, out: str, get_config: Callable, data: Sequence[tuple[str, str]] = ()
+  description: str,
+  *,
+  out: str,
+  get_config: Callable,
+  data: Sequence[tuple[str, str]] = (),
+  estimate: bool = True,
 ) -> argparse.ArgumentParser:
   """The shared argument parser of an experiment script.
 
@@ -157,6 +162,8 @@ def parser(
     get_config: the experiment's `get_config(quick)`; `--help` lists its fields.
     data: extra (flag, help) pairs for the script's data options, each taking
       a path (`--data`, `--data-root`, `--video`).
+    estimate: offer `--estimate` (scripts that train; the script calls
+      `estimate` when it is given).
   """
   p = argparse.ArgumentParser(
     description=description,
@@ -174,12 +181,13 @@ def parser(
     help='override a config field (repeatable; fields listed below)',
   )
   p.add_argument('--no-progress', action='store_true', help='hide progress bars')
-  p.add_argument(
-    '--estimate',
-    action='store_true',
-    help="print the setting's expected time on this device (1- and 2-epoch probes of every "
-    'training program; writes only OUT/estimate.json) and exit',
-  )
+  if estimate:
+    p.add_argument(
+      '--estimate',
+      action='store_true',
+      help="print the setting's expected time on this device (1- and 2-epoch probes of every "
+      'training program; writes only OUT/estimate.json) and exit',
+    )
   p.add_argument(
     '--compile-cache',
     metavar='DIR',
@@ -191,9 +199,10 @@ def parser(
   return p
 
 
-def parse(argv, description: str, *, out: str, get_config: Callable, data=()):
+def parse(argv, description: str, *, out: str, get_config: Callable, data=(), estimate=True):
   """`(args, config)` of a script's command line: `parser(...)` then `config(...)`."""
-  args = parser(description, out=out, get_config=get_config, data=data).parse_args(argv)
+  p = parser(description, out=out, get_config=get_config, data=data, estimate=estimate)
+  args = p.parse_args(argv)
   return args, config(args, get_config)
 
 
@@ -224,7 +233,7 @@ def compile_cache(path: str) -> None:
   os.makedirs(path, exist_ok=True)
   jax.config.update('jax_compilation_cache_dir', os.path.abspath(path))
   jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-  jax.config.update('jax_persistent_cache_min_entry_size_bytes', -1)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
 
 
 def estimate(main: Callable, argv: Sequence[str] | None, out: str) -> int:
@@ -272,4 +281,6 @@ def compiled(timings: dict) -> dict:
 def compiled_line(timings: dict) -> str:
   """'compiled N programs in S s (of W s in all)', from the 'total' stage."""
   t = timings['total']
-  return f'compiled {t["compiles"]} programs in {t["compile_s"]:.1f} s (of {t["wall_s"]:.1f} s in all)'
+  return (
+    f'compiled {t["compiles"]} programs in {t["compile_s"]:.1f} s (of {t["wall_s"]:.1f} s in all)'
+  )

@@ -1,7 +1,8 @@
 """harAGE multimodal fusion experiment: Tables 2-4 and the confusion matrix figures 3-5.
 
     python -m experiments.har_fusion [--quick] [--out runs/har_fusion] [--seed N]
-        [--set FIELD=VALUE ...] [--data synthetic|basicmotions|PATH]
+        [--set FIELD=VALUE ...] [--data synthetic|basicmotions|PATH] [--estimate]
+        [--compile-cache DIR]
 
 `fewshot.protocols.har.run` trains every grid cell (task x extractor x
 modalities x fusion) under nested LOSO. The run folder gets:
@@ -9,9 +10,11 @@ modalities x fusion) under nested LOSO. The run folder gets:
     config.json          the config and data source of the run (a rerun must match it)
     cells.jsonl          one line per finished cell; a rerun with the same --out resumes
     results.json         the records of Tables 2-4 (μ, σ, pooled UAR), of the convergence
-                         and baseline tables and of the figure models, timings, every
-                         cell's and baseline's raw outcome and confusion counts
-    tables.md            the tables, rendered from the records
+                         and baseline tables and of the figure models, timings (per
+                         stage: wall, compile, train, predict, other seconds), compile
+                         (programs compiled, seconds), every cell's and baseline's raw
+                         outcome and confusion counts
+    tables.md            the tables, rendered from the records; where the time went
     confusion_<task>.png confusion matrix of each task's figure model (fixed in advance)
 
 Settings: experiments/configs/har_fusion.py; figures and caveats: docs/har_fusion.md.
@@ -24,7 +27,6 @@ import json
 import os
 import sys
 
-import jax
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -34,6 +36,7 @@ from evaluation import reports
 from evaluation.keys import named_key
 from experiments import cli
 from experiments.configs import har_fusion as configs
+from fewshot import timing
 from fewshot.protocols import har as protocol
 from signals.har import data as har_data
 from signals.har import synthetic as har_synthetic
@@ -85,6 +88,7 @@ def write_outputs(out_dir, res: protocol.Results, desc: str) -> str:
     out_dir,
     res.records,
     timings=res.timings,
+    compile=cli.compiled(res.timings),
     data=desc,
     cells=res.cells,
     baselines=res.baselines,
@@ -97,6 +101,7 @@ def write_outputs(out_dir, res: protocol.Results, desc: str) -> str:
     if table.endswith(('convergence and baseline', 'training loss')):
       style['layout'] = 'inline'
     md.append(reports.table_markdown(res.records, table, title=table, row_header='model', **style))
+  md.append(reports.timings_markdown(res.timings))
   text = '\n'.join(md)
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
     f.write(text)
@@ -116,13 +121,15 @@ def main(argv=None) -> int:
     get_config=configs.get_config,
     data=[('--data', DATA_HELP)],
   )
+  if args.estimate:
+    return cli.estimate(main, argv, args.out)
+  clock = timing.Stage('total')
   data = args.data or 'synthetic'
   key = cli.root_key(cfg)
   os.makedirs(args.out, exist_ok=True)
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': data})
-  # Compiled programs persist in the run folder, so a resumed run skips them.
-  jax.config.update('jax_compilation_cache_dir', os.path.join(args.out, 'jax_cache'))
-  tasks, desc = load_data(key, cfg, data)
+  with timing.stage('data') as loading:
+    tasks, desc = load_data(key, cfg, data)
   path = os.path.join(args.out, 'cells.jsonl')
 
   def save(cell_id, outcome):
@@ -132,7 +139,9 @@ def main(argv=None) -> int:
   cells = protocol.grid(cfg, tasks)
   with tqdm(total=len(cells), desc='har_fusion', unit='cell', disable=args.no_progress) as bar:
     res = protocol.run(key, cfg, tasks, progress=bar.update, done=read_done(path), on_cell=save)
-  print(write_outputs(args.out, res, desc))
+  timings = cli.finish({'data': loading, **res.timings}, clock)
+  print(write_outputs(args.out, res._replace(timings=timings), desc))
+  print(cli.compiled_line(timings))
   return 0
 
 

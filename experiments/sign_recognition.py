@@ -3,6 +3,7 @@
     python -m experiments.sign_recognition [--quick] [--out runs/sign_recognition] [--data-root AUTSL]
         [--workers N] [--no-extract] [--retry-failed] [--labels SPLIT=CSV ...] [--class-names CSV]
         [--frame-features NAME=DIR ...] [--set interpolate=True] [--set team1_upper_body=True]
+        [--estimate] [--compile-cache DIR]
 
 Without --data-root it runs on spoken-to-signed's fingerspelling lexicon; with
 it, on AUTSL as distributed (`vision.load_autsl`: labels files under every
@@ -16,9 +17,11 @@ Team 1's input as the paper's (upper-body coordinates). The script loads
 the inputs (`vision`) and calls `fewshot.protocols.sign.run`. The run folder holds:
 
     config.json   the settings of the run and the data source
-    results.json  the records, seconds per stage, per-fold accuracies, rows not run,
-                  per-clip presence and outcome, per-episode few-shot accuracies
-    tables.md     the tables: Table 1, Holistic feature sets, section 5, few-shot letters
+    results.json  the records, timings (per stage: wall, compile, train, predict, other
+                  seconds), compile (programs compiled, seconds), per-fold accuracies,
+                  rows not run, per-clip presence and outcome, per-episode few-shot accuracies
+    tables.md     the tables: Table 1, Holistic feature sets, section 5, few-shot letters;
+                  where the time went
     figure6.png   histogram of the dominant hand's share of frames, correct vs incorrect
     confusion.png the section 5 cell's confusions by class name (up to 20 classes)
 
@@ -29,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,7 @@ from evaluation import plots
 from evaluation import reports
 from experiments import cli
 from experiments.configs import sign_recognition as configs
+from fewshot import timing
 from fewshot.protocols import sign as protocol
 from vision.sign.data import AUTSL_NUM_CLASSES
 
@@ -214,14 +217,17 @@ def main(argv=None) -> int:
     help='AUTSL: the labels file of a split (train, val, test), if not found by name',
   )  # fmt: skip
   args = p.parse_args(argv)
+  if args.estimate:
+    return cli.estimate(main, argv, args.out)
+  clock = timing.Stage('total')
   labels = _named(p, args.labels, '--labels', vision.sign.data.AUTSL_SPLITS)
   frame_dirs = _named(p, args.frame_features, '--frame-features')
   if args.workers < 1:
     p.error(f'--workers must be >= 1, got {args.workers}')
   get_config = lambda quick: configs.get_config(quick, autsl=args.data_root is not None)
   cfg = cli.config(args, get_config)
-  started = time.perf_counter()
   out = Path(args.out)
+  loading = timing.Stage('data')
   if args.data_root:
     data = autsl_data(
       cfg, args.data_root, extract=not args.no_extract, workers=args.workers, labels=labels,
@@ -230,19 +236,21 @@ def main(argv=None) -> int:
   else:
     data = lexicon_data(cfg, frame_dirs)
   reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': data.source})
-  loaded = time.perf_counter() - started
+  loaded = loading.stop()
   with tqdm(total=3, desc='sign tables', disable=args.no_progress) as bar:
     res = protocol.run(cli.root_key(cfg), cfg, data, progress=bar.update)
+  timings = cli.finish({'data': loaded, **res.timings}, clock)
   write_outputs(out, res, data)
+  with (out / 'tables.md').open('a') as f:
+    f.write('\n' + reports.timings_markdown(timings))
   reports.write_results(
-    out, res.records, timings={'data': loaded, **res.timings}, data=data.source,
+    out, res.records, timings=timings, compile=cli.compiled(timings), data=data.source,
     accuracies=res.accuracies, test_accuracies=res.test_accuracies, absent_rows=res.absent_rows,
     selected_epochs=res.selected_epochs, presence=res.presence, few_shot=res.few_shot,
   )  # fmt: skip
   print((out / 'tables.md').read_text())
-  print(
-    f'wrote {out}/tables.md, results.json, figure6.png, confusion.png in {time.perf_counter() - started:.0f} s'
-  )
+  print(cli.compiled_line(timings))
+  print(f'wrote {out}/tables.md, results.json, figure6.png, confusion.png')
   return 0
 
 

@@ -13,6 +13,7 @@ from experiments import megc_recognition
 from experiments import megc_spotting
 from experiments import megc_spotting_amplitude
 from experiments.configs import megc_spotting as spot_configs
+from fewshot import timing
 from fewshot.protocols import megc_spotting as spot_protocol
 from vision.megc import spotting
 from vision.megc import synthetic
@@ -52,7 +53,10 @@ def _check_records(out):
   for item in stored['records']:
     assert set(records.FIELDS[:6]) <= set(item), item
     assert item['estimator'].strip() and item['selection'].strip()
-  assert stored['timings'] and all(s >= 0 for s in stored['timings'].values())
+  # every stage's times, and the run's compile count ('total')
+  assert stored['timings'] and all(t['wall_s'] >= 0 for t in stored['timings'].values())
+  assert set(timing.KEYS) <= set(stored['timings']['total'])
+  assert stored['compile']['count'] == stored['timings']['total']['compiles']
   return stored, records.read(out)
 
 
@@ -83,6 +87,13 @@ def test_recognition_writes_table_iv_and_confusion_matrices(tmp_path):
   # The inputs are cached; a run with other settings in the same folder is refused.
   with pytest.raises(ValueError, match='other settings'):
     megc_recognition.main([*argv, '--seed', '1'])
+  # --estimate: the same run on 2-epoch probes in a temporary folder; the run folder keeps its results.
+  before = open(os.path.join(out, 'results.json')).read()
+  assert megc_recognition.main([*argv, '--estimate']) == 0
+  assert open(os.path.join(out, 'results.json')).read() == before
+  estimate = json.load(open(os.path.join(out, 'estimate.json')))
+  assert estimate['estimate_s'] == estimate['timings']['total']['estimate_s'] > 0
+  assert estimate['timings']['STSTNet']['estimate_s'] > 0 and '--estimate' not in estimate['argv']
 
 
 @pytest.mark.slow

@@ -69,5 +69,8 @@ def test_tiny_run_writes_records_tables_and_histogram(tmp_path):
     assert f'| {row} | {section5[row]:.0f} |' in text
   if 'rank-sum p-value' in section5:
     assert 0 <= section5['rank-sum p-value'] <= 1
-  assert saved['few_shot'] is None and saved['timings']['data'] > 0
+  assert saved['few_shot'] is None and saved['timings']['data']['wall_s'] > 0
+  cells = [t for name, t in saved['timings'].items() if name.startswith('table1 ')]
+  assert cells and all(t['train_s'] > 0 and t['predict_s'] > 0 for t in cells)
+  assert saved['compile']['count'] == saved['timings']['total']['compiles'] > 0
   assert set(saved['absent_rows']) == {'OpenPose', 'OpenPose+Holistic'}

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -71,6 +70,7 @@ from evaluation import megc as megc_eval
 from evaluation import records as records_lib
 from evaluation.keys import named_key
 from evaluation.keys import numpy_rng
+from fewshot import timing
 from fewshot import trainer
 from fewshot.models import emr as emr_models
 from fewshot.models import megc as megc_models
@@ -401,7 +401,7 @@ class Results(NamedTuple):
 
   Attributes:
     records: Table IV, one record per method x column (UF1, UAR per database).
-    timings: wall seconds per method.
+    timings: the times of each method (`fewshot.timing.stage` dicts).
     confusion: {method: [3, 3] int} pooled confusion matrix of the Full column.
     predictions: {method: [n] int} held-out prediction of every composite clip.
     composite: the `evaluation.megc.CompositeDatabase` the folds came from.
@@ -535,7 +535,8 @@ def _loso_fit_predict(
   )
   trainer.check_finite(fs, f'{what} CDE LOSO')
   predict = _predictor(model, eval_chunk, predict_vmapped)
-  pred = np.asarray(predict(fs, data['x'], split.val_idx))  # (F, max_test)
+  with timing.phase('predict'):
+    pred = np.asarray(predict(fs, data['x'], split.val_idx))  # (F, max_test)
   y_pred = np.empty(len(comp.labels), np.int64)
   for f, rows in enumerate(test):
     y_pred[rows] = pred[f, : len(rows)]
@@ -1012,7 +1013,7 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
     _emr_data(data)  # fail before any method trains
   recs, timings, confusion, predictions = table_iii_records(config, check), {}, {}, {}
   for method in config.methods:
-    t0 = time.perf_counter()
+    clock = timing.Stage(method)
     k = named_key(key, method)
     if method == 'EMR':
       res = cde_emr(k, *_emr_data(data), feats, *_emr_macro(data), config.emr)
@@ -1025,7 +1026,7 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
     else:
       x = data.ststnet if method == 'STSTNet' else data.offapex
       res = cde_network(k, method, x, feats, config.network(method))
-    timings[method] = time.perf_counter() - t0
+    timings[method] = clock.stop()
     confusion[method] = np.asarray(res.scores['Full']['confusion'])
     predictions[method] = res.y_pred
     recs += [
