@@ -325,8 +325,9 @@ def timings_markdown(timings: Mapping, title: str = 'Where the time went') -> st
 
   Args:
     timings: {stage: times}, times a `fewshot.timing.stage` dict ('wall_s',
-      'compile_s', 'compiles', 'train_s', 'predict_s', 'other_s', and
-      'estimate_s' when estimating) or plain wall seconds.
+      'compile_s', 'compiles', 'loaded', 'train_s', 'predict_s', 'other_s',
+      and 'estimate_s' when estimating) or plain wall seconds. Programs
+      loaded from the persistent compilation cache show as '+ N cached'.
     title: the heading.
   """
   estimate = any(isinstance(t, Mapping) and 'estimate_s' in t for t in timings.values())
@@ -337,7 +338,8 @@ def timings_markdown(timings: Mapping, title: str = 'Where the time went') -> st
     if not isinstance(t, Mapping):
       row = [name, f'{float(t):.1f}'] + [''] * (len(head) - 2)
     else:
-      row = [name, f'{t["wall_s"]:.1f}', f'{t["compile_s"]:.1f} ({t["compiles"]})']
+      cached = f' + {t["loaded"]} cached' if t.get('loaded') else ''
+      row = [name, f'{t["wall_s"]:.1f}', f'{t["compile_s"]:.1f} ({t["compiles"]}{cached})']
       row += [f'{t[k]:.1f}' for k in ('train_s', 'predict_s', 'other_s')]
       row += [f'{t["estimate_s"]:.0f}' if 'estimate_s' in t else ''] if estimate else []
     lines.append('| ' + ' | '.join(row) + ' |')

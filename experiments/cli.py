@@ -274,13 +274,17 @@ def finish(timings: dict, total: timing.Stage) -> dict:
 
 
 def compiled(timings: dict) -> dict:
-  """{'count', 'seconds'}: the programs the run compiled (its 'total' stage), for results.json."""
-  return {'count': timings['total']['compiles'], 'seconds': timings['total']['compile_s']}
+  """{'count', 'loaded', 'seconds'}: the programs the run compiled and loaded from the
+  persistent cache (its 'total' stage), for results.json."""
+  t = timings['total']
+  return {'count': t['compiles'], 'loaded': t['loaded'], 'seconds': t['compile_s']}
 
 
 def compiled_line(timings: dict) -> str:
-  """'compiled N programs in S s (of W s in all)', from the 'total' stage."""
+  """'compiled N programs [, loaded M from the cache,] in S s (of W s in all)'."""
   t = timings['total']
+  loaded = f', loaded {t["loaded"]} from the cache,' if t['loaded'] else ''
   return (
-    f'compiled {t["compiles"]} programs in {t["compile_s"]:.1f} s (of {t["wall_s"]:.1f} s in all)'
+    f'compiled {t["compiles"]} programs{loaded} in {t["compile_s"]:.1f} s '
+    f'(of {t["wall_s"]:.1f} s in all)'
   )

@@ -4,8 +4,10 @@ Stages. An experiment wraps each stage (data, features, a table, a method)
 in `with stage(name) as times:`; when the block ends, `times` holds
 
     wall_s      the stage's wall seconds
-    compile_s   seconds XLA spent compiling programs (`fewshot.compiles`)
+    compile_s   seconds XLA spent compiling programs, or loading them from the
+                persistent compilation cache (`fewshot.compiles`)
     compiles    programs compiled
+    loaded      programs loaded from the persistent compilation cache
     train_s     seconds in `trainer.fit_runs`, less compiling
     predict_s   seconds in blocks marked `with phase('predict'):`, less compiling
     other_s     the rest: data, features, host work, scoring
@@ -14,10 +16,11 @@ Stages may nest: a phase's seconds count in every open stage.
 
 Estimates. Inside `with estimating():` every `trainer.fit_runs` call
 compiles its program as usual but trains only probes: every run 1 epoch
-(twice: the first call includes compiling), then 2 epochs. One epoch costs
-the difference of the last two calls, and the call's fixed cost (dispatch,
-the last validation) the one-epoch time less one epoch; the full call would
-take `fixed + num_epochs x per_epoch`. Each stage then reports
+(twice: the first call includes compiling), then k >= 2 epochs, k chosen to
+train about `PROBE_SECONDS` (fewer epochs than k where the call has fewer).
+One epoch costs the difference of the last two calls over k - 1, and the
+call's fixed cost (dispatch, the last validation) the one-epoch time less
+one epoch; the full call would take `fixed + num_epochs x per_epoch`. Each stage then reports
 
     estimate_s  wall_s - train_s + (the estimated seconds of its fits)
 
@@ -31,6 +34,7 @@ data time. Only the timing is meant: the probe models' scores are not results.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 
@@ -39,9 +43,9 @@ import numpy as np
 
 from fewshot import compiles
 
-KEYS = ('wall_s', 'compile_s', 'compiles', 'train_s', 'predict_s', 'other_s')
+KEYS = ('wall_s', 'compile_s', 'compiles', 'loaded', 'train_s', 'predict_s', 'other_s')
 PHASES = ('train', 'predict')
-PROBE_EPOCHS = 2
+PROBE_SECONDS = 1.0  # the second probe trains about this long (at least 2 epochs)
 
 _open: list[dict] = []  # the counters of the stages now open, outermost first
 _estimating = [False]
@@ -72,6 +76,7 @@ class Stage:
         wall_s=wall,
         compile_s=built['seconds'],
         compiles=built['count'],
+        loaded=built['loaded'],
         train_s=c['train'],
         predict_s=c['predict'],
         other_s=max(0.0, wall - built['seconds'] - c['train'] - c['predict']),
@@ -148,8 +153,7 @@ def train(call: Callable, limit, num_epochs: int, start):
     start: [R] ints, the epochs the runs have trained (`FitState.epoch`).
 
   Returns:
-    `call`'s output: of the full call, or when estimating of the
-    `PROBE_EPOCHS`-epoch probe.
+    `call`'s output: of the full call, or when estimating of the last probe.
   """
   with phase('train'):
     if not _estimating[0]:
@@ -160,7 +164,8 @@ def train(call: Callable, limit, num_epochs: int, start):
     if num_epochs <= 1:
       _book('estimate', one)
       return out
-    out, more = _timed(call, start + PROBE_EPOCHS)
-    per_epoch = max(0.0, (more - one) / (PROBE_EPOCHS - 1))
+    probe = int(min(num_epochs, max(2, math.ceil(PROBE_SECONDS / max(one, 1e-3)))))
+    out, more = _timed(call, start + probe)
+    per_epoch = max(0.0, (more - one) / (probe - 1))
     _book('estimate', max(0.0, one - per_epoch) + num_epochs * per_epoch)
     return out

@@ -1,10 +1,16 @@
 """The shared experiment command line: --set overrides, validated and listed."""
 
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from experiments import cli
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,3 +73,35 @@ def test_parser_lists_fields_and_config_applies_quick_seed_and_set(capsys):
   cfg = cli.config(args, get_config)
   assert (cfg.seed, cfg.train.max_epochs, cfg.train.learning_rate) == (4, 2, 0.5)
   assert args.out == 'runs/demo' and args.data is None
+  assert '--estimate' in text and '--compile-cache' in text
+  assert (
+    '--estimate'
+    not in cli.parser('demo', out='o', get_config=get_config, estimate=False).format_help()
+  )
+
+
+PROGRAM = """
+import sys, jax, jax.numpy as jnp
+from experiments import cli
+from fewshot import compiles, trainer
+cli.compile_cache(sys.argv[1])
+for _ in range(2):  # the second time with the in-memory caches cleared, as in a new process
+  start = compiles.snapshot()
+  jax.jit(lambda x: jnp.sin(x) @ x.T)(jnp.ones((8, 8))).block_until_ready()
+  init = jax.jit(lambda x: x * 2, compiler_options=trainer.INIT_COMPILER_OPTIONS)
+  init(jnp.ones(3)).block_until_ready()
+  done = compiles.since(start)
+  print(done['count'], done['loaded'])
+  jax.clear_caches()
+"""
+
+
+def test_compile_cache_makes_a_repeated_run_compile_nothing(tmp_path):
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}  # the run's own XLA settings
+  out = subprocess.run(
+    [sys.executable, '-c', PROGRAM, str(tmp_path / 'cache')],
+    capture_output=True, text=True, check=True, env=env, cwd=ROOT,
+  ).stdout.split()  # fmt: skip
+  compiled, loaded, again, from_cache = map(int, out)
+  assert compiled >= 2 and loaded == 0
+  assert (again, from_cache) == (0, compiled)  # every program, the -O0 init's too, from the cache

@@ -14,4 +14,4 @@ def test_counts_a_new_program_and_not_a_cached_one():
   assert one['count'] >= 1 and one['seconds'] > 0
   again = compiles.snapshot()
   f(jnp.arange(7.0)).block_until_ready()  # cached: nothing compiles
-  assert compiles.since(again) == {'count': 0, 'seconds': 0.0}
+  assert compiles.since(again) == {'count': 0, 'loaded': 0, 'seconds': 0.0}

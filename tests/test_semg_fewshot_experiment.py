@@ -62,7 +62,8 @@ def test_tiny_experiment_writes_records_tables_and_figure(tmp_path, paper_featur
   with open(out / 'results.json') as fh:
     saved = json.load(fh)
   assert all(set(records.FIELDS[:6]) <= set(r) for r in saved['records'])
-  assert saved['compile']['count'] > 0 and saved['compile']['seconds'] > 0
+  assert saved['compile']['count'] + saved['compile']['loaded'] > 0  # the suite's cache may supply
+  assert saved['compile']['seconds'] > 0
   recs = records.read(out)
   tables = records.tables(recs)
   assert tables == [

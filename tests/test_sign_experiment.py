@@ -72,5 +72,11 @@ def test_tiny_run_writes_records_tables_and_histogram(tmp_path):
   assert saved['few_shot'] is None and saved['timings']['data']['wall_s'] > 0
   cells = [t for name, t in saved['timings'].items() if name.startswith('table1 ')]
   assert cells and all(t['train_s'] > 0 and t['predict_s'] > 0 for t in cells)
-  assert saved['compile']['count'] == saved['timings']['total']['compiles'] > 0
+  total = saved['timings']['total']  # the suite's persistent cache may supply programs
+  assert saved['compile'] == {
+    'count': total['compiles'],
+    'loaded': total['loaded'],
+    'seconds': total['compile_s'],
+  }
+  assert total['compiles'] + total['loaded'] > 0
   assert set(saved['absent_rows']) == {'OpenPose', 'OpenPose+Holistic'}
