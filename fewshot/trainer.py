@@ -217,6 +217,18 @@ class FitConfig:
 # Losses and model application.
 
 
+def row_chunks(idx, max_chunk: int):
+  """Row indices [n] as [K, size] chunks for `lax.map`, padded as little as `max_chunk` allows.
+
+  K = ceil(n / max_chunk) chunks of size = ceil(n / K) rows: n = 88 rows take
+  one chunk of 88 (not 256), n = 300 two of 150. The tail is padded with
+  row 0; the caller keeps the first n results (`.reshape(-1, ...)[:n]`).
+  """
+  n = idx.shape[0]
+  size = -(-n // max(1, -(-n // max_chunk))) if n else 1
+  return jnp.pad(idx, (0, (-n) % size)).reshape(-1, size)
+
+
 def masked_mean(values, mask=None):
   """Mean of `values` [B] over the real entries of `mask` [B] (0 when there are none)."""
   if mask is None:

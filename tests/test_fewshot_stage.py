@@ -102,3 +102,13 @@ def test_init_compiled_at_o0_equals_xla_defaults_bit_for_bit():
     np.asarray(traced.train.params['Dense_0']['kernel']),
     np.asarray(fast.train.params['Dense_0']['kernel']),
   )
+
+
+def test_row_chunks_pad_as_little_as_the_cap_allows():
+  for n in (1, 5, 88, 256, 257, 300, 513):
+    idx = np.arange(10, 10 + n)
+    chunks = np.asarray(trainer.row_chunks(jnp.asarray(idx), 256))
+    k = -(-n // 256)  # the fewest chunks of at most 256 rows
+    assert chunks.shape[0] == k and chunks.shape[1] <= 256
+    assert chunks.size - n < k  # padding: less than one row per chunk
+    np.testing.assert_array_equal(chunks.reshape(-1)[:n], idx)

@@ -138,7 +138,8 @@ class NestedLOSOConfig:
     epoch_rule: 'best' or 'processed' (epochs chosen on the inner folds), or
       'fixed': every outer model trains exactly `fit.num_epochs` epochs and
       no inner fold trains (module docstring; `budget_steps`).
-    eval_chunk: windows per forward pass when predicting.
+    eval_chunk: at most this many windows per forward pass when predicting
+      (`trainer.row_chunks`: as few, as equal chunks as that allows).
   """
 
   fit: trainer.FitConfig = trainer.FitConfig(
@@ -365,9 +366,9 @@ class NestedResult(NamedTuple):
 
 
 def _logits(model, params, batch_stats, inputs, idx, chunk: int):
-  """Logits [n, C] of the windows `inputs[idx]`, `chunk` windows per forward pass."""
+  """Logits [n, C] of the windows `inputs[idx]`, at most `chunk` windows per forward pass."""
   n = idx.shape[0]
-  chunks = jnp.pad(idx, (0, (-n) % chunk)).reshape(-1, chunk)
+  chunks = trainer.row_chunks(idx, chunk)
 
   def one(ix):
     x = {m: a[ix] for m, a in inputs.items()}
@@ -380,7 +381,7 @@ def _logits(model, params, batch_stats, inputs, idx, chunk: int):
 
 
 def _predict(model, params, batch_stats, inputs, idx, chunk: int):
-  """Class predictions [n] of the windows `inputs[idx]`, `chunk` windows per forward pass."""
+  """Class predictions [n] of the windows `inputs[idx]`, at most `chunk` windows per forward pass."""
   return jnp.argmax(_logits(model, params, batch_stats, inputs, idx, chunk), axis=-1)
 
 
