@@ -729,8 +729,9 @@ def total_work(cfg: Config) -> int:
   return epochs + fsl * (2 if cfg.oracle else 1) + len(FSL_METHODS) * len(cfg.shots) * cfg.num_seeds
 
 
-def _one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
-  # Full batches read cyclically: one pass over the largest run's n examples.
+def one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
+  """`fit` with the steps per epoch of one pass over `n` examples (the largest run's),
+  full batches read cyclically."""
   return dataclasses.replace(fit, steps_per_epoch=max(1, math.ceil(n / fit.batch_size)))
 
 
@@ -739,7 +740,9 @@ def rows(ctx: Context, seed_index: int, idx) -> np.ndarray:
   return np.asarray(idx) + seed_index * ctx.n
 
 
-def _seed_split(ctx: Context, task_labels) -> trainer.Split:
+def seed_split(ctx: Context, task_labels) -> trainer.Split:
+  """[R] each seed's training and validation split of the task (`task_labels` [R * n],
+  -1 outside it), in the seed's own copy of the data."""
   return trainer.make_split(
     [rows(ctx, i, restrict(s.train, task_labels)) for i, s in enumerate(ctx.splits)],
     [rows(ctx, i, restrict(s.val, task_labels)) for i, s in enumerate(ctx.splits)],
@@ -751,16 +754,20 @@ def _seed_test(ctx: Context, task_labels) -> np.ndarray:
   return np.stack([rows(ctx, i, restrict(s.test, task_labels)) for i, s in enumerate(ctx.splits)])
 
 
-def _seeds(ctx: Context) -> list[tuple]:
+def seed_runs(ctx: Context) -> list[tuple]:
+  """The run names `(seed,)` of a stage with one run per seed (`train_runs`' `runs`)."""
   return [(s,) for s in range(ctx.cfg.num_seeds)]
 
 
-def _train(
+def train_runs(
   ctx: Context, name, stage, fit, labels, split, runs, base=None, pairs=False, max_epochs=None
 ):
   """Initialises and trains every run of stage `name` (resuming from its checkpoints).
 
-  `runs` names each run below the stage (e.g. `(seed,)` or `(seed, 'nu5',
+  Returns the batched `FitState` [R]. `stage` and `fit`: `classifier_stage` /
+  `siamese_stage` and its `FitConfig`; `labels` [R * n]; `split` [R] (e.g.
+  `seed_split`); `base`: variables [R] whose embedder is transferred, or None;
+  `pairs`: the model takes two inputs (siamese). `runs` names each run below the stage (e.g. `(seed,)` or `(seed, 'nu5',
   'draw0')`); run r's keys are `named_key(key, name, *runs[r], 'init' |
   'train')`. `max_epochs`: None or [R] fixed epochs per run (`run_stage`).
   """
@@ -869,8 +876,8 @@ def _tile_split(split: trainer.Split, times: int) -> trainer.Split:
 def table4(ctx: Context) -> dict:
   """Table IV: test F1 of the base DL model on all seven classes vs BiLSTM depth, [R] per depth."""
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_all)
-  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, ctx.y_all)
+  fit = one_pass(cfg.base_fit, split.train_idx.shape[1])
   if cfg.table4_epochs is not None:
     fit = dataclasses.replace(fit, num_epochs=cfg.table4_epochs)
   test = _seed_test(ctx, ctx.y_all)
@@ -878,7 +885,7 @@ def table4(ctx: Context) -> dict:
   for depth in cfg.depths:
     model = make_model(cfg, f'bilstm_depth{depth}', num_classes=7)
     stage = classifier_stage(model, fit)
-    fs = _train(ctx, f'table4_depth{depth}', stage, fit, ctx.y_all, split, _seeds(ctx))
+    fs = train_runs(ctx, f'table4_depth{depth}', stage, fit, ctx.y_all, split, seed_runs(ctx))
     out[f'{depth} Layer'] = test_f1(model, fs, ctx.x, ctx.y_all, test, 7)
   return {'F1 Score': out}
 
@@ -890,14 +897,14 @@ def base_models(ctx: Context) -> dict:
     {batch_norm: (model, FitState)}.
   """
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_seen)
-  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, ctx.y_seen)
+  fit = one_pass(cfg.base_fit, split.train_idx.shape[1])
   out = {}
   for bn in (False, True):
     model = make_model(cfg, 'bilstm_bn' if bn else 'bilstm', num_classes=4)
     name = 'base_c1_bn' if bn else 'base_c1'
     stage = classifier_stage(model, fit)
-    out[bn] = (model, _train(ctx, name, stage, fit, ctx.y_seen, split, _seeds(ctx)))
+    out[bn] = (model, train_runs(ctx, name, stage, fit, ctx.y_seen, split, seed_runs(ctx)))
   return out
 
 
@@ -937,7 +944,7 @@ def pseudo_tasks(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 def _few_fit(cfg: Config) -> trainer.FitConfig:
   """DL / TL with nu samples per class: every run takes one pass over the largest nu's 3 * nu."""
-  return _one_pass(cfg.few_fit, 3 * max(cfg.shots))
+  return one_pass(cfg.few_fit, 3 * max(cfg.shots))
 
 
 def _budget_epochs(best_epoch) -> int:
@@ -962,10 +969,12 @@ def budgets(ctx: Context) -> tuple[dict, dict]:
   cfg = ctx.cfg
   R = cfg.num_seeds
   y_base, y_novel = pseudo_tasks(ctx)
-  split = _seed_split(ctx, y_base)
-  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, y_base)
+  fit = one_pass(cfg.base_fit, split.train_idx.shape[1])
   model = make_model(cfg, 'bilstm', num_classes=2)
-  base = _train(ctx, 'budget_base', classifier_stage(model, fit), fit, y_base, split, _seeds(ctx))
+  base = train_runs(
+    ctx, 'budget_base', classifier_stage(model, fit), fit, y_base, split, seed_runs(ctx)
+  )
 
   n = ctx.n
   pairs = [(s, nu) for nu in cfg.shots for s in range(R)]
@@ -1075,8 +1084,8 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
 def table6(ctx: Context, base) -> dict:
   """Table VI: fine-tuning with frozen layers, and AdaBatch, on the full C^2 training split."""
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_unseen)
-  fit = _one_pass(cfg.transfer_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, ctx.y_unseen)
+  fit = one_pass(cfg.transfer_fit, split.train_idx.shape[1])
   test = _seed_test(ctx, ctx.y_unseen)
   out = {}
   tuned = [setting for setting in cfg.table6 if setting != 'AdaBatch']
@@ -1088,7 +1097,7 @@ def table6(ctx: Context, base) -> dict:
     model = make_model(cfg, 'bilstm', num_classes=3)
     base_vars = trainer.best_variables(base[False][1])
     groups = [
-      Group(name(setting), _seeds(ctx), base_vars, transfer.FROZEN_SETTINGS[setting])
+      Group(name(setting), seed_runs(ctx), base_vars, transfer.FROZEN_SETTINGS[setting])
       for setting in tuned
     ]
     split_all = _tile_split(split, len(tuned))
@@ -1100,7 +1109,9 @@ def table6(ctx: Context, base) -> dict:
     model = make_model(cfg, 'bilstm_bn', num_classes=3)
     stage = classifier_stage(model, fit, transfer.adabatch_tx(fit.learning_rate))
     base_vars = trainer.best_variables(base[True][1])
-    fs = _train(ctx, name('AdaBatch'), stage, fit, ctx.y_unseen, split, _seeds(ctx), base_vars)
+    fs = train_runs(
+      ctx, name('AdaBatch'), stage, fit, ctx.y_unseen, split, seed_runs(ctx), base_vars
+    )
     out['AdaBatch'] = test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3)
   return {'Median F1 Score': {col(setting): out[col(setting)] for setting in cfg.table6}}
 
@@ -1113,7 +1124,7 @@ def siamese_models(ctx: Context, base) -> dict:
   model's BN layers only (AdaBatch).
   """
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_seen)
+  split = seed_split(ctx, ctx.y_seen)
   fit = cfg.siamese_fit
   out = {}
   for method, (kind, bn) in SIAMESE.items():
@@ -1126,7 +1137,7 @@ def siamese_models(ctx: Context, base) -> dict:
     name = 'siamese_' + method.replace('^', '').lower()
     base_vars = trainer.best_variables(base[bn][1])
     stage = siamese_stage(model, fit, kind, tx)
-    fs = _train(ctx, name, stage, fit, ctx.y_seen, split, _seeds(ctx), base_vars, pairs=True)
+    fs = train_runs(ctx, name, stage, fit, ctx.y_seen, split, seed_runs(ctx), base_vars, pairs=True)
     out[method] = (model, fs)
   return out
 
