@@ -352,8 +352,10 @@ def draw_shots(key, idx, labels_local, nu: int) -> np.ndarray:
         f'nu={nu} samples per class requested but task class {c} has '
         f'only {len(pool)} training examples'
       )
-    pick = jax.random.choice(jax.random.fold_in(key, c), len(pool), (nu,), replace=False)
-    out.append(pool[np.asarray(pick)])
+    # `jax.random.choice(..., replace=False)`'s draw (its permutation's first nu),
+    # sliced on the host: an eager slice would compile a program per (pool, nu).
+    pick = np.asarray(jax.random.permutation(jax.random.fold_in(key, c), len(pool)))[:nu]
+    out.append(pool[pick])
   return np.concatenate(out)
 
 
@@ -584,6 +586,7 @@ def _scores(model, num_classes, average, per_class, params, batch_stats, x, labe
         precision(y, pred, num_classes),
         recall(y, pred, num_classes),
         f1_score(y, pred, num_classes),
+        f1_score(y, pred, num_classes, average='weighted'),
       )
     return f1_score(y, pred, num_classes, average=average)
 
@@ -626,7 +629,8 @@ def test_f1(
 
 
 def per_class_scores(model, fs, x, labels_local, test_idx, num_classes: int):
-  """Per-class precision, recall and F1 of every run (Table V): 3 x [R, C]."""
+  """Per-class precision, recall and F1 of every run (Table V): 3 x [R, C], and its
+  weighted F1 [R] (`test_f1`'s, computed in the same program)."""
   x, y, idx = _test_inputs(fs, x, labels_local, test_idx)
   out = _scores(model, num_classes, None, True, fs.best_params, fs.best_batch_stats, x, y, idx)
   return tuple(np.asarray(a) for a in out)
@@ -816,7 +820,7 @@ class Group(NamedTuple):
   frozen: tuple[str, ...] = ()
 
 
-def _train_shared(ctx: Context, folder, model, fit, labels, split, groups, *, validate=True,
+def _train_shared(ctx: Context, folder, model, fit, labels, split, groups, *,
                   max_epochs=None) -> list[trainer.FitState]:  # fmt: skip
   """Trains the runs of several groups (DL from scratch, fine-tuning with different frozen
   layers) as ONE stage: one compiled program, one call, one checkpoint folder.
@@ -824,12 +828,15 @@ def _train_shared(ctx: Context, folder, model, fit, labels, split, groups, *, va
   Their trainable masks are data in the optimizer state (`transfer.trainable_adam`), so
   the groups share the program; each run's keys, initial state and updates are those
   it would have had in its own stage (the masked update equals `multi_transform`'s bit
-  for bit). `split` and `max_epochs` hold the groups' runs in order.
+  for bit). The stage validates; a run whose split has no validation example keeps
+  its last epoch (`trainer.make_fit`), so the strict DL/TL runs (fixed budgets) and
+  the oracle ones (early stopping) share the program too. `split` and `max_epochs`
+  hold the groups' runs in order.
 
   Returns:
     One batched `FitState` per group.
   """
-  stage = classifier_stage(model, fit, transfer.trainable_adam(fit.learning_rate), validate)
+  stage = classifier_stage(model, fit, transfer.trainable_adam(fit.learning_rate))
   named = [(g.name, *r) for g in groups for r in g.runs]
   template = next((g.base for g in groups if g.base is not None), None)
 
@@ -912,12 +919,12 @@ def table5(ctx: Context, base) -> tuple[dict, np.ndarray]:
   """Table V: per-class precision / recall / F1 of the plain base model on C1-C4, and its weighted F1."""
   model, fs = base[False]
   test = _seed_test(ctx, ctx.y_seen)
-  p, r, f = per_class_scores(model, fs, ctx.x, ctx.y_seen, test, 4)
+  p, r, f, weighted = per_class_scores(model, fs, ctx.x, ctx.y_seen, test, 4)
   table = {
     f'C{c + 1}': {'Precision': p[:, i], 'Recall': r[:, i], 'F1': f[:, i]}
     for i, c in enumerate(SEMG_SEEN_CLASSES)
   }
-  return table, test_f1(model, fs, ctx.x, ctx.y_seen, test, 4)
+  return table, weighted
 
 
 def _seed_labels(ctx: Context, classes_of_seed: Callable[[int], Sequence[int]]) -> np.ndarray:
@@ -989,7 +996,7 @@ def budgets(ctx: Context) -> tuple[dict, dict]:
   split = trainer.make_split(shots, val)
   fit = _few_fit(cfg)
   base_vars = jax.tree.map(
-    lambda a: jnp.concatenate([a] * len(cfg.shots)), trainer.best_variables(base)
+    lambda a: np.concatenate([np.asarray(a)] * len(cfg.shots)), trainer.best_variables(base)
   )
   # DL and TL: one stage, one program (trainable masks as data, `_train_shared`).
   groups = [
@@ -1050,16 +1057,21 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
   order = list(draws)
   runs = [(s, f'nu{nu}', f'draw{d}') for s, nu, d in order]
   shots = [rows(ctx, s, draws[(s, nu, d)]) for s, nu, d in order]
-  if oracle:
-    val = [rows(ctx, s, restrict(ctx.splits[s].val, ctx.y_unseen)) for s, _, _ in order]
-    split = trainer.make_split(shots, val)
-  else:
-    split = trainer.make_split(shots)
+  val = [rows(ctx, s, restrict(ctx.splits[s].val, ctx.y_unseen)) for s, _, _ in order]
+  split = jax.tree.map(np.asarray, trainer.make_split(shots, val))
+  if not oracle:
+    # Strict: no validation example (padding only, at the oracle's width), so a run
+    # keeps its last epoch (`trainer.make_fit`) and the strict and oracle stages
+    # share one compiled program.
+    split = split._replace(
+      val_idx=np.zeros_like(split.val_idx), val_mask=np.zeros_like(split.val_mask)
+    )
   test = np.stack([rows(ctx, s, restrict(ctx.splits[s].test, ctx.y_unseen)) for s, _, _ in order])
   fit = _few_fit(cfg)
   model = make_model(cfg, 'bilstm', num_classes=3)
   seeds = np.asarray([s for s, _, _ in order])
-  base_vars = jax.tree.map(lambda a: a[seeds], trainer.best_variables(base[False][1]))
+  # On the host: an eager gather would compile a program per leaf shape.
+  base_vars = jax.tree.map(lambda a: np.asarray(a)[seeds], trainer.best_variables(base[False][1]))
   suffix = '_oracle' if oracle else ''
   # DL and TL: one stage, one program (trainable masks as data, `_train_shared`).
   groups = [
@@ -1073,7 +1085,7 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
     ])  # fmt: skip
   both = _train_shared(
     ctx, 'table7_dl_table8_tl' + suffix, model, fit, ctx.y_unseen, _tile_split(split, 2), groups,
-    validate=oracle, max_epochs=limit,
+    max_epochs=limit,
   )  # fmt: skip
   return {
     method: _per_seed(cfg, test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3), order)
@@ -1193,7 +1205,9 @@ def _fsl_classifier(ctx, s, method, emb, siamese):
     return ctx.x[s * n : (s + 1) * n].reshape(n, -1), RAW_BASELINES[method]
   if method not in siamese:
     return emb['base'][s], classifiers.METRIC_CLASSIFIERS[method]
-  head = siamese_lib.head_params(jax.tree.map(lambda a: a[s], siamese[method][1].best_params))
+  head = siamese_lib.head_params(
+    jax.tree.map(lambda a: np.asarray(a)[s], siamese[method][1].best_params)
+  )
   return emb[method][s], classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
 
 
