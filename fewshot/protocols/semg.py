@@ -1192,7 +1192,7 @@ def fsl_embeddings(ctx: Context, base, siamese) -> dict:
   'base' is the plain base model's embedder (the metric methods); each
   siamese method's entry is its twin's embedder.
   """
-  x_runs = ctx.x.reshape(ctx.cfg.num_seeds, ctx.n, *ctx.x.shape[1:])  # seed s's copy
+  x_runs = np.asarray(ctx.x).reshape(ctx.cfg.num_seeds, ctx.n, *ctx.x.shape[1:])  # seed s's copy
   out = {'base': embeddings(*base[False], x_runs)}
   out.update({m: embeddings(model, fs, x_runs) for m, (model, fs) in siamese.items()})
   return out
@@ -1202,7 +1202,8 @@ def _fsl_classifier(ctx, s, method, emb, siamese):
   """(embeddings [n, D] of seed s's copy, classifier) of one FSL method or raw baseline."""
   if method in RAW_BASELINES:
     n = ctx.n
-    return ctx.x[s * n : (s + 1) * n].reshape(n, -1), RAW_BASELINES[method]
+    # Sliced on the host: an eager slice and reshape would each compile a program.
+    return np.asarray(ctx.x)[s * n : (s + 1) * n].reshape(n, -1), RAW_BASELINES[method]
   if method not in siamese:
     return emb['base'][s], classifiers.METRIC_CLASSIFIERS[method]
   head = siamese_lib.head_params(
