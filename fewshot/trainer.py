@@ -450,7 +450,8 @@ def make_fit(
     config: `FitConfig`.
     eval_fn: `eval_fn(params, batch_stats, data, split) -> {name: []}`
       validation metrics, one of them `config.monitor`; None trains without
-      validation (the final model is kept).
+      validation (the final model is kept), and so does a run whose split has
+      no validation example (`split.val_mask` all False).
     batches_fn: `batches_fn(key, data, split, config) -> Batch` with a
       leading [steps] axis (one epoch); default `supervised_batches`.
 
@@ -478,13 +479,19 @@ def make_fit(
     finite = jnp.all(jnp.isfinite(jnp.where(real, out['loss'], 0.0)))
     metrics = {'train_loss': masked_mean(out['loss'], real)}
     if eval_fn is None:
-      value, improved = fs.best_metric, finite
+      value, improved, smoothed = fs.best_metric, finite, fs.smoothed
     else:
       metrics.update(eval_fn(train.params, train.batch_stats, data, split))
       raw = metrics[config.monitor].astype(jnp.float32)
       a = config.smoothing
-      value = jnp.where(jnp.isnan(fs.smoothed), raw, a * fs.smoothed + (1 - a) * raw)
-      improved = better(value, fs.best_metric) & finite
+      smoothed = jnp.where(jnp.isnan(fs.smoothed), raw, a * fs.smoothed + (1 - a) * raw)
+      # A run with no validation example trains as without eval_fn (its last
+      # finite epoch kept, no early stop), so it can share a validated program.
+      val_mask = getattr(split, 'val_mask', None)
+      validated = True if val_mask is None else jnp.any(val_mask)
+      smoothed = jnp.where(validated, smoothed, fs.smoothed)
+      value = jnp.where(validated, smoothed, fs.best_metric)
+      improved = jnp.where(validated, better(value, fs.best_metric), True) & finite
     pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(improved, a, b), new, old)
     epoch = fs.epoch + 1
     fs = FitState(
@@ -496,7 +503,7 @@ def make_fit(
       bad_epochs=jnp.where(improved, 0, fs.bad_epochs + 1),
       epoch=epoch,
       nonfinite=fs.nonfinite | ~finite,
-      smoothed=value if eval_fn is not None else fs.smoothed,
+      smoothed=smoothed,
     )
     return fs, metrics
 

@@ -1,6 +1,9 @@
 """The one trainer: steps, masks, early stopping, NaN guard, vmap over runs, checkpoints;
 transfer masks and siamese training on it."""
 
+import functools
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -149,7 +152,12 @@ def test_make_split_pads_with_masks_and_validates():
 
 
 def _toy_fit(
-  patience=2, mode='min', val=lambda w: (w - 1.0) ** 2, loss=lambda w: (w - 5.0) ** 2, smoothing=0.0
+  patience=2,
+  mode='min',
+  val=lambda w: (w - 1.0) ** 2,
+  loss=lambda w: (w - 5.0) ** 2,
+  smoothing=0.0,
+  validate=True,
 ):
   """A one-parameter model: training pushes w towards 5, validation prefers `val`."""
   params = {'w': jnp.zeros(())}
@@ -169,7 +177,7 @@ def _toy_fit(
     monitor='val_loss' if mode == 'min' else 'val_score',
     smoothing=smoothing,
   )
-  return fs, trainer.make_fit(loss_fn, tx, cfg, eval_fn, batches)
+  return fs, trainer.make_fit(loss_fn, tx, cfg, eval_fn if validate else None, batches)
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch():
@@ -231,6 +239,34 @@ def test_empty_batch_is_a_no_op_and_max_epochs_caps():
   assert float(out.train.params['w']) == 0.0
   out, _ = fitj(fs, jax.random.key(0), jnp.ones((1,), bool), None, 5, num_epochs=8)
   assert int(out.epoch) == 5  # max_epochs
+
+
+def test_a_run_without_validation_examples_trains_as_without_eval_fn():
+  # One validated program, two runs: with a validation example the run stops early
+  # (epoch 1 best, patience 1); without one it keeps its last epoch and runs all
+  # 8, its state equal to the program without eval_fn's (how the sEMG strict and
+  # oracle DL/TL runs share a program).
+  fs, fit = _toy_fit(patience=1)
+  _, plain = _toy_fit(patience=1, validate=False)
+  real = jnp.ones((1,), bool)
+  split = trainer.Split(
+    np.zeros((2, 1), np.int32), np.ones((2, 1), bool), np.zeros((2, 1), np.int32),
+    np.array([[True], [False]]),
+  )  # fmt: skip
+  both = jax.jit(
+    jax.vmap(functools.partial(fit, num_epochs=8), in_axes=(None, None, None, 0)),
+  )(fs, jax.random.key(0), real, split)[0]
+  alone = jax.jit(fit, static_argnames='num_epochs')
+  validated = alone(fs, jax.random.key(0), real, jax.tree.map(lambda a: a[0], split), num_epochs=8)[
+    0
+  ]
+  unvalidated = jax.jit(plain, static_argnames='num_epochs')(
+    fs, jax.random.key(0), real, None, num_epochs=8
+  )[0]
+  assert int(validated.epoch) == 2 and int(validated.best_epoch) == 1
+  assert int(unvalidated.epoch) == 8 and int(unvalidated.best_epoch) == 8
+  for r, want in enumerate((validated, unvalidated)):
+    chex.assert_trees_all_equal(jax.tree.map(lambda a, r=r: a[r], both), want)
 
 
 def test_nan_loss_stops_the_run_and_is_reported():

@@ -235,3 +235,36 @@ def test_strict_rows_read_no_c5_c7_recording_beyond_their_shots(monkeypatch, toy
     methods=('CP (raw features)',),
   )
   assert o1 != o2
+
+
+def test_strict_and_oracle_dl_tl_share_one_program(toy_semg, monkeypatch):
+  # The strict runs (fixed budgets, no validation example) and the oracle runs
+  # (early stopping on the labelled C5-C7 validation split) train the same stage
+  # on splits of the same shapes, so the compiled program is shared; the strict
+  # runs read no validation recording (mask all False, padding at example 0).
+  x, labels = toy_semg(noise=0.3)
+  cfg = _cfg(num_seeds=2, shots=(1, 3))
+  ctx = protocol.prepare(jax.random.key(0), cfg, x, labels)
+  draws = protocol.shot_draws(ctx)
+  model = protocol.make_model(cfg, 'bilstm', num_classes=3)
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), ctx.example))
+  fake = jax.tree.map(lambda a: np.zeros((cfg.num_seeds, *a.shape), a.dtype), variables)
+  base = {False: (model, trainer.FitState(None, fake['params'], {}, *[None] * 6))}
+  calls = []
+
+  def shared(ctx_, folder, model_, fit, labels_, split, groups, *, max_epochs=None):
+    calls.append((folder, model_, fit, split, max_epochs))
+    return [None, None]
+
+  monkeypatch.setattr(protocol, '_train_shared', shared)
+  monkeypatch.setattr(protocol, 'test_f1', lambda m, fs, x, y, test, c: np.zeros(len(test)))
+  epochs = {m: {nu: 2 for nu in cfg.shots} for m in ('DL', 'TL')}
+  for oracle in (False, True):
+    protocol.dl_tl(ctx, base, draws, epochs, oracle=oracle)
+  (_, m0, f0, strict, limit), (folder, m1, f1, oracle, none) = calls
+  assert folder == 'table7_dl_table8_tl_oracle' and limit is not None and none is None
+  assert m0 == m1 and f0 == f1  # the same stage (`classifier_stage` is cached on these)
+  assert jax.tree.map(np.shape, strict) == jax.tree.map(np.shape, oracle)
+  assert not np.asarray(strict.val_mask).any() and not np.asarray(strict.val_idx).any()
+  assert np.asarray(oracle.val_mask).all(axis=1).any()
+  np.testing.assert_array_equal(strict.train_idx, oracle.train_idx)

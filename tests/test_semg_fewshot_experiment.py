@@ -187,6 +187,12 @@ def test_protocol_helpers():
   assert sorted(np.bincount(y[rows])) == [3, 3, 3] and len(set(rows)) == 9
   again = protocol.draw_shots(jax.random.key(0), np.arange(len(labels)), y, 3)
   np.testing.assert_array_equal(rows, again)  # deterministic from the key
+  for c in range(3):  # `jax.random.choice`'s draw without replacement, class by class
+    pool = np.flatnonzero(y == c)
+    pick = jax.random.choice(
+      jax.random.fold_in(jax.random.key(0), c), len(pool), (3,), replace=False
+    )
+    np.testing.assert_array_equal(rows[3 * c : 3 * c + 3], pool[np.asarray(pick)])
   with pytest.raises(ValueError, match='only'):
     protocol.draw_shots(jax.random.key(0), np.arange(10), y, 3)
 

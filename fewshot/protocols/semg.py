@@ -352,8 +352,10 @@ def draw_shots(key, idx, labels_local, nu: int) -> np.ndarray:
         f'nu={nu} samples per class requested but task class {c} has '
         f'only {len(pool)} training examples'
       )
-    pick = jax.random.choice(jax.random.fold_in(key, c), len(pool), (nu,), replace=False)
-    out.append(pool[np.asarray(pick)])
+    # `jax.random.choice(..., replace=False)`'s draw (its permutation's first nu),
+    # sliced on the host: an eager slice would compile a program per (pool, nu).
+    pick = np.asarray(jax.random.permutation(jax.random.fold_in(key, c), len(pool)))[:nu]
+    out.append(pool[pick])
   return np.concatenate(out)
 
 
@@ -732,8 +734,9 @@ def total_work(cfg: Config) -> int:
   return epochs + fsl * (2 if cfg.oracle else 1) + len(FSL_METHODS) * len(cfg.shots) * cfg.num_seeds
 
 
-def _one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
-  # Full batches read cyclically: one pass over the largest run's n examples.
+def one_pass(fit: trainer.FitConfig, n: int) -> trainer.FitConfig:
+  """`fit` with the steps per epoch of one pass over `n` examples (the largest run's),
+  full batches read cyclically."""
   return dataclasses.replace(fit, steps_per_epoch=max(1, math.ceil(n / fit.batch_size)))
 
 
@@ -742,7 +745,9 @@ def rows(ctx: Context, seed_index: int, idx) -> np.ndarray:
   return np.asarray(idx) + seed_index * ctx.n
 
 
-def _seed_split(ctx: Context, task_labels) -> trainer.Split:
+def seed_split(ctx: Context, task_labels) -> trainer.Split:
+  """[R] each seed's training and validation split of the task (`task_labels` [R * n],
+  -1 outside it), in the seed's own copy of the data."""
   return trainer.make_split(
     [rows(ctx, i, restrict(s.train, task_labels)) for i, s in enumerate(ctx.splits)],
     [rows(ctx, i, restrict(s.val, task_labels)) for i, s in enumerate(ctx.splits)],
@@ -754,18 +759,23 @@ def _seed_test(ctx: Context, task_labels) -> np.ndarray:
   return np.stack([rows(ctx, i, restrict(s.test, task_labels)) for i, s in enumerate(ctx.splits)])
 
 
-def _seeds(ctx: Context) -> list[tuple]:
+def seed_runs(ctx: Context) -> list[tuple]:
+  """The run names `(seed,)` of a stage with one run per seed (`train_runs`' `runs`)."""
   return [(s,) for s in range(ctx.cfg.num_seeds)]
 
 
-def _train(
+def train_runs(
   ctx: Context, name, stage, fit, labels, split, runs, base=None, pairs=False, max_epochs=None
 ):
   """Initialises and trains every run of stage `name` (resuming from its checkpoints).
 
-  `runs` names each run below the stage (e.g. `(seed,)` or `(seed, 'nu5',
-  'draw0')`); run r's keys are `named_key(key, name, *runs[r], 'init' |
-  'train')`. `max_epochs`: None or [R] fixed epochs per run (`run_stage`).
+  Returns the batched `FitState` [R]. `stage` and `fit`: `classifier_stage` /
+  `siamese_stage` and its `FitConfig`; `labels` [R * n]; `split` [R] (e.g.
+  `seed_split`); `base`: variables [R] whose embedder is transferred, or None;
+  `pairs`: the model takes two inputs (siamese). `runs` names each run below
+  the stage (e.g. `(seed,)` or `(seed, 'nu5', 'draw0')`); run r's keys are
+  `named_key(key, name, *runs[r], 'init' | 'train')`. `max_epochs`: None or
+  [R] fixed epochs per run (`run_stage`).
   """
   example = (ctx.example, ctx.example) if pairs else (ctx.example,)
   init = lambda keys: init_runs(stage, fit, keys, example, base)
@@ -812,7 +822,7 @@ class Group(NamedTuple):
   frozen: tuple[str, ...] = ()
 
 
-def _train_shared(ctx: Context, folder, model, fit, labels, split, groups, *, validate=True,
+def _train_shared(ctx: Context, folder, model, fit, labels, split, groups, *,
                   max_epochs=None) -> list[trainer.FitState]:  # fmt: skip
   """Trains the runs of several groups (DL from scratch, fine-tuning with different frozen
   layers) as ONE stage: one compiled program, one call, one checkpoint folder.
@@ -820,12 +830,15 @@ def _train_shared(ctx: Context, folder, model, fit, labels, split, groups, *, va
   Their trainable masks are data in the optimizer state (`transfer.trainable_adam`), so
   the groups share the program; each run's keys, initial state and updates are those
   it would have had in its own stage (the masked update equals `multi_transform`'s bit
-  for bit). `split` and `max_epochs` hold the groups' runs in order.
+  for bit). The stage validates; a run whose split has no validation example keeps
+  its last epoch (`trainer.make_fit`), so the strict DL/TL runs (fixed budgets) and
+  the oracle ones (early stopping) share the program too. `split` and `max_epochs`
+  hold the groups' runs in order.
 
   Returns:
     One batched `FitState` per group.
   """
-  stage = classifier_stage(model, fit, transfer.trainable_adam(fit.learning_rate), validate)
+  stage = classifier_stage(model, fit, transfer.trainable_adam(fit.learning_rate))
   named = [(g.name, *r) for g in groups for r in g.runs]
   template = next((g.base for g in groups if g.base is not None), None)
 
@@ -872,8 +885,8 @@ def _tile_split(split: trainer.Split, times: int) -> trainer.Split:
 def table4(ctx: Context) -> dict:
   """Table IV: test F1 of the base DL model on all seven classes vs BiLSTM depth, [R] per depth."""
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_all)
-  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, ctx.y_all)
+  fit = one_pass(cfg.base_fit, split.train_idx.shape[1])
   if cfg.table4_epochs is not None:
     fit = dataclasses.replace(fit, num_epochs=cfg.table4_epochs)
   test = _seed_test(ctx, ctx.y_all)
@@ -881,7 +894,7 @@ def table4(ctx: Context) -> dict:
   for depth in cfg.depths:
     model = make_model(cfg, f'bilstm_depth{depth}', num_classes=7)
     stage = classifier_stage(model, fit)
-    fs = _train(ctx, f'table4_depth{depth}', stage, fit, ctx.y_all, split, _seeds(ctx))
+    fs = train_runs(ctx, f'table4_depth{depth}', stage, fit, ctx.y_all, split, seed_runs(ctx))
     out[f'{depth} Layer'] = test_f1(model, fs, ctx.x, ctx.y_all, test, 7)
   return {'F1 Score': out}
 
@@ -893,14 +906,14 @@ def base_models(ctx: Context) -> dict:
     {batch_norm: (model, FitState)}.
   """
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_seen)
-  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, ctx.y_seen)
+  fit = one_pass(cfg.base_fit, split.train_idx.shape[1])
   out = {}
   for bn in (False, True):
     model = make_model(cfg, 'bilstm_bn' if bn else 'bilstm', num_classes=4)
     name = 'base_c1_bn' if bn else 'base_c1'
     stage = classifier_stage(model, fit)
-    out[bn] = (model, _train(ctx, name, stage, fit, ctx.y_seen, split, _seeds(ctx)))
+    out[bn] = (model, train_runs(ctx, name, stage, fit, ctx.y_seen, split, seed_runs(ctx)))
   return out
 
 
@@ -913,6 +926,8 @@ def table5(ctx: Context, base) -> tuple[dict, np.ndarray]:
     f'C{c + 1}': {'Precision': p[:, i], 'Recall': r[:, i], 'F1': f[:, i]}
     for i, c in enumerate(SEMG_SEEN_CLASSES)
   }
+  # Its own program: the weighted F1 computed beside the per-class scores
+  # rounds differently (1 ulp on one seed of the quick run).
   return table, test_f1(model, fs, ctx.x, ctx.y_seen, test, 4)
 
 
@@ -940,7 +955,7 @@ def pseudo_tasks(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 def _few_fit(cfg: Config) -> trainer.FitConfig:
   """DL / TL with nu samples per class: every run takes one pass over the largest nu's 3 * nu."""
-  return _one_pass(cfg.few_fit, 3 * max(cfg.shots))
+  return one_pass(cfg.few_fit, 3 * max(cfg.shots))
 
 
 def _budget_epochs(best_epoch) -> int:
@@ -965,10 +980,12 @@ def budgets(ctx: Context) -> tuple[dict, dict]:
   cfg = ctx.cfg
   R = cfg.num_seeds
   y_base, y_novel = pseudo_tasks(ctx)
-  split = _seed_split(ctx, y_base)
-  fit = _one_pass(cfg.base_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, y_base)
+  fit = one_pass(cfg.base_fit, split.train_idx.shape[1])
   model = make_model(cfg, 'bilstm', num_classes=2)
-  base = _train(ctx, 'budget_base', classifier_stage(model, fit), fit, y_base, split, _seeds(ctx))
+  base = train_runs(
+    ctx, 'budget_base', classifier_stage(model, fit), fit, y_base, split, seed_runs(ctx)
+  )
 
   n = ctx.n
   pairs = [(s, nu) for nu in cfg.shots for s in range(R)]
@@ -983,7 +1000,7 @@ def budgets(ctx: Context) -> tuple[dict, dict]:
   split = trainer.make_split(shots, val)
   fit = _few_fit(cfg)
   base_vars = jax.tree.map(
-    lambda a: jnp.concatenate([a] * len(cfg.shots)), trainer.best_variables(base)
+    lambda a: np.concatenate([np.asarray(a)] * len(cfg.shots)), trainer.best_variables(base)
   )
   # DL and TL: one stage, one program (trainable masks as data, `_train_shared`).
   groups = [
@@ -1044,16 +1061,21 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
   order = list(draws)
   runs = [(s, f'nu{nu}', f'draw{d}') for s, nu, d in order]
   shots = [rows(ctx, s, draws[(s, nu, d)]) for s, nu, d in order]
-  if oracle:
-    val = [rows(ctx, s, restrict(ctx.splits[s].val, ctx.y_unseen)) for s, _, _ in order]
-    split = trainer.make_split(shots, val)
-  else:
-    split = trainer.make_split(shots)
+  val = [rows(ctx, s, restrict(ctx.splits[s].val, ctx.y_unseen)) for s, _, _ in order]
+  split = jax.tree.map(np.asarray, trainer.make_split(shots, val))
+  if not oracle:
+    # Strict: no validation example (padding only, at the oracle's width), so a run
+    # keeps its last epoch (`trainer.make_fit`) and the strict and oracle stages
+    # share one compiled program.
+    split = split._replace(
+      val_idx=np.zeros_like(split.val_idx), val_mask=np.zeros_like(split.val_mask)
+    )
   test = np.stack([rows(ctx, s, restrict(ctx.splits[s].test, ctx.y_unseen)) for s, _, _ in order])
   fit = _few_fit(cfg)
   model = make_model(cfg, 'bilstm', num_classes=3)
   seeds = np.asarray([s for s, _, _ in order])
-  base_vars = jax.tree.map(lambda a: a[seeds], trainer.best_variables(base[False][1]))
+  # On the host: an eager gather would compile a program per leaf shape.
+  base_vars = jax.tree.map(lambda a: np.asarray(a)[seeds], trainer.best_variables(base[False][1]))
   suffix = '_oracle' if oracle else ''
   # DL and TL: one stage, one program (trainable masks as data, `_train_shared`).
   groups = [
@@ -1067,7 +1089,7 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
     ])  # fmt: skip
   both = _train_shared(
     ctx, 'table7_dl_table8_tl' + suffix, model, fit, ctx.y_unseen, _tile_split(split, 2), groups,
-    validate=oracle, max_epochs=limit,
+    max_epochs=limit,
   )  # fmt: skip
   return {
     method: _per_seed(cfg, test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3), order)
@@ -1078,8 +1100,8 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
 def table6(ctx: Context, base) -> dict:
   """Table VI: fine-tuning with frozen layers, and AdaBatch, on the full C^2 training split."""
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_unseen)
-  fit = _one_pass(cfg.transfer_fit, split.train_idx.shape[1])
+  split = seed_split(ctx, ctx.y_unseen)
+  fit = one_pass(cfg.transfer_fit, split.train_idx.shape[1])
   test = _seed_test(ctx, ctx.y_unseen)
   out = {}
   tuned = [setting for setting in cfg.table6 if setting != 'AdaBatch']
@@ -1091,7 +1113,7 @@ def table6(ctx: Context, base) -> dict:
     model = make_model(cfg, 'bilstm', num_classes=3)
     base_vars = trainer.best_variables(base[False][1])
     groups = [
-      Group(name(setting), _seeds(ctx), base_vars, transfer.FROZEN_SETTINGS[setting])
+      Group(name(setting), seed_runs(ctx), base_vars, transfer.FROZEN_SETTINGS[setting])
       for setting in tuned
     ]
     split_all = _tile_split(split, len(tuned))
@@ -1103,7 +1125,9 @@ def table6(ctx: Context, base) -> dict:
     model = make_model(cfg, 'bilstm_bn', num_classes=3)
     stage = classifier_stage(model, fit, transfer.adabatch_tx(fit.learning_rate))
     base_vars = trainer.best_variables(base[True][1])
-    fs = _train(ctx, name('AdaBatch'), stage, fit, ctx.y_unseen, split, _seeds(ctx), base_vars)
+    fs = train_runs(
+      ctx, name('AdaBatch'), stage, fit, ctx.y_unseen, split, seed_runs(ctx), base_vars
+    )
     out['AdaBatch'] = test_f1(model, fs, ctx.x, ctx.y_unseen, test, 3)
   return {'Median F1 Score': {col(setting): out[col(setting)] for setting in cfg.table6}}
 
@@ -1116,7 +1140,7 @@ def siamese_models(ctx: Context, base) -> dict:
   model's BN layers only (AdaBatch).
   """
   cfg = ctx.cfg
-  split = _seed_split(ctx, ctx.y_seen)
+  split = seed_split(ctx, ctx.y_seen)
   fit = cfg.siamese_fit
   out = {}
   for method, (kind, bn) in SIAMESE.items():
@@ -1129,7 +1153,7 @@ def siamese_models(ctx: Context, base) -> dict:
     name = 'siamese_' + method.replace('^', '').lower()
     base_vars = trainer.best_variables(base[bn][1])
     stage = siamese_stage(model, fit, kind, tx)
-    fs = _train(ctx, name, stage, fit, ctx.y_seen, split, _seeds(ctx), base_vars, pairs=True)
+    fs = train_runs(ctx, name, stage, fit, ctx.y_seen, split, seed_runs(ctx), base_vars, pairs=True)
     out[method] = (model, fs)
   return out
 
@@ -1172,7 +1196,7 @@ def fsl_embeddings(ctx: Context, base, siamese) -> dict:
   'base' is the plain base model's embedder (the metric methods); each
   siamese method's entry is its twin's embedder.
   """
-  x_runs = ctx.x.reshape(ctx.cfg.num_seeds, ctx.n, *ctx.x.shape[1:])  # seed s's copy
+  x_runs = np.asarray(ctx.x).reshape(ctx.cfg.num_seeds, ctx.n, *ctx.x.shape[1:])  # seed s's copy
   out = {'base': embeddings(*base[False], x_runs)}
   out.update({m: embeddings(model, fs, x_runs) for m, (model, fs) in siamese.items()})
   return out
@@ -1182,10 +1206,13 @@ def _fsl_classifier(ctx, s, method, emb, siamese):
   """(embeddings [n, D] of seed s's copy, classifier) of one FSL method or raw baseline."""
   if method in RAW_BASELINES:
     n = ctx.n
-    return ctx.x[s * n : (s + 1) * n].reshape(n, -1), RAW_BASELINES[method]
+    # Sliced on the host: an eager slice and reshape would each compile a program.
+    return np.asarray(ctx.x)[s * n : (s + 1) * n].reshape(n, -1), RAW_BASELINES[method]
   if method not in siamese:
     return emb['base'][s], classifiers.METRIC_CLASSIFIERS[method]
-  head = siamese_lib.head_params(jax.tree.map(lambda a: a[s], siamese[method][1].best_params))
+  head = siamese_lib.head_params(
+    jax.tree.map(lambda a: np.asarray(a)[s], siamese[method][1].best_params)
+  )
   return emb[method][s], classifiers.make_siamese_classifier(siamese_lib.head_scores, head)
 
 

@@ -13,7 +13,7 @@ Protocol (every choice here, none of them the paper's words):
   script passes `signals.semg.sweep.setting_features`: the jitted SampEn
   chain, computed once per setting and cached in the run folder).
 - Splits, standardisation, model, training and scoring are Table IV's
-  (`fewshot.protocols.semg`: `prepare`, `classifier_stage`, `_train`,
+  (`fewshot.protocols.semg`: `prepare`, `classifier_stage`, `train_runs`,
   `test_f1`, imported): per seed the Table III split of ('split', s), the
   same for every setting; every setting's runs have the same keys (stage
   name 'fig3'), so settings differ only by their features.
@@ -188,12 +188,12 @@ def setting_scores(key, cfg: Config, features, labels) -> tuple[np.ndarray, np.n
   """
   pcfg = _table4_config(cfg)
   ctx = table4_protocol.prepare(key, pcfg, features, labels)
-  split = table4_protocol._seed_split(ctx, ctx.y_all)
-  fit = table4_protocol._one_pass(cfg.fit, split.train_idx.shape[1])
+  split = table4_protocol.seed_split(ctx, ctx.y_all)
+  fit = table4_protocol.one_pass(cfg.fit, split.train_idx.shape[1])
   model = table4_protocol.make_model(pcfg, 'bilstm', num_classes=7)
   stage = table4_protocol.classifier_stage(model, fit)
-  fs = table4_protocol._train(
-    ctx, 'fig3', stage, fit, ctx.y_all, split, table4_protocol._seeds(ctx)
+  fs = table4_protocol.train_runs(
+    ctx, 'fig3', stage, fit, ctx.y_all, split, table4_protocol.seed_runs(ctx)
   )
 
   def scores(part):
