@@ -185,16 +185,21 @@ def test_inputs_of_the_kept_clips_only_score_as_inputs_of_all():
 
 def test_fold_layout_resolves_auto_per_backend_and_checks_names():
   assert protocol.fold_layout('auto', 'auto', 'cpu') == ('map', 'native')
-  assert protocol.fold_layout('auto', 'auto', 'gpu') == ('vmap', 'native')
+  for network, conv in protocol.CPU_CONV.items():
+    assert protocol.fold_layout('auto', 'auto', 'cpu', network) == ('map', conv)
+    assert protocol.fold_layout('auto', 'auto', 'gpu', network) == ('vmap', 'native')
+  assert protocol.fold_layout('auto', 'auto', 'cpu', 'EMR') == ('map', 'patch')
   assert protocol.fold_layout('auto', 'auto', 'tpu') == ('vmap', 'native')
   # Vmapped folds on a CPU keep the patch form (native ones would be grouped convolutions).
-  assert protocol.fold_layout('vmap', 'auto', 'cpu') == ('vmap', 'patch')
-  assert protocol.fold_layout('loop', 'auto', 'cpu') == ('loop', 'native')
+  assert protocol.fold_layout('vmap', 'auto', 'cpu', 'STSTNet') == ('vmap', 'patch')
+  assert protocol.fold_layout('loop', 'auto', 'cpu', 'STSTNet') == ('loop', 'native')
   assert protocol.fold_layout('vmap', 'native', 'cpu') == ('vmap', 'native')
   with pytest.raises(ValueError, match='runs_as'):
     protocol.NetworkConfig(runs_as='vmapped')
   with pytest.raises(ValueError, match='conv'):
     protocol.CapsuleConfig(conv='grouped')
+  with pytest.raises(ValueError, match='network'):
+    protocol.fold_layout(network='ResNet')
 
 
 def test_prediction_chunks_are_the_fewest_equal_ones_and_do_not_change_predictions():

@@ -30,7 +30,8 @@ networks are the same at both; CapsuleNet 32 x 32 apex frames, width 16,
 2 x 2 capsule kernels; EMR's batch draws micro and macro clips alike);
 `--paper-size` adds CapsuleNet at its released size (224 x 224, width 64,
 9 x 9 kernels: minutes per path on a 2-core CPU). `--quick`: 2 folds,
-batch 4, 1 step, 1 repeat, STSTNet and EMR only, for the test suite.
+batch 4, 1 step, 1 repeat, STSTNet on vmap+patch and map+native only, for
+the test suite.
 """
 
 from __future__ import annotations
@@ -75,28 +76,30 @@ def parse_args(argv=None) -> argparse.Namespace:
   if args.quick:
     args.folds, args.batch, args.steps, args.repeats = 2, 4, 1, 1
     if args.networks == ','.join(NETWORKS):
-      args.networks = 'STSTNet,EMR'
+      args.networks = 'STSTNet'
+    if args.paths == ','.join(f'{r}+{c}' for r, c in PATHS):
+      args.paths = 'vmap+patch,map+native'
   return args
 
 
 def _setups(names, paper_size: bool):
-  """(label, name, make_model(conv), loss, variables, input shape, extra data) per network."""
+  """(label, name, make_model(conv), loss, variables, input shape) per network."""
   out = []
   for name in names:
     if name in megc_models.MODELS:
       shape = (28, 28, megc_models.INPUT_CHANNELS[name])
       make = lambda conv, name=name: megc_models.network(name, conv=conv)
-      out.append((name, make, protocol.loss_fn, protocol._variables, shape))
+      out.append((name, name, make, protocol.loss_fn, protocol._variables, shape))
     elif name == 'CapsuleNet':
       sizes = [(32, 16, 2)] + ([(224, 64, 9)] if paper_size else [])
       for size, width, k in sizes:
         make = lambda conv, w=width, k=k: megc_capsule.CapsuleNet(3, w, k, conv=conv)
         label = f'CapsuleNet {size}px w{width} k{k}'
         variables = protocol._capsule_variables(None)
-        out.append((label, make, protocol.capsule_loss_fn, variables, (size, size, 1)))
+        out.append((label, name, make, protocol.capsule_loss_fn, variables, (size, size, 1)))
     elif name == 'EMR':
       make = lambda conv: emr_models.emr_network(conv=conv)
-      out.append(('EMR', make, protocol.emr_loss_fn, protocol._emr_variables, (28, 28, 2)))
+      out.append(('EMR', name, make, protocol.emr_loss_fn, protocol._emr_variables, (28, 28, 2)))
     else:
       raise ValueError(f'unknown network {name!r}; expected some of {NETWORKS}.')
   return out
@@ -110,7 +113,7 @@ def _timed(fn):
 
 def bench_network(setup, args, paths):
   """{path: (compile s, [per-call s])} of one network."""
-  label, make, loss, variables, shape = setup
+  _, _, make, loss, variables, shape = setup
   folds, batch = args.folds, args.batch
   n = folds * batch  # fold f holds out block f and trains on the others
   rng = np.random.default_rng(0)
@@ -153,12 +156,11 @@ def main(argv=None) -> dict:
   for runs_as, conv in paths:
     if runs_as not in trainer.RUNS_AS or conv not in ('native', 'patch'):
       raise ValueError(f'unknown path {runs_as}+{conv}')
-  chosen = protocol.fold_layout('auto', 'auto')
   load0 = os.getloadavg()
   print(
     f'device: {jax.devices()[0].platform} ({jax.devices()[0].device_kind}), jax {jax.__version__}, '
     f'{os.cpu_count()} CPUs; {args.folds} folds x batch {args.batch}, {args.steps} steps per call, '
-    f'median of {args.repeats}; chosen here (auto): {chosen[0]}+{chosen[1]}'
+    f'median of {args.repeats}; ratios to the path chosen here (auto, `fold_layout`)'
   )
   print(f'load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}')
   header = ' | '.join(f'{r}+{c}' for r, c in paths)
@@ -169,6 +171,7 @@ def main(argv=None) -> dict:
     out = bench_network(setup, args, paths)
     results[setup[0]] = out
     ms = {p: 1e3 * statistics.median(t) / args.steps for p, (_, t) in out.items()}
+    chosen = protocol.fold_layout('auto', 'auto', network=setup[1])
     ref = ms.get(chosen)
     cells = []
     for p in paths:
@@ -178,7 +181,7 @@ def main(argv=None) -> dict:
         cells.append(f'< {ms[p]:.0f} ms (? s{ratio})')
       else:
         cells.append(f'{ms[p]:.1f} ms ({compile_s:.1f} s{ratio})')
-    print(f'| {setup[0]} | ' + ' | '.join(cells) + ' |', flush=True)
+    print(f'| {setup[0]} ({chosen[0]}+{chosen[1]}) | ' + ' | '.join(cells) + ' |', flush=True)
   load1 = os.getloadavg()
   print(
     'cells: ms per training step of all folds (compile s, time / chosen path); '

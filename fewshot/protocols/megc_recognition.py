@@ -93,33 +93,59 @@ COLUMNS = ('Full', 'SMIC', 'CASME II', 'SAMM')
 TABLE = 'IV'
 
 
-def fold_layout(runs_as: str = 'auto', conv: str = 'auto', backend: str | None = None):
+# The convolution kind that trains each network fastest on XLA:CPU with its
+# folds mapped one after another (`experiments/bench/megc_conv.py`, 11 folds
+# x 32 clips, docs/performance.md): native convolutions for STSTNet and
+# Dual-Inception; the patch form for OFF-ApexNet, EMR and CapsuleNet, whose
+# native convolutions (strided ones, and single-channel ones) XLA:CPU trains
+# several times slower inside the epoch loop.
+CPU_CONV = {
+  'STSTNet': 'native',
+  'OFF-ApexNet': 'patch',
+  'Dual-Inception': 'native',
+  'CapsuleNet': 'patch',
+  'EMR': 'patch',
+}
+
+
+def fold_layout(
+  runs_as: str = 'auto', conv: str = 'auto', backend: str | None = None, network: str | None = None
+):
   """`(runs_as, conv)`: how LOSO folds train and predict, with 'auto' resolved for the backend.
 
   Measured on a 2-core CPU (`experiments/bench/megc_conv.py`,
   docs/performance.md): vmapped folds turn each native convolution into a
   grouped one (a kernel per fold), which XLA:CPU runs slowly; the folds
-  mapped one after another inside the program with native convolutions
-  train fastest there. On GPU and TPU vmapped folds with native
-  convolutions, unmeasured here (no accelerator was at hand). An 'auto'
-  `conv` next to a given `runs_as` is 'patch' for vmapped folds on CPU and
-  'native' otherwise.
+  mapped one after another inside the program ('map') train fastest there,
+  with the convolution kind `CPU_CONV` names per network. On GPU and TPU:
+  vmapped folds with native convolutions (unmeasured here: no accelerator
+  was at hand). An 'auto' `conv` next to a given `runs_as` is 'patch' for
+  vmapped folds on CPU, `CPU_CONV[network]` for other layouts on CPU
+  ('native' without a network), 'native' elsewhere.
 
   Args:
     runs_as: 'auto' or one of `trainer.RUNS_AS` ('vmap', 'map', 'loop').
     conv: 'auto' or one of `layers.CONV_KINDS` ('native', 'patch').
     backend: 'cpu', 'gpu', 'tpu', ...; None: `jax.default_backend()`.
+    network: a `CPU_CONV` name, or None.
 
   Returns:
     `(runs_as, conv)` without 'auto'.
   """
   checks.check_choice('runs_as', runs_as, ('auto',) + trainer.RUNS_AS)
   checks.check_choice('conv', conv, ('auto',) + CONV_KINDS)
+  if network is not None:
+    checks.check_choice('network', network, tuple(CPU_CONV))
   cpu = (backend or jax.default_backend()) == 'cpu'
   if runs_as == 'auto':
     runs_as = 'map' if cpu else 'vmap'
   if conv == 'auto':
-    conv = 'patch' if cpu and runs_as == 'vmap' else 'native'
+    if not cpu:
+      conv = 'native'
+    elif runs_as == 'vmap':
+      conv = 'patch'
+    else:
+      conv = CPU_CONV.get(network, 'native')
   return runs_as, conv
 
 
@@ -599,7 +625,7 @@ def cde_network(
   Returns:
     CDEResult.
   """
-  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv)
+  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv, network=name)
   model = megc_models.network(checks.check_choice('name', name, NETWORKS), conv=conv)
   x = _check_inputs('x', x, comp, ndim=4)
   channels = megc_models.INPUT_CHANNELS[name]
@@ -696,7 +722,7 @@ def cde_capsule(
       f'CapsuleNet takes [N, {cfg.size}, {cfg.size}, 1 or 3] apex frames (CapsuleConfig.size), '
       f'got {x.shape}.'
     )
-  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv)
+  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv, network='CapsuleNet')
   model = cfg.model(conv=conv)
   train, _, _ = _fold_rows(comp)
   data = {'x': jnp.asarray(x, jnp.float32), 'y': jnp.asarray(comp.labels, jnp.int32)}
@@ -773,7 +799,7 @@ def cde_emr(
       f'entry per macro clip ({len(macro_x)}).'
     )
   macro_label = checks.check_labels('macro_label', macro_label, len(megc_eval.MEGC_CLASSES))
-  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv)
+  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv, network='EMR')
   model = emr_models.emr_network(grl_weight=cfg.grl_weight, conv=conv)
   train = emr_training_rows(comp, macro_subject)
   n, k = len(x), len(macro_x)
