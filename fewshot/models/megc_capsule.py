@@ -38,8 +38,12 @@ routing weights 3 * 1,152 * 16 * 8 = 442,368: 13,842,496.
 This library's choices: grey apex faces, repeated over the 3 input channels
 (the flow-based inputs are grey too; SAMM is grey); batch norm is
 `MaskedBatchNorm` (padding of vmapped batches ignored, running statistics
-with PyTorch's momentum); convolutions as patch matmuls (`Conv`, same
-parameters as `nn.Conv`, far faster to train on XLA:CPU); random
+with PyTorch's momentum); convolutions are `layers.PatchConv` (the
+parameters of `nn.Conv`), patch matmuls (`conv='patch'`) or XLA's own
+(`conv='native'`): inside the trainer's epoch loop XLA:CPU trained the
+native form of this network's strided convolutions several times slower
+(7x or more, `experiments/bench/megc_conv.py`; 12.8 s against 0.7 s for 3
+steps of 32 apex frames of 48 x 48, width 16, when first measured); random
 initialisation from one normal draw (`init_variables`: He normal for every
 convolution, torchvision's rule for ResNet; biases 0); `width` (ResNet18's 64 base channels) and
 `caps_kernel` (9) are attributes so that the quick CPU setting can run a
