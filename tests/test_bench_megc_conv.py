@@ -4,7 +4,7 @@ from experiments.bench import megc_conv
 
 
 def test_quick_bench_times_each_path(capsys):
-  results = megc_conv.main(['--quick'])
+  results = megc_conv.main(['--quick'])  # STSTNet, 2 folds of 4 clips, 2 paths
   out = capsys.readouterr().out
   assert set(results) == {'STSTNet'}
   paths = results['STSTNet']
