@@ -637,11 +637,27 @@ def make_stage(
   return Stage(tx, fit, init_runs)
 
 
+RUNS_AS = ('vmap', 'map', 'loop')
+
+
+def _mapped(fn):
+  """`fn` over the leading run axis, one run after another inside the program (`lax.map`)."""
+
+  def over_runs(fit_states, keys, data, split, limit):
+    return jax.lax.map(
+      lambda run: fn(run[0], run[1], data, run[2], run[3]), (fit_states, keys, split, limit)
+    )
+
+  return over_runs
+
+
 @functools.lru_cache(maxsize=64)
-def _compiled(fit, num_epochs: int, vmapped: bool, mesh=None):
+def _compiled(fit, num_epochs: int, runs_as: str, mesh=None):
   fn = functools.partial(fit, num_epochs=num_epochs)
-  if vmapped:
+  if runs_as == 'vmap':
     fn = jax.vmap(fn, in_axes=(0, 0, None, 0, 0))
+  elif runs_as == 'map':
+    fn = _mapped(fn)
   if mesh is not None:
     # Each device trains its block of runs alone (no collective inside the
     # epoch loop: a device's while_loop ends when its own runs have stopped).
@@ -661,10 +677,10 @@ def fit_runs(
   *,
   num_epochs: int,
   max_epochs=None,
-  vmapped: bool = True,
+  runs_as: str = 'vmap',
   shard: bool = True,
 ):
-  """Trains R runs of one `make_fit` loop: one vmapped, jitted program, or run after run.
+  """Trains R runs of one `make_fit` loop: one vmapped or mapped jitted program, or run after run.
 
   With several devices (`jax.devices()`, all processes') the vmapped runs are
   split over all of them (`fewshot.sharding`): R is padded to a multiple of
@@ -682,9 +698,13 @@ def fit_runs(
     num_epochs: epochs to run in this call (static).
     max_epochs: None (the config's num_epochs), an int, or [R] ints: the
       epoch at which each run ends.
-    vmapped: one program over all runs (True) or the single-run program
-      called for each run in turn on the same shapes (False; equal results up
-      to float rounding, for comparisons and small CPUs).
+    runs_as: how the R runs are laid out, all with equal results up to float
+      rounding: 'vmap', one program batched over the runs; 'map', one program
+      that trains the runs one after another (`lax.map` over the run axis:
+      faster where the batched form is slow, e.g. convolutions with one kernel
+      per run, which XLA:CPU runs as slow grouped convolutions); 'loop', the
+      single-run program called for each run in turn from Python (for
+      comparisons). Sharding over devices applies to 'vmap' only.
     shard: split the runs over all devices when there are several (True), or
       keep them on the default device (False).
 
@@ -695,14 +715,16 @@ def fit_runs(
     probe of a few epochs and books the full call's estimated seconds.
   """
   num_epochs = checks.check_int('num_epochs', num_epochs)
+  if runs_as not in RUNS_AS:
+    raise ValueError(f'runs_as must be one of {RUNS_AS}, got {runs_as!r}')
   runs = np.shape(split.train_idx)[0]
   limit = np.iinfo(np.int32).max if max_epochs is None else max_epochs
   # On the host when concrete: an eager jnp broadcast would compile a second program.
   xp = np if checks.is_concrete(limit) else jnp
   limit = xp.broadcast_to(xp.asarray(limit, xp.int32), (runs,))
   concrete = checks.is_concrete(*jax.tree.leaves((fit_states, keys, data, split, limit)))
-  mesh = sharding.device_mesh() if vmapped and shard and concrete else None
-  fn = _compiled(fit, num_epochs, vmapped, mesh)
+  mesh = sharding.device_mesh() if runs_as == 'vmap' and shard and concrete else None
+  fn = _compiled(fit, num_epochs, runs_as, mesh)
 
   def call(limit):
     if mesh is not None:
@@ -711,7 +733,7 @@ def fit_runs(
       sharded_split, limit = sharding.shard_items((split, limit), mesh, size)
       out = fn(*args, sharding.replicate(data, mesh), sharded_split, limit)
       return sharding.take_items(out, runs)
-    if vmapped:
+    if runs_as != 'loop':
       return fn(fit_states, keys, data, split, limit)
     take = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
     outs = [fn(take(fit_states, r), keys[r], data, take(split, r), limit[r]) for r in range(runs)]

@@ -109,11 +109,11 @@ def _train_padded_and_alone(model, cfg, data, loss, example, **stage_kw):
   epochs = cfg.num_epochs
   padded = trainer.make_split([range(24), range(40)])
   assert padded.train_idx.shape == (2, 40) and int(padded.train_mask[0].sum()) == 24
-  a, _ = trainer.fit_runs(stage.fit, fs0, keys, data, padded, num_epochs=epochs, vmapped=False)
+  a, _ = trainer.fit_runs(stage.fit, fs0, keys, data, padded, num_epochs=epochs, runs_as='loop')
   one = lambda t: jax.tree.map(lambda v: v[:1], t)
   alone = trainer.make_split([range(24)])
   b, _ = trainer.fit_runs(
-    stage.fit, one(fs0), keys[:1], data, alone, num_epochs=epochs, vmapped=False
+    stage.fit, one(fs0), keys[:1], data, alone, num_epochs=epochs, runs_as='loop'
   )
   first = lambda t: jax.tree.map(lambda v: v[0], t)
   return first(a.train), first(b.train), first(fs0.train)

@@ -324,13 +324,16 @@ def test_training_learns_and_keeps_best_epoch(base, data):
   assert int(fs.train.step[0]) > 0
 
 
-def test_seed_vmapped_equals_sequential(base, data):
-  """R runs as one vmapped program give the numbers of R separate runs."""
+@pytest.mark.parametrize('runs_as', ['loop', 'map'])
+def test_seed_vmapped_equals_sequential(base, data, runs_as):
+  """R runs as one vmapped program give the numbers of R separate runs (Python
+  loop) and of the R runs one after another inside one program (`lax.map`)."""
   model, fs0, fs, hist, fit = base
   keys = jax.random.split(jax.random.key(2), R)
   seq, hist_s = trainer.fit_runs(
-    fit, fs0, keys, data, _split(R), num_epochs=CFG.num_epochs, vmapped=False
+    fit, fs0, keys, data, _split(R), num_epochs=CFG.num_epochs, runs_as=runs_as
   )
+  assert hist_s['val_loss'].shape == hist['val_loss'].shape
   # (one call of 4 epochs here vs two vmapped calls of 2 in the fixture)
   np.testing.assert_allclose(hist_s['val_loss'], hist['val_loss'], rtol=2e-4, atol=1e-5)
   # Parameters (of scale 1) to 1e-3: batch norm's means over a BiLSTM's
@@ -340,6 +343,20 @@ def test_seed_vmapped_equals_sequential(base, data):
     lambda a, b: np.allclose(a, b, rtol=2e-4, atol=1e-3), seq.best_params, fs.best_params
   )
   assert all(jax.tree.leaves(close))
+
+
+def test_fit_runs_rejects_an_unknown_layout(base, data):
+  _, fs0, _, _, fit = base
+  with pytest.raises(ValueError, match='runs_as'):
+    trainer.fit_runs(
+      fit,
+      fs0,
+      jax.random.split(jax.random.key(2), R),
+      data,
+      _split(R),
+      num_epochs=1,
+      runs_as='vmapped',
+    )
 
 
 def test_ragged_run_trains_as_it_would_alone(base, data):

@@ -191,3 +191,62 @@ def test_make_model_rejects_unknown_names():
     megc_models.network('CapsuleNet')
   with pytest.raises(ValueError, match='num_classes'):
     megc_models.network('STSTNet', num_classes=1)
+
+
+def _conv_kind_cases():
+  from fewshot.models import emr
+  from fewshot.models import megc_capsule
+
+  # OFF-ApexNet and Dual-Inception with 8 hidden units instead of 1,024: the
+  # convolutions are the published ones, the dense layers only cost compile time.
+  cases = [
+    ('STSTNet', megc_models.STSTNet, (28, 28, 3)),
+    ('OFF-ApexNet', functools.partial(megc_models.OFFApexNet, hidden=8), (28, 28, 2)),
+    ('Dual-Inception', functools.partial(megc_models.DualInception, hidden=8), (28, 28, 2)),
+  ]
+  # CapsuleNet small, with its strided 7 x 7, 3 x 3 and 1 x 1 convolutions.
+  cases.append(
+    ('CapsuleNet', lambda conv: megc_capsule.CapsuleNet(3, 4, 1, conv=conv), (16, 16, 1))
+  )
+  cases.append(('EMR', lambda conv: emr.emr_network(conv=conv), (28, 28, 2)))
+  return cases
+
+
+@pytest.mark.parametrize(
+  'name,make,shape', _conv_kind_cases(), ids=[c[0] for c in _conv_kind_cases()]
+)
+def test_native_and_patch_networks_share_variables_and_outputs(name, make, shape):
+  """Every MEGC network's `conv='native'` equals its `conv='patch'` on the same variables."""
+  patch, native = make(conv='patch'), make(conv='native')
+  x = jax.random.normal(jax.random.key(1), (2, *shape))
+  v = jax.jit(lambda x: patch.init(jax.random.key(0), x, None, train=False))(x)
+  shapes = jax.eval_shape(lambda x: native.init(jax.random.key(0), x, None, train=False), x)
+  assert jax.tree.map(jnp.shape, v) == jax.tree.map(lambda s: s.shape, shapes)
+  a, b = (
+    jax.jit(lambda v, x, m=m: m.apply(v, x, None, train=False))(v, x) for m in (patch, native)
+  )
+  np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match='must be one of'):
+    make(conv='grouped').init(jax.random.key(0), x, None, train=False)
+
+
+@pytest.mark.parametrize(
+  'k,stride,padding,use_bias', [(3, 1, 'SAME', True), (7, 2, 3, False), (2, 2, 'VALID', True)]
+)
+def test_patch_conv_kinds_agree_in_value_and_gradient(k, stride, padding, use_bias):
+  """`PatchConv` native and patch: same parameters, outputs and gradients (strides, paddings)."""
+  from fewshot.models.layers import PatchConv
+
+  x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
+  convs = [PatchConv(4, k, padding, stride, use_bias, kind=kind) for kind in ('patch', 'native')]
+  v = convs[0].init(jax.random.key(1), x)
+
+  @jax.jit
+  def value_and_grads(v, x):
+    return [
+      jax.value_and_grad(lambda v, x: jnp.sum(jnp.sin(c.apply(v, x))), (0, 1))(v, x) for c in convs
+    ]
+
+  (a, ga), (b, gb) = value_and_grads(v, x)
+  np.testing.assert_allclose(a, b, rtol=1e-5)
+  chex.assert_trees_all_close(ga, gb, rtol=1e-4, atol=1e-5)

@@ -1,6 +1,7 @@
 """CDE leave-one-subject-out of the Table IV methods: folds, pooled scores, training, the SVM baseline."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
@@ -180,3 +181,57 @@ def test_inputs_of_the_kept_clips_only_score_as_inputs_of_all():
     )
   with pytest.raises(ValueError, match='databases'):
     protocol.Config(databases=('CASME',))
+
+
+def test_fold_layout_resolves_auto_per_backend_and_checks_names():
+  assert protocol.fold_layout('auto', 'auto', 'cpu') == ('map', 'native')
+  for network, conv in protocol.CPU_CONV.items():
+    assert protocol.fold_layout('auto', 'auto', 'cpu', network) == ('map', conv)
+    assert protocol.fold_layout('auto', 'auto', 'gpu', network) == ('vmap', 'native')
+  assert protocol.fold_layout('auto', 'auto', 'cpu', 'EMR') == ('map', 'patch')
+  assert protocol.fold_layout('auto', 'auto', 'tpu') == ('vmap', 'native')
+  # Vmapped folds on a CPU keep the patch form (native ones would be grouped convolutions).
+  assert protocol.fold_layout('vmap', 'auto', 'cpu', 'STSTNet') == ('vmap', 'patch')
+  assert protocol.fold_layout('loop', 'auto', 'cpu', 'STSTNet') == ('loop', 'native')
+  assert protocol.fold_layout('vmap', 'native', 'cpu') == ('vmap', 'native')
+  with pytest.raises(ValueError, match='runs_as'):
+    protocol.NetworkConfig(runs_as='vmapped')
+  with pytest.raises(ValueError, match='conv'):
+    protocol.CapsuleConfig(conv='grouped')
+  with pytest.raises(ValueError, match='network'):
+    protocol.fold_layout(network='ResNet')
+
+
+def test_prediction_chunks_are_the_fewest_equal_ones_and_do_not_change_predictions():
+  # (the chunk rule, trainer.row_chunks, is tested in test_fewshot_stage.py)
+  from typing import NamedTuple
+
+  from fewshot.models import megc as megc_models
+
+  class Train(NamedTuple):  # the fields of `FitState` the predictor reads
+    params: dict
+    batch_stats: dict
+
+  class State(NamedTuple):
+    train: Train
+
+  model = megc_models.network('STSTNet', conv='native')
+  x = jax.random.normal(jax.random.key(0), (12, 28, 28, 3))
+  folds = [megc_models.init_variables(model, jax.random.key(k), 3) for k in range(2)]
+  fs = State(
+    Train(
+      *(
+        jax.tree.map(lambda *a: jnp.stack(a), *[v[c] for v in folds])
+        for c in ('params', 'batch_stats')
+      )
+    )
+  )
+  idx = np.array([[0, 3, 5, 7, 11], [1, 2, 4, 0, 0]])
+  preds = [
+    np.asarray(protocol._predictor(model, chunk, runs_as)(fs, x, idx))
+    for chunk, runs_as in ((256, 'vmap'), (2, 'map'))
+  ]
+  for f, v in enumerate(folds):
+    want = np.argmax(model.apply(v, x[idx[f]], None, train=False), axis=-1)
+    for p in preds:
+      np.testing.assert_array_equal(p[f], want)

@@ -63,7 +63,13 @@ def setup(args):
 
   def run(vmapped):
     fs, _ = trainer.fit_runs(
-      fit, init, train_keys, data, splits, num_epochs=cfg.num_epochs, vmapped=vmapped
+      fit,
+      init,
+      train_keys,
+      data,
+      splits,
+      num_epochs=cfg.num_epochs,
+      runs_as='vmap' if vmapped else 'loop',
     )
     return jax.block_until_ready(fs)
 

@@ -56,6 +56,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from fewshot.models.layers import CONV_KINDS
 from fewshot.models.layers import PatchConv
 
 NUM_CLASSES = 3  # negative, positive, surprise
@@ -110,10 +111,13 @@ class EMRNet(nn.Module):
   Attributes:
     num_classes: emotion classes (3).
     grl_weight: lambda of the gradient reversal layer.
+    conv: 'patch' or 'native' convolutions (`layers.PatchConv.kind`; the
+      same variables either way).
   """
 
   num_classes: int = NUM_CLASSES
   grl_weight: float = 1.0
+  conv: str = 'patch'
 
   @nn.compact
   def __call__(self, x, mask=None, train: bool = False, domain: bool = False):
@@ -123,7 +127,7 @@ class EMRNet(nn.Module):
       raise ValueError(f'EMRNet takes [B, H, W, 2] flows, got {x.shape}.')
     h = x
     for j, filters in enumerate((16, 32)):
-      h = nn.relu(PatchConv(filters, 3, name=f'conv{j + 1}')(h))
+      h = nn.relu(PatchConv(filters, 3, kind=self.conv, name=f'conv{j + 1}')(h))
       h = nn.max_pool(h, (2, 2), strides=(2, 2))  # (B, 14, 14, 16), (B, 7, 7, 32)
     rows = h.shape[1] * TOP_ROWS // 7
     parts = []
@@ -144,11 +148,15 @@ class EMRNet(nn.Module):
     return EMROutputs(logits, top, bottom, d)
 
 
-def emr_network(num_classes: int = NUM_CLASSES, grl_weight: float = 1.0) -> EMRNet:
+def emr_network(
+  num_classes: int = NUM_CLASSES, grl_weight: float = 1.0, conv: str = 'patch'
+) -> EMRNet:
   """An `EMRNet`, checked."""
   if int(num_classes) < 2:
     raise ValueError(f'num_classes must be >= 2, got {num_classes}.')
   weight = float(grl_weight)
   if not weight >= 0:
     raise ValueError(f'grl_weight must be >= 0, got {grl_weight}.')
-  return EMRNet(int(num_classes), weight)
+  if conv not in CONV_KINDS:
+    raise ValueError(f'conv must be one of {CONV_KINDS}, got {conv!r}.')
+  return EMRNet(int(num_classes), weight, conv)

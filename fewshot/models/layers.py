@@ -34,6 +34,8 @@ the sequence's last valid step, so padding changes no output.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -337,35 +339,59 @@ class MaskedBatchNorm(nn.Module):
     return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
 
 
-class PatchConv(nn.Module):
-  """A 2-D convolution (cross-correlation) as image patches times a kernel matrix.
+CONV_KINDS = ('native', 'patch')
 
-  Same parameters as `nn.Conv(features, (k, k), padding=...)` ('kernel'
-  [k, k, C, F], 'bias' [F]) and the same output. Under `jax.vmap` over runs
-  (one kernel per LOSO fold) `nn.Conv` becomes a grouped convolution, which
-  XLA:CPU compiles and runs slowly; here only the patch extraction is a
-  convolution (with a fixed identity kernel, shared by all runs) and the
-  learned part is a matmul, which vmaps into a batched matmul.
+
+class PatchConv(nn.Module):
+  """A 2-D convolution (cross-correlation), native or as image patches times a kernel matrix.
+
+  Same parameters as `nn.Conv(features, (k, k), (stride, stride), padding,
+  use_bias=...)` ('kernel' [k, k, C, F], 'bias' [F]) and the same output
+  whichever `kind` computes it, so variables are interchangeable:
+  * 'patch': only the patch extraction is a convolution (with a fixed
+    identity kernel, shared by all runs) and the learned part is a matmul.
+    Under `jax.vmap` over runs (one kernel per LOSO fold) a native
+    convolution becomes a grouped convolution, which XLA:CPU compiles and
+    runs slowly; this form vmaps into a batched matmul.
+  * 'native': `lax.conv_general_dilated`, XLA's own convolution, the faster
+    one for a single run (runs mapped one after another with `lax.map`, or
+    vmapped on a backend with fast grouped convolutions);
+    `experiments/bench/megc_conv.py` times both.
 
   Attributes:
     features: output channels F.
     kernel_size: k (square kernels).
     padding: 'SAME', 'VALID' or an int of zero padding on every side.
+    stride: the same stride along both axes.
+    use_bias: add a learned bias [F].
+    kernel_init: the kernel's initialiser.
+    kind: 'patch' or 'native' (`CONV_KINDS`).
   """
 
   features: int
   kernel_size: int
   padding: str | int = 'SAME'
+  stride: int = 1
+  use_bias: bool = True
+  kernel_init: Callable = nn.initializers.lecun_normal()
+  kind: str = 'patch'
 
   @nn.compact
   def __call__(self, x):
     """x: [B, H, W, C] -> [B, H', W', F]."""
+    if self.kind not in CONV_KINDS:
+      raise ValueError(f'kind must be one of {CONV_KINDS}, got {self.kind!r}.')
     k, c = self.kernel_size, x.shape[-1]
-    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, c, self.features))
-    bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    kernel = self.param('kernel', self.kernel_init, (k, k, c, self.features))
     pad = self.padding if isinstance(self.padding, str) else [(self.padding, self.padding)] * 2
-    patches = jax.lax.conv_general_dilated_patches(
-      x, (k, k), (1, 1), pad, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
-    )  # (B, H', W', C * k * k), channel-major
-    w = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(c * k * k, self.features)
-    return patches @ w + bias
+    strides, dims = (self.stride, self.stride), ('NHWC', 'HWIO', 'NHWC')
+    if self.kind == 'native':
+      y = jax.lax.conv_general_dilated(x, kernel, strides, pad, dimension_numbers=dims)
+    else:
+      patches = jax.lax.conv_general_dilated_patches(
+        x, (k, k), strides, pad, dimension_numbers=dims
+      )  # (B, H', W', C * k * k), channel-major
+      y = patches @ jnp.transpose(kernel, (2, 0, 1, 3)).reshape(c * k * k, self.features)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (self.features,))
+    return y

@@ -12,9 +12,12 @@ counted) and `tests/test_megc_models.py` checks them layer by layer.
 | OFF-ApexNet [26] | [28, 28, 2] (u, v) | 2,664,475 |
 | Dual-Inception [18] | [28, 28, 2] (u, v) | 6,449,867 |
 
-Convolutions are `layers.PatchConv` (nn.Conv's parameters and output, as a
-matmul on image patches), so that folds vmapped on a CPU train as batched
-matmuls rather than grouped convolutions.
+Convolutions are `layers.PatchConv` (nn.Conv's parameters and output):
+`conv='patch'` computes them as a matmul on image patches, so that folds
+vmapped on a CPU train as batched matmuls rather than grouped convolutions;
+`conv='native'` as XLA's convolution, faster for folds mapped one after
+another (`experiments/bench/megc_conv.py`). Both kinds have the same
+variables.
 
 Every model is called as `model.apply(variables, x, mask, train=...)`:
 `mask: [B] bool` marks real examples (padded batches of vmapped LOSO folds;
@@ -31,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fewshot.models.layers import CONV_KINDS
 from fewshot.models.layers import MaskedBatchNorm
 from fewshot.models.layers import PatchConv
 
@@ -61,6 +65,7 @@ class STSTNet(nn.Module):
 
   num_classes: int = NUM_CLASSES
   dropout: float = 0.5
+  conv: str = 'patch'  # `layers.PatchConv.kind`
 
   @nn.compact
   def __call__(self, x, mask=None, train: bool = False):
@@ -68,7 +73,7 @@ class STSTNet(nn.Module):
     mask = _real(x, mask)
     streams = []
     for i, filters in enumerate((3, 5, 8)):
-      h = PatchConv(filters, 3, padding=2, name=f'conv{i + 1}')(x)  # (B, 30, 30, f)
+      h = PatchConv(filters, 3, padding=2, kind=self.conv, name=f'conv{i + 1}')(x)  # (B, 30, 30, f)
       h = MaskedBatchNorm(name=f'bn{i + 1}')(nn.relu(h), mask, train)
       h = nn.max_pool(h, (3, 3), strides=(3, 3), padding=((1, 1), (1, 1)))  # (B, 10, 10, f)
       streams.append(nn.Dropout(self.dropout, deterministic=not train)(h))
@@ -99,6 +104,7 @@ class OFFApexNet(nn.Module):
   num_classes: int = NUM_CLASSES
   hidden: int = 1024
   dropout: float = 0.5
+  conv: str = 'patch'  # `layers.PatchConv.kind`
 
   @nn.compact
   def __call__(self, x, mask=None, train: bool = False):
@@ -108,7 +114,7 @@ class OFFApexNet(nn.Module):
     for i, name in enumerate(('u', 'v')):
       h = x[..., i : i + 1]
       for j, filters in enumerate((6, 16)):
-        h = nn.relu(PatchConv(filters, 5, name=f'{name}_conv{j + 1}')(h))
+        h = nn.relu(PatchConv(filters, 5, kind=self.conv, name=f'{name}_conv{j + 1}')(h))
         h = nn.max_pool(h, (2, 2), strides=(2, 2))
       feats.append(h.reshape(h.shape[0], -1))  # (B, 784)
     h = jnp.concatenate(feats, axis=-1)  # (B, 1568)
@@ -128,11 +134,12 @@ class InceptionBlock(nn.Module):
   """
 
   features: int
+  conv: str = 'patch'  # `layers.PatchConv.kind`
 
   @nn.compact
   def __call__(self, x):
     f = self.features
-    conv = lambda k, name: PatchConv(f, k, name=name)
+    conv = lambda k, name: PatchConv(f, k, kind=self.conv, name=name)
     b1 = nn.relu(conv(5, 'b1_5x5')(nn.relu(conv(1, 'b1_1x1')(x))))
     b2 = nn.relu(conv(3, 'b2_3x3')(nn.relu(conv(1, 'b2_1x1')(x))))
     pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding='SAME')
@@ -159,6 +166,7 @@ class DualInception(nn.Module):
 
   num_classes: int = NUM_CLASSES
   hidden: int = 1024
+  conv: str = 'patch'  # `layers.PatchConv.kind`
 
   @nn.compact
   def __call__(self, x, mask=None, train: bool = False):
@@ -166,8 +174,8 @@ class DualInception(nn.Module):
     del mask, train  # no batch norm, no dropout
     feats = []
     for i, name in enumerate(('u', 'v')):
-      h = InceptionBlock(6, name=f'{name}_block1')(x[..., i : i + 1])  # (B, 14, 14, 24)
-      h = InceptionBlock(16, name=f'{name}_block2')(h)  # (B, 7, 7, 64)
+      h = InceptionBlock(6, self.conv, name=f'{name}_block1')(x[..., i : i + 1])  # (B, 14, 14, 24)
+      h = InceptionBlock(16, self.conv, name=f'{name}_block2')(h)  # (B, 7, 7, 64)
       feats.append(h.reshape(h.shape[0], -1))
     h = nn.relu(nn.Dense(self.hidden, name='fc')(jnp.concatenate(feats, axis=-1)))
     return nn.Dense(self.num_classes, name='out')(h)
@@ -178,13 +186,19 @@ INPUT_CHANNELS = {'STSTNet': 3, 'OFF-ApexNet': 2, 'Dual-Inception': 2}
 PAPER_PARAMETERS = {'STSTNet': 1_683, 'OFF-ApexNet': 2_664_475, 'Dual-Inception': 6_449_867}
 
 
-def network(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
-  """A Table IV network by name ('STSTNet', 'OFF-ApexNet', 'Dual-Inception')."""
+def network(name: str, num_classes: int = NUM_CLASSES, conv: str = 'patch') -> nn.Module:
+  """A Table IV network by name ('STSTNet', 'OFF-ApexNet', 'Dual-Inception').
+
+  conv: how its convolutions are computed, 'patch' or 'native'
+  (`layers.PatchConv.kind`; the same variables either way).
+  """
   if name not in MODELS:
     raise ValueError(f'unknown model {name!r}; expected one of {tuple(MODELS)}.')
   if int(num_classes) < 2:
     raise ValueError(f'num_classes must be >= 2, got {num_classes}.')
-  return MODELS[name](num_classes=int(num_classes))
+  if conv not in CONV_KINDS:
+    raise ValueError(f'conv must be one of {CONV_KINDS}, got {conv!r}.')
+  return MODELS[name](num_classes=int(num_classes), conv=conv)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 3))

@@ -38,8 +38,12 @@ routing weights 3 * 1,152 * 16 * 8 = 442,368: 13,842,496.
 This library's choices: grey apex faces, repeated over the 3 input channels
 (the flow-based inputs are grey too; SAMM is grey); batch norm is
 `MaskedBatchNorm` (padding of vmapped batches ignored, running statistics
-with PyTorch's momentum); convolutions as patch matmuls (`Conv`, same
-parameters as `nn.Conv`, far faster to train on XLA:CPU); random
+with PyTorch's momentum); convolutions are `layers.PatchConv` (the
+parameters of `nn.Conv`), patch matmuls (`conv='patch'`) or XLA's own
+(`conv='native'`): inside the trainer's epoch loop XLA:CPU trained the
+native form of this network's strided convolutions several times slower
+(7x or more, `experiments/bench/megc_conv.py`; 12.8 s against 0.7 s for 3
+steps of 32 apex frames of 48 x 48, width 16, when first measured); random
 initialisation from one normal draw (`init_variables`: He normal for every
 convolution, torchvision's rule for ResNet; biases 0); `width` (ResNet18's 64 base channels) and
 `caps_kernel` (9) are attributes so that the quick CPU setting can run a
@@ -61,6 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fewshot.models.layers import MaskedBatchNorm
+from fewshot.models.layers import PatchConv
 
 NUM_CLASSES = 3
 SQUASH_EPSILON = 1e-8  # capsule/modules/activations.py
@@ -113,45 +118,10 @@ def margin_loss(lengths, labels, mask=None):
   return (per_example * w).sum() / jnp.maximum(w.sum(), 1.0)
 
 
-class Conv(nn.Module):
-  """`nn.Conv(features, (k, k), (stride, stride), padding, use_bias=...)` as image patches times a kernel.
-
-  The same parameters ('kernel' [k, k, C, F], 'bias' [F]) and output as
-  `nn.Conv`, computed like `layers.PatchConv` (which has no stride): only
-  the patch extraction is a convolution (with a fixed identity kernel) and
-  the learned part is a matmul. Inside the trainer's epoch loop
-  (`lax.while_loop` around `lax.scan`) XLA:CPU ran this network's `nn.Conv`
-  training steps about 20 times slower than the same step jitted alone
-  (12.8 s against 0.7 s for 3 steps of 32 apex frames of 48 x 48, width 16);
-  the matmul form does not have that cost.
-  """
-
-  features: int
-  kernel_size: int
-  stride: int = 1
-  padding: int = 0
-  use_bias: bool = True
-
-  @nn.compact
-  def __call__(self, x):
-    """x: [B, H, W, C] -> [B, H', W', F]."""
-    k, c = self.kernel_size, x.shape[-1]
-    kernel = self.param('kernel', KAIMING, (k, k, c, self.features))
-    patches = jax.lax.conv_general_dilated_patches(
-      x,
-      (k, k),
-      (self.stride, self.stride),
-      [(self.padding, self.padding)] * 2,
-      dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
-    )  # (B, H', W', C * k * k), channel-major
-    y = patches @ jnp.transpose(kernel, (2, 0, 1, 3)).reshape(c * k * k, self.features)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (self.features,))
-    return y
-
-
-def _conv(features, k, stride=1, name=None):
-  return Conv(features, k, stride, k // 2, use_bias=False, name=name)
+def _conv(features, k, stride, kind, name):
+  return PatchConv(
+    features, k, k // 2, stride, use_bias=False, kernel_init=KAIMING, kind=kind, name=name
+  )
 
 
 class BasicBlock(nn.Module):
@@ -163,14 +133,16 @@ class BasicBlock(nn.Module):
 
   features: int
   stride: int = 1
+  conv: str = 'patch'  # `layers.PatchConv.kind`
 
   @nn.compact
   def __call__(self, x, mask, train: bool):
-    h = _conv(self.features, 3, self.stride, 'conv1')(x)
+    h = _conv(self.features, 3, self.stride, self.conv, 'conv1')(x)
     h = nn.relu(MaskedBatchNorm(name='bn1')(h, mask, train))
-    h = MaskedBatchNorm(name='bn2')(_conv(self.features, 3, 1, 'conv2')(h), mask, train)
+    h = _conv(self.features, 3, 1, self.conv, 'conv2')(h)
+    h = MaskedBatchNorm(name='bn2')(h, mask, train)
     if self.stride != 1 or x.shape[-1] != self.features:
-      x = _conv(self.features, 1, self.stride, 'downsample_conv')(x)
+      x = _conv(self.features, 1, self.stride, self.conv, 'downsample_conv')(x)
       x = MaskedBatchNorm(name='downsample_bn')(x, mask, train)
     return nn.relu(h + x)
 
@@ -204,6 +176,8 @@ class CapsuleNet(nn.Module):
     primary_maps, primary_dim: 32 capsule maps of 8 dimensions.
     output_dim: 16 dimensions per output capsule.
     routings: 3 routing iterations.
+    conv: 'patch' or 'native' convolutions (`layers.PatchConv.kind`; the
+      same variables either way).
   """
 
   num_classes: int = NUM_CLASSES
@@ -213,6 +187,7 @@ class CapsuleNet(nn.Module):
   primary_dim: int = 8
   output_dim: int = 16
   routings: int = 3
+  conv: str = 'patch'
 
   @nn.compact
   def __call__(self, x, mask=None, train: bool = False):
@@ -220,13 +195,13 @@ class CapsuleNet(nn.Module):
     mask = jnp.ones(x.shape[:1], bool) if mask is None else mask
     if x.shape[-1] == 1:
       x = jnp.repeat(x, 3, axis=-1)  # a grey face on ResNet's 3 input channels
-    h = _conv(self.width, 7, 2, 'conv1')(x)  # (B, S/2, S/2, w)
+    h = _conv(self.width, 7, 2, self.conv, 'conv1')(x)  # (B, S/2, S/2, w)
     h = nn.relu(MaskedBatchNorm(name='bn1')(h, mask, train))
     for name, factor, stride in STAGES:  # (B, S/8, S/8, 4w) after layer3
-      h = BasicBlock(self.width * factor, stride, name=f'{name}_0')(h, mask, train)
-      h = BasicBlock(self.width * factor, 1, name=f'{name}_1')(h, mask, train)
+      h = BasicBlock(self.width * factor, stride, self.conv, name=f'{name}_0')(h, mask, train)
+      h = BasicBlock(self.width * factor, 1, self.conv, name=f'{name}_1')(h, mask, train)
     k = self.caps_kernel
-    conv = lambda f, s, name: Conv(f, k, s, 0, name=name)  # noqa: E731
+    conv = lambda f, s, name: PatchConv(f, k, 0, s, kernel_init=KAIMING, kind=self.conv, name=name)  # noqa: E731
     h = nn.relu(conv(4 * self.width, 1, 'caps_conv')(h))
     h = conv(self.primary_maps * self.primary_dim, 2, 'primary')(h)  # (B, P, P, maps * dim)
     if h.shape[1] < 1 or h.shape[2] < 1:

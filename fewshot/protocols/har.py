@@ -503,7 +503,7 @@ def train_folds(
     split,
     num_epochs=cfg.fit.num_epochs,
     max_epochs=max_epochs,
-    vmapped=vmapped,
+    runs_as='vmap' if vmapped else 'loop',
   )
   if use_eval:
     pred = jnp.zeros_like(split.val_idx)

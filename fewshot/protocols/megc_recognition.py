@@ -12,8 +12,10 @@ Full / SMIC / CASME II / SAMM columns).
 Networks (STSTNet, OFF-ApexNet, Dual-Inception; `fewshot.models.megc`) train
 on the library's trainer with the LOSO folds as runs: one `trainer.Split` per
 fold (training subjects / held-out subject) and `trainer.fit_runs`, which
-vmaps the folds into one program (or trains them one after another on the
-same shapes). Training is a fixed number of epochs of Adam on the masked
+trains the folds as one program: vmapped, or mapped one after another
+(`lax.map`), as `fold_layout` picks for the backend, with native or patch
+convolutions (`layers.PatchConv`; the same variables and results up to float
+rounding either way). Training is a fixed number of epochs of Adam on the masked
 cross-entropy, without validation: LOSO leaves no validation subject, and
 the released implementations also train a fixed schedule (STSTNet: Adam,
 5e-5, batches of 256, 800 epochs). The held-out subject is used only for the
@@ -25,9 +27,7 @@ Bi-WOOF [20] (`vision.biwoof_features` of the onset-to-apex flow and strain)
 goes through the same SVM code with its own `SVMConfig`. CapsuleNet [19]
 (`fewshot.models.megc_capsule`, the apex face) trains on the trainer like
 the other networks (`cde_capsule`: margin loss, Adam with the authors'
-per-epoch decay, a fixed schedule, no validation; the folds one after
-another by default, and predicted one after another, since vmapped folds
-turn its convolutions into grouped ones); its backbone starts from scratch
+per-epoch decay, a fixed schedule, no validation); its backbone starts from scratch
 or from ResNet18 weights in a NumPy archive (`CapsuleConfig.resnet_weights`),
 and its records' selection says which. EMR [16] (`fewshot.models.emr`,
 `cde_emr`) trains on the trainer too, on magnified micro-expression flows
@@ -75,6 +75,7 @@ from fewshot import trainer
 from fewshot.models import emr as emr_models
 from fewshot.models import megc as megc_models
 from fewshot.models import megc_capsule
+from fewshot.models.layers import CONV_KINDS
 
 NETWORKS = tuple(megc_models.MODELS)  # STSTNet, OFF-ApexNet, Dual-Inception
 # Table IV's rows in the paper's order: the baselines LBP-TOP [25] and Bi-WOOF [20]
@@ -92,6 +93,62 @@ COLUMNS = ('Full', 'SMIC', 'CASME II', 'SAMM')
 TABLE = 'IV'
 
 
+# The convolution kind that trains each network fastest on XLA:CPU with its
+# folds mapped one after another (`experiments/bench/megc_conv.py`, 11 folds
+# x 32 clips, docs/performance.md): native convolutions for STSTNet and
+# Dual-Inception; the patch form for OFF-ApexNet, EMR and CapsuleNet, whose
+# native convolutions (strided ones, and single-channel ones) XLA:CPU trains
+# several times slower inside the epoch loop.
+CPU_CONV = {
+  'STSTNet': 'native',
+  'OFF-ApexNet': 'patch',
+  'Dual-Inception': 'native',
+  'CapsuleNet': 'patch',
+  'EMR': 'patch',
+}
+
+
+def fold_layout(
+  runs_as: str = 'auto', conv: str = 'auto', backend: str | None = None, network: str | None = None
+):
+  """`(runs_as, conv)`: how LOSO folds train and predict, with 'auto' resolved for the backend.
+
+  Measured on a 2-core CPU (`experiments/bench/megc_conv.py`,
+  docs/performance.md): vmapped folds turn each native convolution into a
+  grouped one (a kernel per fold), which XLA:CPU runs slowly; the folds
+  mapped one after another inside the program ('map') train fastest there,
+  with the convolution kind `CPU_CONV` names per network. On GPU and TPU:
+  vmapped folds with native convolutions (unmeasured here: no accelerator
+  was at hand). An 'auto' `conv` next to a given `runs_as` is 'patch' for
+  vmapped folds on CPU, `CPU_CONV[network]` for other layouts on CPU
+  ('native' without a network), 'native' elsewhere.
+
+  Args:
+    runs_as: 'auto' or one of `trainer.RUNS_AS` ('vmap', 'map', 'loop').
+    conv: 'auto' or one of `layers.CONV_KINDS` ('native', 'patch').
+    backend: 'cpu', 'gpu', 'tpu', ...; None: `jax.default_backend()`.
+    network: a `CPU_CONV` name, or None.
+
+  Returns:
+    `(runs_as, conv)` without 'auto'.
+  """
+  checks.check_choice('runs_as', runs_as, ('auto',) + trainer.RUNS_AS)
+  checks.check_choice('conv', conv, ('auto',) + CONV_KINDS)
+  if network is not None:
+    checks.check_choice('network', network, tuple(CPU_CONV))
+  cpu = (backend or jax.default_backend()) == 'cpu'
+  if runs_as == 'auto':
+    runs_as = 'map' if cpu else 'vmap'
+  if conv == 'auto':
+    if not cpu:
+      conv = 'native'
+    elif runs_as == 'vmap':
+      conv = 'patch'
+    else:
+      conv = CPU_CONV.get(network, 'native')
+  return runs_as, conv
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
   """Training of one Table IV network under CDE LOSO.
@@ -99,17 +156,24 @@ class NetworkConfig:
   Attributes:
     fit: epochs, batch size and Adam learning rate (no validation, so
       `patience` and `monitor` play no part).
-    vmap_folds: folds as one vmapped program (True) or one after another
-      (False; same results up to float rounding, cheaper on a small CPU).
-    eval_chunk: clips per forward pass when predicting.
+    runs_as: the folds as one vmapped program ('vmap'), one program mapping
+      them one after another ('map'), a Python loop of the one-fold program
+      ('loop'), or 'auto': what `fold_layout` picks for the backend. Same
+      results up to float rounding.
+    conv: the convolutions 'native', as 'patch' matmuls, or 'auto'
+      (`fold_layout`); the same variables and results up to float rounding.
+    eval_chunk: at most this many clips per forward pass when predicting
+      (a memory cap: a fold's test clips go in as few equal chunks as fit).
   """
 
   fit: trainer.FitConfig = trainer.FitConfig(num_epochs=800, batch_size=256, learning_rate=5e-5)
-  vmap_folds: bool = True
+  runs_as: str = 'auto'
+  conv: str = 'auto'
   eval_chunk: int = 256
 
   def __post_init__(self):
     checks.check_int('eval_chunk', self.eval_chunk)
+    fold_layout(self.runs_as, self.conv)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,8 +215,7 @@ class CapsuleConfig:
     resnet_weights: path of a .npz archive of torchvision ResNet18 weights
       (`megc_capsule.resnet18_keys`) to start the backbone from, or None to
       train it from scratch (ImageNet weights cannot be fetched here).
-    vmap_folds: folds as one vmapped program or one after another.
-    eval_chunk: clips per forward pass when predicting.
+    runs_as, conv, eval_chunk: as `NetworkConfig`.
   """
 
   fit: trainer.FitConfig = trainer.FitConfig(num_epochs=30, batch_size=32, learning_rate=1e-4)
@@ -161,12 +224,14 @@ class CapsuleConfig:
   width: int = 64
   caps_kernel: int = 9
   resnet_weights: str | None = None
-  vmap_folds: bool = False
+  runs_as: str = 'auto'
+  conv: str = 'auto'
   eval_chunk: int = 32
 
   def __post_init__(self):
     for name in ('size', 'width', 'caps_kernel', 'eval_chunk'):
       checks.check_int(f'CapsuleConfig.{name}', getattr(self, name))
+    fold_layout(self.runs_as, self.conv)
     if not 0.0 < self.lr_decay <= 1.0:
       raise ValueError(f'CapsuleConfig.lr_decay must lie in (0, 1], got {self.lr_decay}.')
     if self.resnet_weights is not None and self.width != 64:
@@ -175,8 +240,10 @@ class CapsuleConfig:
         '(the quick setting: --set capsule.width=64 before capsule.resnet_weights).'
       )
 
-  def model(self, num_classes: int = len(megc_eval.MEGC_CLASSES)) -> megc_capsule.CapsuleNet:
-    return megc_capsule.CapsuleNet(num_classes, self.width, self.caps_kernel)
+  def model(
+    self, num_classes: int = len(megc_eval.MEGC_CLASSES), conv: str = 'patch'
+  ) -> megc_capsule.CapsuleNet:
+    return megc_capsule.CapsuleNet(num_classes, self.width, self.caps_kernel, conv=conv)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +255,7 @@ class EMRConfig:
       validation, as the other networks; the authors' code: Adam 1e-3,
       batches of 32, 100 epochs); every epoch passes over the fold's
       micro-expression clips and the macro-expression clips together.
-    vmap_folds, eval_chunk: as `NetworkConfig`.
+    runs_as, conv, eval_chunk: as `NetworkConfig`.
     grl_weight: lambda of the gradient reversal layer (the domain loss's
       gradient reaches the features times -lambda).
     magnify: Eulerian factor alpha of the micro-expressions (> 0: motion
@@ -209,7 +276,8 @@ class EMRConfig:
   """
 
   fit: trainer.FitConfig = trainer.FitConfig(num_epochs=100, batch_size=32, learning_rate=1e-3)
-  vmap_folds: bool = True
+  runs_as: str = 'auto'
+  conv: str = 'auto'
   eval_chunk: int = 256
   grl_weight: float = 1.0
   magnify: float = 1.0
@@ -222,6 +290,7 @@ class EMRConfig:
 
   def __post_init__(self):
     checks.check_int('eval_chunk', self.eval_chunk)
+    fold_layout(self.runs_as, self.conv)
     checks.check_choice('macro_apex', self.macro_apex, ('middle', 'peak'))
     checks.check_choice('flow_method', self.flow_method, ('farneback-authors', 'tvl1', 'farneback'))
     checks.check_int('macro_clips', self.macro_clips)
@@ -477,17 +546,19 @@ def _variables(model, key, x):
 
 
 @functools.lru_cache(maxsize=16)
-def _predictor(model, eval_chunk: int, vmapped: bool = True) -> Callable:
+def _predictor(model, eval_chunk: int, runs_as: str = 'vmap') -> Callable:
   """`predict(fit_states [F], x, idx [F, n]) -> [F, n]` classes, jitted once per model.
 
-  vmapped: the folds as one vmapped program, or one after another
-  (`lax.map`): vmapped, every convolution of CapsuleNet's ResNet stages
-  becomes a grouped convolution, which XLA:CPU compiles and runs slowly.
+  A fold's n test clips (n: the largest test fold, as `trainer.make_split`
+  pads them) go through the model in the fewest equal chunks of at most
+  `eval_chunk` clips (`trainer.row_chunks`: fewer than one padded clip per chunk);
+  runs_as: the folds vmapped ('vmap') or one after another inside the
+  program ('map' and 'loop', `lax.map`), as they trained (`fold_layout`).
   """
 
   def one_fold(fs, x, idx):
     n = idx.shape[0]
-    chunks = jnp.pad(idx, (0, (-n) % eval_chunk)).reshape(-1, eval_chunk)
+    chunks = trainer.row_chunks(idx, eval_chunk)
 
     def one(ix):
       logits, _ = trainer.apply_model(
@@ -497,32 +568,20 @@ def _predictor(model, eval_chunk: int, vmapped: bool = True) -> Callable:
 
     return jax.lax.map(one, chunks).reshape(-1)[:n]
 
-  if vmapped:
+  if runs_as == 'vmap':
     return jax.jit(jax.vmap(one_fold, in_axes=(0, None, 0)))
   return jax.jit(lambda fs, x, idx: jax.lax.map(lambda a: one_fold(a[0], x, a[1]), (fs, idx)))
 
 
 def _loso_fit_predict(
-  key,
-  what: str,
-  model,
-  stage,
-  fit,
-  data,
-  example,
-  comp,
-  train,
-  *,
-  vmapped,
-  eval_chunk,
-  predict_vmapped: bool = True,
+  key, what: str, model, stage, fit, data, example, comp, train, *, runs_as, eval_chunk
 ) -> CDEResult:
   """Trains one model per LOSO fold on `train` rows of `data` and predicts each held-out subject.
 
   Fold f initialises from `named_key(key, 'init', subject)` and trains from
   `named_key(key, 'fit', subject)` (module doc); `example` is what the model
-  is initialised on; `vmapped` trains the folds as one program,
-  `predict_vmapped` predicts them so (`_predictor`).
+  is initialised on; `runs_as` lays the folds out for training and
+  prediction (`fold_layout`, `_predictor`).
   """
   _, test, fold_of = _fold_rows(comp)
   split = trainer.make_split(train, test, num_examples=len(data['x']))
@@ -531,10 +590,10 @@ def _loso_fit_predict(
   fit_keys = jnp.stack([named_key(key, 'fit', s) for s in subjects])
   fs = stage.init(init_keys, example)
   fs, _ = trainer.fit_runs(
-    stage.fit, fs, fit_keys, data, split, num_epochs=fit.num_epochs, vmapped=vmapped
+    stage.fit, fs, fit_keys, data, split, num_epochs=fit.num_epochs, runs_as=runs_as
   )
   trainer.check_finite(fs, f'{what} CDE LOSO')
-  predict = _predictor(model, eval_chunk, predict_vmapped)
+  predict = _predictor(model, eval_chunk, runs_as)
   with timing.phase('predict'):
     pred = np.asarray(predict(fs, data['x'], split.val_idx))  # (F, max_test)
   y_pred = np.empty(len(comp.labels), np.int64)
@@ -560,7 +619,8 @@ def cde_network(
   Returns:
     CDEResult.
   """
-  model = megc_models.network(checks.check_choice('name', name, NETWORKS))
+  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv, network=name)
+  model = megc_models.network(checks.check_choice('name', name, NETWORKS), conv=conv)
   x = _check_inputs('x', x, comp, ndim=4)
   channels = megc_models.INPUT_CHANNELS[name]
   if x.shape[1:] != (28, 28, channels):
@@ -571,7 +631,7 @@ def cde_network(
   example = jnp.zeros((1, 28, 28, channels), jnp.float32)
   return _loso_fit_predict(
     key, name, model, stage, cfg.fit, data, example, comp, train,
-    vmapped=cfg.vmap_folds, eval_chunk=cfg.eval_chunk,
+    runs_as=runs_as, eval_chunk=cfg.eval_chunk,
   )  # fmt: skip
 
 
@@ -656,7 +716,8 @@ def cde_capsule(
       f'CapsuleNet takes [N, {cfg.size}, {cfg.size}, 1 or 3] apex frames (CapsuleConfig.size), '
       f'got {x.shape}.'
     )
-  model = cfg.model()
+  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv, network='CapsuleNet')
+  model = cfg.model(conv=conv)
   train, _, _ = _fold_rows(comp)
   data = {'x': jnp.asarray(x, jnp.float32), 'y': jnp.asarray(comp.labels, jnp.int32)}
   tx = _capsule_tx(cfg.fit.learning_rate, cfg.lr_decay, cfg.fit.steps(max(len(t) for t in train)))
@@ -666,7 +727,7 @@ def cde_capsule(
   example = jnp.zeros((1, *x.shape[1:]), jnp.float32)
   return _loso_fit_predict(
     key, 'CapsuleNet', model, stage, cfg.fit, data, example, comp, train,
-    vmapped=cfg.vmap_folds, eval_chunk=cfg.eval_chunk, predict_vmapped=False,
+    runs_as=runs_as, eval_chunk=cfg.eval_chunk,
   )  # fmt: skip
 
 
@@ -732,7 +793,8 @@ def cde_emr(
       f'entry per macro clip ({len(macro_x)}).'
     )
   macro_label = checks.check_labels('macro_label', macro_label, len(megc_eval.MEGC_CLASSES))
-  model = emr_models.emr_network(grl_weight=cfg.grl_weight)
+  runs_as, conv = fold_layout(cfg.runs_as, cfg.conv, network='EMR')
+  model = emr_models.emr_network(grl_weight=cfg.grl_weight, conv=conv)
   train = emr_training_rows(comp, macro_subject)
   n, k = len(x), len(macro_x)
   data = {
@@ -745,7 +807,7 @@ def cde_emr(
   stage = trainer.make_stage(model, cfg.fit, emr_loss_fn, variables=_emr_variables)
   return _loso_fit_predict(
     key, 'EMR', model, stage, cfg.fit, data, data['x'][:1], comp, train,
-    vmapped=cfg.vmap_folds, eval_chunk=cfg.eval_chunk,
+    runs_as=runs_as, eval_chunk=cfg.eval_chunk,
   )  # fmt: skip
 
 
