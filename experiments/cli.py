@@ -11,13 +11,10 @@ flags do; the value is read as a Python literal (`3`, `1e-3`, `(5, 10)`,
 current type. `--help` lists every field with its default. The run folder's
 `config.json` keeps the config a run used.
 
-`--estimate` prints what the chosen setting would take on this device and
-exits: the whole run in a temporary folder with every training call cut to
-probes of 1 and 2 epochs (`fewshot.timing`), its per-stage times and each
-stage's estimated full time (an upper bound: no early stopping), written to
-`OUT/estimate.json`. `--compile-cache DIR` keeps the compiled XLA programs in
-DIR (JAX's persistent compilation cache), so a repeated run with the same
-shapes compiles nothing.
+`--estimate` prints each stage's expected full time on this device (the run
+in a temporary folder, every training call cut to probes: `fewshot.timing`)
+to `OUT/estimate.json` and exits. `--compile-cache DIR` keeps the compiled
+programs in DIR: a repeated run compiles nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +37,7 @@ import jax
 
 from evaluation import keys
 from evaluation import reports
+from fewshot import compiles
 from fewshot import timing
 
 # The `data` flag of the sEMG scripts (`parse(..., data=SEMG_DATA)`): the seven drills' recordings.
@@ -174,26 +172,15 @@ def parser(
   p.add_argument('--out', default=out, help=f'run folder (default {out})')
   p.add_argument('--seed', type=int, default=None, help="override the config's root seed")
   p.add_argument(
-    '--set',
-    action='append',
-    default=[],
-    metavar='FIELD=VALUE',
+    '--set', action='append', default=[], metavar='FIELD=VALUE',
     help='override a config field (repeatable; fields listed below)',
-  )
+  )  # fmt: skip
   p.add_argument('--no-progress', action='store_true', help='hide progress bars')
   if estimate:
-    p.add_argument(
-      '--estimate',
-      action='store_true',
-      help="print the setting's expected time on this device (1- and 2-epoch probes of every "
-      'training program; writes only OUT/estimate.json) and exit',
-    )
-  p.add_argument(
-    '--compile-cache',
-    metavar='DIR',
-    default=None,
-    help='keep compiled programs in DIR (persistent compilation cache): a repeated run compiles nothing',
-  )
+    help_ = "print the setting's expected time here (probes of every training call) and exit"
+    p.add_argument('--estimate', action='store_true', help=help_)
+  help_ = 'keep compiled programs in DIR (persistent compilation cache)'
+  p.add_argument('--compile-cache', metavar='DIR', default=None, help=help_)
   for flag, text in data:
     p.add_argument(flag, default=None, help=text)
   return p
@@ -212,7 +199,7 @@ def config(args: argparse.Namespace, get_config: Callable):
   Also turns on the persistent compilation cache of `--compile-cache`.
   """
   if getattr(args, 'compile_cache', None):
-    compile_cache(args.compile_cache)
+    compiles.persistent_cache(args.compile_cache)
   cfg = get_config(args.quick)
   if args.seed is not None:
     cfg = override(cfg, [f'seed={args.seed}'])
@@ -222,18 +209,6 @@ def config(args: argparse.Namespace, get_config: Callable):
 def root_key(cfg) -> jax.Array:
   """The run's one root key, from the config's int `seed`."""
   return keys.seed_key(cfg.seed)
-
-
-def compile_cache(path: str) -> None:
-  """Keeps every compiled XLA program in `path` (JAX's persistent compilation cache).
-
-  Every program is kept, however fast it compiled, so a second run of the
-  same setting and shapes loads them all instead of compiling.
-  """
-  os.makedirs(path, exist_ok=True)
-  jax.config.update('jax_compilation_cache_dir', os.path.abspath(path))
-  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
 
 
 def estimate(main: Callable, argv: Sequence[str] | None, out: str) -> int:
@@ -266,25 +241,3 @@ def estimate(main: Callable, argv: Sequence[str] | None, out: str) -> int:
     f'programs); written to {os.path.join(out, "estimate.json")}'
   )
   return code
-
-
-def finish(timings: dict, total: timing.Stage) -> dict:
-  """`timings` with the run's clock `total` stopped and added as stage 'total'."""
-  return {**timings, 'total': total.stop()}
-
-
-def compiled(timings: dict) -> dict:
-  """{'count', 'loaded', 'seconds'}: the programs the run compiled and loaded from the
-  persistent cache (its 'total' stage), for results.json."""
-  t = timings['total']
-  return {'count': t['compiles'], 'loaded': t['loaded'], 'seconds': t['compile_s']}
-
-
-def compiled_line(timings: dict) -> str:
-  """'compiled N programs [, loaded M from the cache,] in S s (of W s in all)'."""
-  t = timings['total']
-  loaded = f', loaded {t["loaded"]} from the cache,' if t['loaded'] else ''
-  return (
-    f'compiled {t["compiles"]} programs{loaded} in {t["compile_s"]:.1f} s '
-    f'(of {t["wall_s"]:.1f} s in all)'
-  )

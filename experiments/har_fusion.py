@@ -88,7 +88,7 @@ def write_outputs(out_dir, res: protocol.Results, desc: str) -> str:
     out_dir,
     res.records,
     timings=res.timings,
-    compile=cli.compiled(res.timings),
+    compile=timing.compile_summary(res.timings['total']),
     data=desc,
     cells=res.cells,
     baselines=res.baselines,
@@ -139,9 +139,9 @@ def main(argv=None) -> int:
   cells = protocol.grid(cfg, tasks)
   with tqdm(total=len(cells), desc='har_fusion', unit='cell', disable=args.no_progress) as bar:
     res = protocol.run(key, cfg, tasks, progress=bar.update, done=read_done(path), on_cell=save)
-  timings = cli.finish({'data': loading, **res.timings}, clock)
+  timings = {'data': loading, **res.timings, 'total': clock.stop()}
   print(write_outputs(args.out, res._replace(timings=timings), desc))
-  print(cli.compiled_line(timings))
+  print(timing.compile_line(timings['total']))
   return 0
 
 

@@ -193,7 +193,7 @@ def write_outputs(out_dir: str, cfg, res: protocol.Results, source: str) -> None
     out_dir,
     res.records,
     timings=res.timings,
-    compile=cli.compiled(res.timings),
+    compile=timing.compile_summary(res.timings['total']),
     data=source,
     class_counts=counts,
     confusion=res.confusion,
@@ -233,11 +233,11 @@ def main(argv=None) -> int:
     )
   with tqdm(total=len(cfg.methods), desc='Table IV', disable=args.no_progress) as bar:
     res = protocol.run(cli.root_key(cfg), cfg, data, progress=bar.update)
-  res = res._replace(timings=cli.finish({'inputs': inputs, **res.timings}, clock))
+  res = res._replace(timings={'inputs': inputs, **res.timings, 'total': clock.stop()})
   write_outputs(args.out, cfg, res, source)
   with open(os.path.join(args.out, 'tables.md')) as f:
     print(f.read())
-  print(cli.compiled_line(res.timings))
+  print(timing.compile_line(res.timings['total']))
   return 0
 
 

@@ -178,8 +178,10 @@ def main(argv=None) -> int:
     with timing.stage(f'{setting} folds x{folds:g}') as timings[f'{setting} folds x{folds:g}']:
       data = sweep(cfg, scenes(cfg), setting, folds, not args.no_progress)
       recs += records(cfg, setting, folds, data)
-  timings = cli.finish(timings, clock)
-  reports.write_results(args.out, recs, timings=timings, compile=cli.compiled(timings), data=source)
+  timings = {**timings, 'total': clock.stop()}
+  reports.write_results(
+    args.out, recs, timings=timings, compile=timing.compile_summary(timings['total']), data=source
+  )
   plot(cfg, recs, os.path.join(args.out, 'amplitude.png'))
   tables = sorted(dict.fromkeys(r.table for r in recs))
   md = ['# LBP-chi^2 spotting against micro-expression amplitude', '']
@@ -193,7 +195,7 @@ def main(argv=None) -> int:
   with open(os.path.join(args.out, 'tables.md'), 'w') as f:
     f.write('\n'.join(md))
   print('\n'.join(md))
-  print(cli.compiled_line(timings))
+  print(timing.compile_line(timings['total']))
   return 0
 
 

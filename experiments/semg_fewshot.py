@@ -153,12 +153,12 @@ def main(argv=None) -> int:
       progress=bar.update,
       checkpoint_dir=os.path.join(out, 'checkpoints'),
     )
-  timings = cli.finish({'features': features, **res.timings}, clock)
+  timings = {'features': features, **res.timings, 'total': clock.stop()}
   reports.write_results(
     out,
     res.records,
     timings=timings,
-    compile=cli.compiled(timings),
+    compile=timing.compile_summary(timings['total']),
     raw=res.raw,
     n_query=res.n_query,
     n_val=res.n_val,
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     fh.write(md)
   plot_f1_vs_shots(res.records, os.path.join(out, 'f1_vs_shots.png'))
   print(md)
-  print(cli.compiled_line(timings))
+  print(timing.compile_line(timings['total']))
   print(f'run folder: {out}')
   return 0
 

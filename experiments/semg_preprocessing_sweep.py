@@ -135,9 +135,9 @@ def main(argv=None) -> int:
 
   with tqdm(total=n, desc='settings', disable=args.no_progress, file=sys.stdout) as bar:
     res = protocol.run(key, cfg, (preprocess, labels), progress=bar.update)
-  timings = cli.finish({'data': loading, **res.timings}, clock)
+  timings = {'data': loading, **res.timings, 'total': clock.stop()}
   reports.write_results(
-    out, res.records, timings=timings, compile=cli.compiled(timings), raw=res.raw
+    out, res.records, timings=timings, compile=timing.compile_summary(timings['total']), raw=res.raw
   )
   md = tables_markdown(cfg, res.records, timings['total']['wall_s'])
   md += '\n' + reports.timings_markdown(timings)
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     fh.write(md)
   plot_fig3(cfg, res.raw, os.path.join(out, 'fig3.png'))
   print(md)
-  print(cli.compiled_line(timings))
+  print(timing.compile_line(timings['total']))
   print(f'run folder: {out}')
   return 0
 

@@ -3,7 +3,6 @@
     python -m experiments.sign_recognition [--quick] [--out runs/sign_recognition] [--data-root AUTSL]
         [--workers N] [--no-extract] [--retry-failed] [--labels SPLIT=CSV ...] [--class-names CSV]
         [--frame-features NAME=DIR ...] [--set interpolate=True] [--set team1_upper_body=True]
-        [--estimate] [--compile-cache DIR]
 
 Without --data-root it runs on spoken-to-signed's fingerspelling lexicon; with
 it, on AUTSL as distributed (`vision.load_autsl`: labels files under every
@@ -17,11 +16,9 @@ Team 1's input as the paper's (upper-body coordinates). The script loads
 the inputs (`vision`) and calls `fewshot.protocols.sign.run`. The run folder holds:
 
     config.json   the settings of the run and the data source
-    results.json  the records, timings (per stage: wall, compile, train, predict, other
-                  seconds), compile (programs compiled, seconds), per-fold accuracies,
-                  rows not run, per-clip presence and outcome, per-episode few-shot accuracies
-    tables.md     the tables: Table 1, Holistic feature sets, section 5, few-shot letters;
-                  where the time went
+    results.json  the records, per-stage times, compile count, per-fold accuracies, rows
+                  not run, per-clip presence and outcome, per-episode few-shot accuracies
+    tables.md     the tables: Table 1, Holistic feature sets, section 5, few-shot letters, times
     figure6.png   histogram of the dominant hand's share of frames, correct vs incorrect
     confusion.png the section 5 cell's confusions by class name (up to 20 classes)
 
@@ -131,10 +128,11 @@ def _absent_note(res: protocol.Results) -> str:
   return ''.join(f'\nNot run: {row} ({why}).\n' for row, why in rows.items())
 
 
-def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> None:
+def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData, timings) -> None:
+  correct = res.presence['correct']
   groups = {
-    'correct': res.presence['presence'][res.presence['correct']],
-    'incorrect': res.presence['presence'][~res.presence['correct']],
+    'correct': res.presence['presence'][correct],
+    'incorrect': res.presence['presence'][~correct],
   }
   plots.plot_histograms(
     {k: v for k, v in groups.items() if len(v)},
@@ -182,7 +180,7 @@ def write_outputs(out: Path, res: protocol.Results, data: protocol.SignData) -> 
     text.append(
       reports.table_markdown(res.records, protocol.FEW_SHOT, title=title, layout='inline', **pct)
     )
-  (out / 'tables.md').write_text('\n'.join(text))
+  (out / 'tables.md').write_text('\n'.join([*text, reports.timings_markdown(timings)]))
 
 
 def _named(p, items, flag, choices=None) -> dict:
@@ -208,14 +206,10 @@ def main(argv=None) -> int:
   p.add_argument('--workers', type=int, default=1, help='AUTSL: pose-extraction processes')
   p.add_argument('--no-extract', action='store_true', help='AUTSL: never extract missing poses')
   p.add_argument('--retry-failed', action='store_true', help='AUTSL: retry recorded failures')
-  p.add_argument(
-    '--frame-features', action='append', default=[], metavar='NAME=DIR',
-    help='per-clip [T, D] image features DIR/{sample}.npy: a Table 1 row (Team 1) each',
-  )  # fmt: skip
-  p.add_argument(
-    '--labels', action='append', default=[], metavar='SPLIT=CSV',
-    help='AUTSL: the labels file of a split (train, val, test), if not found by name',
-  )  # fmt: skip
+  h = 'per-clip [T, D] image features DIR/{sample}.npy: a Table 1 row (Team 1) each'
+  p.add_argument('--frame-features', action='append', default=[], metavar='NAME=DIR', help=h)
+  h = 'AUTSL: the labels file of a split (train, val, test), if not found by name'
+  p.add_argument('--labels', action='append', default=[], metavar='SPLIT=CSV', help=h)
   args = p.parse_args(argv)
   if args.estimate:
     return cli.estimate(main, argv, args.out)
@@ -227,30 +221,26 @@ def main(argv=None) -> int:
   get_config = lambda quick: configs.get_config(quick, autsl=args.data_root is not None)
   cfg = cli.config(args, get_config)
   out = Path(args.out)
-  loading = timing.Stage('data')
-  if args.data_root:
-    data = autsl_data(
-      cfg, args.data_root, extract=not args.no_extract, workers=args.workers, labels=labels,
-      class_names=args.class_names, retry_failed=args.retry_failed, frame_dirs=frame_dirs,
-    )  # fmt: skip
-  else:
-    data = lexicon_data(cfg, frame_dirs)
-  reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': data.source})
-  loaded = loading.stop()
+  with timing.stage('data') as loaded:
+    if args.data_root:
+      data = autsl_data(
+        cfg, args.data_root, extract=not args.no_extract, workers=args.workers, labels=labels,
+        class_names=args.class_names, retry_failed=args.retry_failed, frame_dirs=frame_dirs,
+      )  # fmt: skip
+    else:
+      data = lexicon_data(cfg, frame_dirs)
+    reports.check_run_config(out, {'config': dataclasses.asdict(cfg), 'data': data.source})
   with tqdm(total=3, desc='sign tables', disable=args.no_progress) as bar:
     res = protocol.run(cli.root_key(cfg), cfg, data, progress=bar.update)
-  timings = cli.finish({'data': loaded, **res.timings}, clock)
-  write_outputs(out, res, data)
-  with (out / 'tables.md').open('a') as f:
-    f.write('\n' + reports.timings_markdown(timings))
+  timings = {'data': loaded, **res.timings, 'total': clock.stop()}
+  write_outputs(out, res, data, timings)
   reports.write_results(
-    out, res.records, timings=timings, compile=cli.compiled(timings), data=data.source,
+    out, res.records, timings=timings, compile=timing.compile_summary(timings['total']), data=data.source,
     accuracies=res.accuracies, test_accuracies=res.test_accuracies, absent_rows=res.absent_rows,
     selected_epochs=res.selected_epochs, presence=res.presence, few_shot=res.few_shot,
   )  # fmt: skip
   print((out / 'tables.md').read_text())
-  print(cli.compiled_line(timings))
-  print(f'wrote {out}/tables.md, results.json, figure6.png, confusion.png')
+  print(f'{timing.compile_line(timings["total"])}; wrote {out}/tables.md, results.json, figures')
   return 0
 
 

@@ -11,6 +11,7 @@ also times). An experiment takes a `snapshot()` when it starts and reports
 
 from __future__ import annotations
 
+import os
 import threading
 
 import jax
@@ -63,3 +64,15 @@ def since(start: dict) -> dict:
   """{'count', 'loaded', 'seconds'} since the `snapshot()` `start`."""
   now = snapshot()
   return {k: now[k] - start[k] for k in ('count', 'loaded', 'seconds')}
+
+
+def persistent_cache(path: str) -> None:
+  """Keeps every compiled XLA program in `path` (JAX's persistent compilation cache).
+
+  Every program is kept, however fast it compiled, so a second run of the
+  same setting and shapes loads them all (counted as 'loaded') instead of compiling.
+  """
+  os.makedirs(path, exist_ok=True)
+  jax.config.update('jax_compilation_cache_dir', os.path.abspath(path))
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)

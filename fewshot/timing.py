@@ -169,3 +169,17 @@ def train(call: Callable, limit, num_epochs: int, start):
     per_epoch = max(0.0, (more - one) / (probe - 1))
     _book('estimate', max(0.0, one - per_epoch) + num_epochs * per_epoch)
     return out
+
+
+def compile_summary(times: dict) -> dict:
+  """{'count', 'loaded', 'seconds'} of a stage's programs (results.json's `compile`)."""
+  return {'count': times['compiles'], 'loaded': times['loaded'], 'seconds': times['compile_s']}
+
+
+def compile_line(times: dict) -> str:
+  """'compiled N programs [, loaded M from the cache,] in S s (of W s in all)' of a stage."""
+  loaded = f', loaded {times["loaded"]} from the cache,' if times['loaded'] else ''
+  return (
+    f'compiled {times["compiles"]} programs{loaded} in {times["compile_s"]:.1f} s '
+    f'(of {times["wall_s"]:.1f} s in all)'
+  )

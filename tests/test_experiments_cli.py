@@ -82,9 +82,8 @@ def test_parser_lists_fields_and_config_applies_quick_seed_and_set(capsys):
 
 PROGRAM = """
 import sys, jax, jax.numpy as jnp
-from experiments import cli
 from fewshot import compiles, trainer
-cli.compile_cache(sys.argv[1])
+compiles.persistent_cache(sys.argv[1])
 for _ in range(2):  # the second time with the in-memory caches cleared, as in a new process
   start = compiles.snapshot()
   jax.jit(lambda x: jnp.sin(x) @ x.T)(jnp.ones((8, 8))).block_until_ready()
@@ -96,7 +95,7 @@ for _ in range(2):  # the second time with the in-memory caches cleared, as in a
 """
 
 
-def test_compile_cache_makes_a_repeated_run_compile_nothing(tmp_path):
+def test_persistent_cache_makes_a_repeated_run_compile_nothing(tmp_path):
   env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}  # the run's own XLA settings
   out = subprocess.run(
     [sys.executable, '-c', PROGRAM, str(tmp_path / 'cache')],

@@ -77,8 +77,8 @@ def test_adam_seeds_vmapped_equal_sequential():
   fit, fs0, data, split = _setup(CFG, optax.adam(1e-2))
   keys = jax.random.split(jax.random.key(2), RUNS)
   run = functools.partial(trainer.fit_runs, fit, fs0, keys, data, split, num_epochs=6)
-  vm, hist_vm = run(vmapped=True)
-  seq, hist_seq = run(vmapped=False)
+  vm, hist_vm = run(runs_as='vmap')
+  seq, hist_seq = run(runs_as='loop')
   best = np.asarray(vm.best_metric)
   assert np.all(np.isfinite(best)) and np.all(best < np.log(3))  # it learned
   np.testing.assert_allclose(best, np.asarray(seq.best_metric), rtol=0, atol=1e-4)
