@@ -27,8 +27,8 @@ one epoch; the full call would take `fixed + num_epochs x per_epoch`. Each stage
 It assumes every run trains all `num_epochs` epochs of each call (no early
 stopping, no smaller `max_epochs` budget): an upper bound. The rest of the
 run (data, features, compiling, prediction on the probe models, scoring) is
-measured, not estimated, so an estimate costs about the run's compile and
-data time. Only the timing is meant: the probe models' scores are not results.
+measured, not estimated, so an estimate costs the run's data, compile and
+prediction time plus about four epochs of every training call. Only the timing is meant: the probe models' scores are not results.
 """
 
 from __future__ import annotations

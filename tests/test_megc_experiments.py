@@ -87,7 +87,7 @@ def test_recognition_writes_table_iv_and_confusion_matrices(tmp_path):
   # The inputs are cached; a run with other settings in the same folder is refused.
   with pytest.raises(ValueError, match='other settings'):
     megc_recognition.main([*argv, '--seed', '1'])
-  # --estimate: the same run on 2-epoch probes in a temporary folder; the run folder keeps its results.
+  # --estimate: the same run on probes of a few epochs in a temporary folder; the run folder keeps its results.
   before = open(os.path.join(out, 'results.json')).read()
   assert megc_recognition.main([*argv, '--estimate']) == 0
   assert open(os.path.join(out, 'results.json')).read() == before
