@@ -621,9 +621,16 @@ def make_stage(
   """
   tx = adam(config.learning_rate) if tx is None else tx
   fit = make_fit(loss(model), tx, config, None if evaluate is None else evaluate(model), batches_fn)
+  return Stage(tx, fit, _stage_init(model, tx, config.mode, variables))
+
+
+@functools.lru_cache(maxsize=128)
+def _stage_init(model, tx, mode: str, variables: Callable) -> Callable:
+  """`Stage.init`, built once per (model, optimizer, mode, variables): stages that
+  differ only in their loop settings or validation share the compiled init."""
 
   def one(key, *example):
-    return init_fit_state(variables(model, key, *example), tx, config.mode)
+    return init_fit_state(variables(model, key, *example), tx, mode)
 
   def init(keys, *example):
     return jax.vmap(one, in_axes=(0,) + (None,) * len(example))(keys, *example)
@@ -634,7 +641,7 @@ def make_stage(
   def init_runs(keys, *example):
     return (fast if _top_level() else plain)(keys, *example)
 
-  return Stage(tx, fit, init_runs)
+  return init_runs
 
 
 RUNS_AS = ('vmap', 'map', 'loop')

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from fewshot import compiles
 from fewshot import trainer
 
 
@@ -40,6 +41,22 @@ def test_same_model_and_setting_share_one_stage():
     Tiny(), trainer.FitConfig(num_epochs=2, batch_size=4, learning_rate=0.1), loss
   )
   assert c.fit is not a.fit
+
+
+def test_stages_differing_in_loop_settings_share_one_init_program():
+  # Same model, optimizer and mode, other epochs / validation: one init (compiled once).
+  tx = trainer.adam(0.05)
+  a = trainer.make_stage(Tiny(), trainer.FitConfig(num_epochs=2, batch_size=4), loss, tx=tx)
+  b = trainer.make_stage(Tiny(), trainer.FitConfig(num_epochs=5, batch_size=8), loss, tx=tx)
+  assert a is not b and a.fit is not b.fit and a.init is b.init
+  x = np.zeros((2, 5), np.float32)
+  keys = jax.random.split(jax.random.key(0), 3)
+  before = compiles.snapshot()
+  a.init(keys, x)
+  b.init(keys, x)
+  assert compiles.snapshot()['count'] - before['count'] == 1
+  c = trainer.make_stage(Tiny(), trainer.FitConfig(num_epochs=2, batch_size=4), loss)
+  assert c.init is not a.init  # another optimizer: its own init
 
 
 def test_init_is_vmapped_model_init_and_trains_with_the_config_rate():

@@ -258,11 +258,27 @@ def test_strict_dl_tl_train_without_validation_and_oracle_with_it(toy_semg, monk
 
   monkeypatch.setattr(protocol, '_train_shared', shared)
   monkeypatch.setattr(protocol, 'test_f1', lambda m, fs, x, y, test, c: np.zeros(len(test)))
-  epochs = {m: {nu: 2 for nu in cfg.shots} for m in ('DL', 'TL')}
+  epochs = {m: {nu: nu + j for nu in cfg.shots} for j, m in enumerate(('DL', 'TL'))}
   for oracle in (False, True):
     protocol.dl_tl(ctx, base, draws, epochs, oracle=oracle)
-  (f0, v0, strict, limit), (f1, v1, oracle, none) = calls
-  assert (f0, f1) == ('table7_dl_table8_tl', 'table7_dl_table8_tl_oracle')
-  assert (v0, v1) == (False, True) and limit is not None and none is None
-  assert not np.asarray(strict.val_mask).any() and np.asarray(oracle.val_mask).all(axis=1).any()
-  np.testing.assert_array_equal(strict.train_idx, oracle.train_idx)
+  # Strict: one call per nu, all of equal shapes (one program), each ending at its
+  # own budgets; then the oracle's one call.
+  names = [c[0] for c in calls]
+  assert names == [
+    *(f'table7_dl_table8_tl_nu{nu}' for nu in cfg.shots),
+    'table7_dl_table8_tl_oracle',
+  ]
+  (*strict, (_, v1, oracle, none)) = calls
+  assert v1 is True and none is None and np.asarray(oracle.val_mask).all(axis=1).any()
+  assert len({jax.tree.map(np.shape, c[2]) for c in strict}) == 1
+  runs = cfg.num_seeds * cfg.draws
+  for i, ((_, v0, split, limit), nu) in enumerate(zip(strict, cfg.shots)):
+    assert v0 is False and not np.asarray(split.val_mask).any()
+    np.testing.assert_array_equal(limit, np.repeat([nu, nu + 1], runs))
+    np.testing.assert_array_equal(np.asarray(split.train_mask).sum(axis=1), 3 * nu)
+    rows = np.asarray(oracle.train_idx)[
+      np.r_[
+        i * runs : (i + 1) * runs, (len(cfg.shots) + i) * runs : (len(cfg.shots) + i + 1) * runs
+      ]
+    ]
+    np.testing.assert_array_equal(split.train_idx, rows)
