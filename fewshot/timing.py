@@ -20,7 +20,9 @@ compiles its program as usual but trains only probes: every run 1 epoch
 train about `PROBE_SECONDS` (fewer epochs than k where the call has fewer).
 One epoch costs the difference of the last two calls over k - 1, and the
 call's fixed cost (dispatch, the last validation) the one-epoch time less
-one epoch; the full call would take `fixed + num_epochs x per_epoch`. Each stage then reports
+one epoch; the full call would take `fixed + num_epochs x per_epoch`. Where
+one epoch already takes `PROBE_SECONDS` or more, there is no third probe and
+the full call is `num_epochs x` the one-epoch time. Each stage then reports
 
     estimate_s  wall_s - train_s + (the estimated seconds of its fits)
 
@@ -161,8 +163,11 @@ def train(call: Callable, limit, num_epochs: int, start):
     start = np.asarray(start, np.int32)
     _timed(call, start + 1)  # compiles (counted apart by `phase`)
     out, one = _timed(call, start + 1)
-    if num_epochs <= 1:
-      _book('estimate', one)
+    if num_epochs <= 1 or one >= PROBE_SECONDS:
+      # A long epoch: its fixed cost is small beside it, so no third probe (the
+      # full setting's long epochs would train two more); `num_epochs x one`
+      # counts the fixed cost once per epoch, still an upper bound.
+      _book('estimate', num_epochs * one)
       return out
     probe = int(min(num_epochs, max(2, math.ceil(PROBE_SECONDS / max(one, 1e-3)))))
     out, more = _timed(call, start + probe)

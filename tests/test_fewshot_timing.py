@@ -72,6 +72,24 @@ def test_estimate_is_the_fixed_cost_plus_epochs_times_the_epoch_cost():
   assert estimated == pytest.approx(expected, rel=0.25)
 
 
+def test_a_long_epoch_is_probed_once():
+  # One epoch of at least PROBE_SECONDS: no third probe; the call is estimated
+  # as num_epochs one-epoch calls (an upper bound: the fixed cost each epoch).
+  fixed, per_epoch = 0.05, timing.PROBE_SECONDS
+  calls = []
+
+  def call(limit):
+    calls.append(limit)
+    time.sleep(fixed + per_epoch * int(np.max(limit)))
+    return limit
+
+  with timing.estimating(), timing.stage('fake') as times:
+    out = timing.train(call, np.array([100]), 30, np.array([0]))
+  assert len(calls) == 2 and int(out[0]) == 1
+  estimated = times['estimate_s'] - times['wall_s'] + times['train_s']
+  assert estimated == pytest.approx(30 * (fixed + per_epoch), rel=0.1)
+
+
 def test_bad_stage_and_phase_names():
   with pytest.raises(ValueError, match='non-empty'):
     with timing.stage(''):
