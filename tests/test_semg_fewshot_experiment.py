@@ -57,8 +57,10 @@ def test_tiny_experiment_writes_records_tables_and_figure(tmp_path, paper_featur
     assert json.load(fh)['config'] == json.loads(json.dumps(to_jsonable(dataclasses.asdict(cfg))))
   stages = sorted(os.listdir(out / 'checkpoints'))
   assert 'base_c1' in stages and 'siamese_cs3_ab' in stages
-  # DL and TL train as one stage (one program, one folder).
-  assert 'table7_dl_table8_tl' in stages and 'budget_dl_tl' in stages and 'table8_tl' not in stages
+  # DL and TL train as one stage (one program, one folder; strict: one per nu).
+  strict = [f'table7_dl_table8_tl_nu{nu}' for nu in cfg.shots]
+  assert set(strict) <= set(stages) and 'table7_dl_table8_tl_oracle' in stages
+  assert 'budget_dl_tl' in stages and 'table8_tl' not in stages
   with open(out / 'results.json') as fh:
     saved = json.load(fh)
   assert all(set(records.FIELDS[:6]) <= set(r) for r in saved['records'])
