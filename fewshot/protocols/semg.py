@@ -722,7 +722,8 @@ def prepare(key, config: Config, x, labels, *, checkpoint_dir=None, progress=Non
 def total_work(cfg: Config) -> int:
   """Units `run` reports to `progress`: the epochs of all stages (an upper bound), the
   FSL test-split cells (method x seed, per shot count) and the episode cells (seed x method x k)."""
-  few = (2 if cfg.oracle else 1) + 1  # DL and TL (one stage): strict, oracle, budget runs
+  # DL and TL (one stage): strict (a call per nu), oracle, budget runs
+  few = len(cfg.shots) + (1 if cfg.oracle else 0) + 1
   table6 = ('AdaBatch' in cfg.table6) + any(s != 'AdaBatch' for s in cfg.table6)
   epochs = (
     len(cfg.depths) * (cfg.table4_epochs or cfg.base_fit.num_epochs)
@@ -1077,7 +1078,7 @@ def dl_tl(ctx: Context, base, draws: dict, epochs: dict, *, oracle: bool) -> dic
   # Strict: one call per nu, all of equal shapes (the split is padded to the
   # largest nu), so each call ends at its own budgets; a vmapped epoch loop runs
   # until its last run stops, so one call trained every run for the largest
-  # budget (quick run: 78 -> 32 s). The oracle's runs stop early, at epochs no
+  # budget (quick run: 78 -> 34 s). The oracle's runs stop early, at epochs no
   # one knows beforehand: one call (per-nu calls measured slower).
   order_nu = np.asarray([nu for _, nu, _ in order])
   parts = [('', np.arange(len(order)))]
