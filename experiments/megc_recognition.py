@@ -111,13 +111,14 @@ def load_clips(cfg, args) -> list:
   return [c for c in clips if c.database in cfg.databases]
 
 
-def emr_arrays(cfg, kept: list, progress: bool) -> dict:
-  """EMR's inputs: the kept clips magnified, the macro source reduced (`vision.emr_domain_inputs`)."""
+def emr_arrays(cfg, kept: list, progress: bool, faces=None) -> dict:
+  """EMR's inputs: the kept clips magnified, the macro source reduced (`vision.emr_domain_inputs`);
+  `faces`: the kept clips' onset and apex crops at `cfg.face_size`, or None."""
   e, key = cfg.emr, keys.named_key(cli.root_key(cfg), 'macro')
   macro = vision.emr_macro_source(key, e.ckplus, e.macro_clips, cfg.subjects)
   return vision.emr_domain_inputs(
     kept, macro, e.magnify, e.reduce, e.macro_apex, cfg.face_size, e.sigma, e.flow_method,
-    cfg.align, cfg.workers, progress,
+    cfg.align, cfg.workers, progress, micro_faces=faces,
   )  # fmt: skip
 
 
@@ -137,9 +138,14 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
     meta = np.array([(c.database, c.subject, c.emotion, c.name) for c in clips]).T  # (4, n)
     rows = protocol.kept_clips(cfg, *meta)
     kept = [clips[i] for i in rows]
+    # Each kept clip's onset and apex faces found once, cropped at every side
+    # a method needs (the flow inputs and EMR, CapsuleNet).
+    sizes = [cfg.face_size] + ([cfg.capsule.size] if 'CapsuleNet' in cfg.methods else [])
+    faces = vision.onset_apex_crops(kept, sizes, cfg.align, progress)
     net = vision.recognition_inputs(
-      kept, cfg.face_size, cfg.flow_method, cfg.align, cfg.workers, progress
-    )
+      kept, cfg.face_size, cfg.flow_method, cfg.align, cfg.workers, progress,
+      faces=faces[cfg.face_size],
+    )  # fmt: skip
     lbp = vision.lbp_top_features(
       kept, cfg.lbp_face_size, cfg.lbp_grid, radii=cfg.lbp_radii, progress=progress
     )
@@ -149,9 +155,11 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
     if 'Bi-WOOF' in cfg.methods:  # from the same onset-to-apex flows
       inputs['biwoof'] = vision.biwoof_features(net.flows, cfg.biwoof_grid, cfg.biwoof_bins)
     if 'CapsuleNet' in cfg.methods:
-      inputs['apex'] = vision.apex_inputs(kept, cfg.capsule.size, cfg.align, progress)
+      inputs['apex'] = vision.apex_inputs(
+        kept, cfg.capsule.size, cfg.align, progress, faces=faces[cfg.capsule.size]
+      )
     if 'EMR' in cfg.methods:
-      inputs.update(emr_arrays(cfg, kept, progress))
+      inputs.update(emr_arrays(cfg, kept, progress, faces[cfg.face_size]))
     np.savez_compressed(path, **inputs)
   return protocol.Inputs(
     inputs['ststnet'], inputs['offapex'], inputs['lbp_top'], *inputs['meta'], inputs.get('rows'),

@@ -295,12 +295,12 @@ def test_experiment_computes_inputs_only_for_kept_clips(tmp_path, monkeypatch):
   _casme2(str(inner), rows)
   seen = {}
 
-  def fake_flow(clips, *args):
+  def fake_flow(clips, *args, **kwargs):
     seen['flow'] = [(c.subject, c.emotion) for c in clips]
     z = np.zeros((len(clips), 28, 28, 3), np.float32)
     return vision.RecognitionInputs(z, z[..., :2], np.zeros(len(clips), int), z[..., :2])
 
-  def fake_apex(clips, size, *args):
+  def fake_apex(clips, size, *args, **kwargs):
     seen['apex'] = [(c.subject, c.emotion) for c in clips]
     return np.zeros((len(clips), size, size, 1), np.float32)
 
@@ -309,9 +309,10 @@ def test_experiment_computes_inputs_only_for_kept_clips(tmp_path, monkeypatch):
     return np.zeros((len(clips), 4))
 
   monkeypatch.setattr(vision, 'recognition_inputs', fake_flow)
+  monkeypatch.setattr(vision, 'onset_apex_crops', lambda clips, sizes, *args: dict.fromkeys(sizes))
   monkeypatch.setattr(vision, 'lbp_top_features', fake_lbp)
 
-  def fake_emr(clips, macro, *args):
+  def fake_emr(clips, macro, *args, **kwargs):
     seen['emr'] = [(c.subject, c.emotion) for c in clips]
     return {
       'emr': np.zeros((len(clips), 28, 28, 2), np.float32),

@@ -40,6 +40,32 @@ def test_recognition_inputs_shapes_ranges_and_apex(clips):
   assert res.apex.tolist() == [(smic.onset + smic.offset) // 2, casme.apex]  # SMIC: mid frame
 
 
+def test_faces_found_once_give_the_same_inputs(clips):
+  # One face search per clip, cropped at two sides, equals each side alone.
+  crops = vision.onset_apex_crops(clips, (64, 32))
+  for size in (64, 32):
+    alone = inputs.onset_apex_faces(clips, size)
+    for a, b in zip(crops[size], alone):
+      np.testing.assert_array_equal(a, b)
+  given = vision.recognition_inputs(
+    clips, face_size=64, method='farneback', workers=1, progress=False, faces=crops[64]
+  )
+  plain = vision.recognition_inputs(
+    clips, face_size=64, method='farneback', workers=1, progress=False
+  )
+  for a, b in zip(given, plain):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(
+    vision.apex_inputs(clips, 32, faces=crops[32]), vision.apex_inputs(clips, 32)
+  )
+  with pytest.raises(ValueError, match=r'apex_inputs: faces must be .*\[2, 64, 64\]'):
+    vision.apex_inputs(clips, 64, faces=crops[32])
+  with pytest.raises(ValueError, match='recognition_inputs: faces'):
+    vision.recognition_inputs(clips[:1], face_size=64, faces=crops[64])
+  with pytest.raises(ValueError, match='no face sizes'):
+    vision.onset_apex_crops(clips, ())
+
+
 def test_flow_features_are_resized_flow_and_strain():
   rng = np.random.default_rng(1)
   flows = rng.normal(size=(2, 56, 56, 2)).astype(np.float32)

@@ -33,12 +33,15 @@ from vision.megc.emr import macro_source as emr_macro_source
 from vision.megc.faces import clip_face_box
 from vision.megc.faces import detect_face
 from vision.megc.faces import face_clip
+from vision.megc.faces import face_clips
 from vision.megc.flow import optical_flow
 from vision.megc.flow import optical_flow_pairs
 from vision.megc.flow import optical_strain
+from vision.megc.inputs import OnsetApexFaces
 from vision.megc.inputs import RecognitionInputs
 from vision.megc.inputs import apex_inputs
 from vision.megc.inputs import lbp_top_features
+from vision.megc.inputs import onset_apex_crops
 from vision.megc.inputs import recognition_inputs
 from vision.megc.lbp import chi2_distance
 from vision.megc.lbp import lbp as local_binary_pattern
@@ -64,6 +67,7 @@ __all__ = [
   'read_long_video',
   'video_ltp',
   'MEClip',
+  'OnsetApexFaces',
   'RecognitionInputs',
   'SpottingAnalysis',
   'analyse_spotting',
@@ -75,9 +79,11 @@ __all__ = [
   'clip_frames',
   'detect_face',
   'face_clip',
+  'face_clips',
   'local_binary_pattern',
   'lbp_top',
   'lbp_top_features',
+  'onset_apex_crops',
   'find_clip_root',
   'load_casme2',
   'load_databases',

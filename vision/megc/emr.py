@@ -46,6 +46,8 @@ import numpy as np
 from evaluation import checks
 from vision.megc import flow as flow_lib
 from vision.megc.data import MEClip
+from vision.megc.inputs import OnsetApexFaces
+from vision.megc.inputs import given_faces
 from vision.megc.inputs import onset_apex_faces
 
 INPUT_SIZE = 28
@@ -173,6 +175,7 @@ def emr_inputs(
   align: str = 'box',
   workers: int | None = None,
   progress: bool = True,
+  faces: OnsetApexFaces | None = None,
 ) -> np.ndarray:
   """EMR's input of every clip: flow from the onset to the apex, magnified (alpha > 0) or reduced (module doc).
 
@@ -188,12 +191,16 @@ def emr_inputs(
     align: 'box' or 'landmarks'.
     workers: flow processes (None: every CPU).
     progress: progress bars.
+    faces: the clips' onset and apex crops at `face_size`, already computed
+      (`inputs.onset_apex_crops`), or None to compute them.
 
   Returns:
     [N, size, size, 2] float32 (u, v) in percent of the face crop's side.
   """
   checks.check_choice('method', method, FLOW_METHODS)
-  onset, apex, _ = onset_apex_faces(clips, face_size, align, progress)
+  if faces is None:
+    faces = onset_apex_faces(clips, face_size, align, progress)
+  onset, apex, _ = given_faces(faces, len(clips), face_size, 'emr_inputs')
   alpha = np.broadcast_to(np.asarray(alpha, np.float32), (len(clips),))
   moved = np.clip(np.round(eulerian_magnify(onset, apex, alpha, sigma)), 0, 255).astype(np.uint8)
   if method == 'farneback-authors':
@@ -252,6 +259,7 @@ def emr_domain_inputs(
   align: str = 'box',
   workers: int | None = None,
   progress: bool = True,
+  micro_faces: OnsetApexFaces | None = None,
 ) -> dict:
   """EMR's two domains: the micro clips magnified, the macro clips reduced (module doc).
 
@@ -263,6 +271,9 @@ def emr_domain_inputs(
     macro_apex: 'middle' (`middle_frame_apex`, the authors' reduction) or 'peak'.
     face_size, sigma, method, align, workers, progress: as `emr_inputs`
       (one call for both domains: one flow process pool).
+    micro_faces: the micro clips' onset and apex crops at `face_size`,
+      already computed (`inputs.onset_apex_crops`: the flow inputs' crops),
+      or None to compute them.
 
   Returns:
     {'emr': [M, 28, 28, 2], 'macro_emr': [K, 28, 28, 2] float32,
@@ -273,9 +284,14 @@ def emr_domain_inputs(
   macro = middle_frame_apex(macro) if macro_apex == 'middle' else list(macro)
   micro = list(micro)
   alpha = np.r_[np.full(len(micro), magnify), np.full(len(macro), reduce)]
+  faces = None
+  if micro_faces is not None:
+    given = given_faces(micro_faces, len(micro), face_size, 'emr_domain_inputs micro_faces')
+    more = onset_apex_faces(macro, face_size, align, progress)
+    faces = OnsetApexFaces(*(np.concatenate(a) for a in zip(given, more)))
   flows = emr_inputs(
     micro + macro, alpha, face_size, sigma=sigma, method=method, align=align, workers=workers,
-    progress=progress,
+    progress=progress, faces=faces,
   )  # fmt: skip
   return {
     'emr': flows[: len(micro)],

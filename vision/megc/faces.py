@@ -221,10 +221,23 @@ def face_clip(
   Returns:
     [T, size, size, 3] uint8 BGR.
   """
+  return face_clips(frames, (size,), align, margin, name)[0]
+
+
+def face_clips(
+  frames, sizes, align: str = 'box', margin: float = 0.1, name: str = 'clip'
+) -> list[np.ndarray]:
+  """`face_clip` at every side in `sizes`, from one alignment and one face box.
+
+  Returns:
+    [len(sizes)] of [T, size, size, 3] uint8 BGR, each equal to
+    `face_clip(frames, size, align, margin, name)`.
+  """
   checks.check_choice('align', align, ALIGNMENTS)
   frames = np.asarray(frames)
   if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
     raise ValueError(f'{name}: frames must be [T >= 1, H, W, 3] uint8 BGR, got {frames.shape}.')
   if align == 'landmarks':
     frames = align_to_first(frames, face_landmarks(frames, name))
-  return crop(frames, clip_face_box(frames, margin, name=name), size)
+  box = clip_face_box(frames, margin, name=name)
+  return [crop(frames, box, size) for size in sizes]

@@ -57,27 +57,71 @@ class RecognitionInputs(NamedTuple):
   flows: np.ndarray | None = None
 
 
+class OnsetApexFaces(NamedTuple):
+  """Grey face crops of the onset and apex frame of N clips, at one side S.
+
+  onset, apex: [N, S, S] uint8; index: [N] int the apex frame used per clip
+  (`data.apex_index`).
+  """
+
+  onset: np.ndarray
+  apex: np.ndarray
+  index: np.ndarray
+
+
 def onset_apex_faces(
   clips: Sequence[MEClip], face_size: int = 112, align: str = 'box', progress: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """Grey face crops of the onset and apex frame of every clip.
+) -> OnsetApexFaces:
+  """Grey face crops of the onset and apex frame of every clip (`OnsetApexFaces`)."""
+  return onset_apex_crops(clips, (face_size,), align, progress)[face_size]
+
+
+def onset_apex_crops(
+  clips: Sequence[MEClip], sizes: Sequence[int], align: str = 'box', progress: bool = False
+) -> dict[int, OnsetApexFaces]:
+  """`onset_apex_faces` at every side in `sizes`, each clip's face found once.
+
+  The flow inputs, EMR and CapsuleNet all crop a clip's onset and apex
+  frames with the same box (`faces.face_clip` of the two frames) at their
+  own sides: computed here, the frames are read, aligned and searched for a
+  face once per clip. `crops[s]` equals `onset_apex_faces(clips, s, align)`
+  exactly; pass it as those functions' `faces`.
 
   Returns:
-    (onset [N, S, S] uint8, apex [N, S, S] uint8, apex index [N] int).
+    {side: OnsetApexFaces} for every side in `sizes`.
   """
   if not len(clips):
     raise ValueError('no clips given.')
-  onsets, apexes, idx = [], [], []
+  sizes = sorted({checks.check_int('face size', s, low=2) for s in sizes})
+  if not sizes:
+    raise ValueError('no face sizes given.')
+  crops = {s: ([], []) for s in sizes}
+  idx = []
   for clip in tqdm(clips, desc='faces', unit='clip', disable=not progress):
     a = apex_index(clip)
-    pair = faces.face_clip(
-      clip_frames(clip, [clip.onset, a]), face_size, align, name=f'{clip.database} {clip.name}'
+    pairs = faces.face_clips(
+      clip_frames(clip, [clip.onset, a]), sizes, align, name=f'{clip.database} {clip.name}'
     )
-    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in pair]
-    onsets.append(grey[0])
-    apexes.append(grey[1])
+    for s, pair in zip(sizes, pairs):
+      for out, f in zip(crops[s], pair):
+        out.append(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))
     idx.append(a)
-  return np.stack(onsets), np.stack(apexes), np.asarray(idx)
+  return {
+    s: OnsetApexFaces(np.stack(o), np.stack(p), np.asarray(idx)) for s, (o, p) in crops.items()
+  }
+
+
+def given_faces(faces, n: int, size: int, name: str) -> OnsetApexFaces:
+  """`faces` checked against n clips at side `size`, or a ValueError naming the mismatch."""
+  onset, apex, index = (np.asarray(a) for a in faces)
+  want = (n, size, size)
+  if onset.shape != want or apex.shape != want or index.shape != (n,):
+    raise ValueError(
+      f'{name}: faces must be onset and apex crops [{n}, {size}, {size}] and [{n}] apex '
+      f'indices for the {n} clips at face size {size}; got {onset.shape}, {apex.shape} and '
+      f'{index.shape} (`onset_apex_crops`).'
+    )
+  return OnsetApexFaces(onset, apex, index)
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:
@@ -115,6 +159,7 @@ def recognition_inputs(
   align: str = 'box',
   workers: int | None = None,
   progress: bool = True,
+  faces: OnsetApexFaces | None = None,
 ) -> RecognitionInputs:
   """Onset-to-apex network inputs of every clip (module doc).
 
@@ -125,26 +170,38 @@ def recognition_inputs(
     align: 'box' or 'landmarks' (`faces.face_clip`).
     workers: flow processes (default: all CPUs).
     progress: progress bars.
+    faces: the clips' onset and apex crops at `face_size`, already computed
+      (`onset_apex_crops`), or None to compute them.
 
   Returns:
     RecognitionInputs.
   """
-  onset, apex, idx = onset_apex_faces(clips, face_size, align, progress)
+  if faces is None:
+    faces = onset_apex_faces(clips, face_size, align, progress)
+  onset, apex, idx = given_faces(faces, len(clips), face_size, 'recognition_inputs')
   flows = flow_lib.optical_flow_pairs(onset, apex, method, workers, progress)
   ststnet, offapex = flow_features(flows)
   return RecognitionInputs(ststnet, offapex, idx, flows)
 
 
 def apex_inputs(
-  clips: Sequence[MEClip], size: int = 224, align: str = 'box', progress: bool = False
+  clips: Sequence[MEClip],
+  size: int = 224,
+  align: str = 'box',
+  progress: bool = False,
+  faces: OnsetApexFaces | None = None,
 ) -> np.ndarray:
   """CapsuleNet's input [19]: the grey apex face of every clip, [N, size, size, 1] float32 in [0, 1].
 
   The face box is fixed from the onset and apex frames as for the flow
   inputs (`onset_apex_faces`), the crop resized to `size` (224 in the
   paper's setting); the apex is the annotated one or the middle frame.
+  `faces`: the crops at `size` already computed (`onset_apex_crops`), or None.
   """
-  _, apex, _ = onset_apex_faces(clips, checks.check_int('size', size), align, progress)
+  size = checks.check_int('size', size)
+  if faces is None:
+    faces = onset_apex_faces(clips, size, align, progress)
+  apex = given_faces(faces, len(clips), size, 'apex_inputs').apex
   return (apex[..., None] / np.float32(255)).astype(np.float32)
 
 
