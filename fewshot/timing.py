@@ -26,6 +26,12 @@ the full call is `num_epochs x` the one-epoch time. Each stage then reports
 
     estimate_s  wall_s - train_s + (the estimated seconds of its fits)
 
+A call of a program with the same arguments' shapes as one already probed
+in this `estimating()` block (the next checkpoint chunk of a stage, the
+next nu of equal shapes) is not probed again: it is booked from that probe
+(fixed cost and per-epoch cost) and trains no epoch, so a stage of N chunks
+costs its probes once, not N times.
+
 It assumes every run trains all `num_epochs` epochs of each call (no early
 stopping, no smaller `max_epochs` budget): an upper bound. The rest of the
 run (data, features, compiling, prediction on the probe models, scoring) is
@@ -51,6 +57,7 @@ PROBE_SECONDS = 1.0  # the second probe trains about this long (at least 2 epoch
 
 _open: list[dict] = []  # the counters of the stages now open, outermost first
 _estimating = [False]
+_probed: dict = {}  # within estimating(): program key -> (fixed s, s per epoch)
 
 
 class Stage:
@@ -126,12 +133,15 @@ def phase(kind: str):
 @contextlib.contextmanager
 def estimating(on: bool = True):
   """Within the block (when `on`), `trainer.fit_runs` trains probes and books estimates (module doc)."""
-  before = _estimating[0]
+  before, probed = _estimating[0], dict(_probed)
   _estimating[0] = bool(on)
+  _probed.clear()
   try:
     yield
   finally:
     _estimating[0] = before
+    _probed.clear()
+    _probed.update(probed)
 
 
 def is_estimating() -> bool:
@@ -145,7 +155,7 @@ def _timed(call: Callable, limit) -> tuple[object, float]:
   return out, time.perf_counter() - start
 
 
-def train(call: Callable, limit, num_epochs: int, start):
+def train(call: Callable, limit, num_epochs: int, start, program=None):
   """`call(limit)` (a `fit_runs` program on [R] epoch limits), timed as 'train'; probed when estimating.
 
   Args:
@@ -153,26 +163,37 @@ def train(call: Callable, limit, num_epochs: int, start):
     limit: [R] ints.
     num_epochs: the most epochs the call trains.
     start: [R] ints, the epochs the runs have trained (`FitState.epoch`).
+    program: a hashable key of the program and its arguments' shapes, or
+      None; when estimating, a call whose key was probed before in the
+      `estimating()` block is booked from that probe and trains no epoch.
 
   Returns:
-    `call`'s output: of the full call, or when estimating of the last probe.
+    `call`'s output: of the full call, or when estimating of the last probe
+    (of a call booked from an earlier probe: the state it started from).
   """
   with phase('train'):
     if not _estimating[0]:
       return jax.block_until_ready(call(limit))
     start = np.asarray(start, np.int32)
+    if program is not None and program in _probed:
+      fixed, per_epoch = _probed[program]
+      _book('estimate', fixed + num_epochs * per_epoch)
+      return jax.block_until_ready(call(start))  # no epoch: the while loop ends at once
     _timed(call, start + 1)  # compiles (counted apart by `phase`)
     out, one = _timed(call, start + 1)
     if num_epochs <= 1 or one >= PROBE_SECONDS:
       # A long epoch: its fixed cost is small beside it, so no third probe (the
       # full setting's long epochs would train two more); `num_epochs x one`
       # counts the fixed cost once per epoch, still an upper bound.
-      _book('estimate', num_epochs * one)
-      return out
-    probe = int(min(num_epochs, max(2, math.ceil(PROBE_SECONDS / max(one, 1e-3)))))
-    out, more = _timed(call, start + probe)
-    per_epoch = max(0.0, (more - one) / (probe - 1))
-    _book('estimate', max(0.0, one - per_epoch) + num_epochs * per_epoch)
+      fixed, per_epoch = 0.0, one
+    else:
+      probe = int(min(num_epochs, max(2, math.ceil(PROBE_SECONDS / max(one, 1e-3)))))
+      out, more = _timed(call, start + probe)
+      per_epoch = max(0.0, (more - one) / (probe - 1))
+      fixed = max(0.0, one - per_epoch)
+    if program is not None:
+      _probed[program] = (fixed, per_epoch)
+    _book('estimate', fixed + num_epochs * per_epoch)
     return out
 
 

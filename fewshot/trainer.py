@@ -748,7 +748,9 @@ def fit_runs(
 
   if not concrete:  # traced by a caller's jit: nothing to time
     return call(limit)
-  return timing.train(call, limit, num_epochs, fit_states.epoch)
+  leaves = jax.tree.leaves((fit_states, keys, data, split))
+  shapes = tuple((np.shape(a), str(getattr(a, 'dtype', type(a)))) for a in leaves)
+  return timing.train(call, limit, num_epochs, fit_states.epoch, (fn, runs_as, shapes))
 
 
 def check_finite(fs: FitState, what: str = 'training') -> None:

@@ -90,6 +90,33 @@ def test_a_long_epoch_is_probed_once():
   assert estimated == pytest.approx(30 * (fixed + per_epoch), rel=0.1)
 
 
+def test_a_probed_program_is_not_probed_again():
+  # The next chunk of a stage (same program, same shapes) is booked from the
+  # first call's probes and trains no epoch; another program is probed anew.
+  fixed, per_epoch = 0.02, 0.05
+  calls = []
+
+  def call(limit):
+    calls.append(int(np.max(limit)))
+    time.sleep(fixed + per_epoch * (int(np.max(limit)) - start))
+    return limit
+
+  start = 0
+  with timing.estimating(), timing.stage('fake') as times:
+    timing.train(call, np.array([100]), 10, np.array([0]), program='a')
+    probes = len(calls)
+    start = 10
+    out = timing.train(call, np.array([100]), 10, np.array([10]), program='a')
+    assert len(calls) == probes + 1 and calls[-1] == 10 and int(out[0]) == 10  # no epoch
+    timing.train(call, np.array([100]), 10, np.array([10]), program='b')
+    assert len(calls) > probes + 2
+  estimated = times['estimate_s'] - times['wall_s'] + times['train_s']
+  assert estimated == pytest.approx(3 * (fixed + 10 * per_epoch), rel=0.25)
+  with timing.estimating():  # a new block probes again
+    timing.train(call, np.array([100]), 10, np.array([10]), program='a')
+  assert len(calls) > probes + 4
+
+
 def test_bad_stage_and_phase_names():
   with pytest.raises(ValueError, match='non-empty'):
     with timing.stage(''):
