@@ -138,14 +138,12 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
     meta = np.array([(c.database, c.subject, c.emotion, c.name) for c in clips]).T  # (4, n)
     rows = protocol.kept_clips(cfg, *meta)
     kept = [clips[i] for i in rows]
-    # Each kept clip's onset and apex faces found once, cropped at every side
-    # a method needs (the flow inputs and EMR, CapsuleNet).
+    # Each kept clip's face found once, cropped for the flow inputs, EMR and CapsuleNet.
     sizes = [cfg.face_size] + ([cfg.capsule.size] if 'CapsuleNet' in cfg.methods else [])
     faces = vision.onset_apex_crops(kept, sizes, cfg.align, progress)
     net = vision.recognition_inputs(
-      kept, cfg.face_size, cfg.flow_method, cfg.align, cfg.workers, progress,
-      faces=faces[cfg.face_size],
-    )  # fmt: skip
+      kept, cfg.face_size, cfg.flow_method, cfg.align, cfg.workers, progress, faces[cfg.face_size]
+    )
     lbp = vision.lbp_top_features(
       kept, cfg.lbp_face_size, cfg.lbp_grid, radii=cfg.lbp_radii, progress=progress
     )
@@ -155,9 +153,8 @@ def prepare(cfg, out_dir: str, args, progress: bool) -> protocol.Inputs:
     if 'Bi-WOOF' in cfg.methods:  # from the same onset-to-apex flows
       inputs['biwoof'] = vision.biwoof_features(net.flows, cfg.biwoof_grid, cfg.biwoof_bins)
     if 'CapsuleNet' in cfg.methods:
-      inputs['apex'] = vision.apex_inputs(
-        kept, cfg.capsule.size, cfg.align, progress, faces=faces[cfg.capsule.size]
-      )
+      size = cfg.capsule.size
+      inputs['apex'] = vision.apex_inputs(kept, size, cfg.align, progress, faces[size])
     if 'EMR' in cfg.methods:
       inputs.update(emr_arrays(cfg, kept, progress, faces[cfg.face_size]))
     np.savez_compressed(path, **inputs)
