@@ -748,9 +748,11 @@ def fit_runs(
 
   if not concrete:  # traced by a caller's jit: nothing to time
     return call(limit)
-  leaves = jax.tree.leaves((fit_states, keys, data, split))
-  shapes = tuple((np.shape(a), str(getattr(a, 'dtype', type(a)))) for a in leaves)
-  return timing.train(call, limit, num_epochs, fit_states.epoch, (fn, runs_as, shapes))
+  program = None
+  if timing.is_estimating():  # the probes' key: the program and its arguments' shapes
+    leaves = jax.tree.leaves((fit_states, keys, data, split))
+    program = (fn, runs_as, tuple((np.shape(a), str(getattr(a, 'dtype', type(a)))) for a in leaves))
+  return timing.train(call, limit, num_epochs, fit_states.epoch, program)
 
 
 def check_finite(fs: FitState, what: str = 'training') -> None:

@@ -47,7 +47,7 @@ from evaluation import checks
 from vision.megc import flow as flow_lib
 from vision.megc.data import MEClip
 from vision.megc.inputs import OnsetApexFaces
-from vision.megc.inputs import given_faces
+from vision.megc.inputs import clip_faces
 from vision.megc.inputs import onset_apex_faces
 
 INPUT_SIZE = 28
@@ -198,9 +198,7 @@ def emr_inputs(
     [N, size, size, 2] float32 (u, v) in percent of the face crop's side.
   """
   checks.check_choice('method', method, FLOW_METHODS)
-  if faces is None:
-    faces = onset_apex_faces(clips, face_size, align, progress)
-  onset, apex, _ = given_faces(faces, len(clips), face_size, 'emr_inputs')
+  onset, apex, _ = clip_faces(clips, face_size, align, progress, faces, 'emr_inputs')
   alpha = np.broadcast_to(np.asarray(alpha, np.float32), (len(clips),))
   moved = np.clip(np.round(eulerian_magnify(onset, apex, alpha, sigma)), 0, 255).astype(np.uint8)
   if method == 'farneback-authors':
@@ -286,7 +284,7 @@ def emr_domain_inputs(
   alpha = np.r_[np.full(len(micro), magnify), np.full(len(macro), reduce)]
   faces = None
   if micro_faces is not None:
-    given = given_faces(micro_faces, len(micro), face_size, 'emr_domain_inputs micro_faces')
+    given = clip_faces(micro, face_size, align, progress, micro_faces, 'emr_domain_inputs')
     more = onset_apex_faces(macro, face_size, align, progress)
     faces = OnsetApexFaces(*(np.concatenate(a) for a in zip(given, more)))
   flows = emr_inputs(

@@ -111,8 +111,15 @@ def onset_apex_crops(
   }
 
 
-def given_faces(faces, n: int, size: int, name: str) -> OnsetApexFaces:
-  """`faces` checked against n clips at side `size`, or a ValueError naming the mismatch."""
+def clip_faces(clips, size: int, align: str, progress: bool, faces, name: str) -> OnsetApexFaces:
+  """`faces` checked against the clips at side `size`, or computed (`onset_apex_faces`) when None.
+
+  Raises:
+    ValueError: given faces of other shapes, naming `name` and the mismatch.
+  """
+  if faces is None:
+    return onset_apex_faces(clips, size, align, progress)
+  n = len(clips)
   onset, apex, index = (np.asarray(a) for a in faces)
   want = (n, size, size)
   if onset.shape != want or apex.shape != want or index.shape != (n,):
@@ -176,9 +183,7 @@ def recognition_inputs(
   Returns:
     RecognitionInputs.
   """
-  if faces is None:
-    faces = onset_apex_faces(clips, face_size, align, progress)
-  onset, apex, idx = given_faces(faces, len(clips), face_size, 'recognition_inputs')
+  onset, apex, idx = clip_faces(clips, face_size, align, progress, faces, 'recognition_inputs')
   flows = flow_lib.optical_flow_pairs(onset, apex, method, workers, progress)
   ststnet, offapex = flow_features(flows)
   return RecognitionInputs(ststnet, offapex, idx, flows)
@@ -199,9 +204,7 @@ def apex_inputs(
   `faces`: the crops at `size` already computed (`onset_apex_crops`), or None.
   """
   size = checks.check_int('size', size)
-  if faces is None:
-    faces = onset_apex_faces(clips, size, align, progress)
-  apex = given_faces(faces, len(clips), size, 'apex_inputs').apex
+  apex = clip_faces(clips, size, align, progress, faces, 'apex_inputs').apex
   return (apex[..., None] / np.float32(255)).astype(np.float32)
 
 
