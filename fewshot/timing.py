@@ -12,7 +12,11 @@ in `with stage(name) as times:`; when the block ends, `times` holds
     predict_s   seconds in blocks marked `with phase('predict'):`, less compiling
     other_s     the rest: data, features, host work, scoring
 
-Stages may nest: a phase's seconds count in every open stage.
+Stages may nest: a phase's seconds count in every open stage. Stages are
+per thread: a stage opened in a thread books what that thread compiles,
+trains and predicts; a function wrapped by `carried` runs in another thread
+inside the stages open where it was wrapped (so a run's 'total' counts the
+work of every thread, and stages of two threads may overlap in time).
 
 Estimates. Inside `with estimating():` every `trainer.fit_runs` call
 compiles its program as usual but trains only probes: every run 1 epoch
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable
 
@@ -55,7 +60,9 @@ KEYS = ('wall_s', 'compile_s', 'compiles', 'loaded', 'train_s', 'predict_s', 'ot
 PHASES = ('train', 'predict')
 PROBE_SECONDS = 1.0  # the second probe trains about this long (at least 2 epochs)
 
-_open: list[dict] = []  # the counters of the stages now open, outermost first
+_local = threading.local()  # per thread: `open`, the counters of its open stages
+# (outermost first), and `compile_s`, the seconds it spent compiling
+_lock = threading.Lock()
 _estimating = [False]
 _probed: dict = {}  # within estimating(): program key -> (fixed s, s per epoch)
 
@@ -71,24 +78,27 @@ class Stage:
       raise ValueError(f'stage name must be a non-empty string, got {name!r}')
     self.name = name
     self.times = {}
-    self._counters = {'train': 0.0, 'predict': 0.0, 'estimate': 0.0}
-    self._start, self._compiled = time.perf_counter(), compiles.snapshot()
-    _open.append(self._counters)
+    self._counters = dict.fromkeys(('train', 'predict', 'estimate', 'compile'), 0.0)
+    self._counters.update(events=0, loaded=0)
+    self._start = time.perf_counter()
+    _stack().append(self._counters)
 
   def stop(self) -> dict:
     """Ends the stage (once) and returns its times: `KEYS`, and 'estimate_s' when estimating."""
-    if any(c is self._counters for c in _open):
-      _open[:] = [c for c in _open if c is not self._counters]
-      wall, built = time.perf_counter() - self._start, compiles.since(self._compiled)
-      c = self._counters
+    stack = _stack()
+    if any(c is self._counters for c in stack):
+      stack[:] = [c for c in stack if c is not self._counters]
+      wall = time.perf_counter() - self._start
+      with _lock:
+        c = dict(self._counters)
       self.times.update(
         wall_s=wall,
-        compile_s=built['seconds'],
-        compiles=built['count'],
-        loaded=built['loaded'],
+        compile_s=c['compile'],
+        compiles=c['events'] - c['loaded'],
+        loaded=c['loaded'],
         train_s=c['train'],
         predict_s=c['predict'],
-        other_s=max(0.0, wall - built['seconds'] - c['train'] - c['predict']),
+        other_s=max(0.0, wall - c['compile'] - c['train'] - c['predict']),
       )
       if _estimating[0]:
         self.times['estimate_s'] = wall - c['train'] + c['estimate']
@@ -109,9 +119,59 @@ def stage(name: str):
     clock.stop()
 
 
-def _book(kind: str, seconds: float) -> None:
-  for counters in _open:
-    counters[kind] += seconds
+def _stack() -> list[dict]:
+  """The counters of the stages open in this thread, outermost first."""
+  if not hasattr(_local, 'open'):
+    _local.open = []
+  return _local.open
+
+
+def _book(kind: str, amount: float) -> None:
+  with _lock:
+    for counters in _stack():
+      counters[kind] += amount
+
+
+def _compiled_here() -> float:
+  """Seconds this thread has spent compiling (or loading programs from the cache)."""
+  return getattr(_local, 'compile_s', 0.0)
+
+
+def _on_compile(event: str, duration_secs: float, **_) -> None:
+  # JAX compiles in the thread that needs the program, so the event books there.
+  if event == compiles.EVENT:
+    _local.compile_s = _compiled_here() + float(duration_secs)
+    _book('compile', float(duration_secs))
+    _book('events', 1)
+
+
+def _on_cache_hit(event: str, **_) -> None:
+  if event == compiles.CACHE_HIT:
+    _book('loaded', 1)
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_compile)
+jax.monitoring.register_event_listener(_on_cache_hit)
+
+
+def carried(fn: Callable) -> Callable:
+  """`fn`, to be called in another thread, inside the stages open in this thread now.
+
+  What the call compiles, trains and predicts is booked to those stages as
+  well as to the stages it opens itself; use it for work handed to a worker
+  thread (e.g. `concurrent.futures`), so that a run's totals count it.
+  """
+  outer = list(_stack())
+
+  def run(*args, **kwargs):
+    saved = _stack()
+    _local.open = list(outer)
+    try:
+      return fn(*args, **kwargs)
+    finally:
+      _local.open = saved
+
+  return run
 
 
 @contextlib.contextmanager
@@ -123,11 +183,11 @@ def phase(kind: str):
   """
   if kind not in PHASES:
     raise ValueError(f'phase must be one of {PHASES}, got {kind!r}')
-  start, compiled = time.perf_counter(), compiles.snapshot()
+  start, compiled = time.perf_counter(), _compiled_here()
   try:
     yield
   finally:
-    _book(kind, time.perf_counter() - start - compiles.since(compiled)['seconds'])
+    _book(kind, time.perf_counter() - start - (_compiled_here() - compiled))
 
 
 @contextlib.contextmanager

@@ -1,5 +1,7 @@
 """fewshot.timing: per-stage times, and the probe estimate of a fit's full time."""
 
+import concurrent.futures
+import threading
 import time
 
 import jax
@@ -115,6 +117,43 @@ def test_a_probed_program_is_not_probed_again():
   with timing.estimating():  # a new block probes again
     timing.train(call, np.array([100]), 10, np.array([10]), program='a')
   assert len(calls) > probes + 4
+
+
+def test_stages_are_per_thread_and_a_carried_call_books_to_the_outer_stages():
+  # A stage in a worker thread books its own compiling and training, and (through
+  # `carried`) the stages open where the work was handed over; a stage opened
+  # meanwhile in the main thread books none of it.
+  stage, fs, keys, data, split = _setup(7)  # a program no other test compiles
+  started = threading.Event()
+
+  def worker():
+    with timing.stage('worker') as times:
+      started.set()
+      trainer.fit_runs(stage.fit, fs, keys, data, split, num_epochs=7)
+    return times
+
+  with timing.stage('total') as total:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+      done = pool.submit(timing.carried(worker))
+      started.wait()
+      with timing.stage('main') as main:
+        time.sleep(0.05)
+      inner = done.result()
+  assert inner['compiles'] >= 1 and inner['compile_s'] > 0 and inner['train_s'] > 0
+  assert main['compiles'] == 0 and main['compile_s'] == 0 and main['train_s'] == 0
+  assert total['train_s'] == pytest.approx(inner['train_s'])
+  assert total['compiles'] == inner['compiles']
+  assert total['compile_s'] == pytest.approx(inner['compile_s'])
+  # Training two run sets in two threads at once gives the results of one after another.
+  alone = [
+    trainer.fit_runs(stage.fit, fs, k, data, split, num_epochs=7) for k in (keys, keys[::-1])
+  ]
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    both = list(pool.map(lambda k: trainer.fit_runs(stage.fit, fs, k, data, split, num_epochs=7),
+                         (keys, keys[::-1])))  # fmt: skip
+  for a, b in zip(alone, both):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+      np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def test_bad_stage_and_phase_names():
