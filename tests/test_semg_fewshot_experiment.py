@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import threading
 
 import jax
 import numpy as np
@@ -228,6 +229,44 @@ def test_run_rejects_wrong_class_count(toy_semg):
   keep = labels < 5
   with pytest.raises(ValueError, match='7 classes'):
     protocol.run(jax.random.key(0), get_tiny_config(), (x[keep], labels[keep]))
+
+
+@pytest.mark.parametrize('oracle', [True, False])
+def test_run_in_two_threads_assembles_what_one_thread_does(monkeypatch, toy_semg, oracle):
+  # Each stage replaced by a fake that returns its name and arguments: two
+  # threads hand every table the same stage results, and the stages of the
+  # worker (Table IV, budgets, Tables VII-VIII, the oracle DL/TL) run there.
+  ran = {}
+
+  def fake(name, value=None):
+    def stage(ctx, *args, **kwargs):
+      ran[(name, kwargs.get('oracle'))] = threading.current_thread() is threading.main_thread()
+      return value if value is not None else (name, args[1:], tuple(sorted(kwargs.items())))
+
+    return stage
+
+  cells = lambda v: {'ν=1': [v]}
+  monkeypatch.setattr(protocol, 'table4', fake('table4'))
+  monkeypatch.setattr(protocol, 'base_models', fake('base'))
+  monkeypatch.setattr(protocol, 'table5', fake('table5', ('V', 'V_weighted')))
+  monkeypatch.setattr(protocol, 'budgets', fake('budgets', ({'DL': {1: 3}}, 'budget raw')))
+  monkeypatch.setattr(protocol, 'table6', fake('table6'))
+  monkeypatch.setattr(protocol, 'siamese_models', fake('siamese'))
+  monkeypatch.setattr(protocol, 'fsl_embeddings', fake('emb'))
+  dl_tl = fake('dl_tl', {'DL': (cells(0.5), cells([0.5])), 'TL': (cells(0.6), cells([0.6]))})
+  monkeypatch.setattr(protocol, 'dl_tl', dl_tl)
+  monkeypatch.setattr(protocol, 'fsl_test', fake('fsl', {'CP': (cells(0.7), cells([0.7]))}))
+  monkeypatch.setattr(protocol, 'table9_episodes', fake('episodes', ('pooled', 'mean', 1)))
+  monkeypatch.setattr(protocol, 'table_records', lambda cfg, raw, n_query, n_val: raw)
+  x, labels = toy_semg()
+  cfg = dataclasses.replace(get_tiny_config(), oracle=oracle)
+  res = {t: protocol.run(jax.random.key(0), cfg, (x, labels), threads=t) for t in (1, 2)}
+  assert res[1].records == res[2].records
+  assert list(res[1].timings) == list(res[2].timings)
+  assert res[2].records['VII'] == {'DL': cells(0.5)} and res[2].records['budget'] == 'budget raw'
+  aside = {('table4', None), ('budgets', None), ('dl_tl', False)}
+  aside |= {('dl_tl', True)} if oracle else set()
+  assert {k for k, main in ran.items() if not main} == aside
 
 
 def test_table9_estimators_pooled_and_episode_mean():

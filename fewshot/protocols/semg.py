@@ -73,6 +73,7 @@ config sets it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import math
@@ -167,7 +168,9 @@ class Config:
     table6: Table VI columns: frozen-layer settings of
       `fewshot.transfer.FROZEN_SETTINGS`, and 'AdaBatch'.
     few_fit: DL from scratch and TL with nu samples per class (Tables VII,
-      VIII); every run takes the steps of the largest nu.
+      VIII, their budgets and oracle rows); every run takes the same steps
+      per epoch: `few_fit.steps_per_epoch` full batches, or where that is
+      None one pass over the largest nu's 3 * nu recordings.
     transfer_fit: fine-tuning / AdaBatch on the full C5-C7 training split (Table VI).
     siamese_fit: siamese training on C1-C4 (CS^2, CS^3, CS^3_AB); its
       steps_per_epoch must be set.
@@ -955,7 +958,10 @@ def pseudo_tasks(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _few_fit(cfg: Config) -> trainer.FitConfig:
-  """DL / TL with nu samples per class: every run takes one pass over the largest nu's 3 * nu."""
+  """DL / TL with nu samples per class: every run takes the steps of one pass over the
+  largest nu's 3 * nu, or `few_fit.steps_per_epoch` where the config sets it."""
+  if cfg.few_fit.steps_per_epoch is not None:
+    return cfg.few_fit
   return one_pass(cfg.few_fit, 3 * max(cfg.shots))
 
 
@@ -1492,8 +1498,10 @@ class Results(NamedTuple):
   n_val: int
 
 
-def run(key, config: Config, data, *, progress=None, checkpoint_dir=None) -> Results:
-  """Every table of the paper's protocol, in order.
+def run(
+  key, config: Config, data, *, progress=None, checkpoint_dir=None, threads: int = 2
+) -> Results:
+  """Every table of the paper's protocol.
 
   Args:
     key: the experiment's root `jax.random` key (module docstring: Randomness).
@@ -1505,45 +1513,80 @@ def run(key, config: Config, data, *, progress=None, checkpoint_dir=None) -> Res
     checkpoint_dir: a folder for Orbax checkpoints of every stage (one
       subfolder each): a run started again with the same folder resumes an
       interrupted stage and skips finished ones. None trains without checkpoints.
+    threads: 2 runs the stages that do not need each other's results two at
+      a time, one in a worker thread (Table IV, the budgets and the DL/TL
+      stages there; the base models, Table VI, the siamese networks and the
+      FSL tables here), so that one compiles while the other trains; 1 runs them
+      one after another. The results are the same (every stage's keys and
+      programs are), only the wall time differs; `--estimate` runs use 1 (the
+      probes time each stage alone).
 
   Returns:
-    `Results`.
+    `Results`, `timings` in the order of the stages below; stages of the two
+    threads overlap in time.
   """
+  checks.check_choice('threads', threads, (1, 2))
+  if timing.is_estimating():
+    threads = 1
   x, labels = data
   ctx = prepare(key, config, x, labels, checkpoint_dir=checkpoint_dir, progress=progress)
   timings = {}
+  order = ['table_iv', 'base', 'budgets', 'tables_vii_viii', 'table_vi', 'siamese', 'table_ix']
+  order += ['oracle_dl_tl', 'oracle_fsl'] if config.oracle else []
+  order += ['table_ix_episodes']
 
   def timed(name, fn, *args, **kwargs):
     with timing.stage(name) as timings[name]:
       return fn(*args, **kwargs)
 
-  raw = {'IV': timed('table_iv', table4, ctx)}
-  base = timed('base', base_models, ctx)
-  raw['V'], raw['V_base_weighted_f1'] = table5(ctx, base)
-  epochs, raw['budget'] = timed('budgets', budgets, ctx)
-  draws = shot_draws(ctx)
+  with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+    # Stages handed to the worker run there one after another, in the order given.
+    def aside(name, fn, *args, **kwargs):
+      if threads == 1:
+        done = concurrent.futures.Future()
+        done.set_result(timed(name, fn, *args, **kwargs))
+        return done
+      return pool.submit(timing.carried(timed), name, fn, *args, **kwargs)
+
+    iv = aside('table_iv', table4, ctx)
+    budget = aside('budgets', budgets, ctx)
+    base = timed('base', base_models, ctx)
+    draws = shot_draws(ctx)
+    strict = aside(
+      'tables_vii_viii',
+      lambda: dl_tl(ctx, base, draws, budget.result()[0], oracle=False),
+    )
+    if config.oracle:
+      oracle = aside('oracle_dl_tl', dl_tl, ctx, base, draws, None, oracle=True)
+    v, v_weighted = table5(ctx, base)
+    vi = timed('table_vi', table6, ctx, base)
+    sia = timed('siamese', siamese_models, ctx, base)
+    emb = fsl_embeddings(ctx, base, sia)
+    fsl = timed('table_ix', fsl_test, ctx, emb, sia, draws, oracle=False)
+    if config.oracle:
+      oracle_fsl = timed('oracle_fsl', fsl_test, ctx, emb, sia, draws, oracle=True)
+    episodes_ = timed('table_ix_episodes', table9_episodes, ctx, emb, sia)
+
+  raw = {'IV': iv.result(), 'V': v, 'V_base_weighted_f1': v_weighted}
+  raw['budget'] = budget.result()[1]
   per_draw = {}
 
   def keep(table, out):
     raw[table] = {m: means for m, (means, _) in out.items()}
     per_draw[table] = {m: each for m, (_, each) in out.items()}
 
-  strict = timed('tables_vii_viii', dl_tl, ctx, base, draws, epochs, oracle=False)
+  strict = strict.result()
   keep('VII', {'DL': strict['DL']})
   keep('VIII', {'TL': strict['TL']})
-  raw['VI'] = timed('table_vi', table6, ctx, base)
-  sia = timed('siamese', siamese_models, ctx, base)
-  emb = fsl_embeddings(ctx, base, sia)
-  keep('IX', timed('table_ix', fsl_test, ctx, emb, sia, draws, oracle=False))
+  raw['VI'] = vi
+  keep('IX', fsl)
   n_val = len(restrict(ctx.splits[0].val, ctx.y_unseen))
   if config.oracle:
     rows_ = oracle_rows(n_val)
-    oracle = timed('oracle_dl_tl', dl_tl, ctx, base, draws, epochs, oracle=True)
-    oracle.update(timed('oracle_fsl', fsl_test, ctx, emb, sia, draws, oracle=True))
+    both = {**oracle.result(), **oracle_fsl}
     rename = lambda cells: {c.replace('k=', 'ν='): v for c, v in cells.items()}
-    keep('oracle', {rows_[m]: tuple(map(rename, v)) for m, v in oracle.items()})
-  raw['IX_episodes'], raw['IX_episode_mean'], n_query = timed(
-    'table_ix_episodes', table9_episodes, ctx, emb, sia
-  )
+    keep('oracle', {rows_[m]: tuple(map(rename, v)) for m, v in both.items()})
+  raw['IX_episodes'], raw['IX_episode_mean'], n_query = episodes_
   raw['per_draw'] = per_draw
+  timings = {name: timings[name] for name in order}
   return Results(table_records(config, raw, n_query, n_val), timings, raw, n_query, n_val)
