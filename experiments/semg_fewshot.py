@@ -41,6 +41,7 @@ from evaluation import reports
 from experiments import cli
 from experiments.configs.semg_fewshot import Config
 from experiments.configs.semg_fewshot import get_config
+from fewshot import compiles
 from fewshot import timing
 from fewshot.protocols import semg as protocol
 
@@ -124,6 +125,9 @@ def plot_f1_vs_shots(records, path: str) -> None:
 
 
 def main(argv=None) -> int:
+  # XLA:CPU at LLVM -O1, set before JAX starts (where no GPU or TPU backend is
+  # installed): compiling is most of the quick run (docs/performance.md).
+  compiles.fast_cpu_compiles()
   args, cfg = cli.parse(
     argv,
     __doc__.split('\n\n')[0],
