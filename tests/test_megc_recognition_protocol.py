@@ -1,5 +1,7 @@
 """CDE leave-one-subject-out of the Table IV methods: folds, pooled scores, training, the SVM baseline."""
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -235,3 +237,43 @@ def test_prediction_chunks_are_the_fewest_equal_ones_and_do_not_change_predictio
     want = np.argmax(model.apply(v, x[idx[f]], None, train=False), axis=-1)
     for p in preds:
       np.testing.assert_array_equal(p[f], want)
+
+
+def test_methods_in_two_threads_give_the_records_of_one_in_order(monkeypatch):
+  """Two methods trained at once (`run(threads=2)`): the same records and timings, in
+  `config.methods`' order, though the second finishes first."""
+  dbs = ['SMIC'] * 3 + ['CASME II'] * 3 + ['SAMM'] * 3
+  subjects = ['s1', 's1', 's2', 'sub01', 'sub02', 'sub02', '006', '007', '007']
+  emotions = (
+    ['negative', 'positive', 'surprise']
+    + ['disgust', 'happiness', 'surprise']
+    + ['anger', 'happiness', 'surprise']
+  )
+  meta = (
+    np.array(dbs),
+    np.array(subjects),
+    np.array(emotions),
+    np.array([f'c{i}' for i in range(9)]),
+  )
+  rng = np.random.default_rng(1)
+  zeros = lambda c: np.zeros((9, 28, 28, c), np.float32)  # noqa: E731
+  data = protocol.Inputs(zeros(3), zeros(2), rng.normal(size=(9, 6)), *meta,
+                         biwoof=rng.normal(size=(9, 4)))  # fmt: skip
+  cfg = protocol.Config(methods=('LBP-TOP', 'Bi-WOOF'))
+  svm, finished = protocol.cde_lbp_top_svm, []
+
+  def slow_first(x, *args, **kwargs):
+    time.sleep(0.3 if x.shape[1] == 6 else 0.0)  # LBP-TOP's 6 features: the slower
+    out = svm(x, *args, **kwargs)
+    finished.append(x.shape[1])
+    return out
+
+  monkeypatch.setattr(protocol, 'cde_lbp_top_svm', slow_first)
+  one = protocol.run(jax.random.key(0), cfg, data, threads=1)
+  assert finished == [6, 4]
+  two = protocol.run(jax.random.key(0), cfg, data, threads=2)
+  assert finished[2:] == [4, 6]  # Bi-WOOF finished first
+  assert one.records == two.records and list(two.timings) == ['LBP-TOP', 'Bi-WOOF']
+  for method in cfg.methods:
+    np.testing.assert_array_equal(one.predictions[method], two.predictions[method])
+    np.testing.assert_array_equal(one.confusion[method], two.confusion[method])

@@ -55,6 +55,7 @@ order of the methods.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 from collections.abc import Callable
@@ -1043,7 +1044,9 @@ def _emr_macro(data: Inputs) -> tuple:
   return data.macro_emr, data.macro_label, data.macro_subject
 
 
-def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) -> Results:
+def run(
+  key, config: Config, data: Inputs, *, progress: Callable | None = None, threads: int = 2
+) -> Results:
   """Table IV: every method of `config.methods` under CDE LOSO (module doc).
 
   Args:
@@ -1051,10 +1054,18 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
     config: `Config`.
     data: the preprocessed clips (`Inputs`).
     progress: called once after each method (e.g. a tqdm bar's `update`), or None.
+    threads: methods trained at a time, each in its own thread (1 or 2), so
+      that one compiles or fits an SVM while another trains; the results are
+      the same either way (each method's key and programs are), only the wall
+      time differs. Within `fewshot.timing.estimating()` one at a time.
 
   Returns:
-    `Results`.
+    `Results`; `timings` per method in `config.methods`' order (the methods'
+    times overlap when `threads` is 2).
   """
+  checks.check_choice('threads', threads, (1, 2))
+  if timing.is_estimating():
+    threads = 1
   other = sorted(set(np.asarray(data.database, str).tolist()) - set(config.databases))
   if other:
     raise ValueError(
@@ -1073,22 +1084,31 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
     )
   if 'EMR' in config.methods:
     _emr_data(data)  # fail before any method trains
+
+  def one(method):
+    with timing.stage(method) as times:
+      k = named_key(key, method)
+      if method == 'EMR':
+        res = cde_emr(k, *_emr_data(data), feats, *_emr_macro(data), config.emr)
+      elif method == 'LBP-TOP':
+        res = cde_lbp_top_svm(data.lbp_top, feats, config.svm, key=k)
+      elif method == 'Bi-WOOF':
+        res = cde_lbp_top_svm(_required(data, 'biwoof', method), feats, config.biwoof_svm, key=k)
+      elif method == 'CapsuleNet':
+        res = cde_capsule(k, _required(data, 'apex', method), feats, config.capsule)
+      else:
+        x = data.ststnet if method == 'STSTNet' else data.offapex
+        res = cde_network(k, method, x, feats, config.network(method))
+    if progress is not None:
+      progress()
+    return res, times
+
+  with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+    done = [pool.submit(timing.carried(one), method) for method in config.methods]
+    done = [future.result() for future in done]
   recs, timings, confusion, predictions = table_iii_records(config, check), {}, {}, {}
-  for method in config.methods:
-    clock = timing.Stage(method)
-    k = named_key(key, method)
-    if method == 'EMR':
-      res = cde_emr(k, *_emr_data(data), feats, *_emr_macro(data), config.emr)
-    elif method == 'LBP-TOP':
-      res = cde_lbp_top_svm(data.lbp_top, feats, config.svm, key=k)
-    elif method == 'Bi-WOOF':
-      res = cde_lbp_top_svm(_required(data, 'biwoof', method), feats, config.biwoof_svm, key=k)
-    elif method == 'CapsuleNet':
-      res = cde_capsule(k, _required(data, 'apex', method), feats, config.capsule)
-    else:
-      x = data.ststnet if method == 'STSTNet' else data.offapex
-      res = cde_network(k, method, x, feats, config.network(method))
-    timings[method] = clock.stop()
+  for method, (res, times) in zip(config.methods, done):
+    timings[method] = times
     confusion[method] = np.asarray(res.scores['Full']['confusion'])
     predictions[method] = res.y_pred
     recs += [
@@ -1098,6 +1118,4 @@ def run(key, config: Config, data: Inputs, *, progress: Callable | None = None) 
       )
       for col in COLUMNS if col in res.scores for metric in ('UF1', 'UAR')
     ]  # fmt: skip
-    if progress is not None:
-      progress()
   return Results(recs, timings, confusion, predictions, comp, check)
