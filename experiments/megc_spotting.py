@@ -17,19 +17,18 @@ with micro-expressions, as the paper does (each database also has
 `videos_without_micro` videos with only a macro-expression and blinks;
 `--set empty_videos=count` scores them too). The run folder gets
 
-    config.json         the settings
-    results.json        Table II's records (per database and p: TP, FP, FN,
-                        precision, recall, F1, false positives on a
-                        macro-expression or a blink), per-stage times, compile count
+    config.json, results.json   settings; Table II's records (per database and p:
+                        TP, FP, FN, precision, recall, F1, FP on a macro-expression
+                        or a blink), per-stage times, compile count
     tables.md           Table II rendered from the records, one block per database, times
-    spotting_<db>.png   the contrasted feature difference of the first video
-                        with threshold, spotted, true and distractor intervals
+    spotting_<db>.png   the first scored video's contrasted feature difference
 
 Results and caveats: docs/megc2019.md.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import sys
@@ -83,35 +82,41 @@ def plot(cfg, out_dir, db, video, analysis) -> str:
 
 
 def prepare(cfg, out_dir: str, progress: bool):
-  """({database: protocol.Database}, times per step): videos, curves, spotted intervals."""
+  """({database: protocol.Database}, times per step): videos, curves, spotted intervals (in
+  threads); a video Table II does not score gets no curve and empty spotted lists."""
   data, timings = {}, {}
+  pool = concurrent.futures.ThreadPoolExecutor(4)  # a thread per video: both cores busy to the end
   for db, n_videos, seconds in cfg.databases:
     clock = timing.Stage(f'{db} videos and curves')
-    videos = vision.synthetic_long_videos(
-      keys.named_key(cli.root_key(cfg), 'data', db), db, n_videos, seconds, cfg.size
-    )
+    key = keys.named_key(cli.root_key(cfg), 'data', db)
+    parts = [pool.submit(vision.synthetic_long_videos, key, db, n_videos, seconds, cfg.size)]
     if cfg.videos_without_micro:  # their own key: the videos above do not change
-      videos += vision.synthetic_long_videos(
-        keys.named_key(cli.root_key(cfg), 'data', db, 'without micro'),
+      parts.append(pool.submit(
+        vision.synthetic_long_videos, keys.named_key(key, 'without micro'),
         db, cfg.videos_without_micro, seconds, cfg.size, events=(0, 1, 2),
-      )  # fmt: skip
-    analyses = [
-      vision.analyse_spotting(v.frames, v.fps, **cfg.spotter())
-      for v in tqdm(videos, desc=f'{db} spotting', unit='video', disable=not progress)
-    ]
+      ))  # fmt: skip
+    videos = [v for part in parts for v in part.result()]
+    scored = [cfg.empty_videos == 'count' or len(v.micro) > 0 for v in videos]
+    analyse = lambda v, s: vision.analyse_spotting(v.frames, v.fps, **cfg.spotter()) if s else None
+    curves = pool.map(analyse, videos, scored)
+    analyses = list(tqdm(curves, total=len(videos), desc=f'{db} spotting', disable=not progress))
     timings[f'{db} videos and curves'] = clock.stop()
     clock = timing.Stage(f'{db} LTP patterns')
-    patterns = [ltp_patterns(cfg, v.frames, v.fps) for v in videos] if cfg.ltp_ml else None
+    patterns = None
+    if cfg.ltp_ml:
+      patterns = list(pool.map(lambda v: ltp_patterns(cfg, v.frames, v.fps), videos))
     timings[f'{db} LTP patterns'] = clock.stop()
+    at = lambda a, p: [] if a is None else spotting.rethreshold(a, p).intervals
     data[db] = protocol.Database(
       micro=[v.micro for v in videos],
       distractors=[np.concatenate([v.macro, v.blinks]) for v in videos],
-      spotted={p: [spotting.rethreshold(a, p).intervals for a in analyses] for p in cfg.ps},
+      spotted={p: [at(a, p) for a in analyses] for p in cfg.ps},
       ltp=patterns,
       subjects=[synthetic_subject(v) for v in videos],
       fps=videos[0].fps,
     )
-    plot(cfg, out_dir, db, videos[0], analyses[0])
+    plot(cfg, out_dir, db, videos[scored.index(True)], analyses[scored.index(True)])
+  pool.shutdown()
   return data, timings
 
 
@@ -145,9 +150,7 @@ def prepare_real(cfg, out_dir: str, args, progress: bool):
   for db, videos in real_databases(cfg, args).items():
     clock = timing.Stage(f'{db} curves and patterns')
     spotted, patterns = {p: [] for p in cfg.ps}, []
-    for i, rec in enumerate(
-      tqdm(videos, desc=f'{db} spotting', unit='video', disable=not progress)
-    ):
+    for i, rec in enumerate(tqdm(videos, desc=f'{db} spotting', disable=not progress)):
       frames = long_videos.read_long_video(rec, cfg.max_side)
       analysis = vision.analyse_spotting(frames, rec.fps, **cfg.spotter())
       for p in cfg.ps:
@@ -190,11 +193,8 @@ def write_tables(
   like = '-like' if source.startswith('synthetic') else ''
   for db, n in res.counts.items():
     empty = n['videos without micro-expressions']
-    rule = (
-      f'{empty} without micro-expressions left out, as in the paper'
-      if n['rule'] == 'skip'
-      else f'including {empty} without micro-expressions'
-    )
+    rule = f'{empty} without micro-expressions left out, as in the paper'
+    rule = rule if n['rule'] == 'skip' else f'including {empty} without micro-expressions'
     title = f'{db}{like} ({n["videos"]} videos scored, {rule}; {n["micro"]} micro-expressions)'
     table = protocol.table_name(db)
     lines.append(

@@ -1,5 +1,6 @@
 """End-to-end: the MEGC recognition and spotting experiments on tiny settings write records, tables and figures."""
 
+import dataclasses
 import inspect
 import json
 import os
@@ -112,6 +113,24 @@ def test_spotting_writes_table_ii_and_the_curve(tmp_path):
   table = open(os.path.join(out, 'tables.md')).read()
   assert '| LBP-χ² p=0.1 |' in table and 'Precision' in table and 'Selected by' in table
   assert '1 videos scored, 1 without micro-expressions left out, as in the paper' in table
+
+
+def test_spotting_curves_only_for_the_videos_table_ii_scores(tmp_path):
+  # With the paper's rule ('skip') the video without a micro-expression gets
+  # no LBP-chi^2 curve (it trains LTP-ML only); with 'count' it gets its own,
+  # and the scored video's is the same either way.
+  cfg = spot_protocol.Config(databases=(('CAS(ME)^2', 1, 10.0),), ps=(0.1,), size=128, ltp_ml=False)
+  data = {}
+  for rule in ('skip', 'count'):
+    out = tmp_path / rule
+    out.mkdir()
+    data[rule] = megc_spotting.prepare(
+      dataclasses.replace(cfg, empty_videos=rule), str(out), False
+    )[0]
+  skip, count = data['skip']['CAS(ME)^2'], data['count']['CAS(ME)^2']
+  assert [len(m) for m in skip.micro] == [3, 0]
+  assert list(skip.spotted[0.1][1]) == [] and len(count.spotted[0.1][1]) > 0
+  np.testing.assert_array_equal(skip.spotted[0.1][0], count.spotted[0.1][0])
 
 
 def test_spotting_protocol_scores_known_intervals():

@@ -84,6 +84,18 @@ def test_clips_are_deterministic_given_the_key():
   assert a[1:] == b[1:]
 
 
+def test_long_videos_drawn_in_threads_are_each_their_own_key():
+  # Video v depends on named_key(key, 'video', v) only: the two videos of a
+  # call for two are the first two of a call for three, drawn in other threads.
+  kw = dict(seconds=2.5, size=96, events=(1, 0, 0))
+  two = vision.synthetic_long_videos(jax.random.key(3), 'SAMM', 2, **kw)
+  three = vision.synthetic_long_videos(jax.random.key(3), 'SAMM', 3, **kw)
+  for a, b in zip(two, three):
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.micro, b.micro)
+  assert not np.array_equal(three[1].frames, three[2].frames)
+
+
 def test_long_video_events_do_not_overlap_and_fit():
   video = vision.synthetic_long_videos(
     jax.random.key(2), 'CAS(ME)^2', videos=1, seconds=10.0, size=160

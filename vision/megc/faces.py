@@ -20,8 +20,8 @@ Boxes are (x, y, w, h) in pixels, x to the right, y down.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 
 import cv2
 import numpy as np
@@ -36,13 +36,20 @@ _CASCADES = ('haarcascade_frontalface_default.xml', 'haarcascade_frontalface_alt
 _RIGID_LANDMARKS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 98, 327)
 
 
-@functools.lru_cache(maxsize=None)
+_local = threading.local()  # each thread's cascades: one classifier object is not thread-safe
+
+
 def _cascade(name: str) -> cv2.CascadeClassifier:
-  path = os.path.join(cv2.data.haarcascades, name)
-  c = cv2.CascadeClassifier(path)
-  if c.empty():
-    raise FileNotFoundError(f'OpenCV Haar cascade {path} could not be loaded.')
-  return c
+  """This thread's Haar cascade `name` (loaded once per thread: two threads detecting
+  with one `CascadeClassifier` at once found other boxes, measured)."""
+  loaded = _local.__dict__.setdefault('cascades', {})
+  if name not in loaded:
+    path = os.path.join(cv2.data.haarcascades, name)
+    c = cv2.CascadeClassifier(path)
+    if c.empty():
+      raise FileNotFoundError(f'OpenCV Haar cascade {path} could not be loaded.')
+    loaded[name] = c
+  return loaded[name]
 
 
 def _grey(frame, name: str = 'frame') -> np.ndarray:

@@ -51,6 +51,7 @@ variability, or the figures of Tables II and IV.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 from typing import NamedTuple
@@ -801,7 +802,8 @@ def synthetic_long_videos(
     events: (micro-expressions, macro-expressions, blinks) per video.
 
   Returns:
-    LongVideos.
+    LongVideos. They are drawn in threads, one per CPU, each video from its
+    own key: the same videos as drawn one after another.
   """
   checks.check_choice('database', database, tuple(LONG_VIDEOS))
   checks.check_int('videos', videos)
@@ -812,29 +814,31 @@ def synthetic_long_videos(
     raise ValueError(f'videos of {seconds} s are too short for events {events}: need {need:.2f} s.')
   style = LONG_VIDEOS[database]
   srcs = source_faces(size)
-  out = []
-  for v in range(videos):
+
+  def one(v):
     face = srcs[(v * 5) % len(srcs)]  # spread over the databases' faces
     base = face.image
     if style['grey']:
       base = cv2.cvtColor(cv2.cvtColor(base, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     n = int(round(seconds * style['fps']))
-    out.append(
-      long_video(
-        named_key(key, 'video', v),
-        base,
-        face.box,
-        n,
-        style['fps'],
-        micro,
-        macro,
-        blinks,
-        style['noise'],
-        name=f'{face.subject} {v:02d}',
-        database=database,
-      )
+    return long_video(
+      named_key(key, 'video', v),
+      base,
+      face.box,
+      n,
+      style['fps'],
+      micro,
+      macro,
+      blinks,
+      style['noise'],
+      name=f'{face.subject} {v:02d}',
+      database=database,
     )
-  return out
+
+  # One thread per CPU (numpy and OpenCV release the GIL); each video is
+  # drawn from its own key, so the videos are those of one thread.
+  with concurrent.futures.ThreadPoolExecutor(min(videos, os.cpu_count() or 1)) as pool:
+    return list(pool.map(one, range(videos)))
 
 
 # ------------------------------------------------ macro-expression clips (EMR)
