@@ -81,11 +81,12 @@ class Stage:
     self._counters = dict.fromkeys(('train', 'predict', 'estimate', 'compile'), 0.0)
     self._counters.update(events=0, loaded=0)
     self._start = time.perf_counter()
-    _stack().append(self._counters)
+    self._stack = _stack()  # the opening thread's: `stop` may run in another
+    self._stack.append(self._counters)
 
   def stop(self) -> dict:
     """Ends the stage (once) and returns its times: `KEYS`, and 'estimate_s' when estimating."""
-    stack = _stack()
+    stack = self._stack
     if any(c is self._counters for c in stack):
       stack[:] = [c for c in stack if c is not self._counters]
       wall = time.perf_counter() - self._start

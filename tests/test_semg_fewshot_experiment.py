@@ -224,6 +224,34 @@ def test_make_model_and_cached_stages():
   assert a is not protocol.siamese_stage(sia, cfg.siamese_fit, 'contrastive', a.tx)
 
 
+def test_scores_and_embeddings_in_chunks_of_runs_equal_one_call(monkeypatch, toy_semg):
+  # Scoring many runs of a wide model is cut into equal chunks of runs (the full
+  # setting's oracle ran out of memory in one call); the numbers do not change.
+  x, labels = toy_semg()
+  cfg = get_tiny_config()
+  model = protocol.make_model(cfg, 'bilstm', num_classes=7)
+  stage = protocol.classifier_stage(model, cfg.base_fit)
+  fs = stage.init(jax.random.split(jax.random.key(1), 5), x[:2])
+  fs = fs._replace(best_params=fs.train.params, best_batch_stats=fs.train.batch_stats)
+  test = np.stack([np.arange(i, i + 20) for i in range(5)])
+  x_runs = np.stack([x[:30]] * 5)
+  whole = (
+    protocol.test_f1(model, fs, x, labels, test, 7),
+    protocol.per_class_scores(model, fs, x, labels, test, 7),
+    protocol.embeddings(model, fs, x_runs),
+  )
+  width = 8 * max(cfg.hidden)
+  monkeypatch.setattr(protocol, 'SCORE_FLOATS', 2 * 20 * x.shape[-1] * width)  # 2 runs a call
+  chunked = (
+    protocol.test_f1(model, fs, x, labels, test, 7),
+    protocol.per_class_scores(model, fs, x, labels, test, 7),
+    protocol.embeddings(model, fs, x_runs),
+  )
+  assert chunked[0].shape == (5,) and chunked[2].shape[:2] == (5, 30)
+  for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
 def test_run_rejects_wrong_class_count(toy_semg):
   x, labels = toy_semg()
   keep = labels < 5
@@ -246,7 +274,12 @@ def test_run_in_two_threads_assembles_what_one_thread_does(monkeypatch, toy_semg
     return stage
 
   cells = lambda v: {'ν=1': [v]}
-  monkeypatch.setattr(protocol, 'table4', fake('table4'))
+
+  def table4(ctx, depths):
+    ran[('table4', tuple(depths))] = threading.current_thread() is threading.main_thread()
+    return {'F1 Score': {f'{d} Layer': [d / 10] for d in depths}}
+
+  monkeypatch.setattr(protocol, 'table4', table4)
   monkeypatch.setattr(protocol, 'base_models', fake('base'))
   monkeypatch.setattr(protocol, 'table5', fake('table5', ('V', 'V_weighted')))
   monkeypatch.setattr(protocol, 'budgets', fake('budgets', ({'DL': {1: 3}}, 'budget raw')))
@@ -259,14 +292,21 @@ def test_run_in_two_threads_assembles_what_one_thread_does(monkeypatch, toy_semg
   monkeypatch.setattr(protocol, 'table9_episodes', fake('episodes', ('pooled', 'mean', 1)))
   monkeypatch.setattr(protocol, 'table_records', lambda cfg, raw, n_query, n_val: raw)
   x, labels = toy_semg()
-  cfg = dataclasses.replace(get_tiny_config(), oracle=oracle)
+  cfg = dataclasses.replace(get_tiny_config(), oracle=oracle, depths=(1, 2, 3))
   res = {t: protocol.run(jax.random.key(0), cfg, (x, labels), threads=t) for t in (1, 2)}
   assert res[1].records == res[2].records
-  assert list(res[1].timings) == list(res[2].timings)
+  assert list(res[2].timings) == [
+    'table_iv', 'table_iv_depth1', *[t for t in res[1].timings if t != 'table_iv']
+  ]  # fmt: skip
   assert res[2].records['VII'] == {'DL': cells(0.5)} and res[2].records['budget'] == 'budget raw'
-  aside = {('table4', None), ('budgets', None), ('dl_tl', False)}
+  # Table IV in depth order: its first depth closes the main thread, the rest in the worker.
+  assert res[2].records['IV'] == {
+    'F1 Score': {'1 Layer': [0.1], '2 Layer': [0.2], '3 Layer': [0.3]}
+  }
+  aside = {('table4', (2, 3)), ('budgets', None), ('dl_tl', False)}
   aside |= {('dl_tl', True)} if oracle else set()
   assert {k for k, main in ran.items() if not main} == aside
+  assert ran[('table4', (1,))] and ran[('table4', (1, 2, 3))]  # the main thread; threads=1
 
 
 def test_table9_estimators_pooled_and_episode_mean():

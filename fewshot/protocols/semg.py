@@ -596,6 +596,31 @@ def _scores(model, num_classes, average, per_class, params, batch_stats, x, labe
   return jax.vmap(one)(params, batch_stats, test_idx)
 
 
+# Floats of the BiLSTM's gate buffers one scoring call may hold (runs x test
+# recordings x time steps x 8 x units, about 1 GiB): the full setting's oracle
+# scored 250 runs of the Table I model in one program and ran out of 24 GB.
+SCORE_FLOATS = 2**28
+
+
+def _in_run_chunks(fn, model, tree, per_run: int):
+  """`fn(tree_chunk)` over equal chunks of the run axis of `tree` (host arrays),
+  each of at most `SCORE_FLOATS / (per_run x 8 x the model's widest layer)` runs (the
+  last chunk padded with run 0): one program, bounded memory. Returns the chunks'
+  outputs as host arrays, cut back to the runs."""
+  tree = jax.tree.map(np.asarray, tree)
+  runs = jax.tree.leaves(tree)[0].shape[0]
+  width = 8 * max((*getattr(model, 'hidden', ()), 1))
+  size = max(1, SCORE_FLOATS // max(1, per_run * width))
+  chunks = -(-runs // size)
+  size = -(-runs // chunks)
+  pick = np.concatenate([np.arange(runs), np.zeros(chunks * size - runs, int)])
+  outs = []
+  for c in range(chunks):
+    rows = pick[c * size : (c + 1) * size]
+    outs.append(jax.tree.map(np.asarray, fn(jax.tree.map(lambda a: a[rows], tree))))
+  return jax.tree.map(lambda *a: np.concatenate(a)[:runs], *outs)
+
+
 def _test_inputs(fs, x, labels_local, test_idx):
   """(x, labels, [R, n_test] indices): the test rows are gathered inside `_scores`,
   so the host path compiles nothing."""
@@ -626,18 +651,20 @@ def test_f1(
     average: 'weighted' (the paper's F1, Fig. 3) or 'macro'.
   """
   x, y, idx = _test_inputs(fs, x, labels_local, test_idx)
+  score = lambda t: _scores(model, num_classes, average, False, t[0], t[1], x, y, t[2])
+  per_run = idx.shape[1] * x.shape[-1]
   with timing.phase('predict'):
-    return np.asarray(
-      _scores(model, num_classes, average, False, fs.best_params, fs.best_batch_stats, x, y, idx)
-    )
+    return _in_run_chunks(score, model, (fs.best_params, fs.best_batch_stats, idx), per_run)
 
 
 def per_class_scores(model, fs, x, labels_local, test_idx, num_classes: int):
   """Per-class precision, recall and F1 of every run (Table V): 3 x [R, C]."""
   x, y, idx = _test_inputs(fs, x, labels_local, test_idx)
+  score = lambda t: _scores(model, num_classes, None, True, t[0], t[1], x, y, t[2])
+  per_run = idx.shape[1] * x.shape[-1]
   with timing.phase('predict'):
-    out = _scores(model, num_classes, None, True, fs.best_params, fs.best_batch_stats, x, y, idx)
-    return tuple(np.asarray(a) for a in out)
+    out = _in_run_chunks(score, model, (fs.best_params, fs.best_batch_stats, idx), per_run)
+    return tuple(out)
 
 
 @functools.partial(jax.jit, static_argnames=('model',))
@@ -648,8 +675,11 @@ def _embed_runs(model, params, batch_stats, x_runs):
 
 def embeddings(model, fs: trainer.FitState, x_runs) -> np.ndarray:
   """Embeddings under every run's best model of that run's examples: [R, n, 2, T] -> [R, n, D]."""
+  x_runs = np.asarray(x_runs)
+  embed = lambda t: _embed_runs(model, *t)
+  per_run = x_runs.shape[1] * x_runs.shape[-1]
   with timing.phase('predict'):
-    return np.asarray(_embed_runs(model, fs.best_params, fs.best_batch_stats, jnp.asarray(x_runs)))
+    return _in_run_chunks(embed, model, (fs.best_params, fs.best_batch_stats, x_runs), per_run)
 
 
 # ---------------------------------------------------------------------------
@@ -886,8 +916,9 @@ def _tile_split(split: trainer.Split, times: int) -> trainer.Split:
   return jax.tree.map(lambda a: np.concatenate([np.asarray(a)] * times), split)
 
 
-def table4(ctx: Context) -> dict:
-  """Table IV: test F1 of the base DL model on all seven classes vs BiLSTM depth, [R] per depth."""
+def table4(ctx: Context, depths: Sequence[int] | None = None) -> dict:
+  """Table IV: test F1 of the base DL model on all seven classes vs BiLSTM depth, [R] per
+  depth (`depths`, default the config's; each depth's runs are keyed by its name alone)."""
   cfg = ctx.cfg
   split = seed_split(ctx, ctx.y_all)
   fit = one_pass(cfg.base_fit, split.train_idx.shape[1])
@@ -895,7 +926,7 @@ def table4(ctx: Context) -> dict:
     fit = dataclasses.replace(fit, num_epochs=cfg.table4_epochs)
   test = _seed_test(ctx, ctx.y_all)
   out = {}
-  for depth in cfg.depths:
+  for depth in cfg.depths if depths is None else depths:
     model = make_model(cfg, f'bilstm_depth{depth}', num_classes=7)
     stage = classifier_stage(model, fit)
     fs = train_runs(ctx, f'table4_depth{depth}', stage, fit, ctx.y_all, split, seed_runs(ctx))
@@ -1514,9 +1545,9 @@ def run(
       subfolder each): a run started again with the same folder resumes an
       interrupted stage and skips finished ones. None trains without checkpoints.
     threads: 2 runs the stages that do not need each other's results two at
-      a time, one in a worker thread (Table IV, the budgets and the DL/TL
-      stages there; the base models, Table VI, the siamese networks and the
-      FSL tables here), so that one compiles while the other trains; 1 runs them
+      a time, one in a worker thread (Table IV but its first depth, the
+      budgets and the DL/TL stages there; the base models, Table VI, the
+      siamese networks, the FSL tables and Table IV's first depth here), so that one compiles while the other trains; 1 runs them
       one after another. The results are the same (every stage's keys and
       programs are), only the wall time differs; `--estimate` runs use 1 (the
       probes time each stage alone).
@@ -1534,6 +1565,8 @@ def run(
   order = ['table_iv', 'base', 'budgets', 'tables_vii_viii', 'table_vi', 'siamese', 'table_ix']
   order += ['oracle_dl_tl', 'oracle_fsl'] if config.oracle else []
   order += ['table_ix_episodes']
+  if threads == 2 and len(config.depths) > 1:
+    order.insert(1, f'table_iv_depth{config.depths[0]}')
 
   def timed(name, fn, *args, **kwargs):
     with timing.stage(name) as timings[name]:
@@ -1548,7 +1581,9 @@ def run(
         return done
       return pool.submit(timing.carried(timed), name, fn, *args, **kwargs)
 
-    iv = aside('table_iv', table4, ctx)
+    # The first depth of Table IV closes the main thread, which has less work.
+    first = 1 if threads == 2 and len(config.depths) > 1 else 0
+    iv = aside('table_iv', table4, ctx, config.depths[first:])
     budget = aside('budgets', budgets, ctx)
     base = timed('base', base_models, ctx)
     draws = shot_draws(ctx)
@@ -1566,8 +1601,13 @@ def run(
     if config.oracle:
       oracle_fsl = timed('oracle_fsl', fsl_test, ctx, emb, sia, draws, oracle=True)
     episodes_ = timed('table_ix_episodes', table9_episodes, ctx, emb, sia)
+    depth = {'F1 Score': {}}
+    if first:
+      depth = timed(f'table_iv_depth{config.depths[0]}', table4, ctx, config.depths[:1])
 
-  raw = {'IV': iv.result(), 'V': v, 'V_base_weighted_f1': v_weighted}
+  cells = {**depth['F1 Score'], **iv.result()['F1 Score']}
+  raw = {'IV': {'F1 Score': {f'{d} Layer': cells[f'{d} Layer'] for d in config.depths}}}
+  raw['V'], raw['V_base_weighted_f1'] = v, v_weighted
   raw['budget'] = budget.result()[1]
   per_draw = {}
 
