@@ -598,7 +598,7 @@ def _scores(model, num_classes, average, per_class, params, batch_stats, x, labe
 
 # Floats of the BiLSTM's gate buffers one scoring call may hold (runs x test
 # recordings x time steps x 8 x units, about 1 GiB): the full setting's oracle
-# scored 250 runs of the Table I model in one program and ran out of 24 GB.
+# scores 250 runs of the Table I model (its estimate ran out of 24 GB there).
 SCORE_FLOATS = 2**28
 
 
