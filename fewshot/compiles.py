@@ -108,10 +108,11 @@ def fast_cpu_compiles() -> bool:
   """Asks XLA to compile at LLVM -O1 (`FAST_CPU_FLAG` in `XLA_FLAGS`) where only the CPU runs.
 
   The sEMG script (the README's main job) calls it first thing in `main`.
-  Measured on the 2-core CPU (docs/performance.md): the sEMG quick base
-  model's training program compiles in 3.6 s instead of 4.4 s and trains
-  as fast (6 epochs: 1.31-1.40 s against 1.46 s); the results move by float
-  rounding only. XLA reads `XLA_FLAGS` once, when JAX starts its backend,
+  Measured on the 2-core CPU (docs/performance.md): one program alone
+  compiles within the noise of -O3, but the whole sEMG quick run took 173 s
+  against 208 s at -O3 (compile seconds 169 against 226), training as fast.
+  It is another program: float rounding differs and can grow over training
+  into other early-stopping epochs. XLA reads `XLA_FLAGS` once, when JAX starts its backend,
   so call it before any computation. It adds nothing once JAX has started,
   where `XLA_FLAGS` already sets the level, where `JAX_PLATFORMS` names a
   platform other than cpu, or where a GPU or TPU backend is installed (their

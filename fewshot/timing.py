@@ -210,6 +210,14 @@ def is_estimating() -> bool:
   return _estimating[0]
 
 
+def threads(asked: int) -> int:
+  """The threads a protocol may run its stages in: `asked` (1 or 2), or 1 inside
+  `estimating()`, whose probes time each stage alone."""
+  if asked not in (1, 2):
+    raise ValueError(f'threads must be 1 or 2, got {asked!r}')
+  return 1 if _estimating[0] else asked
+
+
 def _timed(call: Callable, limit) -> tuple[object, float]:
   start = time.perf_counter()
   out = jax.block_until_ready(call(limit))

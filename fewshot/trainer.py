@@ -223,10 +223,12 @@ def row_chunks(idx, max_chunk: int):
   K = ceil(n / max_chunk) chunks of size = ceil(n / K) rows: n = 88 rows take
   one chunk of 88 (not 256), n = 300 two of 150. The tail is padded with
   row 0; the caller keeps the first n results (`.reshape(-1, ...)[:n]`).
+  NumPy indices give NumPy chunks (nothing compiles), others jnp.
   """
   n = idx.shape[0]
   size = -(-n // max(1, -(-n // max_chunk))) if n else 1
-  return jnp.pad(idx, (0, (-n) % size)).reshape(-1, size)
+  xp = np if isinstance(idx, np.ndarray) else jnp  # host indices stay on the host
+  return xp.pad(idx, (0, (-n) % size)).reshape(-1, size)
 
 
 def masked_mean(values, mask=None):

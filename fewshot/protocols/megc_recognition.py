@@ -1063,9 +1063,7 @@ def run(
     `Results`; `timings` per method in `config.methods`' order (the methods'
     times overlap when `threads` is 2).
   """
-  checks.check_choice('threads', threads, (1, 2))
-  if timing.is_estimating():
-    threads = 1
+  threads = timing.threads(threads)
   other = sorted(set(np.asarray(data.database, str).tolist()) - set(config.databases))
   if other:
     raise ValueError(

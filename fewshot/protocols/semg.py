@@ -611,12 +611,8 @@ def _in_run_chunks(fn, model, tree, per_run: int):
   runs = jax.tree.leaves(tree)[0].shape[0]
   width = 8 * max((*getattr(model, 'hidden', ()), 1))
   size = max(1, SCORE_FLOATS // max(1, per_run * width))
-  chunks = -(-runs // size)
-  size = -(-runs // chunks)
-  pick = np.concatenate([np.arange(runs), np.zeros(chunks * size - runs, int)])
   outs = []
-  for c in range(chunks):
-    rows = pick[c * size : (c + 1) * size]
+  for rows in trainer.row_chunks(np.arange(runs), size):
     outs.append(jax.tree.map(np.asarray, fn(jax.tree.map(lambda a: a[rows], tree))))
   return jax.tree.map(lambda *a: np.concatenate(a)[:runs], *outs)
 
@@ -1556,9 +1552,7 @@ def run(
     `Results`, `timings` in the order of the stages below; stages of the two
     threads overlap in time.
   """
-  checks.check_choice('threads', threads, (1, 2))
-  if timing.is_estimating():
-    threads = 1
+  threads = timing.threads(threads)
   x, labels = data
   ctx = prepare(key, config, x, labels, checkpoint_dir=checkpoint_dir, progress=progress)
   timings = {}
